@@ -1,0 +1,1 @@
+"""The world as data: facilities, settlements, regions and road networks (imports no sibling)."""
