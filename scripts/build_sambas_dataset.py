@@ -85,18 +85,27 @@ def build_settlements_and_regions(shared: Path) -> None:
             "lat": round(c.y, 6),
             "area_km2": round(area, 3),
         }
-        if r is not None:
+        if r is not None and r[4] > 0:
             used.add(r[1])
             rec |= {"id": r[1], "density_per_km2": r[4], "basis": "register density x boundary area"}
+        elif r is not None:  # the register gives density 0 (desa formed after the census)
+            used.add(r[1])
+            rec |= {"id": r[1], "density_per_km2": None, "basis": "register density 0"}
+            pending.append(rec)
         else:
             rec |= {"id": "", "kode_approx": round(float(f["kode_desa"])), "density_per_km2": None}
             pending.append(rec)
         rows.append(rec)
     taken = {r["id"] for r in rows if r["id"]}
     for rec in pending:
-        kec_dens = [r["density_per_km2"] for r in rows if r["kecamatan"] == rec["kecamatan"] and r["id"]]
+        kec_dens = [
+            r["density_per_km2"] for r in rows if r["kecamatan"] == rec["kecamatan"] and r["density_per_km2"]
+        ]
         rec["density_per_km2"] = statistics.median(kec_dens)
-        rec["basis"] = "not in register: kecamatan median density x boundary area"
+        why = rec["basis"] if rec["id"] else "not in register"
+        rec["basis"] = f"{why}: kecamatan median density x boundary area"
+        if rec["id"]:
+            continue
         code = str(rec.pop("kode_approx"))
         while code in taken:  # the boundary layer's codes are rounded floats; keep ids unique
             code = str(int(code) + 1)

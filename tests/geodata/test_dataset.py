@@ -1,0 +1,154 @@
+"""`check_dataset` and `rujuk data check` on the bundled dataset and on broken copies of it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from geodata.dataset import bundled_dataset_path, check_dataset, load_dataset
+from geodata.errors import DatasetError
+from geodata.roadgraph import load_road_graph
+from service.cli import app
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "sambas"
+    shutil.copytree(bundled_dataset_path(), dst)
+    return dst
+
+
+def edit_csv(path: Path, find: str, replace: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert find in text
+    path.write_text(text.replace(find, replace, 1), encoding="utf-8")
+
+
+def problems(path: Path) -> list[str]:
+    return [str(p) for p in check_dataset(path)]
+
+
+def test_cli_check_passes_on_bundled_dataset() -> None:
+    result = CliRunner().invoke(app, ["data", "check"])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+
+
+def test_cli_check_fails_with_precise_messages(copy: Path) -> None:
+    edit_csv(copy / "facilities.csv", "109.305870,1.367910", "109.305870,91.5")
+    edit_csv(copy / "settlements.csv", "Dalam Kaum", "")
+    result = CliRunner().invoke(app, ["data", "check", str(copy)])
+    assert result.exit_code == 1
+    assert "facilities.csv: row 30: field 'lat': 91.5 is out of range [-90, 90]" in result.output
+    assert "settlements.csv: row 2: field 'name': missing value" in result.output
+
+
+def test_duplicate_facility_id(copy: Path) -> None:
+    edit_csv(copy / "facilities.csv", "PKM-TERIGAS,", "PKM-SAMBAS,")
+    assert problems(copy) == ["facilities.csv: row 3: field 'id': duplicate id 'PKM-SAMBAS' (first at row 2)"]
+
+
+def test_unknown_service_and_bed_type(copy: Path) -> None:
+    edit_csv(
+        copy / "facilities.csv",
+        "anak;bedah;obgyn;penyakit_dalam;igd;radiologi",
+        "anak;bedah;kardio;penyakit_dalam",
+    )
+    edit_csv(copy / "facilities.csv", "general=78;icu=6", "general=78;vip=6")
+    got = problems(copy)
+    assert "facilities.csv: row 30: field 'services': unknown service 'kardio'" in got
+    assert any(p.startswith("facilities.csv: row 30: field 'beds': unknown bed type 'vip'") for p in got)
+
+
+def test_puskesmas_moved_out_of_the_regency(copy: Path) -> None:
+    edit_csv(copy / "facilities.csv", "109.318824,1.365116", "108.5,1.365116")
+    got = problems(copy)
+    assert (
+        "facilities.csv: row 2: field 'geometry': (108.5, 1.365116) lies outside the declared region 'Sambas'"
+        in got
+    )
+
+
+def test_puskesmas_in_the_wrong_kecamatan(copy: Path) -> None:
+    edit_csv(
+        copy / "facilities.csv",
+        "Puskesmas Sajad,puskesmas,fktp,,,Sajad",
+        "Puskesmas Sajad,puskesmas,fktp,,,Paloh",
+    )
+    assert problems(copy) == [
+        "facilities.csv: field 'kecamatan': facility PKM-SAJAD lies outside its kecamatan 'Paloh'"
+    ]
+
+
+def test_unknown_kecamatan(copy: Path) -> None:
+    edit_csv(
+        copy / "facilities.csv",
+        "Puskesmas Sajad,puskesmas,fktp,,,Sajad",
+        "Puskesmas Sajad,puskesmas,fktp,,,Atlantis",
+    )
+    assert problems(copy)[0].startswith(
+        "facilities.csv: field 'kecamatan': facility PKM-SAJAD: unknown kecamatan 'Atlantis'"
+    )
+
+
+def test_manifest_problems(copy: Path) -> None:
+    manifest = json.loads((copy / "dataset.json").read_text(encoding="utf-8"))
+    manifest["region_id"] = "9999"
+    manifest["snap_max_m"] = -1
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert problems(copy) == ["dataset.json: field 'snap_max_m': -1 is not a positive number"]
+    manifest["snap_max_m"] = 1000
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert problems(copy)[0] == "dataset.json: field 'region_id': region '9999' is not in regions.geojson"
+    (copy / "dataset.json").unlink()
+    assert problems(copy) == [f"dataset.json: not found in {copy}"]
+
+
+def test_facility_far_from_any_road(copy: Path) -> None:
+    roads = load_road_graph(copy / "roads.npz")
+    node = roads.meta["ref_node"]["6171011"]
+    lon = roads.lon.copy()
+    lon[node] += 0.05  # move Soedarso's road node ~5.5 km east
+    type(roads)(**{**roads.__dict__, "lon": lon}).save(copy / "roads.npz")
+    got = problems(copy)
+    assert len(got) == 1
+    assert got[0].startswith("roads.npz: facility 6171011 is 55")
+    assert got[0].endswith("m from the nearest road node (max 1000 m)")
+
+
+def test_disconnected_road_network(copy: Path) -> None:
+    roads = load_road_graph(copy / "roads.npz")
+    node = roads.meta["ref_node"]["PKM-TEMAJUK"]
+    keep = roads.edge_u != node  # nothing leaves Temajuk any more
+    fields = dict(roads.__dict__)
+    for k in ("edge_u", "edge_v", "length_m", "travel_time_s", "edge_class"):
+        fields[k] = getattr(roads, k)[keep]
+    type(roads)(**fields).save(copy / "roads.npz")
+    assert problems(copy) == ["roads.npz: road network is not strongly connected (2 components)"]
+
+
+def test_corrupt_road_file(copy: Path) -> None:
+    (copy / "roads.npz").write_bytes(b"not numpy")
+    got = problems(copy)
+    assert len(got) == 1
+    assert got[0].startswith("roads.npz: ") and "not a rujuk road-graph file" in got[0]
+
+
+def test_load_dataset_raises_with_every_problem(copy: Path) -> None:
+    edit_csv(copy / "facilities.csv", "PKM-TERIGAS,", "PKM-SAMBAS,")
+    edit_csv(copy / "settlements.csv", "Dalam Kaum,Sambas,Sambas,109.353707", "Dalam Kaum,Sambas,Sambas,200")
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(copy)
+    assert len(exc.value.problems) == 2
+    assert isinstance(exc.value, ValueError)
+
+
+def test_bundled_dataset_loads() -> None:
+    ds = load_dataset(bundled_dataset_path())
+    assert len(ds.facilities) == 40
+    assert np.all(ds.roads.travel_time_s > 0)

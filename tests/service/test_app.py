@@ -1,0 +1,61 @@
+"""The HTTP API on the bundled Sambas data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geodata.dataset import Dataset
+from service.app import create_app
+
+
+@pytest.fixture
+def client(sambas: Dataset) -> Iterator[TestClient]:
+    with TestClient(create_app(dataset=sambas)) as c:
+        yield c
+
+
+def test_health_says_the_network_is_modelled(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["dataset"] == "Kabupaten Sambas"
+    assert body["road_network"]["modelled"] is True
+    assert "MODELLED" in body["road_network"]["note"]
+
+
+def test_facilities_list_and_filters(client: TestClient) -> None:
+    all_ = client.get("/api/facilities").json()
+    assert len(all_) == 40
+    pkm = client.get("/api/facilities", params={"kind": "puskesmas"}).json()
+    assert len(pkm) == 28
+    obgyn = client.get("/api/facilities", params={"service": "obgyn", "receiving": True}).json()
+    assert "6101022" in {f["id"] for f in obgyn}
+    assert all("obgyn" in f["services"] for f in obgyn)
+    tebas = client.get("/api/facilities", params={"kecamatan": "tebas"}).json()
+    assert {f["id"] for f in tebas} == {"PKM-TEBAS", "PKM-SEGARAU", "PKM-SUNGAI-KELAMBU"}
+
+
+def test_bad_filter_names_the_field(client: TestClient) -> None:
+    r = client.get("/api/facilities", params={"kind": "hotel"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "kind"]
+
+
+def test_facility_detail_and_not_found(client: TestClient) -> None:
+    f = client.get("/api/facilities/6101022").json()
+    assert f["name"] == "RSUD Sambas"
+    assert f["beds"]["icu"] == 6
+    r = client.get("/api/facilities/NOPE")
+    assert r.status_code == 404
+    assert r.json() == {"type": "facility_not_found", "detail": "no facility with id 'NOPE'"}
+
+
+def test_geojson(client: TestClient) -> None:
+    fc = client.get("/api/facilities.geojson").json()
+    assert fc["type"] == "FeatureCollection"
+    assert len(fc["features"]) == 40
+    lon, lat = fc["features"][0]["geometry"]["coordinates"]
+    assert 108 < lon < 110
+    assert -1 < lat < 2.1
