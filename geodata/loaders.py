@@ -53,8 +53,12 @@ class _RegionCheck:
         self.region = region
         self._inside = prepared.prep(region.boundary.buffer(tolerance_m / _M_PER_DEGREE))
 
-    def contains(self, lon: float, lat: float) -> bool:
-        return bool(self._inside.contains(Point(lon, lat)))
+    def problem(self, point: tuple[float, float], rec: Record, file: str) -> Problem | None:
+        """A problem naming the point when it lies outside the region, else None."""
+        if self._inside.contains(Point(*point)):
+            return None
+        msg = f"({point[0]}, {point[1]}) lies outside the declared region {self.region.name!r}"
+        return Problem(file, msg, row=rec.row, field="geometry")
 
 
 def _parse_enum(
@@ -164,26 +168,29 @@ def _check_ids(records: Iterable[tuple[Record, str | None]], file: str, problems
             first_row[ident] = rec.row
 
 
-def _check_columns(
-    records: Sequence[Record], required: Sequence[str], file: str, problems: list[Problem]
-) -> bool:
+def _open(
+    path: str | Path, required: Sequence[str], *, vector_only: bool = False
+) -> tuple[str, list[Record], list[Problem]]:
+    """Read a table and check that it has rows and the required columns."""
+    p = Path(path)
+    records, problems = read_records(p)
+    if problems:
+        return p.name, [], problems
     if not records:
-        problems.append(Problem(file, "no rows"))
-        return False
+        return p.name, [], [Problem(p.name, "no rows")]
+    if vector_only and records[0].geometry is None:
+        return p.name, [], [Problem(p.name, "needs a vector file (GeoJSON, GeoPackage) with polygons")]
     cols = set(records[0].values)
-    missing = [c for c in required if c not in cols]
-    problems.extend(Problem(file, "required column is missing", field=c) for c in missing)
-    return not missing
+    missing = [Problem(p.name, "required column is missing", field=c) for c in required if c not in cols]
+    return p.name, records, missing
 
 
 def parse_facilities(
     path: str | Path, *, region: Region | None = None, tolerance_m: float = REGION_TOLERANCE_M
 ) -> tuple[list[Facility], list[Problem]]:
     """Read a facility registry; facilities whose ``regency`` is the region's must lie inside it."""
-    p = Path(path)
-    file = p.name
-    records, problems = read_records(p)
-    if problems or not _check_columns(records, ("id", "name", "kind", "regency"), file, problems):
+    file, records, problems = _open(path, ("id", "name", "kind", "regency"))
+    if problems:
         return [], problems
     check = _RegionCheck(region, tolerance_m) if region is not None else None
     facilities: list[Facility] = []
@@ -257,16 +264,9 @@ def parse_facilities(
             and point is not None
             and regency is not None
             and regency.casefold() == check.region.name.casefold()
-            and not check.contains(*point)
+            and (outside := check.problem(point, rec, file))
         ):
-            problems.append(
-                Problem(
-                    file,
-                    f"({point[0]}, {point[1]}) lies outside the declared region {check.region.name!r}",
-                    row=rec.row,
-                    field="geometry",
-                )
-            )
+            problems.append(outside)
         if len(problems) > n_before:
             continue
         assert ident and name and regency and kind and point and level and quality and receiving is not None
@@ -300,10 +300,8 @@ def parse_settlements(
     Population comes from a ``population`` column, else from ``density_per_km2`` x ``area_km2``.
     Polygon rows get their centroid (or a point inside, for odd shapes) and, if missing, their area.
     """
-    p = Path(path)
-    file = p.name
-    records, problems = read_records(p)
-    if problems or not _check_columns(records, ("id", "name", "kecamatan", "regency"), file, problems):
+    file, records, problems = _open(path, ("id", "name", "kecamatan", "regency"))
+    if problems:
         return [], problems
     check = _RegionCheck(region, tolerance_m) if region is not None else None
     out: list[Settlement] = []
@@ -343,15 +341,8 @@ def parse_settlements(
             problems.append(Problem(file, f"{population!r} is negative", row=rec.row, field="population"))
         if area is not None and area < 0:
             problems.append(Problem(file, f"{area!r} is negative", row=rec.row, field="area_km2"))
-        if check is not None and point is not None and not check.contains(*point):
-            problems.append(
-                Problem(
-                    file,
-                    f"({point[0]}, {point[1]}) lies outside the declared region {check.region.name!r}",
-                    row=rec.row,
-                    field="geometry",
-                )
-            )
+        if check is not None and point is not None and (outside := check.problem(point, rec, file)):
+            problems.append(outside)
         if len(problems) > n_before:
             continue
         assert ident and name and kecamatan and regency and point and population is not None
@@ -372,12 +363,8 @@ def parse_settlements(
 
 def parse_regions(path: str | Path) -> tuple[list[Region], list[Problem]]:
     """Read region boundaries (Polygon/MultiPolygon rows with ``id``, ``name``, ``level``)."""
-    p = Path(path)
-    file = p.name
-    records, problems = read_records(p)
-    if not problems and records and records[0].geometry is None and "lon" not in records[0].values:
-        problems.append(Problem(file, "region boundaries need a vector file with polygons"))
-    if problems or not _check_columns(records, ("id", "name", "level"), file, problems):
+    file, records, problems = _open(path, ("id", "name", "level"), vector_only=True)
+    if problems:
         return [], problems
     out: list[Region] = []
     ids: list[tuple[Record, str | None]] = []
