@@ -1,0 +1,423 @@
+"""The routing engine: how long by road from here to there, fast, correct and live.
+
+Built once from a RoadGraph and the receiving facilities: the graph is compiled to CSR, a
+snapping index is built, and a reverse shortest-path tree is computed from every facility, so
+"this origin to all facilities" is a snap plus an array lookup. Road conditions (closures,
+slowdowns) produce a new graph version; only the trees they affect are recomputed, and the
+change can be reverted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from routing.compiled import CompiledGraph, PairWeights
+from routing.conditions import RoadCondition, condition_edges, multipliers
+from routing.errors import (
+    InvalidConditionError,
+    TooFarFromRoadError,
+    UnknownConditionError,
+    UnknownFacilityError,
+)
+from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
+from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
+from routing.trees import NO_NODE, compute_trees
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
+    import networkx as nx
+    import numpy.typing as npt
+
+    from geodata.roadgraph import RoadGraph
+    from routing.compiled import FloatArray, IntArray
+
+#: Headings within this many degrees of a segment's direction count as driving along it.
+HEADING_TOLERANCE_DEG = 90.0
+_AT_NODE = 1e-9
+
+
+class RoutingEngine:
+    """Travel times on one road graph to a fixed set of receiving facilities."""
+
+    def __init__(
+        self,
+        graph: RoadGraph,
+        facilities: Mapping[str, tuple[float, float]],
+        *,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        offroad_speed_kmh: float = OFFROAD_SPEED_KMH,
+        workers: int = 1,
+        cache_dir: Path | None = None,
+    ) -> None:
+        """Compile the graph and build (or load from ``cache_dir``) the facility trees.
+
+        ``facilities`` maps an id to its lon/lat; each is attached to its nearest road node, the
+        gap counted as an off-road leg. A facility farther than ``max_snap_m`` is an error.
+        """
+        self.graph = graph
+        self.compiled = CompiledGraph(graph)
+        self.snapper = Snapper(self.compiled, max_snap_m=max_snap_m, offroad_speed_kmh=offroad_speed_kmh)
+        self.workers = workers
+        self.facility_ids: tuple[str, ...] = tuple(sorted(facilities))
+        nodes, offroad_m = [], []
+        for fid in self.facility_ids:
+            lon, lat = facilities[fid]
+            node, d = self.snapper.nearest_node(lon, lat)
+            if d > max_snap_m:
+                raise TooFarFromRoadError(lon, lat, d, max_snap_m)
+            nodes.append(node)
+            offroad_m.append(d)
+        self._fac_index = {fid: i for i, fid in enumerate(self.facility_ids)}
+        self._fac_offroad_m: FloatArray = np.array(offroad_m, dtype=np.float64)
+        self._fac_offroad_s: FloatArray = self._fac_offroad_m / self.snapper.offroad_speed_ms
+        # one tree per distinct facility node
+        self._tree_nodes, fac_row = np.unique(np.array(nodes, dtype=np.int64), return_inverse=True)
+        self._fac_row: IntArray = fac_row.astype(np.int64)
+        self._lock = threading.RLock()  # readers and the final swap of an update
+        self._update_lock = threading.Lock()  # one update at a time
+        self._conditions: dict[str, tuple[RoadCondition, IntArray]] = {}
+        self._weights: PairWeights = self.compiled.base
+        self._version = self._compute_version()
+        #: how many trees the last condition update recomputed
+        self.last_update_trees = 0
+        self._dist, self._pred = self._load_or_compute_trees(cache_dir)
+
+    # ----- identity -------------------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        """Graph version: the base graph's hash plus the road conditions in force."""
+        return self._version
+
+    @property
+    def modelled(self) -> bool:
+        """True when the road graph is modelled rather than surveyed."""
+        return self.graph.modelled
+
+    def _compute_version(self) -> str:
+        if not self._conditions:
+            return self.graph.version
+        h = hashlib.sha256(self.graph.version.encode())
+        for cid in sorted(self._conditions):
+            cond, edges = self._conditions[cid]
+            h.update(f"{cid}\x1f{cond.factor!r}\x1f".encode())
+            h.update(edges.tobytes())
+        return h.hexdigest()[:16]
+
+    def _load_or_compute_trees(self, cache_dir: Path | None) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+        path = None
+        if cache_dir is not None:
+            key = hashlib.sha256(self.graph.version.encode() + self._tree_nodes.tobytes()).hexdigest()[:16]
+            path = Path(cache_dir) / f"trees-{key}.npz"
+            if path.is_file():
+                with np.load(path) as z:
+                    dist, pred = z["dist"], z["pred"]
+                if dist.shape == (len(self._tree_nodes), self.graph.n_nodes) and pred.shape == dist.shape:
+                    return dist, pred
+        dist, pred = compute_trees(
+            self.compiled.reverse_matrix(self._weights), self._tree_nodes.tolist(), workers=self.workers
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, dist=dist, pred=pred)
+            tmp.replace(path)
+        return dist, pred
+
+    # ----- queries ----------------------------------------------------------------------------
+
+    def snap(self, lon: float, lat: float) -> Snap:
+        """Where a point meets the network (InvalidCoordinateError, TooFarFromRoadError)."""
+        return self.snapper.snap(lon, lat)
+
+    def _entries(
+        self, snap: Snap, w: PairWeights, heading: float | None
+    ) -> tuple[list[tuple[int, float, float]], bool]:
+        """Nodes the origin can drive to first: ``(node, time_s, distance_m)``, off-road leg included."""
+        a, b, f = snap.node_a, snap.node_b, snap.fraction
+        pairs = self.compiled.pair_index(np.array([a, b]), np.array([b, a]))
+        options: dict[int, tuple[int, float, float]] = {}
+        for direction, (p, frac, target) in enumerate(((pairs[0], 1.0 - f, b), (pairs[1], f, a))):
+            if p >= 0 and math.isfinite(w.time_s[p]):
+                options[direction] = (
+                    target,
+                    snap.offroad_s + frac * float(w.time_s[p]),
+                    snap.distance_m + frac * float(w.length_m[p]),
+                )
+        used_heading = False
+        if heading is not None and math.isfinite(heading) and len(options) == 2:
+            diff = abs((heading - self.snapper.bearing_deg(a, b) + 180.0) % 360.0 - 180.0)
+            options = {0: options[0]} if diff <= HEADING_TOLERANCE_DEG else {1: options[1]}
+            used_heading = True
+        entries = list(options.values())
+        # a point at a node may leave by any of the node's roads
+        if f <= _AT_NODE:
+            entries.append((a, snap.offroad_s, snap.distance_m))
+        elif f >= 1.0 - _AT_NODE:
+            entries.append((b, snap.offroad_s, snap.distance_m))
+        return entries, used_heading
+
+    def _best_from_entries(
+        self, entries: list[tuple[int, float, float]], rows: IntArray
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
+        """For each tree row: best time, the entry node used, and that entry's distance offset."""
+        best_t = np.full(len(rows), np.inf)
+        best_node = np.full(len(rows), NO_NODE, dtype=np.int64)
+        best_off = np.zeros(len(rows))
+        for node, t0, d0 in entries:
+            t = t0 + self._dist[rows, node]
+            better = t < best_t
+            best_t = np.where(better, t, best_t)
+            best_node = np.where(better, node, best_node)
+            best_off = np.where(better, d0, best_off)
+        return best_t, best_node, best_off
+
+    def _path_lengths(self, rows: IntArray, starts: IntArray, w: PairWeights) -> FloatArray:
+        """Road length along each tree from ``starts`` to the tree's facility node."""
+        targets = self._tree_nodes[rows]
+        cur = starts.copy()
+        acc = np.zeros(len(rows))
+        active = (cur != targets) & (cur != NO_NODE)
+        for _ in range(self.graph.n_nodes):
+            if not active.any():
+                break
+            r, c = rows[active], cur[active]
+            nxt = self._pred[r, c].astype(np.int64)
+            acc[active] += w.length_m[self.compiled.pair_index(c, nxt)]
+            cur[active] = nxt
+            active = (cur != targets) & (cur != NO_NODE)
+        return acc
+
+    def _resolve(self, facility_ids: Sequence[str] | None) -> IntArray:
+        if facility_ids is None:
+            return np.arange(len(self.facility_ids))
+        try:
+            return np.array([self._fac_index[f] for f in facility_ids], dtype=np.int64)
+        except KeyError as exc:
+            raise UnknownFacilityError(exc.args[0]) from None
+
+    def _times_from_snap(
+        self, snap: Snap, fac: IntArray, *, heading: float | None, with_distance: bool
+    ) -> tuple[FloatArray, FloatArray, bool]:
+        entries, used_heading = self._entries(snap, self._weights, heading)
+        rows = self._fac_row[fac]
+        t, start, off = self._best_from_entries(entries, rows)
+        t = t + self._fac_offroad_s[fac]
+        d = np.full(len(fac), np.nan)
+        if with_distance:
+            ok = np.isfinite(t)
+            d[ok] = (
+                off[ok]
+                + self._path_lengths(rows[ok], start[ok], self._weights)
+                + self._fac_offroad_m[fac][ok]
+            )
+        d[~np.isfinite(t)] = np.inf
+        return t, d, used_heading
+
+    def travel_times(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        facility_ids: Sequence[str] | None = None,
+        heading: float | None = None,
+        with_distance: bool = True,
+    ) -> TravelTimes:
+        """Time (and road distance) from a point to every facility (or the ones named)."""
+        fac = self._resolve(facility_ids)
+        snap = self.snapper.snap(lon, lat)
+        with self._lock:
+            t, d, _ = self._times_from_snap(snap, fac, heading=heading, with_distance=with_distance)
+            version = self._version
+        times = tuple(
+            FacilityTime(
+                facility_id=self.facility_ids[i],
+                time_s=float(ti) if math.isfinite(ti) else None,
+                distance_m=float(di) if with_distance and math.isfinite(ti) else None,
+            )
+            for i, ti, di in zip(fac, t, d, strict=True)
+        )
+        return TravelTimes(origin=snap, times=times, graph_version=version, modelled=self.modelled)
+
+    def route(self, lon: float, lat: float, facility_id: str, *, heading: float | None = None) -> Route:
+        """The fastest route with its geometry: origin, snapped point, road nodes, facility."""
+        (i,) = self._resolve([facility_id])
+        snap = self.snapper.snap(lon, lat)
+        with self._lock:
+            entries, _ = self._entries(snap, self._weights, heading)
+            row = self._fac_row[np.array([i])]
+            t, start, off = self._best_from_entries(entries, row)
+            version = self._version
+            if not math.isfinite(t[0]):
+                return Route(facility_id, None, None, (), version, self.modelled)
+            nodes = [int(start[0])]
+            target = int(self._tree_nodes[row[0]])
+            while nodes[-1] != target:
+                nodes.append(int(self._pred[row[0], nodes[-1]]))
+            d = self._path_lengths(row, start, self._weights)
+        coords = [(lon, lat), (snap.snapped_lon, snap.snapped_lat)]
+        coords += [(float(self.graph.lon[n]), float(self.graph.lat[n])) for n in nodes]
+        return Route(
+            facility_id=facility_id,
+            time_s=float(t[0] + self._fac_offroad_s[i]),
+            distance_m=float(off[0] + d[0] + self._fac_offroad_m[i]),
+            coordinates=tuple(coords),
+            graph_version=version,
+            modelled=self.modelled,
+        )
+
+    def eta(
+        self,
+        lon: float,
+        lat: float,
+        facility_id: str,
+        *,
+        heading: float | None = None,
+        at: datetime | None = None,
+    ) -> Eta:
+        """ETA of a vehicle at a GPS position (driving along ``heading`` if given) to a facility."""
+        (i,) = self._resolve([facility_id])
+        snap = self.snapper.snap(lon, lat)
+        with self._lock:
+            t, d, used = self._times_from_snap(snap, np.array([i]), heading=heading, with_distance=True)
+            version = self._version
+        ok = math.isfinite(t[0])
+        return Eta(
+            facility_id=facility_id,
+            time_s=float(t[0]) if ok else None,
+            distance_m=float(d[0]) if ok else None,
+            arrival=(at + timedelta(seconds=float(t[0]))) if ok and at is not None else None,
+            snap=snap,
+            heading_used=used,
+            graph_version=version,
+            modelled=self.modelled,
+        )
+
+    def matrix(
+        self,
+        origins: Mapping[str, tuple[float, float]],
+        *,
+        facility_ids: Sequence[str] | None = None,
+        with_distance: bool = True,
+    ) -> Matrix:
+        """Origins (settlements, facilities, points) x facilities: times and distances."""
+        fac = self._resolve(facility_ids)
+        oids = tuple(origins)
+        snaps = [self.snapper.snap(*origins[o]) for o in oids]
+        times = np.empty((len(oids), len(fac)))
+        dists = np.empty((len(oids), len(fac)))
+        with self._lock:
+            for k, snap in enumerate(snaps):
+                times[k], dists[k], _ = self._times_from_snap(
+                    snap, fac, heading=None, with_distance=with_distance
+                )
+            version = self._version
+        return Matrix(
+            origin_ids=oids,
+            destination_ids=tuple(self.facility_ids[i] for i in fac),
+            time_s=times,
+            distance_m=dists,
+            graph_version=version,
+            modelled=self.modelled,
+        )
+
+    # ----- live road conditions ---------------------------------------------------------------
+
+    def conditions(self) -> tuple[RoadCondition, ...]:
+        """The road conditions in force, by id."""
+        with self._lock:
+            return tuple(self._conditions[c][0] for c in sorted(self._conditions))
+
+    def apply_condition(self, condition: RoadCondition) -> str:
+        """Put a closure or slowdown in force (replacing one with the same id); returns the new version."""
+        edges = condition_edges(condition, self.graph)
+        with self._update_lock:
+            new = dict(self._conditions)
+            new[condition.id] = (condition, edges)
+            return self._update(new)
+
+    def remove_condition(self, condition_id: str) -> str:
+        """Revert a condition; returns the new version."""
+        with self._update_lock:
+            if condition_id not in self._conditions:
+                raise UnknownConditionError(condition_id)
+            new = dict(self._conditions)
+            del new[condition_id]
+            return self._update(new)
+
+    def _update(self, new: dict[str, tuple[RoadCondition, IntArray]]) -> str:
+        w_old = self._weights
+        w_new = self.compiled.pair_weights(multipliers(list(new.values()), self.graph.n_edges))
+        changed = np.flatnonzero(w_new.time_s != w_old.time_s)
+        rows = self._affected_rows(changed, w_old, w_new)
+        dist = pred = None
+        if rows.size:
+            dist, pred = compute_trees(
+                self.compiled.reverse_matrix(w_new), self._tree_nodes[rows].tolist(), workers=self.workers
+            )
+        with self._lock:
+            if dist is not None and pred is not None:
+                self._dist[rows] = dist
+                self._pred[rows] = pred
+            self._weights = w_new
+            self._conditions = new
+            self._version = self._compute_version()
+            self.last_update_trees = int(rows.size)
+            return self._version
+
+    def _affected_rows(self, changed: IntArray, w_old: PairWeights, w_new: PairWeights) -> IntArray:
+        """Trees whose distances can change: a slower pair on the tree, or a faster pair that now helps."""
+        if changed.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        x, y = self.compiled.pair_u[changed], self.compiled.pair_v[changed]
+        slower = w_new.time_s[changed] > w_old.time_s[changed]
+        hit = np.zeros(len(self._tree_nodes), dtype=bool)
+        if slower.any():
+            hit |= (self._pred[:, x[slower]] == y[slower][None, :]).any(axis=1)
+        faster = ~slower
+        if faster.any():
+            xf, yf = x[faster], y[faster]
+            hit |= (w_new.time_s[changed][faster][None, :] + self._dist[:, yf] < self._dist[:, xf]).any(
+                axis=1
+            )
+        return np.flatnonzero(hit)
+
+    def to_networkx(self) -> nx.DiGraph[int]:
+        """The current graph (conditions applied, closed roads left out) as a networkx DiGraph."""
+        with self._lock:
+            return self.compiled.to_networkx(self._weights)
+
+    def facility_node(self, facility_id: str) -> int:
+        """Index of the road node a facility is attached to."""
+        (i,) = self._resolve([facility_id])
+        return int(self._tree_nodes[self._fac_row[i]])
+
+    def edges_between(self, u_node_id: int, v_node_id: int, *, both_ways: bool = True) -> tuple[int, ...]:
+        """Edge indices of the road segment between two node ids (for closures by segment)."""
+        ids = self.graph.node_id
+        order = np.argsort(ids)
+        pos = np.searchsorted(ids[order], [u_node_id, v_node_id])
+        if np.any(pos >= len(ids)) or np.any(
+            ids[order][np.minimum(pos, len(ids) - 1)] != [u_node_id, v_node_id]
+        ):
+            msg = f"no node with id {u_node_id} or {v_node_id}"
+            raise InvalidConditionError(msg)
+        u, v = order[pos]
+        g = self.graph
+        sel = (g.edge_u == u) & (g.edge_v == v)
+        if both_ways:
+            sel |= (g.edge_u == v) & (g.edge_v == u)
+        found = tuple(int(e) for e in np.flatnonzero(sel))
+        if not found:
+            msg = f"no road segment between nodes {u_node_id} and {v_node_id}"
+            raise InvalidConditionError(msg)
+        return found

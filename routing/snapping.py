@@ -1,0 +1,150 @@
+"""Snapping a lon/lat onto the road network.
+
+Nodes and points sampled along every road segment go into a KD-tree in a local metric
+(equirectangular) projection; the nearest samples give candidate segments, and the point is
+projected exactly onto each. The off-network leg from the point to the road is reported as a
+distance and counted at :data:`OFFROAD_SPEED_KMH`. A point farther than the limit is an error,
+never a silent wrong time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from geodata.geo import EARTH_RADIUS_M, haversine_m
+from routing.errors import InvalidCoordinateError, TooFarFromRoadError
+
+if TYPE_CHECKING:
+    from routing.compiled import CompiledGraph
+
+#: Speed of the leg between a point and the road it snaps to (a track, a footpath, carrying).
+OFFROAD_SPEED_KMH = 10.0
+#: Default snapping limit: a point farther than this from any road gets no travel time.
+DEFAULT_MAX_SNAP_M = 1000.0
+#: Spacing of the points sampled along segments for the candidate search.
+SAMPLE_SPACING_M = 100.0
+_CANDIDATES = 16
+
+
+def check_lon_lat(lon: float, lat: float) -> None:
+    """Raise :class:`InvalidCoordinateError` naming the bad value."""
+    if not (isinstance(lon, int | float) and math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        msg = f"lon {lon!r} is not a finite number in [-180, 180]"
+        raise InvalidCoordinateError(msg)
+    if not (isinstance(lat, int | float) and math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        msg = f"lat {lat!r} is not a finite number in [-90, 90]"
+        raise InvalidCoordinateError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """Where a point meets the network: on segment a-b at ``fraction`` from a."""
+
+    lon: float
+    lat: float
+    node_a: int
+    node_b: int
+    fraction: float
+    snapped_lon: float
+    snapped_lat: float
+    distance_m: float
+    offroad_s: float
+
+
+class Snapper:
+    """Nearest-segment search over a compiled graph."""
+
+    def __init__(
+        self,
+        compiled: CompiledGraph,
+        *,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        offroad_speed_kmh: float = OFFROAD_SPEED_KMH,
+        sample_spacing_m: float = SAMPLE_SPACING_M,
+    ) -> None:
+        g = compiled.graph
+        self.max_snap_m = max_snap_m
+        self.offroad_speed_ms = offroad_speed_kmh / 3.6
+        self._lon0 = float(np.mean(g.lon))
+        self._lat0 = float(np.mean(g.lat))
+        self._kx = EARTH_RADIUS_M * math.cos(math.radians(self._lat0)) * math.pi / 180.0
+        self._ky = EARTH_RADIUS_M * math.pi / 180.0
+        self.node_xy = np.column_stack(self._project(g.lon, g.lat))
+        self.lon, self.lat = g.lon, g.lat
+        # one undirected segment per connected node pair
+        a = np.minimum(compiled.pair_u, compiled.pair_v)
+        b = np.maximum(compiled.pair_u, compiled.pair_v)
+        seg = np.unique(a * compiled.n_nodes + b)
+        self.seg_a = seg // compiled.n_nodes
+        self.seg_b = seg % compiled.n_nodes
+        pa, pb = self.node_xy[self.seg_a], self.node_xy[self.seg_b]
+        seg_len = np.hypot(*(pb - pa).T)
+        k = np.maximum(1, np.ceil(seg_len / sample_spacing_m).astype(np.int64))
+        seg_of_sample = np.repeat(np.arange(len(seg)), k + 1)
+        starts = np.repeat(np.cumsum(np.r_[0, k[:-1] + 1]), k + 1)
+        frac = (np.arange(len(seg_of_sample)) - starts) / k[seg_of_sample]
+        samples = pa[seg_of_sample] + (pb - pa)[seg_of_sample] * frac[:, None]
+        self._sample_seg = seg_of_sample
+        self._tree = cKDTree(samples)
+        self._node_tree = cKDTree(self.node_xy)
+
+    def _project(self, lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        x = (np.asarray(lon, dtype=np.float64) - self._lon0) * self._kx
+        y = (np.asarray(lat, dtype=np.float64) - self._lat0) * self._ky
+        return x, y
+
+    def _unproject(self, x: float, y: float) -> tuple[float, float]:
+        return x / self._kx + self._lon0, y / self._ky + self._lat0
+
+    def snap(self, lon: float, lat: float) -> Snap:
+        """Snap a point to the nearest road segment (ties: the lowest segment index)."""
+        check_lon_lat(lon, lat)
+        x, y = self._project(lon, lat)
+        p = np.array([float(x), float(y)])
+        k = min(_CANDIDATES, self._tree.n)
+        _, idx = self._tree.query(p, k=k)
+        cand = np.unique(self._sample_seg[np.atleast_1d(idx)])
+        pa, pb = self.node_xy[self.seg_a[cand]], self.node_xy[self.seg_b[cand]]
+        d = pb - pa
+        dd = np.einsum("ij,ij->i", d, d)
+        t = np.clip(np.einsum("ij,ij->i", p - pa, d) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+        proj = pa + d * t[:, None]
+        dist = np.hypot(*(proj - p).T)
+        # ties (within a millimetre): prefer meeting the road at a node, then the lowest segment index
+        at_node = (t <= 1e-9) | (t >= 1.0 - 1e-9)
+        tied = np.flatnonzero(dist <= dist.min() + 1e-3)
+        best = int(tied[np.argmax(at_node[tied])])
+        s = int(cand[best])
+        slon, slat = self._unproject(float(proj[best, 0]), float(proj[best, 1]))
+        distance = float(haversine_m(lon, lat, slon, slat))
+        if distance > self.max_snap_m:
+            raise TooFarFromRoadError(lon, lat, distance, self.max_snap_m)
+        return Snap(
+            lon=lon,
+            lat=lat,
+            node_a=int(self.seg_a[s]),
+            node_b=int(self.seg_b[s]),
+            fraction=float(t[best]),
+            snapped_lon=slon,
+            snapped_lat=slat,
+            distance_m=distance,
+            offroad_s=distance / self.offroad_speed_ms,
+        )
+
+    def nearest_node(self, lon: float, lat: float) -> tuple[int, float]:
+        """The nearest node and its distance in metres (haversine)."""
+        check_lon_lat(lon, lat)
+        x, y = self._project(lon, lat)
+        _, i = self._node_tree.query([float(x), float(y)])
+        node = int(i)
+        return node, float(haversine_m(lon, lat, self.lon[node], self.lat[node]))
+
+    def bearing_deg(self, a: int, b: int) -> float:
+        """Compass bearing of the segment from node a to node b."""
+        dx, dy = self.node_xy[b] - self.node_xy[a]
+        return math.degrees(math.atan2(dx, dy)) % 360.0

@@ -1,0 +1,171 @@
+"""Property tests: the engine against an independent networkx Dijkstra on random graphs."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geodata.roadgraph import RoadGraph, from_edge_list
+from routing.conditions import RoadCondition
+from routing.engine import RoutingEngine
+
+
+@st.composite
+def road_graphs(draw: st.DrawFn) -> tuple[RoadGraph, list[int]]:
+    n = draw(st.integers(2, 25))
+    # distinct node positions on a jittered 0.01-degree grid around (109, 1)
+    cells = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
+    lon = [109.0 + (c % 10) * 0.01 for c in cells]
+    lat = [1.0 + (c // 10) * 0.01 for c in cells]
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1]),
+            min_size=1,
+            max_size=4 * n,
+        )
+    )
+    edges = []
+    for u, v in pairs:
+        t = draw(st.floats(1.0, 1000.0))
+        edges.append((u, v, t * 10.0, t, "road"))
+        if draw(st.booleans()):
+            edges.append((v, u, t * 10.0, t, "road"))
+    graph = from_edge_list(node_id=np.arange(n), lon=lon, lat=lat, edges=edges, modelled=False, source="test")
+    facilities = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4, unique=True))
+    return graph, facilities
+
+
+def reference(graph: RoadGraph) -> nx.MultiDiGraph:
+    return graph.to_networkx()
+
+
+def engine_for(graph: RoadGraph, facilities: list[int]) -> RoutingEngine:
+    fac = {f"F{i}": (float(graph.lon[i]), float(graph.lat[i])) for i in facilities}
+    return RoutingEngine(graph, fac, max_snap_m=1e7)
+
+
+def on_road(graph: RoadGraph) -> list[int]:
+    """Nodes with a road: a point at an isolated node snaps to some other road."""
+    return sorted(set(graph.edge_u.tolist()) | set(graph.edge_v.tolist()))
+
+
+def times_from_node(engine: RoutingEngine, graph: RoadGraph, node: int) -> dict[str, float | None]:
+    tt = engine.travel_times(float(graph.lon[node]), float(graph.lat[node]))
+    return {t.facility_id: t.time_s for t in tt.times}
+
+
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(road_graphs())
+def test_times_equal_networkx_dijkstra_and_are_non_negative(case: tuple[RoadGraph, list[int]]) -> None:
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    ref = reference(graph)
+    for origin in on_road(graph):
+        got = times_from_node(engine, graph, origin)
+        for f in facilities:
+            try:
+                expected: float | None = nx.shortest_path_length(ref, origin, f, weight="travel_time")
+            except nx.NetworkXNoPath:
+                expected = None
+            t = got[f"F{f}"]
+            if expected is None:
+                assert t is None
+            else:
+                assert t is not None
+                assert t >= 0
+                assert t == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@PROPS
+@given(road_graphs())
+def test_distance_is_the_length_of_the_fastest_path(case: tuple[RoadGraph, list[int]]) -> None:
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    origin = on_road(graph)[0]
+    tt = engine.travel_times(float(graph.lon[origin]), float(graph.lat[origin]))
+    for ft in tt.times:
+        if ft.time_s is None:
+            assert ft.distance_m is None
+            continue
+        # lengths are 10 x times on every edge here, so the fastest path is 10 x its time long
+        assert ft.distance_m == pytest.approx(10 * ft.time_s, rel=1e-9, abs=1e-6)
+
+
+@PROPS
+@given(road_graphs())
+def test_triangle_inequality(case: tuple[RoadGraph, list[int]]) -> None:
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    ref = reference(graph)
+    lengths = dict(nx.all_pairs_dijkstra_path_length(ref, weight="travel_time"))
+    nodes = on_road(graph)
+    per_node = {v: times_from_node(engine, graph, v) for v in nodes}
+    for a in nodes:
+        for b, t_ab in lengths[a].items():
+            for fid, t_bf in per_node[b].items():
+                t_af = per_node[a][fid]
+                if t_bf is not None:
+                    assert t_af is not None
+                    assert t_af <= t_ab + t_bf + 1e-6
+
+
+@PROPS
+@given(road_graphs(), st.data())
+def test_closure_never_makes_a_trip_faster_and_revert_restores(
+    case: tuple[RoadGraph, list[int]], data: st.DataObject
+) -> None:
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    nodes = on_road(graph)
+    before = [times_from_node(engine, graph, v) for v in nodes]
+    v0 = engine.version
+    closed = data.draw(st.lists(st.integers(0, graph.n_edges - 1), min_size=1, max_size=5, unique=True))
+    factor = data.draw(st.sampled_from([math.inf, 1.5, 4.0]))
+    v1 = engine.apply_condition(RoadCondition(id="c", factor=factor, edges=tuple(closed)))
+    assert v1 != v0
+    after = [times_from_node(engine, graph, v) for v in nodes]
+    # incremental update == a fresh engine on the edited graph
+    keep = np.ones(graph.n_edges, dtype=bool)
+    tt = graph.travel_time_s.copy()
+    if math.isinf(factor):
+        keep[closed] = False
+    else:
+        tt[closed] *= factor
+    edited = RoadGraph(
+        node_id=graph.node_id,
+        lon=graph.lon,
+        lat=graph.lat,
+        edge_u=graph.edge_u[keep],
+        edge_v=graph.edge_v[keep],
+        length_m=graph.length_m[keep],
+        travel_time_s=tt[keep],
+        edge_class=graph.edge_class[keep],
+        class_names=graph.class_names,
+        modelled=False,
+        source="edited",
+    )
+    fresh = engine_for(edited, facilities) if edited.n_edges else None
+    for k, v in enumerate(nodes):
+        assert after[k].keys() == before[k].keys()
+        for fid, t_after in after[k].items():
+            t_before = before[k][fid]
+            if t_after is not None:
+                assert t_before is not None
+                assert t_after >= t_before - 1e-9
+            if fresh is not None and v in on_road(edited):
+                expected = times_from_node(fresh, edited, v)[fid]
+            else:  # every road at v is closed: only a point at the facility itself gets there
+                expected = 0.0 if fid == f"F{v}" else None
+            assert (t_after is None) == (expected is None)
+            if expected is not None:
+                assert t_after == pytest.approx(expected, rel=1e-9)
+    assert engine.remove_condition("c") == v0
+    assert [times_from_node(engine, graph, v) for v in nodes] == before
