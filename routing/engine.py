@@ -26,6 +26,7 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
+from routing.repair import repair_faster, repair_slower
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
 from routing.trees import NO_NODE, compute_trees
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 #: Headings within this many degrees of a segment's direction count as driving along it.
 HEADING_TOLERANCE_DEG = 90.0
 _AT_NODE = 1e-9
+#: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
+REPAIR_LIMIT_DIVISOR = 4
 
 
 class RoutingEngine:
@@ -87,8 +90,9 @@ class RoutingEngine:
         self._conditions: dict[str, tuple[RoadCondition, IntArray]] = {}
         self._weights: PairWeights = self.compiled.base
         self._version = self._compute_version()
-        #: how many trees the last condition update recomputed
+        #: how many trees the last condition update repaired, and how many of them from scratch
         self.last_update_trees = 0
+        self.last_update_full_trees = 0
         self._dist, self._pred = self._load_or_compute_trees(cache_dir)
 
     # ----- identity -------------------------------------------------------------------------
@@ -355,41 +359,56 @@ class RoutingEngine:
             return self._update(new)
 
     def _update(self, new: dict[str, tuple[RoadCondition, IntArray]]) -> str:
+        """Move to a new set of conditions: repair only what the changed pairs touch, then swap."""
+        c = self.compiled
         w_old = self._weights
-        w_new = self.compiled.pair_weights(multipliers(list(new.values()), self.graph.n_edges))
-        changed = np.flatnonzero(w_new.time_s != w_old.time_s)
-        rows = self._affected_rows(changed, w_old, w_new)
-        dist = pred = None
-        if rows.size:
-            dist, pred = compute_trees(
-                self.compiled.reverse_matrix(w_new), self._tree_nodes[rows].tolist(), workers=self.workers
+        w_new = c.pair_weights(multipliers(list(new.values()), self.graph.n_edges))
+        slower = np.flatnonzero(w_new.time_s > w_old.time_s)
+        faster = np.flatnonzero(w_new.time_s < w_old.time_s)
+        # first only the slower pairs, then the faster ones on top
+        w_mid = PairWeights(
+            time_s=np.where(w_new.time_s > w_old.time_s, w_new.time_s, w_old.time_s), length_m=w_new.length_m
+        )
+        limit = max(1, c.n_nodes // REPAIR_LIMIT_DIVISOR)
+        sparse: dict[int, tuple[IntArray, FloatArray, npt.NDArray[np.int32]]] = {}
+        full_rows: list[int] = []
+        xs, ys = c.pair_u[slower], c.pair_v[slower]
+        xf, yf = c.pair_u[faster], c.pair_v[faster]
+        for row in range(len(self._tree_nodes)):
+            hit = self._pred[row, xs] == ys
+            helps = w_new.time_s[faster] + self._dist[row, yf] < self._dist[row, xf]
+            if not hit.any() and not (faster.size and (helps.any() or hit.any())):
+                continue
+            d, p = np.array(self._dist[row]), np.array(self._pred[row])
+            touched = []
+            if hit.any():
+                region = repair_slower(c, w_mid, d, p, tails=xs[hit], limit=limit)
+                if region is None:
+                    full_rows.append(row)
+                    continue
+                touched.append(region)
+            if faster.size:
+                touched.append(repair_faster(c, w_new, d, p, faster))
+            idx = np.unique(np.concatenate(touched)) if touched else np.zeros(0, dtype=np.int64)
+            sparse[row] = (idx, d[idx], p[idx])
+        full = None
+        if full_rows:
+            full = compute_trees(
+                c.reverse_matrix(w_new), self._tree_nodes[full_rows].tolist(), workers=self.workers
             )
         with self._lock:
-            if dist is not None and pred is not None:
-                self._dist[rows] = dist
-                self._pred[rows] = pred
+            for row, (idx, dv, pv) in sparse.items():
+                self._dist[row, idx] = dv
+                self._pred[row, idx] = pv
+            if full is not None:
+                self._dist[full_rows] = full[0]
+                self._pred[full_rows] = full[1]
             self._weights = w_new
             self._conditions = new
             self._version = self._compute_version()
-            self.last_update_trees = int(rows.size)
+            self.last_update_trees = len(sparse) + len(full_rows)
+            self.last_update_full_trees = len(full_rows)
             return self._version
-
-    def _affected_rows(self, changed: IntArray, w_old: PairWeights, w_new: PairWeights) -> IntArray:
-        """Trees whose distances can change: a slower pair on the tree, or a faster pair that now helps."""
-        if changed.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        x, y = self.compiled.pair_u[changed], self.compiled.pair_v[changed]
-        slower = w_new.time_s[changed] > w_old.time_s[changed]
-        hit = np.zeros(len(self._tree_nodes), dtype=bool)
-        if slower.any():
-            hit |= (self._pred[:, x[slower]] == y[slower][None, :]).any(axis=1)
-        faster = ~slower
-        if faster.any():
-            xf, yf = x[faster], y[faster]
-            hit |= (w_new.time_s[changed][faster][None, :] + self._dist[:, yf] < self._dist[:, xf]).any(
-                axis=1
-            )
-        return np.flatnonzero(hit)
 
     def to_networkx(self) -> nx.DiGraph[int]:
         """The current graph (conditions applied, closed roads left out) as a networkx DiGraph."""

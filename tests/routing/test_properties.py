@@ -169,3 +169,68 @@ def test_closure_never_makes_a_trip_faster_and_revert_restores(
                 assert t_after == pytest.approx(expected, rel=1e-9)
     assert engine.remove_condition("c") == v0
     assert [times_from_node(engine, graph, v) for v in nodes] == before
+
+
+def edited_graph(graph: RoadGraph, factors: np.ndarray) -> RoadGraph:
+    keep = np.isfinite(factors)
+    return RoadGraph(
+        node_id=graph.node_id,
+        lon=graph.lon,
+        lat=graph.lat,
+        edge_u=graph.edge_u[keep],
+        edge_v=graph.edge_v[keep],
+        length_m=graph.length_m[keep],
+        travel_time_s=(graph.travel_time_s * factors)[keep],
+        edge_class=graph.edge_class[keep],
+        class_names=graph.class_names,
+        modelled=False,
+        source="edited",
+    )
+
+
+@PROPS
+@given(road_graphs(), st.data())
+def test_repaired_trees_equal_fresh_trees_after_a_sequence_of_changes(
+    case: tuple[RoadGraph, list[int]], data: st.DataObject
+) -> None:
+    """Apply, replace and revert conditions in random order; repairs (never whole recomputes) stay exact."""
+    import routing.engine as engine_module
+
+    graph, facilities = case
+    old = engine_module.REPAIR_LIMIT_DIVISOR
+    engine_module.REPAIR_LIMIT_DIVISOR = 1  # repair however large the damaged part
+    try:
+        engine = engine_for(graph, facilities)
+        in_force: dict[str, tuple[tuple[int, ...], float]] = {}
+        for _ in range(data.draw(st.integers(1, 5))):
+            cid = data.draw(st.sampled_from(["a", "b", "c"]))
+            if cid in in_force and data.draw(st.booleans()):
+                engine.remove_condition(cid)
+                del in_force[cid]
+            else:
+                edges = tuple(
+                    data.draw(
+                        st.lists(st.integers(0, graph.n_edges - 1), min_size=1, max_size=4, unique=True)
+                    )
+                )
+                factor = data.draw(st.sampled_from([math.inf, 1.5, 3.0]))
+                engine.apply_condition(RoadCondition(id=cid, factor=factor, edges=edges))
+                in_force[cid] = (edges, factor)
+            assert engine.last_update_full_trees == 0
+            factors = np.ones(graph.n_edges)
+            for edges, factor in in_force.values():
+                factors[list(edges)] = np.maximum(factors[list(edges)], factor)
+            edited = edited_graph(graph, factors)
+            fresh = engine_for(edited, facilities) if edited.n_edges else None
+            for v in on_road(graph):
+                got = times_from_node(engine, graph, v)
+                for fid, t in got.items():
+                    if fresh is not None and v in on_road(edited):
+                        expected = times_from_node(fresh, edited, v)[fid]
+                    else:
+                        expected = 0.0 if fid == f"F{v}" else None
+                    assert (t is None) == (expected is None)
+                    if expected is not None:
+                        assert t == pytest.approx(expected, rel=1e-12)
+    finally:
+        engine_module.REPAIR_LIMIT_DIVISOR = old
