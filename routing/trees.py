@@ -31,7 +31,7 @@ MIN_TREES_PER_WORKER = 4
 MIN_PARALLEL_WORK = 20_000_000
 
 
-def _trees_into(  # noqa: PLR0917  internal, called positionally
+def _trees_into(
     data: npt.NDArray[np.float64],
     indices: npt.NDArray[np.int64],
     indptr: npt.NDArray[np.int64],
@@ -47,7 +47,7 @@ def _trees_into(  # noqa: PLR0917  internal, called positionally
         pred_out[row] = p
 
 
-def _worker(  # noqa: PLR0917  submitted to a process pool positionally
+def _worker(
     data: npt.NDArray[np.float64],
     indices: npt.NDArray[np.int64],
     indptr: npt.NDArray[np.int64],

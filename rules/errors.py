@@ -1,0 +1,42 @@
+"""Errors of rule packs and the matching engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PackProblem:
+    """One thing wrong with a rule pack: the file, the rule (or section) and the field."""
+
+    file: str
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: field '{self.field}': {self.message}"
+
+
+class RulesError(Exception):
+    """Base class of every rules error."""
+
+
+class RulePackError(RulesError, ValueError):
+    """A rule pack was rejected; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[PackProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class UnknownCodeError(RulesError, ValueError):
+    """An ICD-10 code that WHO ICD-10 does not have."""
+
+
+class RequestError(RulesError, ValueError):
+    """A referral request the engine cannot work with (names the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"field '{field}': {message}")

@@ -1,0 +1,166 @@
+"""The matching engine's inputs and outputs: requests, live status, clinical need, suggestions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from geodata.models import BedType, Equipment, Service  # noqa: TC001  dataclass field types
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+
+class ServiceType(StrEnum):
+    """Pasal 15: outpatient, emergency, inpatient."""
+
+    RAWAT_JALAN = "rawat_jalan"
+    GAWAT_DARURAT = "gawat_darurat"
+    RAWAT_INAP = "rawat_inap"
+
+
+class Payer(StrEnum):
+    """Recorded for reports, never used to rank (Pasal 4(3))."""
+
+    JKN_PBI = "jkn_pbi"
+    JKN_NON_PBI = "jkn_non_pbi"
+    UMUM = "umum"
+
+
+class OriginCondition(StrEnum):
+    """Pasal 9(2): why a hospital refers horizontally."""
+
+    STAFF_ABSENT = "staff_absent"
+    EQUIPMENT_BROKEN = "equipment_broken"
+    PHARMACY_MISSING = "pharmacy_missing"
+    CAPACITY_FULL = "capacity_full"
+
+
+class Decision(StrEnum):
+    """What the engine decided."""
+
+    REFER = "refer"
+    TREAT_LOCALLY = "treat_locally"
+    NO_CAPABLE_FACILITY = "no_capable_facility"
+
+
+class ReferralType(StrEnum):
+    """Pasal 7-11."""
+
+    VERTICAL = "vertical"
+    HORIZONTAL = "horizontal"
+    BACK_REFERRAL = "back_referral"
+
+
+class Sex(StrEnum):
+    """Patient sex as recorded."""
+
+    MALE = "male"
+    FEMALE = "female"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRequest:
+    """What the referring staff asks: no patient identity here (that comes with the letter)."""
+
+    origin_id: str
+    age_years: float
+    sex: Sex
+    icd10: tuple[str, ...] = ()
+    service_type: ServiceType = ServiceType.RAWAT_JALAN
+    emergency: bool = False
+    disaster: bool = False
+    transportable: bool = True
+    consent: bool = True
+    payer: Payer = Payer.JKN_NON_PBI
+    specialty: Service | None = None
+    beds: tuple[BedType, ...] = ()
+    equipment: tuple[Equipment, ...] = ()
+    origin_conditions: frozenset[OriginCondition] = frozenset()
+    tacc: str = ""
+    back_referral: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityStatus:
+    """Live status reported by a facility's own staff, with when it was last updated."""
+
+    facility_id: str
+    updated_at: datetime
+    beds_available: Mapping[BedType, int] = field(default_factory=dict)
+    specialists_on_duty: frozenset[Service] = frozenset()
+    specialists_on_call: Mapping[Service, int] = field(default_factory=dict)  # minutes to arrive
+    equipment_out_of_order: frozenset[Equipment] = frozenset()
+    stockouts: frozenset[str] = frozenset()
+    not_accepting_until: datetime | None = None
+    occupancy: float | None = None  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalNeed:
+    """What the patient needs, from the diagnosis mapping or stated in the request."""
+
+    specialty: Service | None
+    beds: tuple[BedType, ...]
+    equipment: tuple[Equipment, ...]
+    preferred_equipment: tuple[Equipment, ...]
+    preferred_within_min: float
+    non_specialist: bool
+    sources: tuple[str, ...]  # mapping entry ids, or "request"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One rule that admitted, excluded, boosted or demoted a facility, or shaped the decision."""
+
+    rule_id: str
+    effect: str
+    text_id: str
+    text_en: str
+    references: tuple[str, ...]
+
+    def text(self, lang: str = "id") -> str:
+        """The reason in Bahasa Indonesia (``id``) or English (``en``)."""
+        return self.text_en if lang == "en" else self.text_id
+
+
+@dataclass(frozen=True, slots=True)
+class RankedCandidate:
+    """A receiving facility in the ranking; ``score`` is a cost in minutes (lower is better)."""
+
+    facility_id: str
+    name: str
+    rank: int
+    score: float
+    travel_time_s: float
+    distance_m: float | None
+    referral_type: ReferralType
+    reasons: tuple[Reason, ...]
+    status_age_s: float | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedFacility:
+    """A facility left out, with every reason."""
+
+    facility_id: str
+    name: str
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """The engine's answer to one request."""
+
+    decision: Decision
+    referral_type: ReferralType | None
+    candidates: tuple[RankedCandidate, ...]
+    excluded: tuple[ExcludedFacility, ...]
+    reasons: tuple[Reason, ...]
+    warnings: tuple[Reason, ...]
+    need: ClinicalNeed
+    pack_id: str
+    pack_version: str
