@@ -117,9 +117,9 @@ def _status_facts(
         beds = Tri.YES
     elif any(f.beds.get(b, 0) == 0 for b in need.beds):
         beds = Tri.NO
-    elif st is None:
-        beds = Tri.UNKNOWN
-    elif all(st.beds_available.get(b, 0) > 0 for b in need.beds):
+    elif st is None or any(b not in st.beds_available for b in need.beds):
+        beds = Tri.UNKNOWN  # not reported
+    elif all(st.beds_available[b] > 0 for b in need.beds):
         beds = Tri.YES
     else:
         beds = Tri.UNKNOWN if stale else Tri.NO
