@@ -33,3 +33,11 @@ class UnknownConditionError(RoutingError, KeyError):
 
 class InvalidConditionError(RoutingError, ValueError):
     """A road condition that cannot be applied (no edge matched, bad factor, ...)."""
+
+
+class InvalidProblemError(RoutingError, ValueError):
+    """An optimisation problem with inconsistent or impossible input; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"field '{field}': {message}")
