@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path  # noqa: TC003  typer reads annotations at run time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from geodata.dataset import bundled_dataset_path, check_dataset
 from geodata.errors import OsmImportError
+from geodata.models import BedType, Service
 from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
+from rules.model import FacilityStatus, ServiceType, Sex
 
 app = typer.Typer(help="rujuk: referral matching and ambulance routing (SISRUTE).", no_args_is_help=True)
 data = typer.Typer(help="Check and import geodata.", no_args_is_help=True)
@@ -81,6 +86,123 @@ def serve(
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(1)
     uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port)
+
+
+class Lang(StrEnum):
+    """Output language."""
+
+    ID = "id"
+    EN = "en"
+
+
+def _load_statuses(path: Path | None) -> dict[str, FacilityStatus]:
+    """Statuses from a JSON file ``{facility_id: {updated_at, beds_available, ...}}``."""
+    if path is None:
+        return {}
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from service.schemas import FacilityStatusIn  # noqa: PLC0415
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="--status-file") from exc
+    if not isinstance(raw, dict):
+        raise typer.BadParameter(
+            f"{path}: expected an object keyed by facility id", param_hint="--status-file"
+        )
+    out: dict[str, FacilityStatus] = {}
+    for fid, body in raw.items():
+        try:
+            out[fid] = FacilityStatusIn.model_validate(body).to_domain(fid)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in (fid, *first["loc"]))
+            raise typer.BadParameter(
+                f"{path}: field '{where}': {first['msg']}", param_hint="--status-file"
+            ) from exc
+    return out
+
+
+@app.command("suggest")
+def suggest_cmd(
+    origin: Annotated[str, typer.Option("--from", help="referring facility: id or (part of the) name")],
+    icd: Annotated[list[str] | None, typer.Option("--icd", help="ICD-10 code (repeatable)")] = None,
+    emergency: Annotated[bool, typer.Option("--emergency", help="emergency (Pasal 6, 12(4))")] = False,
+    disaster: Annotated[bool, typer.Option("--disaster", help="disaster/outbreak status (Pasal 6)")] = False,
+    service_type: Annotated[
+        ServiceType | None, typer.Option(help="default: gawat_darurat for an emergency, else rawat_jalan")
+    ] = None,
+    age: Annotated[
+        float | None, typer.Option(help="patient age in years (default 30, shown as assumed)")
+    ] = None,
+    sex: Annotated[Sex | None, typer.Option(help="patient sex (default female, shown as assumed)")] = None,
+    specialty: Annotated[
+        Service | None, typer.Option(help="needed specialty (overrides the ICD mapping)")
+    ] = None,
+    bed: Annotated[list[BedType] | None, typer.Option(help="needed bed type (repeatable)")] = None,
+    not_transportable: Annotated[bool, typer.Option("--not-transportable")] = False,
+    no_consent: Annotated[
+        bool, typer.Option("--no-consent", help="patient/family refused (Pasal 14)")
+    ] = False,
+    tacc: Annotated[str, typer.Option(help="TACC justification for a non-specialist diagnosis")] = "",
+    status_file: Annotated[
+        Path | None, typer.Option(help="live statuses as JSON, keyed by facility id")
+    ] = None,
+    dataset: Annotated[Path | None, typer.Option(help="dataset directory (default: bundled Sambas)")] = None,
+    lang: Annotated[Lang, typer.Option(help="labels: id (Bahasa Indonesia) or en")] = Lang.ID,
+    top: Annotated[int | None, typer.Option(min=1, help="show only the first N candidates")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the suggestion as JSON")] = False,
+) -> None:
+    """Rank receiving facilities for a patient, with the reasons (Perbup Sambas 49/2025)."""
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from rules.errors import RulesError  # noqa: PLC0415
+    from rules.model import ReferralRequest  # noqa: PLC0415
+    from service.matching import FacilityLookupError, Matcher  # noqa: PLC0415
+    from service.render import render_suggestion  # noqa: PLC0415
+    from service.schemas import suggestion_json  # noqa: PLC0415
+
+    statuses = _load_statuses(status_file)
+    matcher = Matcher.load(load_dataset(dataset or bundled_dataset_path()))
+    try:
+        src = matcher.find_facility(origin)
+    except FacilityLookupError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--from") from exc
+    request = ReferralRequest(
+        origin_id=src.id,
+        age_years=30.0 if age is None else age,
+        sex=Sex.FEMALE if sex is None else sex,
+        icd10=tuple(c.strip().upper() for c in icd or ()),
+        service_type=service_type or (ServiceType.GAWAT_DARURAT if emergency else ServiceType.RAWAT_JALAN),
+        emergency=emergency,
+        disaster=disaster,
+        transportable=not not_transportable,
+        consent=not no_consent,
+        specialty=specialty,
+        beds=tuple(bed or ()),
+        tacc=tacc,
+    )
+    now = datetime.now(UTC)
+    try:
+        result = matcher.suggest(request, statuses=statuses, now=now)
+    except RulesError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(suggestion_json(result, now=now), ensure_ascii=False, indent=2))
+        return
+    typer.echo(
+        render_suggestion(
+            result,
+            request,
+            src,
+            {f.id: f for f in matcher.dataset.facilities},
+            lang=lang.value,
+            modelled=matcher.dataset.roads.modelled,
+            assumed_patient=age is None or sex is None,
+            top=top,
+        )
+    )
 
 
 def main() -> None:

@@ -1,0 +1,233 @@
+"""The matcher: dataset + rule pack + road engine, wired for suggestions and disaster distribution.
+
+This is the edge where the pure engines meet: ``rules.suggest`` decides and ranks, the routing
+engine gives road times, and ``routing.assignment`` distributes a batch of casualties. The CLI,
+the API and the planner all go through one ``Matcher`` so that there is a single code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from geodata.models import BedType
+from routing.assignment import AssignmentProblem, DisasterAssignment
+from routing.engine import RoutingEngine
+from rules.errors import RequestError
+from rules.matching import suggest
+from rules.pack import bundled_pack_path, load_rule_pack
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from geodata.dataset import Dataset
+    from geodata.models import Facility
+    from rules.model import FacilityStatus, ReferralRequest, Suggestion
+    from rules.pack import RulePack
+
+Travel = dict[str, tuple[float, float | None] | None]
+
+
+class FacilityLookupError(LookupError):
+    """A facility name or id that matches none, or more than one, facility."""
+
+    def __init__(self, query: str, matches: Sequence[Facility]) -> None:
+        self.query = query
+        self.matches = tuple(matches)
+        if matches:
+            listed = "; ".join(f"{f.id} {f.name}" for f in matches[:8])
+            msg = f"{query!r} matches {len(matches)} facilities: {listed}"
+        else:
+            msg = f"no facility id or name matches {query!r}"
+        super().__init__(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Casualty:
+    """One patient of a mass-casualty batch: where they are and what they need.
+
+    ``severity`` weighs their travel time (e.g. triage red 3, yellow 2, green 1).
+    """
+
+    id: str
+    request: ReferralRequest
+    severity: float
+    lon: float | None = None
+    lat: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DisasterPlan:
+    """The distribution of a batch, with each patient's suggestion behind it."""
+
+    assigned: Mapping[str, str]
+    travel_time_s: Mapping[str, float]
+    unplaced: Mapping[str, str]
+    capacity: Mapping[tuple[str, str], int]
+    placed_severity: float
+    weighted_travel_s: float
+    bound_travel_s: float
+    gap: float
+    status: str
+    solve_time_s: float
+    suggestions: Mapping[str, Suggestion]
+
+
+class Matcher:
+    """One loaded region: its facilities, its rule pack and its road engine."""
+
+    def __init__(self, dataset: Dataset, pack: RulePack, engine: RoutingEngine) -> None:
+        self.dataset = dataset
+        self.pack = pack
+        self.engine = engine
+        self._by_id = {f.id: f for f in dataset.facilities}
+
+    @classmethod
+    def load(
+        cls, dataset: Dataset, *, pack_path: Path | None = None, cache_dir: Path | None = None
+    ) -> Matcher:
+        """Load the rule pack (strictly, against the dataset's facilities) and build the engine."""
+        pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
+        receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities}
+        engine = RoutingEngine(dataset.roads, receiving, max_snap_m=dataset.snap_max_m, cache_dir=cache_dir)
+        return cls(dataset, pack, engine)
+
+    def find_facility(self, query: str) -> Facility:
+        """A facility by id, by exact name (any case), or by a fragment of its name that is unique."""
+        q = query.strip()
+        if q in self._by_id:
+            return self._by_id[q]
+        low = q.casefold()
+        exact = [f for f in self.dataset.facilities if f.name.casefold() == low]
+        if len(exact) == 1:
+            return exact[0]
+        part = [f for f in self.dataset.facilities if low and low in f.name.casefold()]
+        if len(part) == 1:
+            return part[0]
+        raise FacilityLookupError(query, exact or part)
+
+    def travel_from(self, lon: float, lat: float) -> Travel:
+        """Road (time, distance) from a point to every facility; None where there is no route."""
+        tt = self.engine.travel_times(lon, lat)
+        return {t.facility_id: (t.time_s, t.distance_m) if t.time_s is not None else None for t in tt.times}
+
+    def travel_from_facility(self, facility_id: str) -> Travel:
+        """Road (time, distance) from a facility to every facility."""
+        f = self._by_id.get(facility_id)
+        if f is None:
+            raise RequestError("origin_id", f"unknown facility {facility_id!r}")
+        return self.travel_from(f.location.lon, f.location.lat)
+
+    def suggest(
+        self,
+        request: ReferralRequest,
+        *,
+        statuses: Mapping[str, FacilityStatus],
+        now: datetime,
+        lon: float | None = None,
+        lat: float | None = None,
+    ) -> Suggestion:
+        """Decide and rank; travel is from (lon, lat) when given, else from the origin facility.
+
+        CPU-bound (a road lookup and the rule pack): call it from a worker thread in async code.
+        """
+        travel = self.travel_from(lon, lat) if lon is not None and lat is not None else None
+        if travel is None:
+            travel = self.travel_from_facility(request.origin_id)
+        return suggest(
+            request,
+            pack=self.pack,
+            facilities=self.dataset.facilities,
+            statuses=statuses,
+            travel=travel,
+            now=now,
+        )
+
+    def distribute(
+        self,
+        casualties: Sequence[Casualty],
+        *,
+        statuses: Mapping[str, FacilityStatus],
+        now: datetime,
+        capacity: Mapping[tuple[str, str], int] | None = None,
+        time_limit_s: float = 10.0,
+        seed: int = 0,
+    ) -> DisasterPlan:
+        """Distribute a batch of casualties over capable hospitals within their free beds (Pasal 6).
+
+        Each casualty goes through the same matching engine as a single referral (as an
+        emergency under disaster status, so regionalisation is waived); the facilities it ranks
+        are the ones it may go to, at the road times found. Capacity per (hospital, bed type)
+        comes from ``capacity`` when given, otherwise from the beds each hospital reported free;
+        a bed type not reported counts as none free. A patient whose need names no bed type
+        takes a general bed.
+        """
+        if not casualties:
+            raise RequestError("casualties", "the batch is empty")
+        seen: set[str] = set()
+        for i, c in enumerate(casualties):
+            if c.id in seen:
+                raise RequestError(f"casualties[{i}].id", f"duplicate patient id {c.id!r}")
+            seen.add(c.id)
+        suggestions: dict[str, Suggestion] = {}
+        resources: list[str] = []
+        for c in casualties:
+            req = replace(c.request, emergency=True, disaster=True)
+            s = self.suggest(req, statuses=statuses, now=now, lon=c.lon, lat=c.lat)
+            suggestions[c.id] = s
+            resources.append((s.need.beds[0] if s.need.beds else BedType.GENERAL).value)
+        hospital_ids = sorted({cand.facility_id for s in suggestions.values() for cand in s.candidates})
+        col = {h: j for j, h in enumerate(hospital_ids)}
+        inf = float("inf")
+        times = [[inf] * len(hospital_ids) for _ in casualties]
+        for i, c in enumerate(casualties):
+            for cand in suggestions[c.id].candidates:
+                times[i][col[cand.facility_id]] = cand.travel_time_s
+        if capacity is None:
+            cap: dict[tuple[str, str], int] = {}
+            for h in hospital_ids:
+                st = statuses.get(h)
+                if st is not None:
+                    for bed, n in st.beds_available.items():
+                        cap[h, bed.value] = max(0, int(n))
+        else:
+            cap = {k: v for k, v in capacity.items() if k[0] in col}
+        if not hospital_ids:
+            return DisasterPlan(
+                assigned={},
+                travel_time_s={},
+                unplaced={c.id: "no capable hospital reachable" for c in casualties},
+                capacity=cap,
+                placed_severity=0.0,
+                weighted_travel_s=0.0,
+                bound_travel_s=0.0,
+                gap=0.0,
+                status="OPTIMAL",
+                solve_time_s=0.0,
+                suggestions=suggestions,
+            )
+        problem = AssignmentProblem.from_cost_matrix(
+            times,
+            patient_ids=[c.id for c in casualties],
+            hospital_ids=hospital_ids,
+            severity=[c.severity for c in casualties],
+            resource=resources,
+            capacity=cap,
+        )
+        a = DisasterAssignment(problem, time_limit_s=time_limit_s, seed=seed).solve()
+        row = {c.id: i for i, c in enumerate(casualties)}
+        return DisasterPlan(
+            assigned=a.assigned,
+            travel_time_s={p: times[row[p]][col[h]] for p, h in a.assigned.items()},
+            unplaced=a.unplaced,
+            capacity=cap,
+            placed_severity=a.placed_severity,
+            weighted_travel_s=a.weighted_travel_s,
+            bound_travel_s=a.bound_travel_s,
+            gap=a.gap,
+            status=a.status,
+            solve_time_s=a.solve_time_s,
+            suggestions=suggestions,
+        )
