@@ -205,7 +205,8 @@ class Facility:
     @property
     def is_hospital(self) -> bool:
         """True for general and special hospitals."""
-        return self.kind in (FacilityKind.RUMAH_SAKIT_UMUM, FacilityKind.RUMAH_SAKIT_KHUSUS)
+        kind = self.kind
+        return kind is FacilityKind.RUMAH_SAKIT_UMUM or kind is FacilityKind.RUMAH_SAKIT_KHUSUS
 
     @property
     def total_beds(self) -> int:

@@ -72,9 +72,7 @@ class AssignmentProblem:
             raise InvalidProblemError("resource", f"{len(resource)} entries for {n_p} patients")
         for i, s in enumerate(severity):
             if not (math.isfinite(s) and 0.01 <= s <= 1000):
-                raise InvalidProblemError(
-                    "severity", f"{patient_ids[i]!r}: {s!r} not in 0.01..1000"
-                )
+                raise InvalidProblemError("severity", f"{patient_ids[i]!r}: {s!r} not in 0.01..1000")
         for key, c in capacity.items():
             if c < 0:
                 raise InvalidProblemError("capacity", f"{key}: {c} is negative")

@@ -117,17 +117,17 @@ OPERATORS: Mapping[str, tuple[str, ...]] = {
 def leaf_predicate(fact: str, op: str, value: Any) -> Predicate:  # noqa: ANN401  one branch per operator
     """A closure testing ``facts[fact] <op> value`` (types checked by the pack loader)."""
     if op == "eq":
-        return lambda f: bool(f[fact] == value)
+        return lambda f: f[fact] == value
     if op == "ne":
-        return lambda f: bool(f[fact] != value)
+        return lambda f: f[fact] != value
     if op == "lt":
-        return lambda f: bool(f[fact] < value)
+        return lambda f: f[fact] < value
     if op == "le":
-        return lambda f: bool(f[fact] <= value)
+        return lambda f: f[fact] <= value
     if op == "gt":
-        return lambda f: bool(f[fact] > value)
+        return lambda f: f[fact] > value
     if op == "ge":
-        return lambda f: bool(f[fact] >= value)
+        return lambda f: f[fact] >= value
     if op == "in":
         allowed = frozenset(value)
         return lambda f: f[fact] in allowed
@@ -145,13 +145,34 @@ def leaf_predicate(fact: str, op: str, value: Any) -> Predicate:  # noqa: ANN401
 
 
 def all_of(preds: list[Predicate]) -> Predicate:
-    """True when every predicate is."""
-    return lambda f: all(p(f) for p in preds)
+    """True when every predicate is (short-circuit, in order)."""
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda f: a(f) and b(f)
+
+    def every(f: Facts) -> bool:
+        for p in preds:  # noqa: SIM110  a plain loop is faster than all() over a generator
+            if not p(f):
+                return False
+        return True
+
+    return every
 
 
 def any_of(preds: list[Predicate]) -> Predicate:
-    """True when some predicate is."""
-    return lambda f: any(p(f) for p in preds)
+    """True when some predicate is (short-circuit, in order)."""
+    if len(preds) == 1:
+        return preds[0]
+
+    def some(f: Facts) -> bool:
+        for p in preds:  # noqa: SIM110  a plain loop is faster than any() over a generator
+            if p(f):
+                return True
+        return False
+
+    return some
 
 
 def not_(pred: Predicate) -> Predicate:

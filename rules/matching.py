@@ -8,7 +8,7 @@ travel time, plus every demotion, minus every boost; ties break on travel time, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Facility, HospitalClass
@@ -66,20 +66,97 @@ class _Context(dict[str, Any]):
         return "?"
 
 
+class _CandidateContext(_Context):
+    """A candidate's placeholder values, formatted only when a reason text is read."""
+
+    __slots__ = ("_base", "_raw")
+
+    def __init__(
+        self,
+        base: _Context,
+        facility: str,
+        travel_min: float,
+        age_s: float | None,
+        on_call_min: float | None,
+        occupancy: float,
+    ) -> None:
+        super().__init__(facility=facility)
+        self._base = base
+        self._raw = (travel_min, age_s, on_call_min, occupancy)
+
+    def __missing__(self, key: str) -> str:
+        travel_min, age_s, on_call_min, occupancy = self._raw
+        if key == "travel_min":
+            return f"{travel_min:.0f}"
+        if key == "age_h":
+            return f"{age_s / 3600:.1f}" if age_s is not None else "-"
+        if key == "on_call_min":
+            return f"{on_call_min:.0f}" if on_call_min is not None else "-"
+        if key == "occupancy_pct":
+            return f"{occupancy * 100:.0f}"
+        return str(self._base[key])
+
+
+@dataclass(slots=True)
+class _StaticRows:
+    """Per facility list: sorted rows (facility, level rank, hospital?) and capability per need.
+
+    Capability facts do not change with live status, so they are computed once per need.
+    """
+
+    facilities: Sequence[Facility]
+    rows: list[tuple[Facility, int, bool]]
+    by_need: dict[tuple[object, ...], list[tuple[bool, bool, bool, bool]]]
+
+
+_STATIC: dict[int, _StaticRows] = {}
+
+
+def _static(facilities: Sequence[Facility]) -> _StaticRows:
+    """Computed once per facility tuple (a list is recomputed on every call: it may change)."""
+    hit = _STATIC.get(id(facilities))
+    if hit is not None and hit.facilities is facilities:
+        return hit
+    rows = [(f, level_rank(f), f.is_hospital) for f in sorted(facilities, key=lambda f: f.id)]
+    out = _StaticRows(facilities, rows, {})
+    if isinstance(facilities, tuple):
+        if len(_STATIC) > 64:
+            _STATIC.clear()
+        _STATIC[id(facilities)] = out
+    return out
+
+
+def _capability(st: _StaticRows, need: ClinicalNeed) -> list[tuple[bool, bool, bool, bool]]:
+    """Per facility: (needed equipment, a needed bed type at zero, specialty, preferred equipment)."""
+    key = (need.specialty, need.beds, need.equipment, need.preferred_equipment)
+    hit = st.by_need.get(key)
+    if hit is not None:
+        return hit
+    out = [
+        (
+            all(e in f.equipment for e in need.equipment),
+            any(f.beds.get(b, 0) == 0 for b in need.beds),
+            need.specialty is None or need.specialty in f.services,
+            bool(need.preferred_equipment) and all(e in f.equipment for e in need.preferred_equipment),
+        )
+        for f, _, _ in st.rows
+    ]
+    if len(st.by_need) > 256:
+        st.by_need.clear()
+    st.by_need[key] = out
+    return out
+
+
 def _reason(rule: Rule, ctx: _Context) -> Reason:
-    return Reason(
-        rule_id=rule.id,
-        effect=rule.effect,
-        text_id=rule.description.id.format_map(ctx),
-        text_en=rule.description.en.format_map(ctx),
-        references=rule.references,
-    )
+    d = rule.description
+    return Reason(rule.id, rule.effect, d.id, d.en, ctx, rule.references)
 
 
 @dataclass(slots=True)
 class _Admitted:
     facility: Facility
-    facts: dict[str, Any]
+    occupancy: float
+    same_level: bool
     reasons: list[tuple[Rule, _Context]]
     time_s: float
     distance_m: float | None
@@ -88,70 +165,78 @@ class _Admitted:
 
 
 def _status_facts(
-    f: Facility, st: FacilityStatus | None, need: ClinicalNeed, pack: RulePack, now: datetime
-) -> dict[str, Any]:
-    age_s = (now - st.updated_at).total_seconds() if st is not None else None
-    if st is None:
-        status = StatusAge.NONE
-    elif age_s is not None and age_s > pack.settings["stale_after_min"] * 60:
-        status = StatusAge.STALE
-    else:
-        status = StatusAge.FRESH
-    stale = status is StatusAge.STALE
-    # specialist
+    cf: dict[str, Any],
+    st: FacilityStatus | None,
+    need: ClinicalNeed,
+    capability: tuple[bool, bool, bool, bool],
+    settings: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Write a candidate's live-status facts into ``cf`` (the same keys for every candidate)."""
     on_call_min: float | None = None
-    if need.specialty is None:
-        specialist = Specialist.NOT_NEEDED
-    elif st is None or (not st.specialists_on_duty and not st.specialists_on_call):
-        specialist = Specialist.UNKNOWN
-    elif need.specialty in st.specialists_on_duty:
-        specialist = Specialist.ON_DUTY
-    elif (m := st.specialists_on_call.get(need.specialty)) is not None and m <= pack.settings[
-        "on_call_max_min"
-    ]:
-        specialist, on_call_min = Specialist.ON_CALL, float(m)
+    nbeds = need.beds
+    neq = need.equipment
+    has_eq, registered_zero, _, preferred_registered = capability
+    if st is None:
+        age_s = None
+        status = StatusAge.NONE
+        specialist = Specialist.NOT_NEEDED if need.specialty is None else Specialist.UNKNOWN
+        beds = Tri.YES if not nbeds else (Tri.NO if registered_zero else Tri.UNKNOWN)
+        eq = Tri.NO if not has_eq else (Tri.YES if not neq else Tri.UNKNOWN)
+        preferred = preferred_registered
+        accepting = True
+        occupancy = 0.0
     else:
-        specialist = Specialist.UNKNOWN if stale else Specialist.ABSENT
-    # beds: a stale "none free" is not trusted (beds may have freed), a stale "free" is used with a penalty
-    if not need.beds:
-        beds = Tri.YES
-    elif any(f.beds.get(b, 0) == 0 for b in need.beds):
-        beds = Tri.NO
-    elif st is None or any(b not in st.beds_available for b in need.beds):
-        beds = Tri.UNKNOWN  # not reported
-    elif all(st.beds_available[b] > 0 for b in need.beds):
-        beds = Tri.YES
-    else:
-        beds = Tri.UNKNOWN if stale else Tri.NO
-    has_eq = all(e in f.equipment for e in need.equipment)
-    broken = st is not None and any(e in st.equipment_out_of_order for e in need.equipment)
-    if not has_eq:
-        eq = Tri.NO
-    elif not need.equipment:
-        eq = Tri.YES
-    elif st is None:
-        eq = Tri.UNKNOWN
-    elif broken:
-        eq = Tri.UNKNOWN if stale else Tri.NO
-    else:
-        eq = Tri.YES
-    preferred = bool(need.preferred_equipment) and all(
-        e in f.equipment and not (st is not None and not stale and e in st.equipment_out_of_order)
-        for e in need.preferred_equipment
-    )
-    accepting = not (st is not None and st.not_accepting_until is not None and st.not_accepting_until > now)
-    return {
-        "candidate_status": status.value,
-        "candidate_specialist": specialist.value,
-        "candidate_bed_available": beds.value,
-        "candidate_has_equipment": has_eq,
-        "candidate_equipment_working": eq.value,
-        "candidate_has_preferred_equipment": preferred,
-        "candidate_accepting": accepting,
-        "candidate_occupancy": float(st.occupancy) if st is not None and st.occupancy is not None else 0.0,
-        "_age_s": age_s,
-        "_on_call_min": on_call_min,
-    }
+        age_s = (now - st.updated_at).total_seconds()
+        stale = age_s > settings["stale_after_min"] * 60
+        status = StatusAge.STALE if stale else StatusAge.FRESH
+        # specialist
+        if need.specialty is None:
+            specialist = Specialist.NOT_NEEDED
+        elif not st.specialists_on_duty and not st.specialists_on_call:
+            specialist = Specialist.UNKNOWN
+        elif need.specialty in st.specialists_on_duty:
+            specialist = Specialist.ON_DUTY
+        elif (m := st.specialists_on_call.get(need.specialty)) is not None and m <= settings[
+            "on_call_max_min"
+        ]:
+            specialist, on_call_min = Specialist.ON_CALL, float(m)
+        else:
+            specialist = Specialist.UNKNOWN if stale else Specialist.ABSENT
+        # beds: a stale "none free" is not trusted (beds may have freed); a stale "free" is used
+        # with a penalty
+        if not nbeds:
+            beds = Tri.YES
+        elif registered_zero:
+            beds = Tri.NO
+        elif any(b not in st.beds_available for b in nbeds):
+            beds = Tri.UNKNOWN  # not reported
+        elif all(st.beds_available[b] > 0 for b in nbeds):
+            beds = Tri.YES
+        else:
+            beds = Tri.UNKNOWN if stale else Tri.NO
+        if not has_eq:
+            eq = Tri.NO
+        elif not neq:
+            eq = Tri.YES
+        elif any(e in st.equipment_out_of_order for e in neq):
+            eq = Tri.UNKNOWN if stale else Tri.NO
+        else:
+            eq = Tri.YES
+        broken = st.equipment_out_of_order if not stale else frozenset()
+        preferred = preferred_registered and not any(e in broken for e in need.preferred_equipment)
+        accepting = st.not_accepting_until is None or st.not_accepting_until <= now
+        occupancy = float(st.occupancy) if st.occupancy is not None else 0.0
+    cf["candidate_status"] = status  # StrEnum members compare and hash as their strings
+    cf["candidate_specialist"] = specialist
+    cf["candidate_bed_available"] = beds
+    cf["candidate_has_equipment"] = has_eq
+    cf["candidate_equipment_working"] = eq
+    cf["candidate_has_preferred_equipment"] = preferred
+    cf["candidate_accepting"] = accepting
+    cf["candidate_occupancy"] = occupancy
+    cf["_age_s"] = age_s
+    cf["_on_call_min"] = on_call_min
 
 
 def suggest(
@@ -230,50 +315,60 @@ def suggest(
         elif rule.effect == "warn":
             warnings.append(reason)
 
+    # rules whose request-only conditions fail cannot hold for any candidate: drop them once
+    active = [(r, p) for r in pack.candidate_rules if (p := r.for_candidates(facts)) is not None]
+    exclude_rules = [(r, p) for r, p in active if r.effect == "exclude"]
+    other_rules = [(r, p) for r, p in active if r.effect != "exclude"]
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
-    for f in sorted(facilities, key=lambda f: f.id):
-        tr = travel.get(f.id)
-        rank = level_rank(f)
+    ranks: dict[str, int] = {}
+    settings = pack.settings
+    cf = dict(facts)  # request facts, then each candidate's facts written over the previous one's
+    static = _static(facilities)
+    for (f, rank, is_hospital), cap in zip(static.rows, _capability(static, need), strict=True):
+        fid = f.id
+        tr = travel.get(fid)
+        ranks[fid] = rank
         vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
-        cf = dict(facts)
-        cf.update(_status_facts(f, statuses.get(f.id), need, pack, now))
-        cf.update(
-            candidate_is_origin=f.id == origin.id,
-            candidate_receiving=f.receiving,
-            candidate_is_hospital=f.is_hospital,
-            candidate_level_vs_origin=vs.value,
-            candidate_has_specialty=need.specialty is None or need.specialty in f.services,
-            candidate_reachable=tr is not None,
-            candidate_regional_for_origin=f.id == regional_hospital,
-            candidate_travel_min=tr[0] / 60 if tr is not None else math.inf,
-        )
-        ctx = _Context(base)
+        _status_facts(cf, statuses.get(fid), need, cap, settings, now)
+        cf["candidate_is_origin"] = fid == origin.id
+        cf["candidate_receiving"] = f.receiving
+        cf["candidate_is_hospital"] = is_hospital
+        cf["candidate_level_vs_origin"] = vs
+        cf["candidate_has_specialty"] = cap[2]
+        cf["candidate_reachable"] = tr is not None
+        cf["candidate_regional_for_origin"] = fid == regional_hospital
+        cf["candidate_travel_min"] = tr[0] / 60 if tr is not None else math.inf
         age_s = cf["_age_s"]
-        ctx.update(
-            facility=f.name,
-            travel_min=f"{cf['candidate_travel_min']:.0f}",
-            age_h=f"{age_s / 3600:.1f}" if age_s is not None else "-",
-            on_call_min=f"{cf['_on_call_min']:.0f}" if cf["_on_call_min"] is not None else "-",
-            occupancy_pct=f"{cf['candidate_occupancy'] * 100:.0f}",
+        ctx = _CandidateContext(
+            base, f.name, cf["candidate_travel_min"], age_s, cf["_on_call_min"], cf["candidate_occupancy"]
         )
-        hits = [r for r in pack.candidate_rules if r.predicate(cf)]
-        excl = [r for r in hits if r.effect == "exclude"]
-        if excl:
+        excl = [r for r, p in exclude_rules if p(cf)]
+        if excl:  # every exclusion reason is reported; other rules need not be evaluated
             excluded.append(ExcludedFacility(f.id, f.name, tuple(_reason(r, ctx) for r in excl)))
             continue
+        hits = [r for r, p in other_rules if p(cf)]
         assert tr is not None  # an unreachable candidate is excluded by the pack's rule
         admitted.append(
-            _Admitted(f, cf, [(r, ctx) for r in hits], tr[0], tr[1], age_s, cf["candidate_status"] == "stale")
+            _Admitted(
+                f,
+                cf["candidate_occupancy"],
+                vs is Level.SAME,
+                [(r, ctx) for r in hits],
+                tr[0],
+                tr[1],
+                age_s,
+                cf["candidate_status"] is StatusAge.STALE,
+            )
         )
 
-    ranked: list[tuple[float, float, str, RankedCandidate]] = []
-    lowest = min((level_rank(a.facility) for a in admitted), default=0)
+    ranked: list[tuple[float, float, str, tuple[_Admitted, float, ReferralType, tuple[Reason, ...]]]] = []
+    lowest = min((ranks[a.facility.id] for a in admitted), default=0)
     for a in admitted:
-        units = {"level_steps": level_rank(a.facility) - lowest, "occupancy": a.facts["candidate_occupancy"]}
+        units = {"level_steps": ranks[a.facility.id] - lowest, "occupancy": a.occupancy}
         score = a.time_s / 60 * pack.weights["travel"]
         reasons = []
-        for rule, ctx in a.reasons:
+        for rule, rctx in a.reasons:
             if rule.effect in ("boost", "demote"):
                 w = pack.weights[rule.param]
                 if rule.param == "preferred_equipment" and need.preferred_within_min > 0:
@@ -282,28 +377,31 @@ def suggest(
                 if unit == 0:
                     continue
                 score += (w * unit) if rule.effect == "demote" else -(w * unit)
-            reasons.append(_reason(rule, ctx))
+            reasons.append(_reason(rule, rctx))
         if request.back_referral:
             rtype = ReferralType.BACK_REFERRAL
-        elif a.facts["candidate_level_vs_origin"] == Level.SAME.value:
+        elif a.same_level:
             rtype = ReferralType.HORIZONTAL
         else:
             rtype = ReferralType.VERTICAL
-        cand = RankedCandidate(
-            facility_id=a.facility.id,
-            name=a.facility.name,
-            rank=0,
-            score=round(score, 3),
-            travel_time_s=a.time_s,
-            distance_m=a.distance_m,
-            referral_type=rtype,
-            reasons=tuple(reasons),
-            status_age_s=a.status_age_s,
-            stale=a.stale,
-        )
-        ranked.append((cand.score, a.time_s, a.facility.id, cand))
+        score = round(score, 3)
+        ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(reasons))))
     ranked.sort(key=lambda t: t[:3])
-    candidates = tuple(replace(c, rank=i) for i, (_, _, _, c) in enumerate(ranked, start=1))
+    candidates = tuple(
+        RankedCandidate(
+            a.facility.id,
+            a.facility.name,
+            i,
+            score,
+            a.time_s,
+            a.distance_m,
+            rtype,
+            reasons,
+            a.status_age_s,
+            a.stale,
+        )
+        for i, (score, _, _, (a, _, rtype, reasons)) in enumerate(ranked, start=1)
+    )
     decision = Decision.REFER if candidates else Decision.NO_CAPABLE_FACILITY
     return Suggestion(
         decision=decision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from geodata.models import BedType, Equipment, Service  # noqa: TC001  dataclass field types
 
@@ -111,23 +111,37 @@ class ClinicalNeed:
     sources: tuple[str, ...]  # mapping entry ids, or "request"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One rule that admitted, excluded, boosted or demoted a facility, or shaped the decision."""
+class Reason(NamedTuple):
+    """One rule that admitted, excluded, boosted or demoted a facility, or shaped the decision.
+
+    The texts are the rule's templates filled from ``values``; they are formatted when read (a
+    request produces hundreds of reasons, and most are never displayed). A named tuple: cheap to
+    make, immutable.
+    """
 
     rule_id: str
     effect: str
-    text_id: str
-    text_en: str
+    template_id: str
+    template_en: str
+    values: Mapping[str, object]
     references: tuple[str, ...]
+
+    @property
+    def text_id(self) -> str:
+        """The reason in Bahasa Indonesia."""
+        return self.template_id.format_map(self.values)
+
+    @property
+    def text_en(self) -> str:
+        """The reason in English."""
+        return self.template_en.format_map(self.values)
 
     def text(self, lang: str = "id") -> str:
         """The reason in Bahasa Indonesia (``id``) or English (``en``)."""
         return self.text_en if lang == "en" else self.text_id
 
 
-@dataclass(frozen=True, slots=True)
-class RankedCandidate:
+class RankedCandidate(NamedTuple):
     """A receiving facility in the ranking; ``score`` is a cost in minutes (lower is better)."""
 
     facility_id: str
@@ -142,8 +156,7 @@ class RankedCandidate:
     stale: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ExcludedFacility:
+class ExcludedFacility(NamedTuple):
     """A facility left out, with every reason."""
 
     facility_id: str

@@ -23,6 +23,7 @@ from rules.errors import PackProblem, RulePackError, UnknownCodeError
 from rules.facts import (
     FACTS,
     OPERATORS,
+    Facts,
     Predicate,
     all_of,
     always,
@@ -80,6 +81,19 @@ class Rule:
     param: Any
     references: tuple[str, ...]
     facts: frozenset[str]
+    #: For a candidate rule whose ``when`` is an ``all``: the conjuncts on request facts only
+    #: (``gate``, tested once per request) and the rest (``residual``, tested per candidate).
+    #: ``gate(f) and residual(f)`` is exactly ``predicate(f)``.
+    gate: Predicate | None = None
+    residual: Predicate | None = None
+
+    def for_candidates(self, request_facts: Facts) -> Predicate | None:
+        """The predicate to test per candidate for this request, or None if the rule cannot hold."""
+        if self.gate is None:
+            return self.predicate
+        if not self.gate(request_facts):
+            return None
+        return self.residual or always
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +350,25 @@ def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], se
         c.add(where, f"effect.{effect}", "expected true")
     if "payer" in facts and effect in ("boost", "demote", "exclude", "decide", "set"):
         c.add(where, "when", "the payer never affects referral decisions or ranking (Pasal 4 ayat (3))")
-    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts))
+    gate, residual = (None, None)
+    if scope == "candidate" and not c.problems:
+        gate, residual = _split(raw.get("when"), where, scope)
+    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts), gate, residual)
+
+
+def _split(when: object, where: str, scope: str) -> tuple[Predicate | None, Predicate | None]:
+    """Split a valid top-level ``all`` into request-only conjuncts and the rest."""
+    if not isinstance(when, dict) or set(when) != {"all"}:
+        return None, None
+    gate: list[Predicate] = []
+    rest: list[Predicate] = []
+    for i, item in enumerate(when["all"]):
+        used: set[str] = set()
+        pred = _compile_condition(_Checker(""), item, where, f"when.all[{i}]", scope, used)
+        (gate if all(FACTS[f].scope == "request" for f in used) else rest).append(pred)
+    if not gate:
+        return None, None
+    return all_of(gate), (all_of(rest) if rest else None)
 
 
 def _region(c: _Checker, raw: object, index: int) -> RegionRule | None:
