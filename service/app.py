@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from geodata.dataset import Dataset, load_dataset
 from geodata.models import SERVICE_LABELS, Facility, FacilityKind, Service
+from service.matching import Matcher
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,6 +66,10 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dataset = dataset or load_dataset(cfg.dataset_path)
+        app.state.matcher = Matcher.load(app.state.dataset)
+        # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(title="rujuk", version="0.1.0", lifespan=lifespan)
