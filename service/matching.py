@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from geodata.models import BedType
-from routing.assignment import AssignmentProblem, DisasterAssignment
+from routing.assignment import Assignment, AssignmentProblem, DisasterAssignment
 from routing.engine import RoutingEngine
 from rules.errors import RequestError
 from rules.matching import suggest
@@ -60,18 +60,11 @@ class Casualty:
 
 @dataclass(frozen=True, slots=True)
 class DisasterPlan:
-    """The distribution of a batch, with each patient's suggestion behind it."""
+    """A batch distributed: the assignment, road times, capacities used, each suggestion behind it."""
 
-    assigned: Mapping[str, str]
+    assignment: Assignment
     travel_time_s: Mapping[str, float]
-    unplaced: Mapping[str, str]
     capacity: Mapping[tuple[str, str], int]
-    placed_severity: float
-    weighted_travel_s: float
-    bound_travel_s: float
-    gap: float
-    status: str
-    solve_time_s: float
     suggestions: Mapping[str, Suggestion]
 
 
@@ -194,20 +187,6 @@ class Matcher:
                         cap[h, bed.value] = max(0, int(n))
         else:
             cap = {k: v for k, v in capacity.items() if k[0] in col}
-        if not hospital_ids:
-            return DisasterPlan(
-                assigned={},
-                travel_time_s={},
-                unplaced={c.id: "no capable hospital reachable" for c in casualties},
-                capacity=cap,
-                placed_severity=0.0,
-                weighted_travel_s=0.0,
-                bound_travel_s=0.0,
-                gap=0.0,
-                status="OPTIMAL",
-                solve_time_s=0.0,
-                suggestions=suggestions,
-            )
         problem = AssignmentProblem.from_cost_matrix(
             times,
             patient_ids=[c.id for c in casualties],
@@ -219,15 +198,8 @@ class Matcher:
         a = DisasterAssignment(problem, time_limit_s=time_limit_s, seed=seed).solve()
         row = {c.id: i for i, c in enumerate(casualties)}
         return DisasterPlan(
-            assigned=a.assigned,
+            assignment=a,
             travel_time_s={p: times[row[p]][col[h]] for p, h in a.assigned.items()},
-            unplaced=a.unplaced,
             capacity=cap,
-            placed_severity=a.placed_severity,
-            weighted_travel_s=a.weighted_travel_s,
-            bound_travel_s=a.bound_travel_s,
-            gap=a.gap,
-            status=a.status,
-            solve_time_s=a.solve_time_s,
             suggestions=suggestions,
         )

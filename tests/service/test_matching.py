@@ -66,19 +66,19 @@ def test_distribution_respects_free_beds_and_severity(matcher: Matcher) -> None:
     }
     batch = [_trauma(i, sev) for i, sev in enumerate([3, 3, 2, 2, 1, 1, 1])]
     plan = matcher.distribute(batch, statuses=statuses, now=NOW, time_limit_s=10, seed=1)
-    assert plan.status == "OPTIMAL" and plan.gap == 0
+    assert plan.assignment.status == "OPTIMAL" and plan.assignment.gap == 0
     load: dict[str, int] = {}
-    for h in plan.assigned.values():
+    for h in plan.assignment.assigned.values():
         load[h] = load.get(h, 0) + 1
     for (h, bed), n in plan.capacity.items():
         if bed == "general":
             assert load.get(h, 0) <= n
     # Teluk Keramat has no surgery, so its free bed does not count; other hospitals reported nothing
-    assert TELUK_KERAMAT not in plan.assigned.values()
-    assert len(plan.assigned) == 5
-    assert set(plan.unplaced.values()) == {"no capacity left at the capable hospitals"}
-    assert len(plan.unplaced) == 2
-    assert all(p in plan.assigned for p in ("P00", "P01", "P02", "P03"))  # the least severe wait
+    assert TELUK_KERAMAT not in plan.assignment.assigned.values()
+    assert len(plan.assignment.assigned) == 5
+    assert set(plan.assignment.unplaced.values()) == {"no capacity left at the capable hospitals"}
+    assert len(plan.assignment.unplaced) == 2
+    assert all(p in plan.assignment.assigned for p in ("P00", "P01", "P02", "P03"))  # the least severe wait
     # the most severe patients get the shortest trips
     by_time = sorted(plan.travel_time_s.items(), key=lambda kv: kv[1])
     severe = {"P00", "P01"}
@@ -92,8 +92,16 @@ def test_distribution_respects_free_beds_and_severity(matcher: Matcher) -> None:
 def test_explicit_capacity_and_unplaced_reasons(matcher: Matcher) -> None:
     batch = [_trauma(0, 2), _trauma(1, 1)]
     plan = matcher.distribute(batch, statuses={}, now=NOW, capacity={(SAMBAS, "general"): 1})
-    assert plan.assigned == {"P00": SAMBAS}
-    assert plan.unplaced == {"P01": "no capacity left at the capable hospitals"}
+    assert plan.assignment.assigned == {"P00": SAMBAS}
+    assert plan.assignment.unplaced == {"P01": "no capacity left at the capable hospitals"}
+
+
+def test_no_capable_hospital_at_all(matcher: Matcher) -> None:
+    # a service no hospital in the dataset offers
+    req = ReferralRequest("PKM-TEBAS", 50, Sex.MALE, ("R11",), specialty=Service.ALIH_RAWAT)
+    plan = matcher.distribute([Casualty("P00", req, 1.0)], statuses={}, now=NOW)
+    assert plan.assignment.assigned == {}
+    assert plan.assignment.unplaced == {"P00": "no capable hospital reachable"}
 
 
 def test_bad_batches_are_refused(matcher: Matcher) -> None:
