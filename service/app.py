@@ -1,21 +1,36 @@
-"""The FastAPI application: facilities and the road network of the loaded dataset."""
+"""The FastAPI application: wiring, errors, start-up, and the public facility and network routes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from geodata.dataset import Dataset, load_dataset
 from geodata.models import SERVICE_LABELS, Facility, FacilityKind, Service
+from routing.errors import RoutingError
+from service import store
+from service.api import router
+from service.db import make_engine, session_factory
+from service.lifecycle import TransitionError
 from service.matching import Matcher
+from service.migrate import upgrade
+from service.runtime import Runtime, utc_now
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    import datetime as dt
+    from collections.abc import AsyncIterator, Callable
+
+log = logging.getLogger("rujuk")
 
 MODELLED_NOTE = (
     "Travel times come from a MODELLED road network (settlements, facilities and main corridors "
@@ -59,25 +74,134 @@ def network_json(ds: Dataset) -> dict[str, Any]:
     return out
 
 
-def create_app(settings: Settings | None = None, *, dataset: Dataset | None = None) -> FastAPI:
-    """Build the app; the dataset is loaded once at start-up (or passed in, for tests)."""
+def _error(status: int, kind: str, detail: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": kind, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One JSON error shape: ``{type, detail, errors: [{field, message}]}``."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict):
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(
+            {"type": "error", "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "", "message": "invalid input"}
+        return _error(422, "validation_error", f"field '{first['field']}': {first['message']}", errors)
+
+    @app.exception_handler(store.InputError)
+    async def input_error(_: Request, exc: store.InputError) -> JSONResponse:
+        return _error(
+            422,
+            "validation_error",
+            f"field '{exc.field}': {exc}",
+            [{"field": exc.field, "message": str(exc)}],
+        )
+
+    @app.exception_handler(RoutingError)
+    async def routing_error(_: Request, exc: RoutingError) -> JSONResponse:
+        return _error(422, "validation_error", str(exc), [{"field": "body", "message": str(exc)}])
+
+    @app.exception_handler(store.NotFoundError)
+    async def not_found(_: Request, exc: store.NotFoundError) -> JSONResponse:
+        return _error(404, "not_found", str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(store.ConflictError)
+    async def conflict(_: Request, exc: store.ConflictError) -> JSONResponse:
+        return _error(409, "conflict", str(exc))
+
+    @app.exception_handler(TransitionError)
+    async def bad_transition(_: Request, exc: TransitionError) -> JSONResponse:
+        return _error(409, "invalid_transition", str(exc))
+
+    @app.exception_handler(PermissionError)
+    async def forbidden(_: Request, exc: PermissionError) -> JSONResponse:
+        return _error(403, "forbidden", str(exc))
+
+
+def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
+    """Load the dataset, the matcher and the database (migrated to the latest schema)."""
+    ds = dataset or load_dataset(cfg.dataset_path)
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    return Runtime(
+        settings=cfg,
+        dataset=ds,
+        matcher=Matcher.load(ds),
+        engine=engine,
+        sessions=session_factory(engine),
+        secret=cfg.resolved_secret_key(),
+    )
+
+
+def escalation_tick(rt: Runtime) -> list[str]:
+    """Escalate what is due now (any worker may run it: each referral is claimed once)."""
+    with rt.sessions() as s:
+        done = store.escalate_due(s, rt.clock())
+        s.commit()
+    return done
+
+
+async def _escalation_loop(rt: Runtime) -> None:
+    while True:
+        await asyncio.sleep(rt.settings.escalation_interval_s)
+        try:
+            done = await run_in_threadpool(escalation_tick, rt)
+            if done:
+                log.info("escalated %d unanswered referral(s)", len(done))
+        except Exception:  # the loop must survive a database hiccup
+            log.exception("escalation tick failed")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    dataset: Dataset | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FastAPI:
+    """Build the app; everything is loaded once at start-up (``app.state.runtime``)."""
     cfg = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.dataset = dataset or load_dataset(cfg.dataset_path)
-        app.state.matcher = Matcher.load(app.state.dataset)
+        rt = await run_in_threadpool(build_runtime, cfg, dataset)
+        rt.clock = clock or utc_now
+        app.state.runtime = rt
+        app.state.dataset = rt.dataset
+        app.state.matcher = rt.matcher
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
         gc.freeze()
-        yield
+        task = asyncio.create_task(_escalation_loop(rt))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            rt.engine.dispose()
 
-    app = FastAPI(title="rujuk", version="0.1.0", lifespan=lifespan)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        body = exc.detail if isinstance(exc.detail, dict) else {"type": "error", "detail": exc.detail}
-        return JSONResponse(body, status_code=exc.status_code)
+    app = FastAPI(
+        title="rujuk",
+        version="0.1.0",
+        description="Referral matching and ambulance routing for SISRUTE (Perbup Sambas 49/2025).",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(router)
 
     def ds(request: Request) -> Dataset:
         d: Dataset = request.app.state.dataset
@@ -92,6 +216,33 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
     def network(request: Request) -> dict[str, Any]:
         return network_json(ds(request))
 
+    def select_facilities(
+        request: Request,
+        kind: FacilityKind | None,
+        service: Service | None,
+        kecamatan: str | None,
+        receiving: bool | None,
+        region: str | None,
+    ) -> list[Facility]:
+        pack = request.app.state.matcher.pack
+        if region is not None and region not in {r.id for r in pack.regions}:
+            raise store.InputError(
+                "region", f"unknown region {region!r} (known: {', '.join(r.id for r in pack.regions)})"
+            )
+        members: set[str] = set()
+        if region is not None:
+            reg = next(r for r in pack.regions if r.id == region)
+            members = {*reg.origins, reg.hospital}
+        return [
+            f
+            for f in ds(request).facilities
+            if (kind is None or f.kind == kind)
+            and (service is None or service in f.services)
+            and (kecamatan is None or f.kecamatan.casefold() == kecamatan.casefold())
+            and (receiving is None or f.receiving == receiving)
+            and (region is None or f.id in members)
+        ]
+
     @app.get("/api/facilities")
     def facilities(
         request: Request,
@@ -99,21 +250,25 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
         service: Annotated[Service | None, Query()] = None,
         kecamatan: Annotated[str | None, Query(max_length=100)] = None,
         receiving: Annotated[bool | None, Query()] = None,
+        region: Annotated[str | None, Query(max_length=40, description="e.g. regional-3")] = None,
     ) -> list[dict[str, Any]]:
-        out = [
-            f
-            for f in ds(request).facilities
-            if (kind is None or f.kind == kind)
-            and (service is None or service in f.services)
-            and (kecamatan is None or f.kecamatan.casefold() == kecamatan.casefold())
-            and (receiving is None or f.receiving == receiving)
+        """Facilities, filtered by kind, service, kecamatan, receiving flag or referral region."""
+        return [
+            facility_json(f) for f in select_facilities(request, kind, service, kecamatan, receiving, region)
         ]
-        return [facility_json(f) for f in out]
 
     @app.get("/api/facilities.geojson")
-    def facilities_geojson(request: Request) -> dict[str, Any]:
+    def facilities_geojson(
+        request: Request,
+        kind: Annotated[FacilityKind | None, Query()] = None,
+        service: Annotated[Service | None, Query()] = None,
+        kecamatan: Annotated[str | None, Query(max_length=100)] = None,
+        receiving: Annotated[bool | None, Query()] = None,
+        region: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> dict[str, Any]:
+        """The same, as a GeoJSON FeatureCollection."""
         feats = []
-        for f in ds(request).facilities:
+        for f in select_facilities(request, kind, service, kecamatan, receiving, region):
             props = facility_json(f)
             loc = props.pop("location")
             feats.append(
@@ -128,11 +283,12 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
 
     @app.get("/api/facilities/{facility_id}")
     def facility(request: Request, facility_id: str) -> dict[str, Any]:
+        """One facility."""
         try:
             return facility_json(ds(request).facility(facility_id))
         except KeyError:
             raise HTTPException(
-                404, {"type": "facility_not_found", "detail": f"no facility with id {facility_id!r}"}
+                404, {"type": "not_found", "detail": f"no facility with id {facility_id!r}"}
             ) from None
 
     return app

@@ -6,8 +6,8 @@ Validation errors name the field (pydantic's ``loc``); nothing here touches stor
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -161,3 +161,170 @@ def suggestion_json(s: Suggestion, *, now: datetime | None = None) -> dict[str, 
             for x in s.excluded
         ],
     }
+
+
+CONSENT_ITEMS = {
+    "a": "diagnosis",
+    "b": "indikasi",
+    "c": "tindakan pelayanan kesehatan yang dilakukan dan tujuannya",
+    "d": "risiko dan komplikasi yang mungkin terjadi",
+    "e": "alternatif tindakan lain dan risikonya",
+    "f": "risiko apabila tindakan tidak dilakukan",
+    "g": "prognosis setelah memperoleh tindakan",
+    "h": "transportasi rujukan",
+}
+
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=4000)]
+
+
+class PatientIn(_Strict):
+    """Patient identity (Pasal 17(1)a). Personal data: stored, shown to the two facilities, never logged."""
+
+    name: Short
+    nik: str = Field(pattern=r"^\d{16}$", description="Nomor Induk Kependudukan, 16 digits")
+    medical_record_number: str = Field(min_length=1, max_length=40)
+    date_of_birth: date
+    sex: Sex
+    address: str = Field(default="", max_length=500)
+    phone: str = Field(default="", pattern=r"^(\+?\d{8,15})?$")
+    jkn_number: str = Field(default="", pattern=r"^(\d{13})?$")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _not_future(cls, v: date) -> date:
+        if v > datetime.now(UTC).date() or v.year < 1890:
+            msg = "must be a real date of birth, not in the future"
+            raise ValueError(msg)
+        return v
+
+
+class VitalSigns(_Strict):
+    """Vital signs at referral."""
+
+    bp_systolic: int | None = Field(default=None, ge=20, le=300)
+    bp_diastolic: int | None = Field(default=None, ge=10, le=200)
+    pulse: int | None = Field(default=None, ge=10, le=300)
+    respiratory_rate: int | None = Field(default=None, ge=2, le=100)
+    temperature_c: float | None = Field(default=None, ge=25, le=45)
+    spo2: int | None = Field(default=None, ge=30, le=100)
+    gcs: int | None = Field(default=None, ge=3, le=15)
+
+
+class MedicalIn(_Strict):
+    """The medical summary (Pasal 17(1)d)."""
+
+    history: LongText = ""
+    vital_signs: VitalSigns = Field(default_factory=VitalSigns)
+    diagnosis_text: Short
+    icd10: list[Annotated[str, Field(min_length=1, max_length=10)]] = Field(min_length=1, max_length=10)
+    therapy: LongText = ""
+    stabilisation: LongText = Field(min_length=1, description="first aid / stabilisation done (Pasal 13(2))")
+
+
+class ConsentIn(_Strict):
+    """Consent after explanation (Pasal 13(3)-(5)): every item a-h explained."""
+
+    given: bool
+    given_by: Literal["patient", "representative"]
+    representative_relation: str = Field(default="", max_length=100)
+    explained_by: Short
+    explained_items: dict[Literal["a", "b", "c", "d", "e", "f", "g", "h"], bool]
+    form: Literal["oral", "written", "oral_and_written"]
+    at: AwareDatetime
+
+    @field_validator("explained_items")
+    @classmethod
+    def _all_items(cls, v: dict[str, bool]) -> dict[str, bool]:
+        missing = [k for k in CONSENT_ITEMS if not v.get(k)]
+        if missing:
+            msg = f"Pasal 13(5): items {', '.join(missing)} must be explained"
+            raise ValueError(msg)
+        return v
+
+
+class OfflineIn(_Strict):
+    """A referral made on paper or offline (Pasal 20(3)), entered afterwards."""
+
+    occurred_at: AwareDatetime
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class ReferralIn(_Strict):
+    """A referral letter (Pasal 17) as created by the referring staff."""
+
+    destination_id: str = Field(min_length=1, max_length=64)
+    receiving_unit: Short
+    patient: PatientIn
+    medical: MedicalIn
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    consent: ConsentIn
+    service_type: ServiceType
+    emergency: bool = False
+    disaster: bool = False
+    payer: Payer
+    specialty: Service | None = None
+    tacc: str = Field(default="", max_length=500)
+    back_referral_of: str | None = Field(default=None, max_length=36)
+    offline: OfflineIn | None = None
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, v: ConsentIn) -> ConsentIn:
+        if not v.given:
+            msg = "no referral without consent (Pasal 13(3), 14(1)b): treat locally"
+            raise ValueError(msg)
+        return v
+
+
+class DeclineIn(_Strict):
+    """A decline needs a reason (Pasal 19(4))."""
+
+    reason: Annotated[str, Field(min_length=3, max_length=1000)]
+
+
+class RedirectIn(_Strict):
+    """Ask another facility (the next candidate, or one the sender chooses)."""
+
+    destination_id: str = Field(min_length=1, max_length=64)
+    receiving_unit: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class NoteIn(_Strict):
+    """An optional note with a transition."""
+
+    note: str = Field(default="", max_length=1000)
+
+
+class StatusUpdateIn(_Strict):
+    """A facility's staff update some of its live-status figures; what is absent is unchanged."""
+
+    beds_available: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] | None = None
+    specialists_on_duty: list[Service] | None = Field(default=None, max_length=40)
+    specialists_on_call: dict[Service, Annotated[int, Field(ge=0, le=1440)]] | None = None
+    equipment_out_of_order: list[Equipment] | None = Field(default=None, max_length=20)
+    stockouts: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=100
+    )
+    not_accepting_until: AwareDatetime | None = None
+    not_accepting_reason: str = Field(default="", max_length=500)
+    accepting_again: bool = False
+    occupancy: float | None = Field(default=None, ge=0, le=1)
+
+
+class UserIn(_Strict):
+    """A new account."""
+
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
+    password: str = Field(min_length=10, max_length=200)
+    roles: list[Literal["referrer", "receiver", "dispatcher", "planner", "admin"]] = Field(
+        min_length=1, max_length=5
+    )
+    facility_id: str | None = Field(default=None, max_length=64)
+
+
+class VolumeIn(_Strict):
+    """Patients served in a month (Pasal 23(2)a denominator)."""
+
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    patients_served: int = Field(ge=0, le=10_000_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import Field
@@ -17,5 +18,37 @@ class Settings(BaseSettings):
 
     dataset_path: Path = Field(default_factory=bundled_dataset_path)
     data_dir: Path = Path("var")
+    #: empty: SQLite at ``<data_dir>/rujuk.sqlite3``; else e.g. postgresql://user@host/db
+    database_url: str = ""
+    #: signs access tokens; empty: a random key kept in ``<data_dir>/secret.key`` (shared by the
+    #: workers of one host; set it explicitly when several hosts serve)
+    secret_key: str = ""
+    token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    #: how often each worker looks for unanswered referrals to escalate, seconds
+    escalation_interval_s: float = Field(default=5.0, gt=0, le=3600)
+
+    def resolved_database_url(self) -> str:
+        """The database URL, with the SQLite default under the data directory."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'rujuk.sqlite3').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The token-signing key (created once, mode 0600, when not configured)."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            tmp.chmod(0o600)
+            try:
+                tmp.rename(path) if not path.exists() else tmp.unlink()
+            except OSError:
+                tmp.unlink(missing_ok=True)
+        return path.read_text(encoding="utf-8").strip()

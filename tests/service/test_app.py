@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from geodata.dataset import Dataset
 from service.app import create_app
+from service.settings import Settings
 
 
 @pytest.fixture
-def client(sambas: Dataset) -> Iterator[TestClient]:
-    with TestClient(create_app(dataset=sambas)) as c:
+def client(sambas: Dataset, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(data_dir=tmp_path), dataset=sambas)) as c:
         yield c
 
 
@@ -40,7 +42,20 @@ def test_facilities_list_and_filters(client: TestClient) -> None:
 def test_bad_filter_names_the_field(client: TestClient) -> None:
     r = client.get("/api/facilities", params={"kind": "hotel"})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["query", "kind"]
+    body = r.json()
+    assert body["type"] == "validation_error"
+    assert body["errors"][0]["field"] == "query.kind"
+    assert "query.kind" in body["detail"]
+
+
+def test_facilities_by_region(client: TestClient) -> None:
+    ids = {f["id"] for f in client.get("/api/facilities", params={"region": "regional-3"}).json()}
+    assert "PKM-SEGARAU" in ids and "6101137" in ids
+    assert "PKM-TEBAS" not in ids
+    assert len(ids) == 9  # 8 Puskesmas and RSUD Teluk Keramat (Pasal 12(3) huruf c)
+    r = client.get("/api/facilities", params={"region": "regional-9"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "region"
 
 
 def test_facility_detail_and_not_found(client: TestClient) -> None:
@@ -49,7 +64,7 @@ def test_facility_detail_and_not_found(client: TestClient) -> None:
     assert f["beds"]["icu"] == 6
     r = client.get("/api/facilities/NOPE")
     assert r.status_code == 404
-    assert r.json() == {"type": "facility_not_found", "detail": "no facility with id 'NOPE'"}
+    assert r.json() == {"type": "not_found", "detail": "no facility with id 'NOPE'"}
 
 
 def test_geojson(client: TestClient) -> None:

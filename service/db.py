@@ -1,0 +1,214 @@
+"""Storage: the SQLAlchemy 2 schema, engines for SQLite (the zero-setup default) and PostgreSQL.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged write survives a crash) and
+foreign keys on; PostgreSQL is reached with psycopg 3. The schema is created and upgraded by
+Alembic (``service/migrations``), never by ``create_all`` in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {  # noqa: RUF012  SQLAlchemy reads this class attribute
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+class User(Base):
+    """A staff account bound to a facility, with its roles."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[Any]]
+    facility_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+
+class StatusFigure(Base):
+    """One live-status figure of a facility (e.g. ``beds_available.icu``), its time and author."""
+
+    __tablename__ = "status_figures"
+
+    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]  # {"v": ...}
+    updated_at: Mapped[dt.datetime]
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Referral(Base):
+    """The electronic referral letter (Pasal 17) and its lifecycle."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        UniqueConstraint("origin_id", "idempotency_key", name="uq_referral_idempotency"),
+        Index("ix_referrals_due", "status", "due_at"),
+        Index("ix_referrals_origin", "origin_id", "created_at"),
+        Index("ix_referrals_destination", "destination_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    origin_id: Mapped[str] = mapped_column(String(64))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    receiving_unit: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    service_type: Mapped[str] = mapped_column(String(20))
+    emergency: Mapped[bool] = mapped_column(Boolean)
+    payer: Mapped[str] = mapped_column(String(20))
+    icd10: Mapped[list[Any]]
+    specialty: Mapped[str | None] = mapped_column(String(40))
+    non_specialist: Mapped[bool] = mapped_column(Boolean, default=False)
+    tacc: Mapped[str] = mapped_column(Text, default="")
+    patient: Mapped[dict[str, Any]]  # personal data: never logged
+    medical: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    consent: Mapped[dict[str, Any]]
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    offline_note: Mapped[str] = mapped_column(Text, default="")
+    back_referral_of: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"))
+    suggestion: Mapped[dict[str, Any]]  # ranked candidate ids, pack id and version at creation
+    tried: Mapped[list[Any]]  # destinations asked so far, in order
+    proposed_next_id: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]
+    answered_at: Mapped[dt.datetime | None]
+    response_time_s: Mapped[float | None] = mapped_column(Float)
+    accepted_at: Mapped[dt.datetime | None]
+    declined_at: Mapped[dt.datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    decline_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[dt.datetime | None]
+    escalation_count: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[dt.datetime | None]
+    in_transit_at: Mapped[dt.datetime | None]
+    arrived_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReferralEvent(Base):
+    """Every change of a referral, in order: the audit of the lifecycle and the inbox feed."""
+
+    __tablename__ = "referral_events"
+    __table_args__ = (
+        Index("ix_events_origin", "origin_id", "id"),
+        Index("ix_events_destination", "destination_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    at: Mapped[dt.datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    origin_id: Mapped[str] = mapped_column(String(64))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Attachment(Base):
+    """A file attached to a referral (lab, radiology, ECG)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime]
+
+
+class ServiceVolume(Base):
+    """Patients served by a facility in a month (the denominator of Pasal 23(2)a)."""
+
+    __tablename__ = "service_volumes"
+
+    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    patients_served: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """Who changed what, when. ``detail`` never holds a patient's name, NIK or phone."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[dt.datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:  # noqa: ANN401  DB-API connection
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Any]:
+    """Sessions that keep loaded values after commit (responses are built after it)."""
+    return sessionmaker(engine, expire_on_commit=False)

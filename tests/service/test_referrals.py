@@ -1,0 +1,397 @@
+"""The referral service end to end, on SQLite and on PostgreSQL: auth, status, suggestions,
+the referral lifecycle, idempotency, escalation, the inbox feed, the letter, the audit trail."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from service.app import escalation_tick
+from service.db import AuditEntry, ReferralEvent
+from tests.service.conftest import Api, letter_body, new_key
+
+PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
+
+
+def create(
+    api: Api, user: str = "segarau", body: dict[str, Any] | None = None, key: str | None = None
+) -> Any:
+    return api.post(
+        "/api/referrals", user, json=body or letter_body(), headers={"Idempotency-Key": key or new_key()}
+    )
+
+
+# ------------------------------------------------------------------------------------------ auth
+
+
+def test_sign_in_and_who_am_i(api: Api) -> None:
+    me = api.get("/api/me", "segarau").json()
+    assert me["roles"] == ["referrer"]
+    assert me["facility"] == {"id": "PKM-SEGARAU", "name": "Puskesmas Segarau"}
+    bad = api.client.post("/api/token", data={"username": "segarau", "password": "wrong-password!"})
+    assert bad.status_code == 401
+    assert bad.json()["type"] == "unauthorized"
+    assert api.client.get("/api/me").status_code == 401
+    assert api.client.get("/api/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_tokens_are_short_lived(api: Api) -> None:
+    r = api.client.post("/api/token", data={"username": "planner", "password": "rahasia-yang-panjang"})
+    token = r.json()["access_token"]
+    assert r.json()["expires_in"] == 15 * 60
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/me", headers=headers).status_code == 200
+    api.clock.advance(minutes=16)
+    try:
+        r = api.client.get("/api/me", headers=headers)
+        assert r.status_code == 401
+        assert "expired" in r.json()["detail"]
+    finally:
+        api.clock.advance(minutes=-16)
+
+
+def test_only_admins_create_users(api: Api) -> None:
+    body = {
+        "username": "bidan.ani",
+        "password": "kata-sandi-panjang",
+        "roles": ["referrer"],
+        "facility_id": "PKM-PALOH",
+    }
+    assert api.post("/api/users", "segarau", json=body).status_code == 403
+    r = api.post("/api/users", "admin", json=body)
+    assert r.status_code == 201
+    assert api.post("/api/users", "admin", json=body).status_code == 409
+    unbound = {**body, "username": "bidan.budi", "facility_id": None}
+    r = api.post("/api/users", "admin", json=unbound)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "facility_id"
+
+
+# ----------------------------------------------------------------------------------- live status
+
+
+def test_status_update_by_own_staff_with_time_and_author(api: Api) -> None:
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas",
+                  json={"beds_available": {"icu": 2, "maternity": 3}, "specialists_on_duty": ["obgyn"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    figs = {f["key"]: f for f in r.json()["figures"]}
+    assert figs["beds_available.icu"]["value"] == 2
+    assert figs["beds_available.icu"]["updated_by"] == "sambas"
+    assert figs["beds_available.icu"]["age_s"] == 0
+    assert figs["specialists_on_duty"]["value"] == ["obgyn"]
+    # another facility's staff may not touch it
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "pemangkat", json={"beds_available": {"icu": 0}})
+    assert r.status_code == 403
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas", json={"beds_available": {"icu": -1}})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.beds_available.icu"
+
+
+def test_not_accepting_reverts_by_itself(api: Api) -> None:
+    until = (api.clock.now.replace(microsecond=0) + __import__("datetime").timedelta(hours=1)).isoformat()
+    r = api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat",
+                  json={"not_accepting_until": until, "not_accepting_reason": "listrik padam"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    req = {
+        "origin_id": "PKM-SEGARAU",
+        "age_years": 28,
+        "sex": "female",
+        "icd10": ["O72.1"],
+        "emergency": True,
+    }
+    s = api.post("/api/suggestions", "segarau", json=req).json()
+    assert PEMANGKAT in {x["facility_id"] for x in s["excluded"]}
+    api.clock.advance(hours=1, minutes=1)
+    try:
+        s = api.post("/api/suggestions", "segarau", json=req).json()
+        assert PEMANGKAT in {c["facility_id"] for c in s["candidates"]}
+    finally:
+        api.clock.advance(hours=-1, minutes=-1)
+        api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat", json={"accepting_again": True})
+
+
+# ----------------------------------------------------------------------------------- suggestions
+
+
+def test_suggestion_explained(api: Api) -> None:
+    req = {
+        "origin_id": "PKM-SEGARAU",
+        "age_years": 28,
+        "sex": "female",
+        "icd10": ["O72.1"],
+        "emergency": True,
+    }
+    s = api.post("/api/suggestions", "segarau", json=req).json()
+    assert s["decision"] == "refer"
+    assert s["rule_pack"]["id"] == "sambas"
+    assert s["road_network"]["modelled"] is True
+    first = s["candidates"][0]
+    assert first["travel_time_s"] > 0 and first["distance_m"] > 0
+    assert all(c["reasons"] for c in s["candidates"])
+    assert any("Pasal 12 ayat (4)" in ref for r in s["reasons"] for ref in r["references"])
+    tk = next(x for x in s["excluded"] if x["facility_id"] == TELUK_KERAMAT)
+    assert tk["reasons"][0]["text"]["id"]
+
+
+def test_suggestion_input_errors(api: Api) -> None:
+    req = {"origin_id": "PKM-TEBAS", "age_years": 28, "sex": "female", "icd10": ["O72.1"]}
+    assert api.post("/api/suggestions", "segarau", json=req).status_code == 403  # not their facility
+    bad = {**req, "origin_id": "PKM-SEGARAU", "icd10": ["Q99.99"]}
+    r = api.post("/api/suggestions", "segarau", json=bad)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "icd10[0]"
+    r = api.post("/api/suggestions", "segarau", json={**req, "origin_id": "PKM-SEGARAU", "age_years": "old"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.age_years"
+    r = api.post("/api/suggestions", "dispatch", json=req)
+    assert r.status_code == 403
+
+
+# ------------------------------------------------------------------------------------- referrals
+
+
+def test_create_is_idempotent(api: Api) -> None:
+    key = new_key()
+    r1 = create(api, key=key)
+    assert r1.status_code == 201, r1.text
+    r2 = create(api, key=key)
+    assert r2.status_code == 200
+    assert r2.json()["id"] == r1.json()["id"]
+    other = letter_body(reason="Alasan lain")
+    r3 = create(api, body=other, key=key)
+    assert r3.status_code == 409
+    with api.rt.sessions() as s:
+        n = s.scalar(
+            select(func.count())
+            .select_from(ReferralEvent)
+            .where(ReferralEvent.referral_id == r1.json()["id"])
+        )
+    assert n == 1  # one "created" event: the retry wrote nothing
+
+
+def test_letter_fields_are_validated(api: Api) -> None:
+    body = letter_body()
+    body["patient"]["nik"] = "12345"
+    r = create(api, body=body)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.patient.nik"
+    body = letter_body()
+    body["consent"]["explained_items"]["h"] = False
+    r = create(api, body=body)
+    assert r.status_code == 422
+    assert "h" in r.json()["detail"] and r.json()["errors"][0]["field"] == "body.consent.explained_items"
+    r = create(api, body=letter_body(destination_id="PKM-TEBAS"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "destination_id"
+    r = create(api, body=letter_body(extra="field"))
+    assert r.status_code == 422
+    r = create(api, body={**letter_body(), "reason": "x" * 5000})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.reason"
+
+
+def test_full_lifecycle_with_timestamps_and_response_time(api: Api) -> None:
+    ref = create(api).json()
+    rid = ref["id"]
+    assert ref["status"] == "created"
+    assert ref["suggestion"]["rank_of_destination"] in (
+        1,
+        2,
+    )  # Pemangkat: nearest, or second to a fresh status
+    assert api.get(f"/api/referrals/{rid}", "pemangkat").status_code == 404  # not sent yet
+    r = api.post(f"/api/referrals/{rid}/send", "segarau")
+    assert r.json()["status"] == "sent"
+    assert r.json()["times"]["due"] is not None
+    inbox = api.get("/api/referrals", "pemangkat", params={"box": "inbox"}).json()
+    assert rid in {x["id"] for x in inbox}
+    assert api.post(f"/api/referrals/{rid}/accept", "segarau").status_code == 403  # the sender can't accept
+    api.clock.advance(minutes=4)
+    try:
+        r = api.post(f"/api/referrals/{rid}/accept", "pemangkat", json={"note": "siap, OK"})
+        assert r.status_code == 200, r.text
+        assert r.json()["response_time_s"] == 240
+        assert api.post(f"/api/referrals/{rid}/accept", "pemangkat").status_code == 409
+        assert api.post(f"/api/referrals/{rid}/dispatch", "dispatch").json()["status"] == "dispatched"
+        assert api.post(f"/api/referrals/{rid}/depart", "dispatch").json()["status"] == "in_transit"
+        assert api.post(f"/api/referrals/{rid}/arrive", "pemangkat").json()["status"] == "arrived"
+        done = api.post(f"/api/referrals/{rid}/complete", "pemangkat").json()
+        assert done["status"] == "completed"
+        assert all(
+            done["times"][k]
+            for k in ("created", "sent", "accepted", "dispatched", "in_transit", "arrived", "completed")
+        )
+        r = api.post(f"/api/referrals/{rid}/cancel", "segarau")
+        assert r.status_code == 409
+        assert r.json()["type"] == "invalid_transition"
+    finally:
+        api.clock.advance(minutes=-4)
+    kinds = [e["kind"] for e in api.get(f"/api/referrals/{rid}/events", "segarau").json()]
+    assert kinds == ["created", "send", "accept", "dispatch", "depart", "arrive", "complete"]
+
+
+def test_other_facilities_cannot_see_or_touch(api: Api) -> None:
+    rid = create(api).json()["id"]
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    for user in ("tebas", "sambas", "telukkeramat"):
+        assert api.get(f"/api/referrals/{rid}", user).status_code == 404
+        assert api.post(f"/api/referrals/{rid}/accept", user).status_code == 404
+        assert rid not in {x["id"] for x in api.get("/api/referrals", user, params={"box": "inbox"}).json()}
+    assert api.get(f"/api/referrals/{rid}", "dispatch").status_code == 404  # not accepted yet
+    assert api.get(f"/api/referrals/{rid}/letter", "tebas").status_code == 404
+    assert api.get(f"/api/referrals/{rid}", "admin").status_code == 200
+
+
+def test_decline_needs_reason_is_counted_and_proposes_next(api: Api) -> None:
+    rid = create(api).json()["id"]
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    r = api.post(f"/api/referrals/{rid}/decline", "pemangkat", json={"reason": ""})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.reason"
+    r = api.post(f"/api/referrals/{rid}/decline", "pemangkat", json={"reason": "ruang VK penuh"})
+    d = r.json()
+    assert d["status"] == "declined" and d["decline_count"] == 1 and d["escalation_count"] == 1
+    assert d["proposed_next_id"] == next(c for c in d["suggestion"]["candidates"] if c != PEMANGKAT)
+    r = api.post(f"/api/referrals/{rid}/redirect", "segarau", json={"destination_id": PEMANGKAT})
+    assert r.status_code == 422  # just declined
+    r = api.post(f"/api/referrals/{rid}/redirect", "segarau", json={"destination_id": d["proposed_next_id"]})
+    assert r.json()["status"] == "sent"
+    assert r.json()["tried"] == [PEMANGKAT, d["proposed_next_id"]]
+    assert api.get(f"/api/referrals/{rid}", "pemangkat").status_code == 404  # no longer theirs
+
+
+def test_unanswered_referral_escalates_once(api: Api) -> None:
+    rid = create(api).json()["id"]
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    api.clock.advance(minutes=14)
+    try:
+        assert rid not in escalation_tick(api.rt)
+        api.clock.advance(minutes=2)
+        first = escalation_tick(api.rt)
+        again = escalation_tick(api.rt)
+    finally:
+        api.clock.advance(minutes=-16)
+    assert rid in first and rid not in again
+    ref = api.get(f"/api/referrals/{rid}", "segarau").json()
+    assert ref["escalation_count"] == 1 and ref["status"] == "sent"
+    assert ref["proposed_next_id"] == next(c for c in ref["suggestion"]["candidates"] if c != PEMANGKAT)
+    kinds = [e["kind"] for e in api.get(f"/api/referrals/{rid}/events", "segarau").json()]
+    assert kinds.count("escalated") == 1
+
+
+def test_outpatient_needs_no_acceptance(api: Api) -> None:
+    body = letter_body(service_type="rawat_jalan", emergency=False, destination_id=TELUK_KERAMAT)
+    body["medical"]["icd10"] = ["R11"]
+    rid = create(api, body=body).json()["id"]
+    r = api.post(f"/api/referrals/{rid}/send", "segarau").json()
+    assert r["status"] == "accepted"
+    assert r["response_time_s"] is None
+
+
+def test_back_referral_and_offline_entry(api: Api) -> None:
+    rid = create(api).json()["id"]
+    for step, user in (
+        ("send", "segarau"),
+        ("accept", "pemangkat"),
+        ("arrive", "pemangkat"),
+        ("complete", "pemangkat"),
+    ):
+        assert api.post(f"/api/referrals/{rid}/{step}", user).status_code == 200
+    back = letter_body(destination_id="PKM-SEGARAU", back_referral_of=rid, service_type="rawat_jalan",
+                       emergency=False, reason="Kontrol pasca perdarahan di Puskesmas")  # fmt: skip
+    back["medical"]["icd10"] = ["O72.1"]
+    # back-referrals go to a Puskesmas, which is not a receiving hospital in this dataset: refused clearly
+    r = create(api, user="pemangkat", body=back)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "destination_id"
+    bad = letter_body(destination_id=SAMBAS, back_referral_of=rid)
+    r = create(api, user="pemangkat", body=bad)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "back_referral_of"
+    off = letter_body(
+        offline={"occurred_at": "2026-11-21T23:10:00+00:00", "note": "jaringan mati, surat kertas"}
+    )
+    o = create(api, body=off).json()
+    assert o["offline"] is True
+    assert o["times"]["created"].startswith("2026-11-21T23:10")
+    html = api.get(f"/api/referrals/{o['id']}/letter", "segarau").text
+    assert "RUJUKAN MANUAL/LURING" in html
+
+
+def test_printable_letter_has_pasal_17_fields_and_escapes(api: Api) -> None:
+    body = letter_body(reason="<script>alert(1)</script> perlu transfusi")
+    rid = create(api, body=body).json()["id"]
+    html = api.get(f"/api/referrals/{rid}/letter", "segarau").text
+    for needle in ("Siti Contoh", "6101014107980001", "RM-000123", "RSUD Pemangkat", "IGD Kebidanan", "O72.1",
+                   "Kompresi bimanual", "transportasi rujukan", "Alasan rujukan"[2:]):  # fmt: skip
+        assert needle in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_inbox_stream_pushes_new_referrals(api: Api) -> None:
+    with api.rt.sessions() as s:
+        start = s.scalar(select(func.max(ReferralEvent.id))) or 0
+    rid = create(api).json()["id"]
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    with api.client.stream("GET", "/api/events/stream", headers=api.h("pemangkat"),
+                           params={"after": start, "max_events": 1, "timeout_s": 5}) as r:  # fmt: skip
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    data = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+    assert data[0]["referral_id"] == rid and data[0]["kind"] == "send"  # the "created" event is not theirs
+    assert "Siti" not in text  # no patient identity in the feed
+
+
+def test_every_change_is_audited_and_logs_hold_no_personal_data(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rid = create(api).json()["id"]
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    api.post(f"/api/referrals/{rid}/decline", "pemangkat", json={"reason": "penuh"})
+    with api.rt.sessions() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.entity_id == rid).order_by(AuditEntry.id)).all()
+        actions = [a.action for a in rows]
+        blob = json.dumps([a.detail for a in rows])
+    assert actions == ["referral.create", "referral.send", "referral.decline"]
+    assert all(a.actor_id is not None for a in rows)
+    for secret in ("Siti Contoh", "6101014107980001", "081234567890"):
+        assert secret not in blob
+        assert secret not in caplog.text
+
+
+def test_reports_in_the_annex_formats(api: Api) -> None:
+    assert api.put("/api/facilities/PKM-SEGARAU/volumes", "segarau",
+                   json={"month": "2026-11", "patients_served": 1200}).status_code == 200  # fmt: skip
+    rep = api.get("/api/reports/PKM-SEGARAU", "segarau", params={"month": "2026-11"}).json()
+    assert set(rep["tables"]) == {"A.1", "A.2", "A.3", "A.4"}
+    ind = rep["indicators"]
+    referred = ind["a_referred_of_served"]["referred"]
+    assert referred >= 1
+    assert ind["a_referred_of_served"]["share"] == round(referred / 1200, 4)
+    a1 = rep["tables"]["A.1"]
+    obgyn = next(row for row in a1["rows"] if row[1] == "OBGYN")
+    assert sum(obgyn[2:5]) == obgyn[2]  # all JKN PBI in these tests
+    assert a1["rows"][-1][1] == "JUMLAH"
+    assert rep["tables"]["A.2"]["rows"][0]["icd10"] == "O72.1"
+    assert ind["e_response_time"]["as_sender"]["n"] >= 1
+    hosp = api.get(f"/api/reports/{PEMANGKAT}", "pemangkat", params={"month": "2026-11"}).json()
+    assert set(hosp["tables"]) == {"B.1", "B.2"}
+    assert hosp["indicators"]["b_served_of_received"]["received"] >= 1
+    assert api.get(f"/api/reports/{PEMANGKAT}", "segarau", params={"month": "2026-11"}).status_code == 403
+    assert api.get(f"/api/reports/{PEMANGKAT}", "planner", params={"month": "2026-11"}).status_code == 200
+    assert api.get("/api/reports/PKM-SEGARAU", "segarau", params={"month": "2026-13"}).status_code == 422
+    csv_ = api.get("/api/reports/PKM-SEGARAU", "segarau", params={"month": "2026-11", "format": "csv"})
+    assert csv_.headers["content-type"].startswith("text/csv")
+    assert "## A.1" in csv_.text and "OBGYN" in csv_.text
+    xlsx = api.get("/api/reports/PKM-SEGARAU", "segarau", params={"month": "2026-11", "format": "xlsx"})
+    assert xlsx.content[:2] == b"PK"
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(xlsx.content))
+    assert wb.sheetnames == ["Indikator", "A.1", "A.2", "A.3", "A.4"]
