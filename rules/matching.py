@@ -247,13 +247,17 @@ def suggest(
     statuses: Mapping[str, FacilityStatus],
     travel: Mapping[str, tuple[float, float | None] | None],
     now: datetime,
+    origin: Facility | None = None,
 ) -> Suggestion:
     """Decide and rank for one request.
 
     ``travel`` gives (time_s, distance_m) by road from the origin per facility id; a missing or
-    None entry means no road route.
+    None entry means no road route. ``facilities`` are the candidates; the origin facility is
+    looked up among them unless given as ``origin`` (a caller may pass only the facilities that
+    receive referrals).
     """
-    origin = next((f for f in facilities if f.id == request.origin_id), None)
+    if origin is None or origin.id != request.origin_id:
+        origin = next((f for f in facilities if f.id == request.origin_id), None)
     if origin is None:
         raise RequestError("origin_id", f"unknown facility {request.origin_id!r}")
     if not (math.isfinite(request.age_years) and 0 <= request.age_years <= 130):

@@ -9,6 +9,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -177,6 +178,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a few threads per worker are enough for CPU-bound endpoints under the GIL; forty (the
+        # default) only add contention
+        anyio.to_thread.current_default_thread_limiter().total_tokens = cfg.threads
         rt = await run_in_threadpool(build_runtime, cfg, dataset)
         rt.clock = clock or utc_now
         app.state.runtime = rt
@@ -211,6 +215,11 @@ def create_app(
     def health(request: Request) -> dict[str, Any]:
         d = ds(request)
         return {"status": "ok", "dataset": d.name, "road_network": network_json(d)}
+
+    @app.get("/api/ping")
+    async def ping() -> dict[str, bool]:
+        """A trivial endpoint (load-test baseline)."""
+        return {"ok": True}
 
     @app.get("/api/network")
     def network(request: Request) -> dict[str, Any]:

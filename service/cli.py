@@ -68,24 +68,135 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (RUJUK_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (RUJUK_PORT)")] = None,
     dataset: Annotated[Path | None, typer.Option(help="dataset directory (RUJUK_DATASET_PATH)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="worker processes (RUJUK_WORKERS)")
+    ] = None,
 ) -> None:
-    """Start the HTTP API on the bundled Sambas data (or the given dataset)."""
+    """Start the HTTP API on the bundled Sambas data (or the given dataset).
+
+    The database (RUJUK_DATABASE_URL, default SQLite under RUJUK_DATA_DIR) is migrated first, once,
+    then the workers start; each loads the dataset and the road engine.
+    """
+    import os  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415
 
-    from service.app import create_app  # noqa: PLC0415
+    from service.db import make_engine  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
+    for key, value in (
+        ("RUJUK_HOST", host),
+        ("RUJUK_PORT", port),
+        ("RUJUK_DATASET_PATH", dataset),
+        ("RUJUK_WORKERS", workers),
+    ):
+        if value is not None:
+            os.environ[key] = str(value)  # the worker processes read the same settings
     cfg = Settings()
-    overrides = {
-        k: v for k, v in {"host": host, "port": port, "dataset_path": dataset}.items() if v is not None
-    }
-    cfg = cfg.model_copy(update=overrides)
     problems = check_dataset(cfg.dataset_path)
     if problems:
         for p in problems:
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(1)
-    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port)
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    engine.dispose()
+    cfg.resolved_secret_key()  # created once here, not raced by the workers
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=cfg.host,
+        port=cfg.port,
+        workers=cfg.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+db = typer.Typer(help="The service database.", no_args_is_help=True)
+app.add_typer(db, name="db")
+users = typer.Typer(help="Accounts.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema of RUJUK_DATABASE_URL (default: SQLite under RUJUK_DATA_DIR)."""
+    from service.db import make_engine  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    cfg = Settings()
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    engine.dispose()
+    typer.echo(f"schema at head on {engine.url.render_as_string(hide_password=True)}")
+
+
+def _read_password(password_stdin: bool) -> str:
+    import getpass  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    pw = getpass.getpass("password: ")
+    if pw != getpass.getpass("again: "):
+        raise typer.BadParameter("the passwords differ")
+    return pw
+
+
+@users.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="login name (lower case)")],
+    role: Annotated[list[str], typer.Option("--role", help="referrer, receiver, dispatcher, planner, admin")],
+    facility: Annotated[str | None, typer.Option(help="facility id (needed for referrer/receiver)")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+) -> None:
+    """Create an account (the first admin is made this way: there is no default password)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from service import store  # noqa: PLC0415
+    from service.db import make_engine, session_factory  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
+    from service.runtime import utc_now  # noqa: PLC0415
+    from service.schemas import UserIn  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    password = _read_password(password_stdin)
+    try:
+        body = UserIn(username=username, password=password, roles=role, facility_id=facility)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        typer.echo(f"error: field '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    cfg = Settings()
+    ds = load_dataset(cfg.dataset_path)
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    with session_factory(engine)() as s:
+        try:
+            u = store.create_user(
+                s,
+                username=body.username,
+                password=body.password,
+                roles=body.roles,
+                facility_id=body.facility_id,
+                known_facilities={f.id for f in ds.facilities},
+                actor=None,
+                now=utc_now(),
+            )
+        except (store.InputError, store.ConflictError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        s.commit()
+    engine.dispose()
+    typer.echo(
+        f"created user {u.username} (id {u.id}) roles {','.join(u.roles)} facility {u.facility_id or '-'}"
+    )
 
 
 class Lang(StrEnum):

@@ -76,6 +76,9 @@ class Matcher:
         self.pack = pack
         self.engine = engine
         self._by_id = {f.id: f for f in dataset.facilities}
+        #: the candidates of every suggestion: the facilities that receive referrals
+        self.receiving = tuple(f for f in dataset.facilities if f.receiving)
+        self._travel_cache: dict[tuple[str, str], Travel] = {}
 
     @classmethod
     def load(
@@ -83,7 +86,7 @@ class Matcher:
     ) -> Matcher:
         """Load the rule pack (strictly, against the dataset's facilities) and build the engine."""
         pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
-        receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities}
+        receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities if f.receiving}
         engine = RoutingEngine(dataset.roads, receiving, max_snap_m=dataset.snap_max_m, cache_dir=cache_dir)
         return cls(dataset, pack, engine)
 
@@ -102,16 +105,29 @@ class Matcher:
         raise FacilityLookupError(query, exact or part)
 
     def travel_from(self, lon: float, lat: float) -> Travel:
-        """Road (time, distance) from a point to every facility; None where there is no route."""
+        """Road (time, distance) from a point to every receiving facility; None where there is no route."""
         tt = self.engine.travel_times(lon, lat)
         return {t.facility_id: (t.time_s, t.distance_m) if t.time_s is not None else None for t in tt.times}
 
     def travel_from_facility(self, facility_id: str) -> Travel:
-        """Road (time, distance) from a facility to every facility."""
+        """Road (time, distance) from a facility to every receiving facility.
+
+        Kept per facility for the current road-graph version (a closure makes a new version).
+        """
         f = self._by_id.get(facility_id)
         if f is None:
             raise RequestError("origin_id", f"unknown facility {facility_id!r}")
-        return self.travel_from(f.location.lon, f.location.lat)
+        key = (facility_id, self.engine.version)
+        hit = self._travel_cache.get(key)
+        if hit is None:
+            if len(self._travel_cache) > 4096:
+                self._travel_cache.clear()
+            hit = self._travel_cache[key] = self.travel_from(f.location.lon, f.location.lat)
+        return hit
+
+    def cached_travel(self, facility_id: str) -> Travel | None:
+        """Road times from a facility if already known for the current graph version (no compute)."""
+        return self._travel_cache.get((facility_id, self.engine.version))
 
     def suggest(
         self,
@@ -121,21 +137,25 @@ class Matcher:
         now: datetime,
         lon: float | None = None,
         lat: float | None = None,
+        travel: Travel | None = None,
     ) -> Suggestion:
         """Decide and rank; travel is from (lon, lat) when given, else from the origin facility.
 
-        CPU-bound (a road lookup and the rule pack): call it from a worker thread in async code.
+        Without ``travel`` this snaps and looks up road times (CPU-bound): call it from a worker
+        thread in async code. With ``travel`` given it is only the rule evaluation.
         """
-        travel = self.travel_from(lon, lat) if lon is not None and lat is not None else None
+        if travel is None and lon is not None and lat is not None:
+            travel = self.travel_from(lon, lat)
         if travel is None:
             travel = self.travel_from_facility(request.origin_id)
         return suggest(
             request,
             pack=self.pack,
-            facilities=self.dataset.facilities,
+            facilities=self.receiving,
             statuses=statuses,
             travel=travel,
             now=now,
+            origin=self._by_id.get(request.origin_id),
         )
 
     def distribute(

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -22,9 +24,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` on this engine (idempotent)."""
+    """Bring the schema to ``revision`` on this engine; nothing to do when it is there already."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    if revision == "head" and current_revision(engine) == ScriptDirectory.from_config(cfg).get_current_head():
+        return
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

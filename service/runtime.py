@@ -7,22 +7,25 @@ escalation schedule live in the database, so any number of workers can serve.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from service import store
 from service.auth import Principal, Role, read_token
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from geodata.dataset import Dataset
+    from rules.model import FacilityStatus
     from service.matching import Matcher
     from service.settings import Settings
 
@@ -43,6 +46,44 @@ class Runtime:
     sessions: sessionmaker[Any]
     secret: str
     clock: Callable[[], dt.datetime] = utc_now
+    #: verified tokens -> (principal, expiry timestamp): a signature is checked once per token
+    token_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    #: live statuses read from the database, reused for ``status_ttl_s`` (a cache, not the truth:
+    #: a status written on another worker is seen within that time; this worker's writes at once)
+    status_cache: tuple[float, dict[str, FacilityStatus]] | None = None
+    status_ttl_s: float = 1.0
+
+    def statuses(self, s: Session) -> dict[str, FacilityStatus]:
+        """Every facility's live status, at most ``status_ttl_s`` old (reads with ``s`` when stale)."""
+        cached = self.cached_statuses()
+        if cached is not None:
+            return cached
+        fresh = store.engine_statuses(s)
+        self.status_cache = (time.monotonic(), fresh)
+        return fresh
+
+    def cached_statuses(self) -> dict[str, FacilityStatus] | None:
+        """The cached statuses if fresh enough, else None (no I/O: safe on the event loop)."""
+        cached = self.status_cache
+        if cached is not None and time.monotonic() - cached[0] < self.status_ttl_s:
+            return cached[1]
+        return None
+
+    def load_statuses(self) -> dict[str, FacilityStatus]:
+        """Read the statuses from the database (blocking: call from a worker thread)."""
+        with self.sessions() as s:
+            return self.statuses(s)
+
+    def statuses_changed(self) -> None:
+        """Forget the cached statuses (after this worker wrote one)."""
+        self.status_cache = None
+
+    @property
+    def answer_within_min(self) -> float:
+        """Minutes a receiver has to answer (settings override the rule pack)."""
+        if self.settings.answer_within_min is not None:
+            return self.settings.answer_within_min
+        return float(self.matcher.pack.settings["answer_within_min"])
 
     @property
     def receiving_ids(self) -> set[str]:
@@ -55,45 +96,63 @@ class Runtime:
         return {f.id for f in self.dataset.facilities}
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     """The runtime of the app serving this request."""
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-def session(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
-    """One session per request; rolled back if the request fails before committing."""
-    with rt.sessions() as s:
+async def session(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Session]:
+    """One session per request; rolled back if the request fails before committing.
+
+    An async dependency on purpose: making a Session does no I/O (it connects lazily, inside the
+    endpoint's worker thread), and a sync generator dependency would cost two thread hops.
+    """
+    s = rt.sessions()
+    try:
         yield s
+    finally:
+        s.close()
 
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
 
-def principal(
+async def principal(
     rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str | None, Depends(oauth2)]
 ) -> Principal:
-    """The signed-in user (401 without a valid, unexpired token)."""
+    """The signed-in user (401 without a valid, unexpired token).
+
+    Async (a signature check takes microseconds): sync dependencies each cost a thread hop.
+    """
     if not token:
         raise HTTPException(
             401,
             {"type": "unauthorized", "detail": "sign in first (Bearer token)"},
             headers={"WWW-Authenticate": "Bearer"},
         )
+    now = rt.clock()
+    hit = rt.token_cache.get(token)
+    if hit is not None and hit[1] > now.timestamp():
+        return hit[0]
     try:
-        return read_token(token, key=rt.secret, now=rt.clock())
+        p = read_token(token, key=rt.secret, now=now)
     except jwt.InvalidTokenError as exc:
         raise HTTPException(
             401,
             {"type": "unauthorized", "detail": f"invalid token: {exc}"},
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
+    if len(rt.token_cache) > 10_000:
+        rt.token_cache.clear()
+    rt.token_cache[token] = (p, float(jwt.decode(token, options={"verify_signature": False})["exp"]))
+    return p
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting users with any of ``roles`` (admins always)."""
 
-    def dep(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def dep(p: Annotated[Principal, Depends(principal)]) -> Principal:
         if not (p.is_admin or p.has(*roles)):
             need = " or ".join(r.value for r in roles)
             raise HTTPException(403, {"type": "forbidden", "detail": f"needs the role {need}"})

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    #: threads per worker for blocking endpoints (database, routing, matching)
+    threads: int = Field(default=8, ge=1, le=200)
+    #: minutes a receiver has to answer before escalation; empty: the rule pack's setting (15)
+    answer_within_min: float | None = Field(default=None, gt=0, le=24 * 60)
     #: how often each worker looks for unanswered referrals to escalate, seconds
     escalation_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
