@@ -10,7 +10,9 @@ Three runs, each bounded in count and time:
     schedule whatever the server does, and latency counts from the scheduled time, so a slow
     server cannot hide its queueing (no coordinated omission);
 (b) maximum suggestion throughput with 50 concurrent closed-loop clients (20 s), next to the
-    trivial ``GET /api/ping`` of the same app measured the same way in the same run;
+    trivial ``GET /api/ping`` (``async def``, returns ``{"ok": true}``) of the same app measured
+    the same way in the same run; with Debian's ``wrk`` (C, 2 threads) when installed, else with
+    the Python generator below (which then measures itself too);
 (c) referral creates at an open-loop 50/s (20 s), each with its own Idempotency-Key.
 
 The generator is asyncio over raw HTTP/1.1 keep-alive connections in one process (cheap enough
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -78,12 +81,18 @@ class Pool:
         self.idle: list[Conn] = []
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
-        conn = self.idle.pop() if self.idle else Conn(*await asyncio.open_connection(self.host, self.port))
+        reused = bool(self.idle)
+        conn = self.idle.pop() if reused else Conn(*await asyncio.open_connection(self.host, self.port))
         try:
             out = await conn.request(raw)
-        except Exception:
+        except (asyncio.IncompleteReadError, ConnectionError):
             conn.w.close()
-            raise
+            if not reused:
+                raise
+            # the server closed an idle keep-alive connection: retry once on a new one, as HTTP
+            # clients do (safe here: suggestions are reads, creates carry an Idempotency-Key)
+            conn = Conn(*await asyncio.open_connection(self.host, self.port))
+            out = await conn.request(raw)
         self.idle.append(conn)
         return out
 
@@ -134,12 +143,14 @@ async def open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         try:
-            status, _ = await pool.request(make(i))
+            status, body = await pool.request(make(i))
             if status >= 400:
                 errors += 1
+                print(f"error: HTTP {status} {body[:200]!r}", file=sys.stderr)
                 return
-        except Exception:
+        except Exception as exc:
             errors += 1
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
         lat.append((time.perf_counter() - scheduled) * 1000)
 
@@ -174,6 +185,69 @@ async def closed_loop(
     t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return lat, errors, time.perf_counter() - t0
+
+
+def wrk_run(
+    url: str, name: str, raws: list[bytes] | None, clients: int, seconds: float, target: str = ""
+) -> dict:
+    """Closed-loop run with wrk; ``raws`` are whole HTTP requests to rotate through (None: GET /api/ping)."""
+    lua = ""
+    if raws is not None:
+        reqs = []
+        for raw in raws:
+            head, _, body = raw.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            method, path, _ = lines[0].split(" ")
+            hdrs = {
+                k: v.strip()
+                for k, _, v in (ln.partition(":") for ln in lines[1:])
+                if k not in ("Host", "Content-Length")
+            }
+            hl = ", ".join(f'["{k}"]="{v}"' for k, v in hdrs.items())
+            reqs.append(f'wrk.format("{method}", "{path}", {{{hl}}}, [[{body.decode()}]])')
+        lua = "local reqs = {}\ninit = function(args)\n" + "".join(
+            f"  reqs[{i + 1}] = {r}\n" for i, r in enumerate(reqs)
+        )
+        lua += "end\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n"
+    script = Path("/tmp/rujuk-loadtest.lua")
+    script.write_text(lua, encoding="utf-8")
+    target_url = url + ("/api/suggestions" if raws is not None else path)
+    cmd = ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", target_url]
+    if raws is not None:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def grab(prefix: str) -> str:
+        return next((ln.split()[1] for ln in out.splitlines() if ln.strip().startswith(prefix)), "nan")
+
+    def ms(v: str) -> float:
+        return (
+            float(v[:-2])
+            if v.endswith("ms")
+            else float(v[:-2]) / 1000
+            if v.endswith("us")
+            else float(v[:-1]) * 1000
+        )
+
+    rps = float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("Requests/sec")))
+    total = int(next(ln.split()[0] for ln in out.splitlines() if "requests in" in ln))
+    non2xx = next((int(ln.split()[-1]) for ln in out.splitlines() if "Non-2xx" in ln), 0)
+    sockerr = sum(
+        int(x.strip(",")) for ln in out.splitlines() if "Socket errors" in ln for x in ln.split()[3::2]
+    )
+    res = {
+        "run": name,
+        "requests": total,
+        "errors": non2xx + sockerr,
+        "seconds": seconds,
+        "throughput_rps": rps,
+        "p50_ms": ms(grab("50%")),
+        "p90_ms": ms(grab("90%")),
+        "p99_ms": ms(grab("99%")),
+        "target": target,
+    }
+    print(json.dumps(res))
+    return res
 
 
 def ensure_users(data_dir: str) -> None:
@@ -218,10 +292,20 @@ async def main_async(a: argparse.Namespace) -> None:
     await open_loop(Pool(host, port), suggestion, 50, 2)
     lat, err, el = await open_loop(Pool(host, port), suggestion, a.rate, a.seconds)
     results.append(report(f"(a) suggestions open-loop {a.rate:g}/s", lat, err, el, "p99 <= 25 ms, 0 errors"))
-    lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
-    base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
-    lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
-    sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
+    if shutil.which("wrk"):
+        base = wrk_run(a.url, "(b) GET /api/ping [wrk]", None, a.clients, a.closed_seconds)
+        wrk_run(
+            a.url, "(b) GET /api/ping-sync [wrk]", None, a.clients, a.closed_seconds, path="/api/ping-sync"
+        )
+        bodies = [suggestion(i) for i in range(120)]
+        sug = wrk_run(
+            a.url, "(b) suggestions [wrk]", bodies, a.clients, a.closed_seconds, ">= 50% of the ping ceiling"
+        )
+    else:
+        lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
+        base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
+        lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
+        sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
     print(
         json.dumps(
             {

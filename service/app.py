@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -214,11 +215,16 @@ def create_app(
     @app.get("/health")
     def health(request: Request) -> dict[str, Any]:
         d = ds(request)
-        return {"status": "ok", "dataset": d.name, "road_network": network_json(d)}
+        return {"status": "ok", "dataset": d.name, "road_network": network_json(d), "worker_pid": os.getpid()}
 
     @app.get("/api/ping")
     async def ping() -> dict[str, bool]:
         """A trivial endpoint (load-test baseline)."""
+        return {"ok": True}
+
+    @app.get("/api/ping-sync")
+    def ping_sync() -> dict[str, bool]:
+        """The same in a worker thread, like every endpoint that touches the database."""
         return {"ok": True}
 
     @app.get("/api/network")
