@@ -12,7 +12,18 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
@@ -579,3 +590,88 @@ def report(
             headers={"Content-Disposition": f'attachment; filename="rujukan-{facility_id}-{month}.xlsx"'},
         )
     return rep
+
+
+# ---------------------------------------------------------------------------------- attachments
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+ATTACHMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "application/dicom", "text/plain"}
+
+
+@router.post("/referrals/{referral_id}/attachments", status_code=201, tags=["referrals"])
+def add_attachment(
+    referral_id: str,
+    rt: Rt,
+    db: Db,
+    p: AnyUser,
+    file: Annotated[
+        UploadFile, File(description="lab, radiology or ECG result (pdf, png, jpeg, dicom, txt; <= 5 MB)")
+    ],
+    kind: Annotated[Literal["lab", "radiology", "ecg", "other"], Form()] = "other",
+) -> dict[str, Any]:
+    """Attach a result to the letter (Pasal 17(1)d); the referring facility's staff only."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from service.db import Attachment  # noqa: PLC0415
+
+    r = store.get_referral(db, p, referral_id)
+    if Side.SENDER not in store.sides_of(p, r):
+        raise HTTPException(
+            403, {"type": "forbidden", "detail": "only the referring facility attaches results"}
+        )
+    if r.status in ("completed", "cancelled"):
+        raise store.ConflictError(f"the referral is {r.status}")
+    ctype = (file.content_type or "").split(";")[0].strip()
+    if ctype not in ATTACHMENT_TYPES:
+        raise store.InputError(
+            "file", f"type {ctype or '?'} not accepted ({', '.join(sorted(ATTACHMENT_TYPES))})"
+        )
+    data = file.file.read(MAX_ATTACHMENT_BYTES + 1)
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise HTTPException(413, {"type": "too_large", "detail": "field 'file': larger than 5 MB"})
+    if not data:
+        raise store.InputError("file", "empty file")
+    name = (file.filename or "attachment").replace("/", "_").replace("\\", "_")[-200:]
+    n = db.scalar(select(func.count()).select_from(Attachment).where(Attachment.referral_id == r.id)) or 0
+    if n >= MAX_ATTACHMENTS:
+        raise store.ConflictError(f"at most {MAX_ATTACHMENTS} attachments per referral")
+    now = rt.clock()
+    a = Attachment(referral_id=r.id, kind=kind, filename=name, content_type=ctype, size=len(data), data=data,
+                   uploaded_by=p.user_id, uploaded_at=now)  # fmt: skip
+    db.add(a)
+    db.flush()
+    store.audit(
+        db, p.user_id, "referral.attach", "referral", r.id, now, attachment=a.id, kind=kind, size=len(data)
+    )
+    db.commit()
+    return {"id": a.id, "kind": kind, "filename": name, "content_type": ctype, "size": len(data)}
+
+
+@router.get("/referrals/{referral_id}/attachments", tags=["referrals"])
+def list_attachments(referral_id: str, db: Db, p: AnyUser) -> list[dict[str, Any]]:
+    """The letter's attachments (metadata)."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from service.db import Attachment  # noqa: PLC0415
+
+    r = store.get_referral(db, p, referral_id)
+    rows = db.execute(
+        select(Attachment.id, Attachment.kind, Attachment.filename, Attachment.content_type, Attachment.size)
+        .where(Attachment.referral_id == r.id)
+        .order_by(Attachment.id)
+    )
+    return [{"id": i, "kind": k, "filename": f, "content_type": c, "size": s} for i, k, f, c, s in rows]
+
+
+@router.get("/referrals/{referral_id}/attachments/{attachment_id}", tags=["referrals"], response_model=None)
+def get_attachment(referral_id: str, attachment_id: int, db: Db, p: AnyUser) -> Response:
+    """Download one attachment."""
+    from service.db import Attachment  # noqa: PLC0415
+
+    r = store.get_referral(db, p, referral_id)
+    a = db.get(Attachment, attachment_id)
+    if a is None or a.referral_id != r.id:
+        raise _not_found("attachment", str(attachment_id))
+    return Response(a.data, media_type=a.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{a.filename}"'})  # fmt: skip

@@ -214,6 +214,7 @@ def create_app(
 
     @app.get("/health")
     def health(request: Request) -> dict[str, Any]:
+        """Liveness, the dataset, whether its road network is modelled, and this worker's pid."""
         d = ds(request)
         return {"status": "ok", "dataset": d.name, "road_network": network_json(d), "worker_pid": os.getpid()}
 
@@ -229,6 +230,7 @@ def create_app(
 
     @app.get("/api/network")
     def network(request: Request) -> dict[str, Any]:
+        """The road network: source, version, size, and whether travel times are modelled."""
         return network_json(ds(request))
 
     def select_facilities(

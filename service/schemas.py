@@ -32,6 +32,31 @@ class _Strict(BaseModel):
 class ReferralRequestIn(_Strict):
     """A referral request as posted: no patient identity (that belongs to the letter)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "origin_id": "PKM-SEGARAU",
+                    "age_years": 28,
+                    "sex": "female",
+                    "icd10": ["O72.1"],
+                    "emergency": True,
+                },
+                {
+                    "origin_id": "PKM-PALOH",
+                    "age_years": 61,
+                    "sex": "male",
+                    "icd10": ["I21.9"],
+                    "service_type": "gawat_darurat",
+                    "emergency": True,
+                    "payer": "jkn_pbi",
+                },
+            ]
+        },
+    )
+
     origin_id: str = Field(min_length=1, max_length=64)
     age_years: float = Field(ge=0, le=130)
     sex: Sex
@@ -253,6 +278,50 @@ class OfflineIn(_Strict):
 class ReferralIn(_Strict):
     """A referral letter (Pasal 17) as created by the referring staff."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "destination_id": "6101033",
+                    "receiving_unit": "IGD Kebidanan",
+                    "patient": {
+                        "name": "Siti Contoh",
+                        "nik": "6101014107980001",
+                        "medical_record_number": "RM-000123",
+                        "date_of_birth": "1998-07-01",
+                        "sex": "female",
+                        "address": "Segarau Parit, Tebas",
+                        "phone": "081234567890",
+                        "jkn_number": "0001234567890",
+                    },
+                    "medical": {
+                        "history": "P1A0, partus 2 jam lalu, perdarahan terus",
+                        "vital_signs": {"bp_systolic": 85, "bp_diastolic": 50, "pulse": 124, "spo2": 95},
+                        "diagnosis_text": "Perdarahan postpartum",
+                        "icd10": ["O72.1"],
+                        "therapy": "Oksitosin 10 IU IM, infus RL 2 jalur",
+                        "stabilisation": "Kompresi bimanual, 2 jalur infus",
+                    },
+                    "reason": "Perlu transfusi dan penanganan spesialis Obgyn",
+                    "consent": {
+                        "given": True,
+                        "given_by": "representative",
+                        "representative_relation": "suami",
+                        "explained_by": "Bidan Ani",
+                        "form": "written",
+                        "at": "2026-11-22T01:55:00+07:00",
+                        "explained_items": dict.fromkeys("abcdefgh", True),
+                    },
+                    "service_type": "gawat_darurat",
+                    "emergency": True,
+                    "payer": "jkn_pbi",
+                }
+            ]
+        },
+    )
+
     destination_id: str = Field(min_length=1, max_length=64)
     receiving_unit: Short
     patient: PatientIn
@@ -298,6 +367,22 @@ class NoteIn(_Strict):
 
 class StatusUpdateIn(_Strict):
     """A facility's staff update some of its live-status figures; what is absent is unchanged."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "beds_available": {"icu": 1, "maternity": 3},
+                    "specialists_on_duty": ["obgyn", "anak"],
+                    "specialists_on_call": {"bedah": 20},
+                    "equipment_out_of_order": ["ct"],
+                },
+                {"not_accepting_until": "2026-11-22T06:00:00+07:00", "not_accepting_reason": "listrik padam"},
+            ]
+        },
+    )
 
     beds_available: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] | None = None
     specialists_on_duty: list[Service] | None = Field(default=None, max_length=40)

@@ -395,3 +395,40 @@ def test_reports_in_the_annex_formats(api: Api) -> None:
 
     wb = load_workbook(io.BytesIO(xlsx.content))
     assert wb.sheetnames == ["Indikator", "A.1", "A.2", "A.3", "A.4"]
+
+
+def test_attachments_limits_and_scope(api: Api) -> None:
+    rid = create(api).json()["id"]
+    pdf = b"%PDF-1.4 hasil lab Hb 6.1 g/dL"
+    r = api.post(f"/api/referrals/{rid}/attachments", "segarau", files={"file": ("lab.pdf", pdf, "application/pdf")},
+                 data={"kind": "lab"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    r = api.post(
+        f"/api/referrals/{rid}/attachments",
+        "segarau",
+        files={"file": ("x.exe", b"MZ", "application/x-msdownload")},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+    big = b"0" * (5 * 1024 * 1024 + 1)
+    r = api.post(
+        f"/api/referrals/{rid}/attachments", "segarau", files={"file": ("big.pdf", big, "application/pdf")}
+    )
+    assert r.status_code == 413
+    api.post(f"/api/referrals/{rid}/send", "segarau")
+    assert api.post(f"/api/referrals/{rid}/attachments", "pemangkat",
+                    files={"file": ("y.pdf", pdf, "application/pdf")}).status_code == 403  # fmt: skip
+    listed = api.get(f"/api/referrals/{rid}/attachments", "pemangkat").json()
+    assert [(a["kind"], a["size"]) for a in listed] == [("lab", len(pdf))]
+    assert api.get(f"/api/referrals/{rid}/attachments/{aid}", "pemangkat").content == pdf
+    assert api.get(f"/api/referrals/{rid}/attachments/{aid}", "tebas").status_code == 404
+
+
+def test_openapi_is_complete(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("description"), f"{method} {path} undocumented"
+    schemas = spec["components"]["schemas"]
+    for name in ("ReferralIn", "ReferralRequestIn", "StatusUpdateIn"):
+        assert schemas[name].get("examples"), name
