@@ -34,7 +34,7 @@ from rules.model import ReferralRequest, ServiceType, Sex
 from service import store
 from service.auth import Principal, Role, issue_token
 from service.letter import render_letter
-from service.lifecycle import Action, Side
+from service.lifecycle import Action, Side, Status
 from service.reports import monthly_report, report_csv, report_xlsx
 from service.runtime import Runtime, own_facility, principal, require, runtime, session
 from service.schemas import (
@@ -339,7 +339,7 @@ def list_referrals(
     db: Db,
     p: AnyUser,
     box: Annotated[Literal["inbox", "outbox", "transport"], Query()] = "outbox",
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[dt.datetime | None, Query()] = None,
 ) -> Response:
@@ -349,7 +349,9 @@ def list_referrals(
     if box != "transport" and not (p.is_admin or p.has(Role.REFERRER, Role.RECEIVER)):
         raise HTTPException(403, {"type": "forbidden", "detail": "needs the role referrer or receiver"})
     now = rt.clock()
-    rows = store.list_referrals(db, p, box=box, status=status, limit=limit, before=before)
+    rows = store.list_referrals(
+        db, p, box=box, status=status.value if status else None, limit=limit, before=before
+    )
     out = []
     for r in rows:
         j = referral_json(r, with_patient=box != "transport")

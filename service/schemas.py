@@ -9,7 +9,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from geodata.models import BedType, Equipment, Service
 from rules.model import (
@@ -25,8 +25,29 @@ if TYPE_CHECKING:
     from rules.model import Reason, Suggestion
 
 
+def _no_nul(value: Any, path: str = "") -> None:  # noqa: ANN401  any JSON value
+    if isinstance(value, str):
+        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            msg = f"{path or 'value'}: NUL characters and lone surrogates are not allowed"
+            raise ValueError(msg)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, f"{path}.{k}" if path else str(k))
+            _no_nul(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_nul(v, f"{path}[{i}]")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_storable(cls, data: Any) -> Any:  # noqa: ANN401  raw input
+        """Text that no database can store (NUL, lone surrogates) is refused, naming the field."""
+        _no_nul(data)
+        return data
 
 
 class ReferralRequestIn(_Strict):

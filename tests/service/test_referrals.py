@@ -432,3 +432,27 @@ def test_openapi_is_complete(api: Api) -> None:
     schemas = spec["components"]["schemas"]
     for name in ("ReferralIn", "ReferralRequestIn", "StatusUpdateIn"):
         assert schemas[name].get("examples"), name
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "payload"),
+    [
+        ("post", "/api/suggestions", b"{not json"),
+        ("post", "/api/suggestions", b"[1, 2, 3]"),
+        ("post", "/api/suggestions", b'{"origin_id": null}'),
+        ("post", "/api/suggestions", b'{"origin_id": "PKM-SEGARAU", "age_years": 1e400, "sex": "female"}'),
+        ("post", "/api/referrals", b'{"destination_id": "6101033\\u0000"}'),
+        ("post", "/api/referrals", json.dumps(letter_body(reason="a\u0000b")).encode()),
+        ("post", "/api/referrals", json.dumps({**letter_body(), "patient": "x" * 100_000}).encode()),
+        ("patch", f"/api/facilities/{PEMANGKAT}/status", b'{"beds_available": {"icu": "many"}}'),
+        ("patch", f"/api/facilities/{PEMANGKAT}/status", b"{}"),
+        ("post", "/api/referrals/not-a-referral/accept", b"{}"),
+    ],
+)
+def test_bad_input_is_never_a_500(api: Api, method: str, url: str, payload: bytes) -> None:
+    user = "pemangkat" if "facilities" in url or "accept" in url else "segarau"
+    headers = {**api.h(user), "Content-Type": "application/json", "Idempotency-Key": new_key()}
+    r = api.client.request(method.upper(), url, content=payload, headers=headers)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    body = r.json()
+    assert body["type"] and body["detail"]
