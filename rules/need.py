@@ -25,12 +25,35 @@ def _matches(entry: NeedEntry, lineage: tuple[str, ...], req: ReferralRequest) -
     return min(depths) if depths else None
 
 
+#: Resolved needs per pack (by identity), keyed by the request fields the mapping reads: the
+#: mapping is a pure function of them, and the same few codes, ages and sexes recur.
+_CACHE: dict[int, tuple[RulePack, dict[tuple[object, ...], ClinicalNeed]]] = {}
+_CACHE_MAX = 4096
+
+
 def resolve_need(req: ReferralRequest, pack: RulePack) -> ClinicalNeed:
     """The clinical need of a request.
 
     Per code the most specific mapping entry applies; the first code's specialty leads; whatever
     the request states explicitly overrides the mapping.
     """
+    key = (req.icd10, req.age_years, req.sex, req.specialty, req.beds, req.equipment, req.service_type)
+    slot = _CACHE.get(id(pack))
+    if slot is None or slot[0] is not pack:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        slot = _CACHE[id(pack)] = (pack, {})
+    hit = slot[1].get(key)
+    if hit is not None:
+        return hit
+    need = _resolve(req, pack)
+    if len(slot[1]) >= _CACHE_MAX:
+        slot[1].clear()
+    slot[1][key] = need
+    return need
+
+
+def _resolve(req: ReferralRequest, pack: RulePack) -> ClinicalNeed:
     lineages = []
     for i, code in enumerate(req.icd10):
         try:

@@ -188,7 +188,13 @@ async def closed_loop(
 
 
 def wrk_run(
-    url: str, name: str, raws: list[bytes] | None, clients: int, seconds: float, target: str = ""
+    url: str,
+    name: str,
+    raws: list[bytes] | None,
+    clients: int,
+    seconds: float,
+    target: str = "",
+    path: str = "/api/ping",
 ) -> dict:
     """Closed-loop run with wrk; ``raws`` are whole HTTP requests to rotate through (None: GET /api/ping)."""
     lua = ""

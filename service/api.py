@@ -40,6 +40,7 @@ from service.runtime import Runtime, own_facility, principal, require, runtime, 
 from service.schemas import (
     DeclineIn,
     NoteIn,
+    ReasonLang,
     RedirectIn,
     ReferralIn,
     ReferralRequestIn,
@@ -180,8 +181,17 @@ INLINE_MAX_CANDIDATES = 40
 
 
 @router.post("/suggestions", tags=["suggestions"], response_model=None)
-async def suggestions(body: ReferralRequestIn, rt: Rt, p: Staff) -> Response:
+async def suggestions(
+    body: ReferralRequestIn,
+    request: Request,
+    p: Staff,
+    lang: Annotated[
+        ReasonLang,
+        Query(description="language of the reason texts: Bahasa Indonesia (id), English (en) or both (all)"),
+    ] = "id",
+) -> Response:
     """Decide and rank receiving facilities for a patient, with reasons and exclusions."""
+    rt: Runtime = request.app.state.runtime
     own_facility(p, body.origin_id)
     now = rt.clock()
     req = body.to_domain()
@@ -196,7 +206,7 @@ async def suggestions(body: ReferralRequestIn, rt: Rt, p: Staff) -> Response:
             s = rt.matcher.suggest(req, statuses=statuses, now=now, lon=body.lon, lat=body.lat, travel=travel)
         except RulesError as exc:
             raise store.InputError(getattr(exc, "field", "body"), str(exc)) from exc
-        out = suggestion_json(s, now=now)
+        out = suggestion_json(s, now=now, lang=lang)
         out["road_network"] = {"modelled": rt.dataset.roads.modelled, "version": rt.matcher.engine.version}
         return fast_json(out)
 

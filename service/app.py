@@ -14,7 +14,9 @@ import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
 from geodata.models import SERVICE_LABELS, Facility, FacilityKind, Service
@@ -25,12 +27,15 @@ from service.db import make_engine, session_factory
 from service.lifecycle import TransitionError
 from service.matching import Matcher
 from service.migrate import upgrade
-from service.runtime import Runtime, utc_now
+from service.runtime import SECURITY_SCHEME, Runtime, utc_now
 from service.settings import Settings
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+
+    from fastapi.dependencies.models import Dependant
+    from starlette.routing import BaseRoute
 
 log = logging.getLogger("rujuk")
 
@@ -134,6 +139,51 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(403, "forbidden", str(exc))
 
 
+def _needs_sign_in(dependant: Dependant) -> bool:
+    return any(getattr(d.call, "needs_sign_in", False) or _needs_sign_in(d) for d in dependant.dependencies)
+
+
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route, including those of included routers (FastAPI keeps them apart)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
+
+
+def _document_sign_in(app: FastAPI) -> None:
+    """Name the OAuth2 password flow in the OpenAPI document on every operation that needs it.
+
+    Requests are authenticated by one plain dependency (``service.runtime.principal``), not by
+    FastAPI's security classes, so the scheme is added here.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        doc.setdefault("components", {})["securitySchemes"] = {
+            SECURITY_SCHEME: {
+                "type": "oauth2",
+                "flows": {"password": {"tokenUrl": "/api/token", "scopes": {}}},
+            }
+        }
+        for route in _api_routes(app.routes):
+            if _needs_sign_in(route.dependant):
+                for method in route.methods or ():
+                    op = doc["paths"].get(route.path_format, {}).get(method.lower())
+                    if op is not None:
+                        op["security"] = [{SECURITY_SCHEME: []}]
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
@@ -207,6 +257,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(router)
+    _document_sign_in(app)
 
     def ds(request: Request) -> Dataset:
         d: Dataset = request.app.state.dataset

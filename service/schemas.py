@@ -6,6 +6,7 @@ Validation errors name the field (pydantic's ``loc``); nothing here touches stor
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -22,12 +23,17 @@ from rules.model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rules.model import Reason, Suggestion
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _no_nul(value: Any, path: str = "") -> None:  # noqa: ANN401  any JSON value
     if isinstance(value, str):
-        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        if _UNSTORABLE.search(value):
             msg = f"{path or 'value'}: NUL characters and lone surrogates are not allowed"
             raise ValueError(msg)
     elif isinstance(value, dict):
@@ -159,24 +165,37 @@ class FacilityStatusIn(_Strict):
         )
 
 
-def reason_json(r: Reason) -> dict[str, Any]:
-    """A reason in both languages with its legal references."""
-    return {
-        "rule_id": r.rule_id,
-        "effect": r.effect,
-        "text": {"id": r.text_id, "en": r.text_en},
-        "references": list(r.references),
-    }
+#: Languages of reason texts: Bahasa Indonesia, English, or both.
+ReasonLang = Literal["id", "en", "all"]
 
 
-def suggestion_json(s: Suggestion, *, now: datetime | None = None) -> dict[str, Any]:
-    """The public JSON form of a suggestion."""
+def _texts(lang: ReasonLang) -> Callable[[Reason], dict[str, str]]:
+    if lang == "id":
+        return lambda r: {"id": r.text_id}
+    if lang == "en":
+        return lambda r: {"en": r.text_en}
+    return lambda r: {"id": r.text_id, "en": r.text_en}
+
+
+def suggestion_json(
+    s: Suggestion, *, now: datetime | None = None, lang: ReasonLang = "all"
+) -> dict[str, Any]:
+    """The public JSON form of a suggestion, reason texts in ``lang`` (formatting is most of the cost)."""
     need = s.need
+    texts = _texts(lang)
+
+    def reasons(rs: tuple[Reason, ...]) -> list[dict[str, Any]]:
+        return [
+            {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": list(r.references)}
+            for r in rs
+        ]
+
     return {
         "decision": s.decision.value,
         "referral_type": s.referral_type.value if s.referral_type else None,
         "rule_pack": {"id": s.pack_id, "version": s.pack_version},
         "computed_at": (now or datetime.now(UTC)).isoformat(),
+        "lang": lang,
         "need": {
             "specialty": need.specialty.value if need.specialty else None,
             "beds": [b.value for b in need.beds],
@@ -185,8 +204,8 @@ def suggestion_json(s: Suggestion, *, now: datetime | None = None) -> dict[str, 
             "non_specialist": need.non_specialist,
             "sources": list(need.sources),
         },
-        "reasons": [reason_json(r) for r in s.reasons],
-        "warnings": [reason_json(r) for r in s.warnings],
+        "reasons": reasons(s.reasons),
+        "warnings": reasons(s.warnings),
         "candidates": [
             {
                 "rank": c.rank,
@@ -198,13 +217,12 @@ def suggestion_json(s: Suggestion, *, now: datetime | None = None) -> dict[str, 
                 "referral_type": c.referral_type.value,
                 "status_age_s": None if c.status_age_s is None else round(c.status_age_s),
                 "stale": c.stale,
-                "reasons": [reason_json(r) for r in c.reasons],
+                "reasons": reasons(c.reasons),
             }
             for c in s.candidates
         ],
         "excluded": [
-            {"facility_id": x.facility_id, "name": x.name, "reasons": [reason_json(r) for r in x.reasons]}
-            for x in s.excluded
+            {"facility_id": x.facility_id, "name": x.name, "reasons": reasons(x.reasons)} for x in s.excluded
         ],
     }
 

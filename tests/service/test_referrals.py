@@ -135,6 +135,35 @@ def test_suggestion_explained(api: Api) -> None:
     assert any("Pasal 12 ayat (4)" in ref for r in s["reasons"] for ref in r["references"])
     tk = next(x for x in s["excluded"] if x["facility_id"] == TELUK_KERAMAT)
     assert tk["reasons"][0]["text"]["id"]
+    assert s["lang"] == "id"
+
+
+def test_reason_texts_in_the_language_asked_for(api: Api) -> None:
+    req = {
+        "origin_id": "PKM-SEGARAU",
+        "age_years": 28,
+        "sex": "female",
+        "icd10": ["O72.1"],
+        "emergency": True,
+    }
+    by_lang = {
+        lang: api.post(f"/api/suggestions?lang={lang}", "segarau", json=req).json()
+        for lang in ("id", "en", "all")
+    }
+    for lang, keys in (("id", {"id"}), ("en", {"en"}), ("all", {"id", "en"})):
+        reasons = [r for c in by_lang[lang]["candidates"] for r in c["reasons"]] + by_lang[lang]["reasons"]
+        assert reasons and all(set(r["text"]) == keys for r in reasons), lang
+    both = by_lang["all"]["candidates"][0]["reasons"]
+    assert [r["text"]["en"] for r in both] == [
+        r["text"]["en"] for r in by_lang["en"]["candidates"][0]["reasons"]
+    ]
+    assert [r["text"]["id"] for r in both] == [
+        r["text"]["id"] for r in by_lang["id"]["candidates"][0]["reasons"]
+    ]
+    assert both[0]["text"]["id"] != both[0]["text"]["en"]
+    r = api.post("/api/suggestions?lang=fr", "segarau", json=req)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "query.lang"
 
 
 def test_suggestion_input_errors(api: Api) -> None:
@@ -432,6 +461,15 @@ def test_openapi_is_complete(api: Api) -> None:
     schemas = spec["components"]["schemas"]
     for name in ("ReferralIn", "ReferralRequestIn", "StatusUpdateIn"):
         assert schemas[name].get("examples"), name
+    # the sign-in scheme is named on exactly the operations that need a token
+    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"]
+    signed = {(m, p) for p, ops in spec["paths"].items() for m, op in ops.items() if op.get("security")}
+    assert ("post", "/api/suggestions") in signed
+    assert ("post", "/api/referrals") in signed
+    assert ("patch", "/api/facilities/{facility_id}/status") in signed
+    assert ("post", "/api/token") not in signed
+    assert ("get", "/api/facilities") not in signed
+    assert ("get", "/health") not in signed
 
 
 @pytest.mark.parametrize(
