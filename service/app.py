@@ -23,6 +23,7 @@ from geodata.models import SERVICE_LABELS, Facility, FacilityKind, Service
 from routing.errors import RoutingError
 from service import store
 from service.api import router
+from service.api_ambulances import router as ambulance_router
 from service.db import make_engine, session_factory
 from service.lifecycle import TransitionError
 from service.matching import Matcher
@@ -257,6 +258,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(ambulance_router)
     _document_sign_in(app)
 
     def ds(request: Request) -> Dataset:

@@ -118,6 +118,8 @@ db = typer.Typer(help="The service database.", no_args_is_help=True)
 app.add_typer(db, name="db")
 users = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
+ambulances_cli = typer.Typer(help="Ambulances and their tracking devices.", no_args_is_help=True)
+app.add_typer(ambulances_cli, name="ambulances")
 
 
 @db.command("upgrade")
@@ -197,6 +199,58 @@ def users_create(
     typer.echo(
         f"created user {u.username} (id {u.id}) roles {','.join(u.roles)} facility {u.facility_id or '-'}"
     )
+
+
+@ambulances_cli.command("register")
+def ambulances_register(
+    ambulance_id: Annotated[str, typer.Argument(help="the ambulance's id, e.g. AMB-SAMBAS-1")],
+    home: Annotated[str, typer.Option("--home", help="home facility id")],
+    kind: Annotated[str, typer.Option("--kind", help="emergency or transport")] = "emergency",
+    plate: Annotated[str, typer.Option(help="number plate")] = "",
+    crew: Annotated[list[str] | None, typer.Option("--crew", help="a crew role or name (repeatable)")] = None,
+) -> None:
+    """Register an ambulance and print its device token (shown this once only)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from service import ambulances, store  # noqa: PLC0415
+    from service.db import make_engine, session_factory  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
+    from service.runtime import utc_now  # noqa: PLC0415
+    from service.schemas import AmbulanceIn  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    try:
+        body = AmbulanceIn(id=ambulance_id, home_facility_id=home, kind=kind, plate=plate, crew=crew or [])  # type: ignore[arg-type]
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        typer.echo(f"error: field '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    cfg = Settings()
+    ds = load_dataset(cfg.dataset_path)
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    with session_factory(engine)() as s:
+        try:
+            a, token = ambulances.register(
+                s,
+                ambulance_id=body.id,
+                home_facility_id=body.home_facility_id,
+                kind=ambulances.AmbulanceKind(body.kind),
+                plate=body.plate,
+                crew=body.crew,
+                known_facilities={f.id for f in ds.facilities},
+                actor=None,
+                now=utc_now(),
+            )
+        except (store.InputError, store.ConflictError) as exc:
+            field = f"field '{exc.field}': " if isinstance(exc, store.InputError) else ""
+            typer.echo(f"error: {field}{exc}", err=True)
+            raise typer.Exit(2) from exc
+        s.commit()
+    engine.dispose()
+    typer.echo(f"registered ambulance {a.id} ({a.kind}) at {a.home_facility_id}")
+    typer.echo(f"device token (shown once; set it in the tracking app): {token}")
 
 
 class Lang(StrEnum):

@@ -189,6 +189,23 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]]
 
 
+class Ambulance(Base):
+    """An ambulance and its tracking device; the device's token is kept only as a SHA-256 hash."""
+
+    __tablename__ = "ambulances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    home_facility_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # emergency | transport
+    plate: Mapped[str] = mapped_column(String(20), default="")
+    crew: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_issued_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3)."""
     if url.startswith("postgresql://"):

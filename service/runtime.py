@@ -51,6 +51,8 @@ class Runtime:
     #: a status written on another worker is seen within that time; this worker's writes at once)
     status_cache: tuple[float, dict[str, FacilityStatus]] | None = None
     status_ttl_s: float = 1.0
+    #: device tokens -> (ambulance id, monotonic expiry): see ``service.api_ambulances``
+    device_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def statuses(self, s: Session) -> dict[str, FacilityStatus]:
         """Every facility's live status, at most ``status_ttl_s`` old (reads with ``s`` when stale)."""

@@ -452,3 +452,31 @@ class VolumeIn(_Strict):
 
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     patients_served: int = Field(ge=0, le=10_000_000)
+
+
+class AmbulanceIn(_Strict):
+    """A new ambulance and its tracking device."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "AMB-SAMBAS-1",
+                    "home_facility_id": "6101022",
+                    "kind": "emergency",
+                    "plate": "KB 1234 SA",
+                    "crew": ["perawat", "pengemudi"],
+                }
+            ]
+        },
+    )
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="the ambulance's own id")
+    home_facility_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["emergency", "transport"]
+    plate: str = Field(default="", max_length=20)
+    crew: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=10
+    )

@@ -1,0 +1,153 @@
+"""Ambulances and their tracking devices: the registry and per-device tokens.
+
+Each device gets its own random token, shown once when issued and stored only as a SHA-256
+hash (a 256-bit random token needs no slow hash: there is nothing to guess). A token identifies
+exactly one ambulance; rotating it invalidates the old one, revoking leaves none. Staff tokens
+(signed JWTs) and device tokens are never interchangeable. Every change is audited; tokens are
+never logged or audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from service.db import Ambulance
+from service.store import ConflictError, InputError, NotFoundError, audit, aware
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+
+    from sqlalchemy.orm import Session
+
+#: Device tokens start with this, so a misplaced one is recognisable (and never taken for a JWT).
+TOKEN_PREFIX = "rjk_amb_"  # noqa: S105  a public prefix, not a secret
+
+
+class AmbulanceKind(StrEnum):
+    """What the vehicle is equipped for."""
+
+    EMERGENCY = "emergency"
+    TRANSPORT = "transport"
+
+
+class AmbulanceStatus(StrEnum):
+    """Where the ambulance is in its work."""
+
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    TRANSPORTING = "transporting"
+    AT_HOSPITAL = "at_hospital"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a device token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh device token (256 random bits)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def ambulance_json(a: Ambulance) -> dict[str, Any]:
+    """The public form of an ambulance (never its token or hash)."""
+    issued = aware(a.token_issued_at)
+    return {
+        "id": a.id,
+        "home_facility_id": a.home_facility_id,
+        "kind": a.kind,
+        "plate": a.plate,
+        "crew": list(a.crew),
+        "status": a.status,
+        "device_token_active": a.token_hash is not None,
+        "device_token_issued_at": issued.isoformat() if issued else None,
+    }
+
+
+def register(
+    s: Session,
+    *,
+    ambulance_id: str,
+    home_facility_id: str,
+    kind: AmbulanceKind,
+    plate: str,
+    crew: Sequence[str],
+    known_facilities: set[str],
+    actor: int | None,
+    now: dt.datetime,
+) -> tuple[Ambulance, str]:
+    """A new ambulance and its first device token (returned once, stored hashed)."""
+    if home_facility_id not in known_facilities:
+        raise InputError("home_facility_id", f"unknown facility {home_facility_id!r}")
+    if s.get(Ambulance, ambulance_id) is not None:
+        raise ConflictError(f"ambulance {ambulance_id!r} is already registered")
+    token = new_token()
+    a = Ambulance(
+        id=ambulance_id,
+        home_facility_id=home_facility_id,
+        kind=kind.value,
+        plate=plate,
+        crew=list(crew),
+        status=AmbulanceStatus.AVAILABLE.value,
+        token_hash=token_hash(token),
+        token_issued_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(a)
+    s.flush()
+    audit(s, actor, "ambulance.register", "ambulance", a.id, now, home=home_facility_id, kind=kind.value)
+    return a, token
+
+
+def get(s: Session, ambulance_id: str) -> Ambulance:
+    """One ambulance (NotFoundError if unknown)."""
+    a = s.get(Ambulance, ambulance_id)
+    if a is None:
+        raise NotFoundError(f"no ambulance {ambulance_id!r}")
+    return a
+
+
+def list_all(s: Session, *, home_facility_id: str | None = None) -> list[Ambulance]:
+    """Ambulances by id, optionally of one home facility."""
+    q = select(Ambulance).order_by(Ambulance.id)
+    if home_facility_id is not None:
+        q = q.where(Ambulance.home_facility_id == home_facility_id)
+    return list(s.scalars(q))
+
+
+def rotate_token(
+    s: Session, ambulance_id: str, *, actor: int | None, now: dt.datetime
+) -> tuple[Ambulance, str]:
+    """A new token for the device; the old one stops working."""
+    a = get(s, ambulance_id)
+    token = new_token()
+    a.token_hash = token_hash(token)
+    a.token_issued_at = now
+    a.updated_at = now
+    audit(s, actor, "ambulance.token_rotate", "ambulance", a.id, now)
+    return a, token
+
+
+def revoke_token(s: Session, ambulance_id: str, *, actor: int | None, now: dt.datetime) -> Ambulance:
+    """No token works for the device any more (a lost or stolen phone)."""
+    a = get(s, ambulance_id)
+    a.token_hash = None
+    a.token_issued_at = None
+    a.updated_at = now
+    audit(s, actor, "ambulance.token_revoke", "ambulance", a.id, now)
+    return a
+
+
+def by_token(s: Session, token: str) -> Ambulance | None:
+    """The ambulance whose device holds this token, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return s.scalar(select(Ambulance).where(Ambulance.token_hash == token_hash(token)))
