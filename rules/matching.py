@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Facility, HospitalClass
@@ -29,8 +30,8 @@ from rules.need import resolve_need
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from datetime import datetime
 
+    from rules.facts import Predicate
     from rules.pack import Rule, RulePack
 
 _COMPETENCY_RANK = {
@@ -106,6 +107,7 @@ class _StaticRows:
 
     facilities: Sequence[Facility]
     rows: list[tuple[Facility, int, bool]]
+    ids: tuple[str, ...]
     by_need: dict[tuple[object, ...], list[tuple[bool, bool, bool, bool]]]
 
 
@@ -118,7 +120,7 @@ def _static(facilities: Sequence[Facility]) -> _StaticRows:
     if hit is not None and hit.facilities is facilities:
         return hit
     rows = [(f, level_rank(f), f.is_hospital) for f in sorted(facilities, key=lambda f: f.id)]
-    out = _StaticRows(facilities, rows, {})
+    out = _StaticRows(facilities, rows, tuple(f.id for f, _, _ in rows), {})
     if isinstance(facilities, tuple):
         if len(_STATIC) > 64:
             _STATIC.clear()
@@ -145,6 +147,156 @@ def _capability(st: _StaticRows, need: ClinicalNeed) -> list[tuple[bool, bool, b
         st.by_need.clear()
     st.by_need[key] = out
     return out
+
+
+#: Candidate facts that do not change with live status: known once per request and candidate.
+STATIC_CANDIDATE_FACTS = frozenset(
+    {
+        "candidate_is_origin",
+        "candidate_receiving",
+        "candidate_is_hospital",
+        "candidate_level_vs_origin",
+        "candidate_has_specialty",
+        "candidate_has_equipment",
+        "candidate_reachable",
+        "candidate_regional_for_origin",
+        "candidate_travel_min",
+    }
+)
+
+
+def _is_static(rule: Rule) -> bool:
+    return all(f in STATIC_CANDIDATE_FACTS for f in rule.facts if f.startswith("candidate_"))
+
+
+@dataclass(slots=True)
+class _Row:
+    """One candidate as far as it is known without live status."""
+
+    facility: Facility
+    capability: tuple[bool, bool, bool, bool]
+    travel: tuple[float, float | None] | None
+    travel_min: float
+    same_level: bool
+    static_facts: dict[str, Any]
+    #: the live-status facts when the facility has reported none (most never do): known in advance
+    no_status_facts: dict[str, Any]
+    #: (rule's position in the pack, rule) for the rules on static facts only that hold
+    static_exclude: list[tuple[int, Rule]]
+    static_other: list[tuple[int, Rule]]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Everything about a request's candidates that live status cannot change.
+
+    Rules that read only request facts and static candidate facts are decided here once; the
+    rules left (``dyn_*``, with their position in the pack) are tested per request on live status.
+    """
+
+    facilities: Sequence[Facility]
+    rows: list[_Row]
+    ranks: dict[str, int]
+    dyn_exclude: list[tuple[int, Rule, Predicate]]
+    dyn_other: list[tuple[int, Rule, Predicate]]
+
+
+#: per pack (by identity): (request facts, origin, need, facilities, travel times) -> plan. Kept
+#: only for a tuple of facilities (immutable; held by the plan, so its id stays valid); the travel
+#: times are part of the key by value, so a closure or a new origin point makes a new plan.
+_PLANS: dict[int, tuple[RulePack, dict[tuple[object, ...], _Plan]]] = {}
+_PLAN_ROWS_MAX = 50_000
+#: ``_status_facts`` reads no time when there is no status
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _plan(
+    pack: RulePack,
+    facts: dict[str, Any],
+    facilities: Sequence[Facility],
+    need: ClinicalNeed,
+    travel: Mapping[str, tuple[float, float | None] | None],
+    origin: Facility,
+    origin_rank: int,
+    regional_hospital: str | None,
+) -> _Plan:
+    static = _static(facilities)
+    cacheable = isinstance(facilities, tuple)
+    key: tuple[object, ...] = ()
+    slot = None
+    if cacheable:
+        key = (
+            tuple(facts.items()),
+            origin.id,
+            need.specialty,
+            need.beds,
+            need.equipment,
+            need.preferred_equipment,
+            id(facilities),
+            tuple(map(travel.get, static.ids)),
+        )
+        slot = _PLANS.get(id(pack))
+        if slot is None or slot[0] is not pack:
+            if len(_PLANS) > 16:
+                _PLANS.clear()
+            slot = _PLANS[id(pack)] = (pack, {})
+        hit = slot[1].get(key)
+        if hit is not None and hit.facilities is facilities:
+            return hit
+    active = [
+        (i, r, p) for i, r in enumerate(pack.candidate_rules) if (p := r.for_candidates(facts)) is not None
+    ]
+    static_rules = [(i, r, p) for i, r, p in active if _is_static(r)]
+    rows: list[_Row] = []
+    ranks: dict[str, int] = {}
+    cf = dict(facts)
+    for (f, rank, is_hospital), cap in zip(static.rows, _capability(static, need), strict=True):
+        tr = travel.get(f.id)
+        ranks[f.id] = rank
+        vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
+        travel_min = tr[0] / 60 if tr is not None else math.inf
+        sf = {
+            "candidate_is_origin": f.id == origin.id,
+            "candidate_receiving": f.receiving,
+            "candidate_is_hospital": is_hospital,
+            "candidate_level_vs_origin": vs,
+            "candidate_has_specialty": cap[2],
+            "candidate_has_equipment": cap[0],
+            "candidate_reachable": tr is not None,
+            "candidate_regional_for_origin": f.id == regional_hospital,
+            "candidate_travel_min": travel_min,
+        }
+        cf.update(sf)
+        held = [(i, r) for i, r, p in static_rules if p(cf)]
+        ns: dict[str, Any] = {}
+        _status_facts(ns, None, need, cap, pack.settings, _NO_TIME)
+        rows.append(
+            _Row(
+                f,
+                cap,
+                tr,
+                travel_min,
+                vs is Level.SAME,
+                sf,
+                ns,
+                [(i, r) for i, r in held if r.effect == "exclude"],
+                [(i, r) for i, r in held if r.effect != "exclude"],
+            )
+        )
+    dynamic = [(i, r, p) for i, r, p in active if not _is_static(r)]
+    plan = _Plan(
+        facilities,
+        rows,
+        ranks,
+        [t for t in dynamic if t[1].effect == "exclude"],
+        [t for t in dynamic if t[1].effect != "exclude"],
+    )
+    if slot is not None:
+        # bounded by candidate rows held (about a kilobyte each), not by plans
+        if len(slot[1]) > max(64, _PLAN_ROWS_MAX // max(1, len(rows))):
+            slot[1].clear()
+        slot[1][key] = plan
+    return plan
 
 
 def _reason(rule: Rule, ctx: _Context) -> Reason:
@@ -319,46 +471,42 @@ def suggest(
         elif rule.effect == "warn":
             warnings.append(reason)
 
-    # rules whose request-only conditions fail cannot hold for any candidate: drop them once
-    active = [(r, p) for r in pack.candidate_rules if (p := r.for_candidates(facts)) is not None]
-    exclude_rules = [(r, p) for r, p in active if r.effect == "exclude"]
-    other_rules = [(r, p) for r, p in active if r.effect != "exclude"]
+    plan = _plan(pack, facts, facilities, need, travel, origin, origin_rank, regional_hospital)
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
-    ranks: dict[str, int] = {}
+    ranks = plan.ranks
     settings = pack.settings
+    dyn_exclude, dyn_other = plan.dyn_exclude, plan.dyn_other
     cf = dict(facts)  # request facts, then each candidate's facts written over the previous one's
-    static = _static(facilities)
-    for (f, rank, is_hospital), cap in zip(static.rows, _capability(static, need), strict=True):
-        fid = f.id
-        tr = travel.get(fid)
-        ranks[fid] = rank
-        vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
-        _status_facts(cf, statuses.get(fid), need, cap, settings, now)
-        cf["candidate_is_origin"] = fid == origin.id
-        cf["candidate_receiving"] = f.receiving
-        cf["candidate_is_hospital"] = is_hospital
-        cf["candidate_level_vs_origin"] = vs
-        cf["candidate_has_specialty"] = cap[2]
-        cf["candidate_reachable"] = tr is not None
-        cf["candidate_regional_for_origin"] = fid == regional_hospital
-        cf["candidate_travel_min"] = tr[0] / 60 if tr is not None else math.inf
+    for row in plan.rows:
+        f = row.facility
+        st = statuses.get(f.id)
+        if st is None:
+            cf.update(row.no_status_facts)
+        else:
+            _status_facts(cf, st, need, row.capability, settings, now)
+        cf.update(row.static_facts)
         age_s = cf["_age_s"]
         ctx = _CandidateContext(
-            base, f.name, cf["candidate_travel_min"], age_s, cf["_on_call_min"], cf["candidate_occupancy"]
+            base, f.name, row.travel_min, age_s, cf["_on_call_min"], cf["candidate_occupancy"]
         )
-        excl = [r for r, p in exclude_rules if p(cf)]
-        if excl:  # every exclusion reason is reported; other rules need not be evaluated
-            excluded.append(ExcludedFacility(f.id, f.name, tuple(_reason(r, ctx) for r in excl)))
+        excl = [(i, r) for i, r, p in dyn_exclude if p(cf)]
+        if excl or row.static_exclude:  # every exclusion reason is reported, in the pack's order
+            if row.static_exclude:
+                excl = sorted(row.static_exclude + excl) if excl else row.static_exclude
+            excluded.append(ExcludedFacility(f.id, f.name, tuple(_reason(r, ctx) for _, r in excl)))
             continue
-        hits = [r for r, p in other_rules if p(cf)]
+        hits = [(i, r) for i, r, p in dyn_other if p(cf)]
+        if row.static_other:
+            hits = sorted(row.static_other + hits) if hits else row.static_other
+        tr = row.travel
         assert tr is not None  # an unreachable candidate is excluded by the pack's rule
         admitted.append(
             _Admitted(
                 f,
                 cf["candidate_occupancy"],
-                vs is Level.SAME,
-                [(r, ctx) for r in hits],
+                row.same_level,
+                [(r, ctx) for _, r in hits],
                 tr[0],
                 tr[1],
                 age_s,

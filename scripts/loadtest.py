@@ -256,6 +256,26 @@ def wrk_run(
     return res
 
 
+#: hospitals that report live status during the test (about a third, as on SIRANAP); the others
+#: are ranked on registered capacity with the "no live status" penalty
+REPORTING = {
+    "6101022": {
+        "beds_available": {"icu": 2, "maternity": 4, "general": 12},
+        "specialists_on_duty": ["obgyn", "anak", "penyakit_dalam"],
+    },
+    "6101033": {
+        "beds_available": {"maternity": 0, "general": 5},
+        "specialists_on_duty": ["obgyn"],
+        "specialists_on_call": {"bedah": 25},
+    },
+    "6101137": {"beds_available": {"general": 3}, "equipment_out_of_order": ["ct"]},
+    "6172011": {
+        "beds_available": {"icu": 0, "nicu": 1, "general": 20},
+        "specialists_on_duty": ["jantung_dan_pembuluh_darah", "anak"],
+    },
+}
+
+
 def ensure_users(data_dir: str) -> None:
     env = {**os.environ, "RUJUK_DATA_DIR": data_dir}
     rujuk = str(Path(sys.executable).with_name("rujuk"))
@@ -263,6 +283,20 @@ def ensure_users(data_dir: str) -> None:
         name = "load-" + origin.lower()
         subprocess.run([rujuk, "users", "create", name, "--role", "referrer", "--facility", origin, "--password-stdin"],
                        input=PASSWORD + "\n", text=True, env=env, capture_output=True, check=False)  # fmt: skip
+    for hospital in REPORTING:
+        subprocess.run([rujuk, "users", "create", f"load-rs-{hospital}", "--role", "receiver", "--facility", hospital, "--password-stdin"],
+                       input=PASSWORD + "\n", text=True, env=env, capture_output=True, check=False)  # fmt: skip
+
+
+def report_statuses(url: str) -> None:
+    """Each reporting hospital's staff post its live status (fresh at the start of the runs)."""
+    for hospital, figures in REPORTING.items():
+        body = json.dumps(figures).encode()
+        req = urllib.request.Request(f"{url}/api/facilities/{hospital}/status", data=body, method="PATCH",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token(url, f'load-rs-{hospital}')}"})  # fmt: skip
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 200
 
 
 def token(url: str, user: str) -> str:
@@ -276,6 +310,7 @@ async def main_async(a: argparse.Namespace) -> None:
     host, port = u.hostname or "127.0.0.1", u.port or 80
     hostport = f"{host}:{port}"
     tokens = {o: token(a.url, "load-" + o.lower()) for o in ORIGINS}
+    report_statuses(a.url)
 
     def suggestion(i: int) -> bytes:
         o = ORIGINS[i % len(ORIGINS)]

@@ -29,6 +29,7 @@ from service.lifecycle import TransitionError
 from service.matching import Matcher
 from service.migrate import upgrade
 from service.runtime import SECURITY_SCHEME, Runtime, utc_now
+from service.schemas import ReferralRequestIn
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -167,12 +168,15 @@ def _document_sign_in(app: FastAPI) -> None:
         doc = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        doc.setdefault("components", {})["securitySchemes"] = {
-            SECURITY_SCHEME: {
-                "type": "oauth2",
-                "flows": {"password": {"tokenUrl": "/api/token", "scopes": {}}},
-            }
-        }
+        components = doc.setdefault("components", {})
+        # models read by hand-parsed routes (service.api.suggestions) are described here
+        schemas = components.setdefault("schemas", {})
+        for model in (ReferralRequestIn,):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        password_flow = {"password": {"tokenUrl": "/api/token", "scopes": {}}}
+        components["securitySchemes"] = {SECURITY_SCHEME: {"type": "oauth2", "flows": password_flow}}
         for route in _api_routes(app.routes):
             if _needs_sign_in(route.dependant):
                 for method in route.methods or ():

@@ -186,7 +186,7 @@ def suggestion_json(
 
     def reasons(rs: tuple[Reason, ...]) -> list[dict[str, Any]]:
         return [
-            {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": list(r.references)}
+            {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": r.references}
             for r in rs
         ]
 

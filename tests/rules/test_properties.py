@@ -158,3 +158,21 @@ def test_beds_of_unknown_type_are_not_invented(pack: RulePack, sambas: Dataset) 
     req = ReferralRequest("PKM-PALOH", 30, Sex.MALE, ("S06.5",), service_type=ServiceType.RAWAT_INAP)
     s = run(pack, sambas, req, st_, {f.id: (600.0, None) for f in sambas.facilities})
     assert "6101137" not in {c.facility_id for c in s.candidates}
+
+
+@PROPS
+@given(data=st.data())
+def test_cached_plans_never_change_an_answer(pack: RulePack, sambas: Dataset, data: st.DataObject) -> None:
+    # a tuple of facilities is planned once per request shape and reused; a list never is
+    fac = tuple(sambas.facilities)
+    request, statuses, travel = data.draw(worlds(sambas))
+    _, statuses2, travel2 = data.draw(worlds(sambas))
+    for st_, tr in ((statuses, travel), (statuses2, travel), (statuses, travel2), (statuses, travel)):
+        warm = suggest(request, pack=pack, facilities=fac, statuses=st_, travel=tr, now=NOW)
+        assert warm == run(pack, sambas, request, st_, tr)
+    # the same mapping changed in place (a road closed) is seen too
+    closed = data.draw(st.sampled_from(sorted(travel)))
+    travel[closed] = None
+    warm = suggest(request, pack=pack, facilities=fac, statuses=statuses, travel=travel, now=NOW)
+    assert warm == run(pack, sambas, request, statuses, travel)
+    assert closed not in {c.facility_id for c in warm.candidates}
