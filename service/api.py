@@ -551,6 +551,16 @@ def letter(referral_id: str, rt: Rt, db: Db, p: AnyUser) -> HTMLResponse:
 # ------------------------------------------------------------------------------------ live feed
 
 
+def _latest_event_id(rt: Runtime) -> int:
+    """The newest event's id (0 when there is none): a new client starts after it."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from service.db import ReferralEvent  # noqa: PLC0415
+
+    with rt.sessions() as s:
+        return int(s.scalar(select(func.coalesce(func.max(ReferralEvent.id), 0))) or 0)
+
+
 @router.get("/events/stream", tags=["referrals"])
 async def stream(
     request: Request,
@@ -568,12 +578,7 @@ async def stream(
     """
     start = last_event_id if last_event_id is not None else after
     if start is None:
-        with rt.sessions() as s:
-            from sqlalchemy import func, select  # noqa: PLC0415
-
-            from service.db import ReferralEvent  # noqa: PLC0415
-
-            start = int(s.scalar(select(func.coalesce(func.max(ReferralEvent.id), 0))) or 0)
+        start = await run_in_threadpool(_latest_event_id, rt)
 
     async def gen() -> AsyncIterator[str]:
         cursor, sent = start, 0
