@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Facility, HospitalClass
@@ -149,6 +150,11 @@ def _capability(st: _StaticRows, need: ClinicalNeed) -> list[tuple[bool, bool, b
     return out
 
 
+#: Decide what live status cannot change once per plan (rules on static facts; every rule for a
+#: facility without live status). Off, every rule is tested per request: the plain semantics,
+#: which the tests compare against.
+SHORTCUTS = True
+
 #: Candidate facts that do not change with live status: known once per request and candidate.
 STATIC_CANDIDATE_FACTS = frozenset(
     {
@@ -165,6 +171,38 @@ STATIC_CANDIDATE_FACTS = frozenset(
 )
 
 
+#: reason placeholders whose values come from live status (``_CandidateContext``)
+_LIVE_PLACEHOLDERS = frozenset({"age_h", "on_call_min", "occupancy_pct"})
+_FIXED_TEXT: dict[str, bool] = {}
+
+
+def _first(t: tuple[int, Rule, Reason | None]) -> int:
+    return t[0]
+
+
+def _fixed_text(template: str) -> bool:
+    """True if the template reads no live-status value."""
+    hit = _FIXED_TEXT.get(template)
+    if hit is None:
+        names = {name for _, name, _, _ in Formatter().parse(template) if name}
+        hit = _FIXED_TEXT[template] = not (names & _LIVE_PLACEHOLDERS)
+    return hit
+
+
+def _finished(rule: Rule, base: _Context, facility: str, travel_min: float) -> Reason | None:
+    """The reason with its texts formatted now, if they read no live-status value."""
+    d = rule.description
+    if not (_fixed_text(d.id) and _fixed_text(d.en)):
+        return None
+    return _finished_now(rule, _CandidateContext(base, facility, travel_min, None, None, 0.0))
+
+
+def _finished_now(rule: Rule, ctx: _Context) -> Reason:
+    """The reason with its texts formatted from ``ctx`` now."""
+    d = rule.description
+    return Reason(rule.id, rule.effect, d.id.format_map(ctx), d.en.format_map(ctx), None, rule.references)
+
+
 def _is_static(rule: Rule) -> bool:
     return all(f in STATIC_CANDIDATE_FACTS for f in rule.facts if f.startswith("candidate_"))
 
@@ -179,11 +217,14 @@ class _Row:
     travel_min: float
     same_level: bool
     static_facts: dict[str, Any]
-    #: the live-status facts when the facility has reported none (most never do): known in advance
-    no_status_facts: dict[str, Any]
-    #: (rule's position in the pack, rule) for the rules on static facts only that hold
-    static_exclude: list[tuple[int, Rule]]
-    static_other: list[tuple[int, Rule]]
+    #: With no live status (most facilities never report one) every fact is known in advance, and
+    #: so is the outcome: excluded with its reasons, or admitted with these (rule, reason, context)
+    no_status_excluded: ExcludedFacility | None
+    no_status_hits: list[tuple[Rule, Reason | None, _Context]]
+    #: (rule's position in the pack, rule, its reason when the text is known in advance) for the
+    #: rules on static facts only that hold
+    static_exclude: list[tuple[int, Rule, Reason | None]]
+    static_other: list[tuple[int, Rule, Reason | None]]
 
 
 @dataclass(slots=True)
@@ -213,6 +254,7 @@ _NO_TIME = datetime.min.replace(tzinfo=UTC)
 def _plan(
     pack: RulePack,
     facts: dict[str, Any],
+    base: _Context,
     facilities: Sequence[Facility],
     need: ClinicalNeed,
     travel: Mapping[str, tuple[float, float | None] | None],
@@ -227,6 +269,7 @@ def _plan(
     if cacheable:
         key = (
             tuple(facts.items()),
+            tuple(base.items()),
             origin.id,
             need.specialty,
             need.beds,
@@ -246,7 +289,7 @@ def _plan(
     active = [
         (i, r, p) for i, r in enumerate(pack.candidate_rules) if (p := r.for_candidates(facts)) is not None
     ]
-    static_rules = [(i, r, p) for i, r, p in active if _is_static(r)]
+    static_rules = [(i, r, p) for i, r, p in active if _is_static(r)] if SHORTCUTS else []
     rows: list[_Row] = []
     ranks: dict[str, int] = {}
     cf = dict(facts)
@@ -267,9 +310,20 @@ def _plan(
             "candidate_travel_min": travel_min,
         }
         cf.update(sf)
-        held = [(i, r) for i, r, p in static_rules if p(cf)]
-        ns: dict[str, Any] = {}
-        _status_facts(ns, None, need, cap, pack.settings, _NO_TIME)
+        held = [(i, r, _finished(r, base, f.name, travel_min)) for i, r, p in static_rules if p(cf)]
+        # the outcome without live status, decided by every rule now (the same facts, the same
+        # order as a request would write them: status facts, then static ones)
+        _status_facts(cf, None, need, cap, pack.settings, _NO_TIME)
+        cf.update(sf)
+        ctx = _CandidateContext(base, f.name, travel_min, None, None, 0.0)
+        ns_held = [r for _, r, p in active if p(cf)]
+        ns_excl = [r for r in ns_held if r.effect == "exclude"]
+        ns_excluded = (
+            ExcludedFacility(f.id, f.name, tuple(_finished_now(r, ctx) for r in ns_excl)) if ns_excl else None
+        )
+        ns_hits: list[tuple[Rule, Reason | None, _Context]] = [
+            (r, _finished_now(r, ctx), ctx) for r in ns_held if r.effect != "exclude"
+        ]
         rows.append(
             _Row(
                 f,
@@ -278,12 +332,13 @@ def _plan(
                 travel_min,
                 vs is Level.SAME,
                 sf,
-                ns,
-                [(i, r) for i, r in held if r.effect == "exclude"],
-                [(i, r) for i, r in held if r.effect != "exclude"],
+                ns_excluded,
+                ns_hits,
+                [h for h in held if h[1].effect == "exclude"],
+                [h for h in held if h[1].effect != "exclude"],
             )
         )
-    dynamic = [(i, r, p) for i, r, p in active if not _is_static(r)]
+    dynamic = [(i, r, p) for i, r, p in active if not _is_static(r)] if SHORTCUTS else active
     plan = _Plan(
         facilities,
         rows,
@@ -309,7 +364,7 @@ class _Admitted:
     facility: Facility
     occupancy: float
     same_level: bool
-    reasons: list[tuple[Rule, _Context]]
+    reasons: list[tuple[Rule, Reason | None, _Context]]
     time_s: float
     distance_m: float | None
     status_age_s: float | None
@@ -471,7 +526,7 @@ def suggest(
         elif rule.effect == "warn":
             warnings.append(reason)
 
-    plan = _plan(pack, facts, facilities, need, travel, origin, origin_rank, regional_hospital)
+    plan = _plan(pack, facts, base, facilities, need, travel, origin, origin_rank, regional_hospital)
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
     ranks = plan.ranks
@@ -481,24 +536,31 @@ def suggest(
     for row in plan.rows:
         f = row.facility
         st = statuses.get(f.id)
-        if st is None:
-            cf.update(row.no_status_facts)
-        else:
-            _status_facts(cf, st, need, row.capability, settings, now)
+        if st is None and SHORTCUTS:
+            if row.no_status_excluded is not None:
+                excluded.append(row.no_status_excluded)
+                continue
+            assert row.travel is not None  # an unreachable candidate is excluded by the pack's rule
+            admitted.append(
+                _Admitted(f, 0.0, row.same_level, row.no_status_hits, *row.travel, None, stale=False)
+            )
+            continue
+        _status_facts(cf, st, need, row.capability, settings, now)
         cf.update(row.static_facts)
         age_s = cf["_age_s"]
         ctx = _CandidateContext(
             base, f.name, row.travel_min, age_s, cf["_on_call_min"], cf["candidate_occupancy"]
         )
-        excl = [(i, r) for i, r, p in dyn_exclude if p(cf)]
+        excl: list[tuple[int, Rule, Reason | None]] = [(i, r, None) for i, r, p in dyn_exclude if p(cf)]
         if excl or row.static_exclude:  # every exclusion reason is reported, in the pack's order
             if row.static_exclude:
-                excl = sorted(row.static_exclude + excl) if excl else row.static_exclude
-            excluded.append(ExcludedFacility(f.id, f.name, tuple(_reason(r, ctx) for _, r in excl)))
+                excl = sorted(row.static_exclude + excl, key=_first) if excl else row.static_exclude
+            reasons = tuple(_reason(r, ctx) if done is None else done for _, r, done in excl)
+            excluded.append(ExcludedFacility(f.id, f.name, reasons))
             continue
-        hits = [(i, r) for i, r, p in dyn_other if p(cf)]
+        hits: list[tuple[int, Rule, Reason | None]] = [(i, r, None) for i, r, p in dyn_other if p(cf)]
         if row.static_other:
-            hits = sorted(row.static_other + hits) if hits else row.static_other
+            hits = sorted(row.static_other + hits, key=_first) if hits else row.static_other
         tr = row.travel
         assert tr is not None  # an unreachable candidate is excluded by the pack's rule
         admitted.append(
@@ -506,7 +568,7 @@ def suggest(
                 f,
                 cf["candidate_occupancy"],
                 row.same_level,
-                [(r, ctx) for _, r in hits],
+                [(r, done, ctx) for _, r, done in hits],
                 tr[0],
                 tr[1],
                 age_s,
@@ -519,8 +581,8 @@ def suggest(
     for a in admitted:
         units = {"level_steps": ranks[a.facility.id] - lowest, "occupancy": a.occupancy}
         score = a.time_s / 60 * pack.weights["travel"]
-        reasons = []
-        for rule, rctx in a.reasons:
+        kept: list[Reason] = []
+        for rule, done, rctx in a.reasons:
             if rule.effect in ("boost", "demote"):
                 w = pack.weights[rule.param]
                 if rule.param == "preferred_equipment" and need.preferred_within_min > 0:
@@ -529,7 +591,7 @@ def suggest(
                 if unit == 0:
                     continue
                 score += (w * unit) if rule.effect == "demote" else -(w * unit)
-            reasons.append(_reason(rule, rctx))
+            kept.append(_reason(rule, rctx) if done is None else done)
         if request.back_referral:
             rtype = ReferralType.BACK_REFERRAL
         elif a.same_level:
@@ -537,7 +599,7 @@ def suggest(
         else:
             rtype = ReferralType.VERTICAL
         score = round(score, 3)
-        ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(reasons))))
+        ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(kept))))
     ranked.sort(key=lambda t: t[:3])
     candidates = tuple(
         RankedCandidate(

@@ -115,26 +115,27 @@ class Reason(NamedTuple):
     """One rule that admitted, excluded, boosted or demoted a facility, or shaped the decision.
 
     The texts are the rule's templates filled from ``values``; they are formatted when read (a
-    request produces hundreds of reasons, and most are never displayed). A named tuple: cheap to
-    make, immutable.
+    request produces hundreds of reasons, and most are never displayed). With ``values`` None
+    the templates are the finished texts (reasons the engine keeps from one request to the
+    next). A named tuple: cheap to make, immutable.
     """
 
     rule_id: str
     effect: str
     template_id: str
     template_en: str
-    values: Mapping[str, object]
+    values: Mapping[str, object] | None
     references: tuple[str, ...]
 
     @property
     def text_id(self) -> str:
         """The reason in Bahasa Indonesia."""
-        return self.template_id.format_map(self.values)
+        return self.template_id if self.values is None else self.template_id.format_map(self.values)
 
     @property
     def text_en(self) -> str:
         """The reason in English."""
-        return self.template_en.format_map(self.values)
+        return self.template_en if self.values is None else self.template_en.format_map(self.values)
 
     def text(self, lang: str = "id") -> str:
         """The reason in Bahasa Indonesia (``id``) or English (``en``)."""
