@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.sparse.csgraph import dijkstra
 
 from routing.compiled import CompiledGraph, PairWeights
 from routing.conditions import RoadCondition, condition_edges, multipliers
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     import networkx as nx
     import numpy.typing as npt
+    from scipy.sparse import csr_matrix
 
     from geodata.roadgraph import RoadGraph
     from routing.compiled import FloatArray, IntArray
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 #: Headings within this many degrees of a segment's direction count as driving along it.
 HEADING_TOLERANCE_DEG = 90.0
 _AT_NODE = 1e-9
+#: Trees to arbitrary points (pickups) kept per engine.
+POINT_TREES_KEPT = 64
 #: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
 REPAIR_LIMIT_DIVISOR = 4
 
@@ -94,6 +98,10 @@ class RoutingEngine:
         self.last_update_trees = 0
         self.last_update_full_trees = 0
         self._dist, self._pred = self._load_or_compute_trees(cache_dir)
+        self._reverse: tuple[str, csr_matrix] | None = None
+        self._point_trees: dict[
+            tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
+        ] = {}
 
     # ----- identity -------------------------------------------------------------------------
 
@@ -333,6 +341,127 @@ class RoutingEngine:
             graph_version=version,
             modelled=self.modelled,
         )
+
+    def _tree_to_point(self, snap: Snap) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
+        """Time from every node to a snapped point: ``(time, next node, time at the entry node)``.
+
+        The point is reached from node a (driving the fraction f of a->b) or from node b (the
+        rest of b->a); both are sources of one reverse Dijkstra. Kept for a few recent points
+        per graph version (pickups at the same facility repeat).
+        """
+        key = (snap.node_a, snap.node_b, round(snap.fraction, 6), self._version)
+        hit = self._point_trees.get(key)
+        if hit is not None:
+            return hit
+        a, b, f = snap.node_a, snap.node_b, snap.fraction
+        w = self._weights
+        pairs = self.compiled.pair_index(np.array([a, b]), np.array([b, a]))
+        last = np.full(self.graph.n_nodes, np.inf)
+        last[a] = f * float(w.time_s[pairs[0]]) if pairs[0] >= 0 else np.inf
+        last[b] = min(last[b], (1.0 - f) * float(w.time_s[pairs[1]]) if pairs[1] >= 0 else np.inf)
+        if f <= _AT_NODE:
+            last[a] = 0.0
+        elif f >= 1.0 - _AT_NODE:
+            last[b] = 0.0
+        reverse = self._reverse_matrix()
+        sources = [n for n in (a, b) if math.isfinite(last[n])]
+        if not sources:
+            out = (np.full(self.graph.n_nodes, np.inf), np.full(self.graph.n_nodes, NO_NODE, np.int32), last)
+        else:
+            d, p = dijkstra(reverse, directed=True, indices=sources, return_predecessors=True)
+            total = d + last[sources][:, None]
+            best = np.argmin(total, axis=0)
+            cols = np.arange(self.graph.n_nodes)
+            out = (total[best, cols], p[best, cols].astype(np.int32), last)
+        if len(self._point_trees) >= POINT_TREES_KEPT:
+            self._point_trees.pop(next(iter(self._point_trees)))
+        self._point_trees[key] = out
+        return out
+
+    def _reverse_matrix(self) -> csr_matrix:
+        if self._reverse is None or self._reverse[0] != self._version:
+            self._reverse = (self._version, self.compiled.reverse_matrix(self._weights))
+        return self._reverse[1]
+
+    def times_to_point(
+        self,
+        origins: Sequence[tuple[float, float, float | None]],
+        lon: float,
+        lat: float,
+        *,
+        with_distance: bool = True,
+    ) -> list[tuple[float | None, float | None]]:
+        """Time and road distance from each origin ``(lon, lat, heading)`` to one point.
+
+        For "which vehicle reaches this pickup first": one reverse search from the point, then a
+        lookup per origin (driving along its heading when given). ``(None, None)`` where there is
+        no road route; an origin or the point too far from any road raises as ``snap`` does.
+        """
+        target = self.snapper.snap(lon, lat)
+        origin_snaps = [self.snapper.snap(o_lon, o_lat) for o_lon, o_lat, _ in origins]
+        out: list[tuple[float | None, float | None]] = []
+        with self._lock:
+            t_node, nxt, _ = self._tree_to_point(target)
+            w = self._weights
+            for snap, (_, _, heading) in zip(origin_snaps, origins, strict=True):
+                entries, _ = self._entries(snap, w, heading)
+                best_t, best = math.inf, (-1, 0.0)
+                for node, t0, d0 in entries:
+                    t = t0 + float(t_node[node])
+                    if t < best_t:
+                        best_t, best = t, (node, d0)
+                direct = self._along_same_segment(snap, target, w, heading)
+                if direct is not None and direct[0] <= best_t + target.offroad_s:
+                    out.append((direct[0], direct[1] if with_distance else None))
+                    continue
+                if not math.isfinite(best_t):
+                    out.append((None, None))
+                    continue
+                dist = None
+                if with_distance:
+                    dist = best[1] + self._length_to_point(best[0], nxt, target, w) + target.distance_m
+                out.append((best_t + target.offroad_s, dist))
+        return out
+
+    def _along_same_segment(
+        self, origin: Snap, target: Snap, w: PairWeights, heading: float | None
+    ) -> tuple[float, float] | None:
+        """(time, distance) straight along the segment the origin shares with the point, or None."""
+        a, b = target.node_a, target.node_b
+        if (origin.node_a, origin.node_b) == (a, b):
+            fo = origin.fraction
+        elif (origin.node_a, origin.node_b) == (b, a):
+            fo = 1.0 - origin.fraction
+        else:
+            return None
+        ft = target.fraction
+        u, v, span = (a, b, ft - fo) if ft >= fo else (b, a, fo - ft)
+        p = int(self.compiled.pair_index(np.array([u]), np.array([v]))[0])
+        if p < 0 or not math.isfinite(w.time_s[p]):
+            return None
+        if heading is not None and math.isfinite(heading) and span > _AT_NODE:
+            diff = abs((heading - self.snapper.bearing_deg(u, v) + 180.0) % 360.0 - 180.0)
+            if diff > HEADING_TOLERANCE_DEG:
+                return None  # driving the other way
+        time = origin.offroad_s + span * float(w.time_s[p]) + target.offroad_s
+        return time, origin.distance_m + span * float(w.length_m[p]) + target.distance_m
+
+    def _length_to_point(self, node: int, nxt: npt.NDArray[np.int32], target: Snap, w: PairWeights) -> float:
+        """Road length from ``node`` along the tree to the snapped point (off-road leg excluded)."""
+        acc = 0.0
+        cur = node
+        for _ in range(self.graph.n_nodes):
+            step = int(nxt[cur])
+            if step == NO_NODE:  # at the source the tree ends at: node a or node b
+                break
+            acc += float(w.length_m[self.compiled.pair_index(np.array([cur]), np.array([step]))[0]])
+            cur = step
+        a, b, f = target.node_a, target.node_b, target.fraction
+        if cur == a and f > _AT_NODE:
+            acc += f * float(w.length_m[self.compiled.pair_index(np.array([a]), np.array([b]))[0]])
+        elif cur == b and f < 1.0 - _AT_NODE:
+            acc += (1.0 - f) * float(w.length_m[self.compiled.pair_index(np.array([b]), np.array([a]))[0]])
+        return acc
 
     # ----- live road conditions ---------------------------------------------------------------
 

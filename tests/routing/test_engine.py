@@ -229,3 +229,41 @@ def test_sambas_every_puskesmas_reaches_every_receiving_hospital(sambas: Dataset
     )
     settlements = {s.id: (s.centroid.lon, s.centroid.lat) for s in sambas.settlements}
     assert np.all(np.isfinite(engine.matrix(settlements, with_distance=False).time_s))
+
+
+def _line() -> RoutingEngine:
+    # A(109.00, 1.0) <-> B(109.01, 1.0), 1,000 s and 1,000 m each way; C only reachable from B
+    g = from_edge_list(
+        node_id=np.arange(3),
+        lon=[109.0, 109.01, 109.02],
+        lat=[1.0, 1.0, 1.0],
+        edges=[(0, 1, 1000.0, 1000.0, "road"), (1, 0, 1000.0, 1000.0, "road"), (1, 2, 500.0, 500.0, "road")],
+        modelled=False,
+        source="test",
+    )
+    return RoutingEngine(g, {"F": (109.0, 1.0)}, max_snap_m=1e6)
+
+
+def test_times_to_a_point_mid_segment() -> None:
+    e = _line()
+    mid = (109.005, 1.0)
+    (from_a, from_b, from_c) = e.times_to_point(
+        [(109.0, 1.0, None), (109.01, 1.0, None), (109.02, 1.0, None)], *mid
+    )
+    assert from_a[0] == pytest.approx(500.0) and from_a[1] == pytest.approx(500.0)
+    assert from_b[0] == pytest.approx(500.0)
+    assert from_c == (None, None)  # C has no road out
+    # on the same segment, driving towards the point: straight along it
+    (ahead,) = e.times_to_point([(109.0025, 1.0, 90.0)], 109.0075, 1.0)
+    assert ahead[0] == pytest.approx(500.0) and ahead[1] == pytest.approx(500.0)
+    # driving away from it: to the next node and back
+    (away,) = e.times_to_point([(109.0025, 1.0, 270.0)], 109.0075, 1.0)
+    assert away[0] == pytest.approx(250.0 + 750.0)
+
+
+def test_times_to_a_point_follow_closures() -> None:
+    e = _line()
+    before = e.times_to_point([(109.01, 1.0, None)], 109.0, 1.0)[0][0]
+    e.apply_condition(RoadCondition.closure("c1", edges=e.edges_between(1, 0, both_ways=False)))
+    assert before == pytest.approx(1000.0)
+    assert e.times_to_point([(109.01, 1.0, None)], 109.0, 1.0) == [(None, None)]

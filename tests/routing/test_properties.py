@@ -234,3 +234,27 @@ def test_repaired_trees_equal_fresh_trees_after_a_sequence_of_changes(
                         assert t == pytest.approx(expected, rel=1e-12)
     finally:
         engine_module.REPAIR_LIMIT_DIVISOR = old
+
+
+@PROPS
+@given(road_graphs(), st.data())
+def test_times_to_a_point_equal_networkx(case: tuple[RoadGraph, list[int]], data: st.DataObject) -> None:
+    # many origins (vehicles) to one point (a pickup), against networkx from each origin
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    ref = reference(graph)
+    nodes = on_road(graph)
+    target = data.draw(st.sampled_from(nodes))
+    origins = [(float(graph.lon[v]), float(graph.lat[v]), None) for v in nodes]
+    got = engine.times_to_point(origins, float(graph.lon[target]), float(graph.lat[target]))
+    for v, (t, d) in zip(nodes, got, strict=True):
+        try:
+            expected: float | None = nx.shortest_path_length(ref, v, target, weight="travel_time")
+        except nx.NetworkXNoPath:
+            expected = None
+        if expected is None:
+            assert t is None and d is None
+        else:
+            assert t is not None and d is not None
+            assert t == pytest.approx(expected, rel=1e-9, abs=1e-9)
+            assert d == pytest.approx(10 * t, rel=1e-9, abs=1e-6)
