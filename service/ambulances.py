@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from service.db import Ambulance
+from service import store
+from service.db import Ambulance, Referral
+from service.lifecycle import Action
 from service.store import ConflictError, InputError, NotFoundError, audit, aware
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy.orm import Session
+
+    from service.auth import Principal
 
 #: Device tokens start with this, so a misplaced one is recognisable (and never taken for a JWT).
 TOKEN_PREFIX = "rjk_amb_"  # noqa: S105  a public prefix, not a secret
@@ -151,3 +156,82 @@ def by_token(s: Session, token: str) -> Ambulance | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     return s.scalar(select(Ambulance).where(Ambulance.token_hash == token_hash(token)))
+
+
+#: Statuses a dispatcher sets by hand; the others follow the referral (dispatch, depart, arrive).
+MANUAL_STATUSES = frozenset({AmbulanceStatus.AVAILABLE, AmbulanceStatus.OUT_OF_SERVICE})
+
+
+def set_status(
+    s: Session, ambulance_id: str, status: AmbulanceStatus, *, actor: int | None, now: dt.datetime
+) -> Ambulance:
+    """Available again (after a hand-over) or out of service; ends its link to a referral.
+
+    Refused (409) while the ambulance is carrying a patient: record the arrival first.
+    """
+    if status not in MANUAL_STATUSES:
+        raise InputError(
+            "status",
+            f"{status.value!r} follows the referral (dispatch, depart, arrive): "
+            "set available or out_of_service",
+        )
+    a = get(s, ambulance_id)
+    if a.status == AmbulanceStatus.TRANSPORTING.value:
+        raise ConflictError(
+            f"ambulance {a.id} is transporting referral {a.referral_id}: record the arrival first"
+        )
+    frm = a.status
+    a.status = status.value
+    a.referral_id = None
+    a.updated_at = now
+    audit(s, actor, "ambulance.status", "ambulance", a.id, now, frm=frm, to=status.value)
+    return a
+
+
+def assign(
+    s: Session,
+    p: Principal,
+    referral_id: str,
+    ambulance_id: str,
+    *,
+    now: dt.datetime,
+    answer_within_min: float,
+) -> tuple[Referral, Ambulance]:
+    """Dispatch an available ambulance for an accepted referral (the lifecycle's dispatch)."""
+    a = get(s, ambulance_id)
+    if a.status != AmbulanceStatus.AVAILABLE.value:
+        raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
+    note = f"ambulance {a.id}"
+    r = store.act(s, p, referral_id, Action.DISPATCH, now=now, answer_within_min=answer_within_min, note=note)
+    r.ambulance_id = a.id
+    a.status = AmbulanceStatus.DISPATCHED.value
+    a.referral_id = r.id
+    a.updated_at = now
+    audit(s, p.user_id, "ambulance.assign", "ambulance", a.id, now, referral=r.id)
+    return r, a
+
+
+@dataclass(frozen=True, slots=True)
+class AmbulanceInfo:
+    """What the tracking path needs to know of an ambulance, read once and kept briefly."""
+
+    id: str
+    home_facility_id: str
+    kind: str
+    status: str
+    referral_id: str | None
+    destination_id: str | None
+    pickup_id: str | None
+
+
+def snapshot(s: Session) -> dict[str, AmbulanceInfo]:
+    """Every ambulance with its current referral's origin (pickup) and destination."""
+    rows = s.execute(
+        select(Ambulance, Referral.origin_id, Referral.destination_id)
+        .outerjoin(Referral, Referral.id == Ambulance.referral_id)
+        .order_by(Ambulance.id)
+    ).all()
+    return {
+        a.id: AmbulanceInfo(a.id, a.home_facility_id, a.kind, a.status, a.referral_id, dest, origin)
+        for a, origin, dest in rows
+    }

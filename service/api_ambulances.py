@@ -82,6 +82,7 @@ def register(body: AmbulanceIn, rt: Rt, db: Db, p: Admin) -> dict[str, Any]:
         now=rt.clock(),
     )
     db.commit()
+    rt.ambulances_changed()
     return {**ambulance_json(a), "device_token": token}
 
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
+import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,7 @@ from routing.errors import RoutingError
 from service import store
 from service.api import router
 from service.api_ambulances import router as ambulance_router
+from service.api_tracking import router as tracking_router
 from service.db import make_engine, session_factory
 from service.lifecycle import TransitionError
 from service.matching import Matcher
@@ -31,6 +33,7 @@ from service.migrate import upgrade
 from service.runtime import SECURITY_SCHEME, Runtime, utc_now
 from service.schemas import ReferralRequestIn
 from service.settings import Settings
+from service.tracking import Tracker
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -245,6 +248,14 @@ def create_app(
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
         gc.freeze()
+        redis_client = None
+        if cfg.redis_url:
+            redis_client = aioredis.Redis.from_url(
+                cfg.redis_url, socket_connect_timeout=0.5, socket_timeout=2.0, health_check_interval=30
+            )
+            rt.tracker = Tracker(
+                redis_client, prefix=cfg.redis_prefix, retention_s=cfg.track_retention_h * 3600
+            )
         task = asyncio.create_task(_escalation_loop(rt))
         try:
             yield
@@ -252,6 +263,8 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if redis_client is not None:
+                await redis_client.aclose()
             rt.engine.dispose()
 
     app = FastAPI(
@@ -263,6 +276,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(ambulance_router)
+    app.include_router(tracking_router)
     _document_sign_in(app)
 
     def ds(request: Request) -> Dataset:

@@ -103,15 +103,50 @@ def serve(
     upgrade(engine)
     engine.dispose()
     cfg.resolved_secret_key()  # created once here, not raced by the workers
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=cfg.host,
-        port=cfg.port,
-        workers=cfg.workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+    embedded = None
+    if not cfg.redis_url:
+        from service.embedded_redis import EmbeddedRedis, EmbeddedRedisError  # noqa: PLC0415
+
+        embedded = EmbeddedRedis(cfg.data_dir)
+        try:
+            os.environ["RUJUK_REDIS_URL"] = embedded.start()
+        except EmbeddedRedisError as exc:
+            typer.echo(f"warning: ambulance positions unavailable: {exc}", err=True)
+            embedded = None
+        else:
+            typer.echo(f"ambulance positions: private redis-server at {embedded.url}", err=True)
+    try:
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=cfg.host,
+            port=cfg.port,
+            workers=cfg.workers,
+            proxy_headers=True,
+            log_level="info",
+            log_config=log_config(),
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def log_config() -> dict[str, object]:
+    """Uvicorn's logging, with query strings left out of the access log.
+
+    A query string can carry a device token (the OsmAnd protocol sends its ``id`` there) or a
+    search; paths are enough to follow what happened.
+    """
+    import copy  # noqa: PLC0415
+
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
+
+    cfg: dict[str, object] = copy.deepcopy(LOGGING_CONFIG)
+    cfg["filters"] = {"no_query": {"()": "service.logs.NoQueryString"}}
+    handlers = cfg["handlers"]
+    assert isinstance(handlers, dict)
+    handlers["access"]["filters"] = ["no_query"]
+    return cfg
 
 
 db = typer.Typer(help="The service database.", no_args_is_help=True)

@@ -118,6 +118,8 @@ class Referral(Base):
     arrived_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
     cancelled_at: Mapped[dt.datetime | None]
+    #: the ambulance dispatched for the transfer, if any
+    ambulance_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -202,6 +204,8 @@ class Ambulance(Base):
     status: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[dt.datetime | None]
+    #: the referral it is serving (dispatched, transporting, at hospital)
+    referral_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 

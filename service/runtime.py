@@ -15,6 +15,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 
 from service import store
+from service.ambulances import snapshot as ambulance_snapshot
 from service.auth import Principal, Role, read_token
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 
     from geodata.dataset import Dataset
     from rules.model import FacilityStatus
+    from service.ambulances import AmbulanceInfo
     from service.matching import Matcher
     from service.settings import Settings
+    from service.tracking import Tracker
 
 
 def utc_now() -> dt.datetime:
@@ -53,6 +56,32 @@ class Runtime:
     status_ttl_s: float = 1.0
     #: device tokens -> (ambulance id, monotonic expiry): see ``service.api_ambulances``
     device_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: ambulance positions in Redis (None: no Redis configured, positions unavailable)
+    tracker: Tracker | None = None
+    #: the ambulance registry as the tracking path sees it, at most ``ambulance_ttl_s`` old
+    ambulance_cache: tuple[float, dict[str, AmbulanceInfo]] | None = None
+    ambulance_ttl_s: float = 2.0
+
+    def ambulances(self) -> dict[str, AmbulanceInfo]:
+        """The registry snapshot (blocking when stale: call from a worker thread)."""
+        cached = self.ambulance_cache
+        if cached is not None and time.monotonic() - cached[0] < self.ambulance_ttl_s:
+            return cached[1]
+        with self.sessions() as s:
+            fresh = ambulance_snapshot(s)
+        self.ambulance_cache = (time.monotonic(), fresh)
+        return fresh
+
+    def cached_ambulances(self) -> dict[str, AmbulanceInfo] | None:
+        """The snapshot if fresh enough (no I/O)."""
+        cached = self.ambulance_cache
+        if cached is not None and time.monotonic() - cached[0] < self.ambulance_ttl_s:
+            return cached[1]
+        return None
+
+    def ambulances_changed(self) -> None:
+        """Forget the snapshot (after this worker changed an ambulance or a dispatch)."""
+        self.ambulance_cache = None
 
     def statuses(self, s: Session) -> dict[str, FacilityStatus]:
         """Every facility's live status, at most ``status_ttl_s`` old (reads with ``s`` when stale)."""

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from geodata.models import BedType, Equipment, Service
 from rules.model import FacilityStatus
 from service.auth import FACILITY_ROLES, Principal, Role, hash_password, verify_password
-from service.db import AuditEntry, Referral, ReferralEvent, ServiceVolume, StatusFigure, User
+from service.db import Ambulance, AuditEntry, Referral, ReferralEvent, ServiceVolume, StatusFigure, User
 from service.lifecycle import Action, Side, Status, transition
 
 if TYPE_CHECKING:
@@ -437,6 +437,7 @@ def act(
         r.due_at = None
     r.updated_at = now
     r.version += 1
+    _ambulance_follows(s, r, action, now, p.user_id)
     _event(s, r, action.value, frm.value, p.user_id, now, note)
     audit(
         s,
@@ -449,6 +450,55 @@ def act(
         to=r.status,
         destination=r.destination_id,
     )
+    return r
+
+
+#: Where the referral's ambulance is after each action (the referral's transport drives it).
+_AMBULANCE_AFTER = {Action.DEPART: "transporting", Action.ARRIVE: "at_hospital", Action.CANCEL: "available"}
+
+
+def _ambulance_follows(s: Session, r: Referral, action: Action, now: dt.datetime, actor: int | None) -> None:
+    status = _AMBULANCE_AFTER.get(action)
+    if r.ambulance_id is None or status is None:
+        return
+    a = s.get(Ambulance, r.ambulance_id)
+    if a is None or a.referral_id != r.id:
+        return
+    a.status = status
+    if status == "available":
+        a.referral_id = None
+    a.updated_at = now
+    audit(s, actor, "ambulance.status", "ambulance", a.id, now, status=status, referral=r.id)
+
+
+def arrive_by_gps(
+    s: Session, referral_id: str, ambulance_id: str, *, now: dt.datetime, distance_m: float
+) -> Referral | None:
+    """The referral's ambulance reached the destination: arrived (no user acts; the GPS did).
+
+    Nothing happens (None) if the referral has moved on already, e.g. another worker saw the
+    same position first or staff recorded the arrival by hand.
+    """
+    r = s.get(Referral, referral_id)
+    if r is None or r.ambulance_id != ambulance_id:
+        return None
+    frm = Status(r.status)
+    if frm not in (Status.DISPATCHED, Status.IN_TRANSIT):
+        return None
+    to = transition(Action.ARRIVE, frm, frozenset({Side.DISPATCHER}))
+    # claimed by a conditional update: with several workers seeing the same fix, one records it
+    claimed = s.execute(
+        update(Referral)
+        .where(Referral.id == referral_id, Referral.status == frm.value)
+        .values(status=to.value, arrived_at=now, updated_at=now, version=Referral.version + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        return None
+    s.refresh(r)
+    _ambulance_follows(s, r, Action.ARRIVE, now, None)
+    note = f"arrival detected by GPS: ambulance {ambulance_id} within {distance_m:.0f} m of the destination"
+    _event(s, r, Action.ARRIVE.value, frm.value, None, now, note)
+    audit(s, None, "referral.arrive", "referral", r.id, now, frm=frm.value, to=r.status, by="gps")
     return r
 
 

@@ -1,7 +1,7 @@
 """Ambulance positions in Redis: the latest in a GEO set and a hash, the history in a stream.
 
 Per ambulance: ``amb:last:<id>`` (hash: the newest fix, its ETA when transporting), ``amb:track:<id>``
-(stream: every fix, in arrival order, trimmed to the retention window) and ``amb:seen:<id>``
+(stream: every fix, in arrival order, bounded to one fix a second over the retention window) and ``amb:seen:<id>``
 (sorted set of fix times, so a fix sent twice is stored once). All ambulances: ``amb:geo`` (GEO
 set of newest positions). One Lua script stores a batch of fixes of one ambulance atomically:
 duplicates are skipped, every new fix goes to the history, and the latest position moves only
@@ -29,14 +29,14 @@ REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, O
 
 _INGEST = """
 local geo, last, track, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local member, min_id, min_ts, recv, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local member, maxlen, min_ts, recv, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local cur = tonumber(redis.call('HGET', last, 'ts') or '-1')
 local stored, newest = 0, nil
 for i = 6, #ARGV, 6 do
   local ts = ARGV[i]
   if redis.call('ZADD', seen, 'NX', ts, ts) == 1 then
     stored = stored + 1
-    redis.call('XADD', track, 'MINID', '~', min_id, '*', 'ts', ts, 'lat', ARGV[i + 1],
+    redis.call('XADD', track, 'MAXLEN', '~', maxlen, '*', 'ts', ts, 'lat', ARGV[i + 1],
       'lon', ARGV[i + 2], 'speed', ARGV[i + 3], 'heading', ARGV[i + 4], 'acc', ARGV[i + 5])
     if tonumber(ts) > cur then
       cur = tonumber(ts)
@@ -103,6 +103,9 @@ class Tracker:
         self.client = client
         self.prefix = prefix
         self.retention_ms = round(retention_s * 1000)
+        #: history kept per ambulance: one fix a second over the retention window (fixes older
+        #: than the window are refused when they arrive)
+        self.max_fixes = max(100, round(retention_s))
         self.geo = f"{prefix}amb:geo"
         self.channel = f"{prefix}events"
         self._ingest = client.register_script(_INGEST)
@@ -120,7 +123,7 @@ class Tracker:
         return f"{self.prefix}amb:seen:{ambulance_id}"
 
     def _args(self, ambulance_id: str, positions: Sequence[Position], now_ms: int) -> list[str]:
-        args = [ambulance_id, str(now_ms - self.retention_ms), str(now_ms - self.retention_ms)]
+        args = [ambulance_id, str(self.max_fixes), str(now_ms - self.retention_ms)]
         args += [str(now_ms), self.channel]
         for p in sorted(positions, key=lambda p: p.ts_ms):  # history in fix order within a batch
             args += [str(p.ts_ms), repr(p.lat), repr(p.lon), _f(p.speed_ms), _f(p.heading), _f(p.accuracy_m)]
@@ -255,8 +258,8 @@ class Tracker:
     async def track(self, ambulance_id: str, *, since_ms: int, until_ms: int) -> list[Position]:
         """The fixes taken in ``[since, until]``, in fix-time order (late arrivals included)."""
         try:
-            # a fix arrives at or after it is taken: start the scan at ``since`` (arrival ids)
-            rows = await self.client.xrange(self.track_key(ambulance_id), min=f"{since_ms}-0", max="+")
+            # arrival order is not fix order (buffered uploads): read the bounded history whole
+            rows = await self.client.xrange(self.track_key(ambulance_id), min="-", max="+")
         except REDIS_DOWN as exc:
             raise PositionsUnavailableError(str(exc)) from exc
         out = []

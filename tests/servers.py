@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -121,3 +122,43 @@ def postgres_server() -> Iterator[str]:
             [*as_user, pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], check=False, capture_output=True
         )
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class RedisProcess:
+    """A redis-server of the test's own, on a fixed port, that the test may kill and restart."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("no redis-server binary: install redis-server (apt-get install redis-server)")
+        self.binary = binary
+        self.port = free_port()
+        self.tmp = tempfile.mkdtemp(prefix="rujuk-redis-kill-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.tmp],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_port(self.port, self.proc, "redis-server")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
