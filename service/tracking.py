@@ -2,11 +2,12 @@
 
 Per ambulance: ``amb:last:<id>`` (hash: the newest fix, its ETA when transporting),
 ``amb:track:<id>`` (stream: every fix in arrival order, bounded to one fix a second over the
-retention window) and ``amb:seen:<id>`` (sorted set of fix times: a fix sent twice is stored once). All ambulances: ``amb:geo`` (GEO
-set of newest positions). One Lua script stores a batch of fixes of one ambulance atomically:
-duplicates are skipped, every new fix goes to the history, and the latest position moves only
-to a fix newer than the one it holds, so late, out-of-order fixes never replace a newer one.
-Every key carries the deployment's prefix, whose hash tag keeps them in one Redis Cluster slot.
+retention window) and ``amb:seen:<id>`` (sorted set of fix times: a fix sent twice is stored
+once). All ambulances: ``amb:geo`` (GEO set of newest positions). One Lua script stores a batch
+of fixes of one ambulance atomically: duplicates are skipped, every new fix goes to the history,
+and the latest position moves only to a fix newer than the one it holds, so late, out-of-order
+fixes never replace a newer one. Every key carries the deployment's prefix, whose hash tag
+keeps them in one Redis Cluster slot.
 """
 
 from __future__ import annotations
