@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from geodata.geo import haversine_m
 from routing.compiled import CompiledGraph, PairWeights
 from routing.conditions import RoadCondition, condition_edges, multipliers
 from routing.errors import (
@@ -99,6 +100,7 @@ class RoutingEngine:
         self.last_update_full_trees = 0
         self._dist, self._pred = self._load_or_compute_trees(cache_dir)
         self._reverse: tuple[str, csr_matrix] | None = None
+        self._top_speed: tuple[str, float] | None = None
         self._point_trees: dict[
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
         ] = {}
@@ -395,33 +397,112 @@ class RoutingEngine:
 
         For "which vehicle reaches this pickup first": one reverse search from the point, then a
         lookup per origin (driving along its heading when given). ``(None, None)`` where there is
-        no road route; an origin or the point too far from any road raises as ``snap`` does.
+        no road route, and for an origin farther from any road than the snapping limit (a vehicle
+        off the map is not a candidate; it does not spoil the others). The point itself too far
+        from any road raises as ``snap`` does.
         """
         target = self.snapper.snap(lon, lat)
-        origin_snaps = [self.snapper.snap(o_lon, o_lat) for o_lon, o_lat, _ in origins]
-        out: list[tuple[float | None, float | None]] = []
+        origin_snaps: list[Snap | None] = []
+        for o_lon, o_lat, _ in origins:
+            try:
+                origin_snaps.append(self.snapper.snap(o_lon, o_lat))
+            except TooFarFromRoadError:
+                origin_snaps.append(None)
         with self._lock:
-            t_node, nxt, _ = self._tree_to_point(target)
+            tree = self._tree_to_point(target)
             w = self._weights
-            for snap, (_, _, heading) in zip(origin_snaps, origins, strict=True):
-                entries, _ = self._entries(snap, w, heading)
-                best_t, best = math.inf, (-1, 0.0)
-                for node, t0, d0 in entries:
-                    t = t0 + float(t_node[node])
-                    if t < best_t:
-                        best_t, best = t, (node, d0)
-                direct = self._along_same_segment(snap, target, w, heading)
-                if direct is not None and direct[0] <= best_t + target.offroad_s:
-                    out.append((direct[0], direct[1] if with_distance else None))
+            return [
+                (None, None)
+                if snap is None
+                else self._one_to_point(snap, heading, tree, target, w, with_distance)
+                for snap, (_, _, heading) in zip(origin_snaps, origins, strict=True)
+            ]
+
+    def nearest_to_point(
+        self,
+        origins: Sequence[tuple[float, float, float | None]],
+        lon: float,
+        lat: float,
+        *,
+        k: int,
+        with_distance: bool = True,
+    ) -> list[tuple[int, float, float | None]]:
+        """The ``k`` origins that reach the point first by road: ``(index, time_s, distance_m)``.
+
+        Exact, and usually fast for many origins: they are examined in order of straight-line
+        distance, and the search stops once no farther origin could beat the k-th found (no
+        route is faster than the straight line at the network's top speed). Origins off the map
+        or with no road route are left out; the point too far from any road raises.
+        """
+        target = self.snapper.snap(lon, lat)
+        if not origins or k < 1:
+            return []
+        o = np.asarray([(x, y) for x, y, _ in origins], dtype=np.float64)
+        line = haversine_m(o[:, 0], o[:, 1], lon, lat)
+        found: list[tuple[float, int]] = []
+        with self._lock:
+            tree = self._tree_to_point(target)
+            w = self._weights
+            # a margin for the projection the snapper measures in
+            vmax = self.top_speed_ms() * 1.01
+            for i in np.argsort(line, kind="stable").tolist():
+                if len(found) >= k and line[i] / vmax > found[k - 1][0]:
+                    break
+                o_lon, o_lat, heading = origins[i]
+                try:
+                    snap = self.snapper.snap(o_lon, o_lat)
+                except TooFarFromRoadError:
                     continue
-                if not math.isfinite(best_t):
-                    out.append((None, None))
-                    continue
-                dist = None
+                t, _ = self._one_to_point(snap, heading, tree, target, w, with_distance=False)
+                if t is not None:
+                    found.append((t, i))
+                    found.sort()
+            out = []
+            for t, i in found[:k]:
+                d = None
                 if with_distance:
-                    dist = best[1] + self._length_to_point(best[0], nxt, target, w) + target.distance_m
-                out.append((best_t + target.offroad_s, dist))
+                    snap = self.snapper.snap(origins[i][0], origins[i][1])
+                    _, d = self._one_to_point(snap, origins[i][2], tree, target, w, with_distance=True)
+                out.append((i, t, d))
         return out
+
+    def top_speed_ms(self) -> float:
+        """The fastest straight-line speed any road stretch allows (and the off-road speed)."""
+        if self._top_speed is None or self._top_speed[0] != self._version:
+            c, g, w = self.compiled, self.graph, self._weights
+            chord = haversine_m(g.lon[c.pair_u], g.lat[c.pair_u], g.lon[c.pair_v], g.lat[c.pair_v])
+            ok = np.isfinite(w.time_s) & (w.time_s > 0)
+            top = float(np.max(chord[ok] / w.time_s[ok], initial=0.0))
+            if np.any(np.isfinite(w.time_s) & (w.time_s <= 0) & (chord > 0)):
+                top = math.inf  # a zero-time stretch: no bound
+            self._top_speed = (self._version, max(top, self.snapper.offroad_speed_ms))
+        return self._top_speed[1]
+
+    def _one_to_point(
+        self,
+        snap: Snap,
+        heading: float | None,
+        tree: tuple[FloatArray, npt.NDArray[np.int32], FloatArray],
+        target: Snap,
+        w: PairWeights,
+        with_distance: bool,
+    ) -> tuple[float | None, float | None]:
+        t_node, nxt, _ = tree
+        entries, _ = self._entries(snap, w, heading)
+        best_t, best = math.inf, (-1, 0.0)
+        for node, t0, d0 in entries:
+            t = t0 + float(t_node[node])
+            if t < best_t:
+                best_t, best = t, (node, d0)
+        direct = self._along_same_segment(snap, target, w, heading)
+        if direct is not None and direct[0] <= best_t + target.offroad_s:
+            return direct[0], (direct[1] if with_distance else None)
+        if not math.isfinite(best_t):
+            return None, None
+        dist = None
+        if with_distance:
+            dist = best[1] + self._length_to_point(best[0], nxt, target, w) + target.distance_m
+        return best_t + target.offroad_s, dist
 
     def _along_same_segment(
         self, origin: Snap, target: Snap, w: PairWeights, heading: float | None

@@ -358,32 +358,38 @@ async def nearest(
         for a in reg.values()
         if a.status == AmbulanceStatus.AVAILABLE.value and (kind is None or a.kind == kind)
     }
-    try:
-        near = await tracker.near(lon, lat, radius_m=2_000_000, count=max(50, ROAD_CANDIDATES_PER_K * k))
-        near = [(a, d) for a, d in near if a in eligible]
-        if len(near) < k:  # few eligible among the nearest: look at all of them
-            near = [
-                (a, d)
-                for a, d in await tracker.near(lon, lat, radius_m=2_000_000, count=len(reg) + 1)
-                if a in eligible
-            ]
-        latest = await tracker.latest([a for a, _ in near])
-    except PositionsUnavailableError:
-        raise _unavailable() from None
     now = rt.clock()
     stale_s = rt.settings.position_stale_s
-    cands = [
-        latest[a] for a, _ in near if a in latest and (include_stale or _age_s(now, latest[a]) <= stale_s)
-    ]
-    origins = [(c.position.lon, c.position.lat, c.position.heading) for c in cands]
-    try:
-        times = await run_in_threadpool(rt.matcher.engine.times_to_point, origins, lon, lat)
-    except RoutingError as exc:
-        raise store.InputError("lon", str(exc)) from None
-    ranked = sorted(
-        ((t, d, c) for (t, d), c in zip(times, cands, strict=True) if t is not None),
-        key=lambda x: (x[0], x[2].ambulance_id),
-    )[:k]
+    engine = rt.matcher.engine
+    count = max(50, ROAD_CANDIDATES_PER_K * k)
+    while True:
+        try:
+            near = [
+                (a, d)
+                for a, d in await tracker.near(lon, lat, radius_m=2_000_000, count=count)
+                if a in eligible
+            ]
+            latest = await tracker.latest([a for a, _ in near])
+        except PositionsUnavailableError:
+            raise _unavailable() from None
+        cands = [
+            latest[a] for a, _ in near if a in latest and (include_stale or _age_s(now, latest[a]) <= stale_s)
+        ]
+        origins = [(c.position.lon, c.position.lat, c.position.heading) for c in cands]
+        try:
+            found = await run_in_threadpool(engine.nearest_to_point, origins, lon, lat, k=k)
+        except RoutingError as exc:
+            raise store.InputError("lon", str(exc)) from None
+        # an ambulance beyond the ones looked at could only win if the k-th found is slower than
+        # the straight line from the farthest looked at, at the network's top speed
+        farthest = near[-1][1] if near else 0.0
+        complete = count > len(reg) or (
+            len(found) >= k and found[-1][1] <= farthest / (engine.top_speed_ms() * 1.01)
+        )
+        if complete:
+            break
+        count = len(reg) + 1
+    ranked = [(t, d, cands[i]) for i, t, d in found]
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},
         "road_network_modelled": rt.dataset.roads.modelled,

@@ -267,3 +267,11 @@ def test_times_to_a_point_follow_closures() -> None:
     e.apply_condition(RoadCondition.closure("c1", edges=e.edges_between(1, 0, both_ways=False)))
     assert before == pytest.approx(1000.0)
     assert e.times_to_point([(109.01, 1.0, None)], 109.0, 1.0) == [(None, None)]
+
+
+def test_times_to_a_point_skip_origins_off_the_map() -> None:
+    e = _line()
+    got = e.times_to_point([(109.0, 1.0, None), (109.0, 20.0, None)], 109.005, 1.0)
+    assert got[0][0] == pytest.approx(500.0) and got[1] == (None, None)
+    with pytest.raises(TooFarFromRoadError):
+        e.times_to_point([(109.0, 1.0, None)], 109.0, 20.0)

@@ -258,3 +258,29 @@ def test_times_to_a_point_equal_networkx(case: tuple[RoadGraph, list[int]], data
             assert t is not None and d is not None
             assert t == pytest.approx(expected, rel=1e-9, abs=1e-9)
             assert d == pytest.approx(10 * t, rel=1e-9, abs=1e-6)
+
+
+@PROPS
+@given(road_graphs(), st.data())
+def test_nearest_to_a_point_is_the_brute_force_top_k(
+    case: tuple[RoadGraph, list[int]], data: st.DataObject
+) -> None:
+    graph, facilities = case
+    engine = engine_for(graph, facilities)
+    nodes = on_road(graph)
+    target = data.draw(st.sampled_from(nodes))
+    # vehicles on and between nodes
+    origins = []
+    for _ in range(data.draw(st.integers(1, 12))):
+        a, b = data.draw(st.sampled_from(nodes)), data.draw(st.sampled_from(nodes))
+        f = data.draw(st.floats(0, 1))
+        origins.append((float(graph.lon[a] + f * (graph.lon[b] - graph.lon[a])),
+                        float(graph.lat[a] + f * (graph.lat[b] - graph.lat[a])), None))  # fmt: skip
+    k = data.draw(st.integers(1, 4))
+    tx, ty = float(graph.lon[target]), float(graph.lat[target])
+    got = engine.nearest_to_point(origins, tx, ty, k=k)
+    every = engine.times_to_point(origins, tx, ty)
+    brute = sorted((t, i) for i, (t, _) in enumerate(every) if t is not None)[:k]
+    assert [t for _, t, _ in got] == pytest.approx([t for t, _ in brute], rel=1e-9, abs=1e-9)
+    for i, t, d in got:
+        assert every[i][0] == pytest.approx(t) and every[i][1] == pytest.approx(d)
