@@ -29,6 +29,8 @@ DEFAULT_MAX_SNAP_M = 1000.0
 #: Spacing of the points sampled along segments for the candidate search.
 SAMPLE_SPACING_M = 100.0
 _CANDIDATES = 16
+#: Snapped points kept (a few megabytes).
+SNAP_CACHE_SIZE = 50_000
 
 
 def check_lon_lat(lon: float, lat: float) -> None:
@@ -92,6 +94,7 @@ class Snapper:
         self._sample_seg = seg_of_sample
         self._tree = cKDTree(samples)
         self._node_tree = cKDTree(self.node_xy)
+        self._cache: dict[tuple[float, float], Snap] = {}
 
     def _project(self, lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         x = (np.asarray(lon, dtype=np.float64) - self._lon0) * self._kx
@@ -102,7 +105,22 @@ class Snapper:
         return x / self._kx + self._lon0, y / self._ky + self._lat0
 
     def snap(self, lon: float, lat: float) -> Snap:
-        """Snap a point to the nearest road segment (ties: the lowest segment index)."""
+        """Snap a point to the nearest road segment (ties: the lowest segment index).
+
+        Kept for recently snapped points (a vehicle reports the same position until it moves,
+        and a dispatcher's queries snap it again): the answer depends only on the geometry.
+        """
+        key = (lon, lat)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        snap = self._snap(lon, lat)
+        if len(self._cache) >= SNAP_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = snap
+        return snap
+
+    def _snap(self, lon: float, lat: float) -> Snap:
         check_lon_lat(lon, lat)
         x, y = self._project(lon, lat)
         p = np.array([float(x), float(y)])

@@ -388,7 +388,7 @@ async def nearest(
         )
         if complete:
             break
-        count = len(reg) + 1
+        count *= 4
     ranked = [(t, d, cands[i]) for i, t, d in found]
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},
