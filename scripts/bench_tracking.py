@@ -11,7 +11,7 @@ Runs, each bounded in count and time:
 (0) set-up: 1,000 ambulances registered through the admin API, each with a first position
     somewhere in Kabupaten Sambas;
 (1) raw: the ingestion script (EVALSHA, batches of 100 fixes of one ambulance) issued straight
-    from redis-py with pipelines, and the plain commands it wraps (ZADD, XADD, HSET, GEOADD per
+    from redis-py with pipelines, and the plain commands it wraps (ZADD, XADD, HSET, GEOADD, SET per
     fix) pipelined, 10 s each: the ceiling without HTTP;
 (2) batch API: 8 concurrent clients posting batches of 100 fixes, 15 s;
 (3) single positions: one fix per request, with wrk (2 threads, 50 connections, 15 s, every
@@ -114,6 +114,7 @@ def raw_baseline(redis_url: str, seconds: float) -> tuple[float, float]:
                 f"{prefix}amb:last:{amb}",
                 f"{prefix}amb:track:{amb}",
                 f"{prefix}amb:seen:{amb}",
+                f"{prefix}amb:pos:{amb}",
             ]
             script(keys=keys, args=args, client=pipe)
             n += BATCH
@@ -136,6 +137,7 @@ def raw_baseline(redis_url: str, seconds: float) -> tuple[float, float]:
             )
             pipe.hset(f"{prefix}amb:last:{amb}", mapping={"ts": ts, "lat": lat, "lon": lon})
             pipe.geoadd(prefix + "amb:geo", (lon, lat, amb))
+            pipe.set(f"{prefix}amb:pos:{amb}", f"{ts},{lat},{lon},10.0,,,{ts}")
             n += 1
         pipe.execute()
     plain_rate = n / (time.perf_counter() - t0)

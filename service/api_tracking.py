@@ -369,7 +369,7 @@ async def nearest(
                 for a, d in await tracker.near(lon, lat, radius_m=2_000_000, count=count)
                 if a in eligible
             ]
-            latest = await tracker.latest([a for a, _ in near])
+            latest = await tracker.positions([a for a, _ in near])
         except PositionsUnavailableError:
             raise _unavailable() from None
         cands = [
@@ -560,7 +560,7 @@ async def proposal(body: ProposalIn, request: Request, p: Dispatcher) -> dict[st
         if a.status == AmbulanceStatus.AVAILABLE.value and (body.kind is None or a.kind == body.kind)
     ]
     try:
-        latest = await tracker.latest([a.id for a in free])
+        latest = await tracker.positions([a.id for a in free])
     except PositionsUnavailableError:
         raise _unavailable() from None
     now = rt.clock()
@@ -651,7 +651,7 @@ async def dispatch_stream(
                     if now_loop >= next_scan:  # stale alerts: who stopped or resumed reporting
                         next_scan = now_loop + min(5.0, stale_s / 4)
                         reg = await _registry(rt)
-                        latest = await tracker.latest(list(reg))
+                        latest = await tracker.positions(list(reg))
                         now = rt.clock()
                         for aid in reg:
                             la = latest.get(aid)

@@ -13,7 +13,7 @@ keeps them in one Redis Cluster slot.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 _INGEST = """
-local geo, last, track, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local geo, last, track, seen, pos = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local member, maxlen, min_ts, recv, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local cur = tonumber(redis.call('HGET', last, 'ts') or '-1')
 local stored, newest = 0, nil
@@ -50,6 +50,8 @@ if newest then
   redis.call('HSET', last, 'ts', ARGV[newest], 'lat', ARGV[newest + 1], 'lon', ARGV[newest + 2],
     'speed', ARGV[newest + 3], 'heading', ARGV[newest + 4], 'acc', ARGV[newest + 5], 'recv', recv)
   redis.call('GEOADD', geo, ARGV[newest + 2], ARGV[newest + 1], member)
+  redis.call('SET', pos, table.concat({ARGV[newest], ARGV[newest + 1], ARGV[newest + 2], ARGV[newest + 3],
+    ARGV[newest + 4], ARGV[newest + 5], recv}, ','))
   redis.call('PUBLISH', channel, cjson.encode({type = 'position', ambulance_id = member,
     ts = tonumber(ARGV[newest]), lat = tonumber(ARGV[newest + 1]), lon = tonumber(ARGV[newest + 2]),
     speed = tonumber(ARGV[newest + 3]), heading = tonumber(ARGV[newest + 4])}))
@@ -119,6 +121,10 @@ class Tracker:
         """The history stream."""
         return f"{self.prefix}amb:track:{ambulance_id}"
 
+    def pos_key(self, ambulance_id: str) -> str:
+        """The newest fix as one compact string (many read with one MGET)."""
+        return f"{self.prefix}amb:pos:{ambulance_id}"
+
     def seen_key(self, ambulance_id: str) -> str:
         """Fix times already stored."""
         return f"{self.prefix}amb:seen:{ambulance_id}"
@@ -136,6 +142,7 @@ class Tracker:
             self.last_key(ambulance_id),
             self.track_key(ambulance_id),
             self.seen_key(ambulance_id),
+            self.pos_key(ambulance_id),
         ]
 
     async def ingest(self, ambulance_id: str, positions: Sequence[Position], *, now_ms: int) -> Stored:
@@ -169,37 +176,53 @@ class Tracker:
             out.append(Stored(int(stored), len(positions) - int(stored), newest))
         return out
 
-    async def latest(self, ambulance_ids: Sequence[str]) -> dict[str, Latest]:
-        """The newest fix of each ambulance that has one."""
+    async def positions(self, ambulance_ids: Sequence[str]) -> dict[str, Latest]:
+        """The newest fix of each ambulance that has one (one MGET; no ETA)."""
+        if not ambulance_ids:
+            return {}
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for a in ambulance_ids:
-                    pipe.hgetall(self.last_key(a))
-                replies = await pipe.execute()
+            raw = await self.client.mget([self.pos_key(a) for a in ambulance_ids])
         except REDIS_DOWN as exc:
             raise PositionsUnavailableError(str(exc)) from exc
         out = {}
-        for a, h in zip(ambulance_ids, replies, strict=True):
-            if not h:
+        for a, v in zip(ambulance_ids, raw, strict=True):
+            if v is None:
                 continue
-            d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in h.items()}
-            dest = d.get("dest")
+            ts, lat, lon, speed, heading, acc, recv = _text(v).split(",")
             out[a] = Latest(
                 ambulance_id=a,
                 position=Position(
-                    lat=float(d["lat"]),
-                    lon=float(d["lon"]),
-                    ts_ms=int(d["ts"]),
-                    speed_ms=_opt(d.get("speed")),
-                    heading=_opt(d.get("heading")),
-                    accuracy_m=_opt(d.get("acc")),
+                    lat=float(lat),
+                    lon=float(lon),
+                    ts_ms=int(ts),
+                    speed_ms=_opt(speed),
+                    heading=_opt(heading),
+                    accuracy_m=_opt(acc),
                 ),
-                received_ms=int(d.get("recv", d["ts"])),
-                eta_s=_opt(d.get("eta_s")),
-                eta_at_ms=int(float(d["eta_at"])) if d.get("eta_at") not in (None, b"", "") else None,
-                destination_id=(dest.decode() if isinstance(dest, bytes) else dest) or None,
+                received_ms=int(recv),
             )
         return out
+
+    async def latest(self, ambulance_ids: Sequence[str]) -> dict[str, Latest]:
+        """The newest fix of each ambulance that has one, with its ETA when transporting."""
+        pos = await self.positions(ambulance_ids)
+        ids = list(pos)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for a in ids:
+                    pipe.hmget(self.last_key(a), ["eta_s", "eta_at", "dest"])
+                replies = await pipe.execute() if ids else []
+        except REDIS_DOWN as exc:
+            raise PositionsUnavailableError(str(exc)) from exc
+        for a, (eta_s, eta_at, dest) in zip(ids, replies, strict=True):
+            if eta_s not in (None, b"", ""):
+                pos[a] = replace(
+                    pos[a],
+                    eta_s=_opt(eta_s),
+                    eta_at_ms=int(float(eta_at)) if eta_at not in (None, b"", "") else None,
+                    destination_id=_text(dest) or None if dest is not None else None,
+                )
+        return pos
 
     async def near(self, lon: float, lat: float, *, radius_m: float, count: int) -> list[tuple[str, float]]:
         """Ambulances by straight-line distance from a point: ``(id, metres)``, nearest first."""
