@@ -353,11 +353,7 @@ async def nearest(
         raise store.InputError("lon", "give lon and lat, or facility_id")
     tracker = _tracker(rt)
     reg = await _registry(rt)
-    eligible = {
-        a.id
-        for a in reg.values()
-        if a.status == AmbulanceStatus.AVAILABLE.value and (kind is None or a.kind == kind)
-    }
+    eligible = rt.available_ambulances(reg, kind)
     now = rt.clock()
     stale_s = rt.settings.position_stale_s
     engine = rt.matcher.engine

@@ -61,6 +61,7 @@ class Runtime:
     #: the ambulance registry as the tracking path sees it, at most ``ambulance_ttl_s`` old
     ambulance_cache: tuple[float, dict[str, AmbulanceInfo]] | None = None
     ambulance_ttl_s: float = 2.0
+    _available: tuple[dict[str, AmbulanceInfo], dict[str | None, frozenset[str]]] | None = None
 
     def ambulances(self) -> dict[str, AmbulanceInfo]:
         """The registry snapshot (blocking when stale: call from a worker thread)."""
@@ -78,6 +79,18 @@ class Runtime:
         if cached is not None and time.monotonic() - cached[0] < self.ambulance_ttl_s:
             return cached[1]
         return None
+
+    def available_ambulances(self, snapshot: dict[str, AmbulanceInfo], kind: str | None) -> frozenset[str]:
+        """Ids of the available ambulances (of a kind) in a snapshot, worked out once per snapshot."""
+        memo = self._available
+        if memo is None or memo[0] is not snapshot:
+            by_kind: dict[str | None, set[str]] = {None: set()}
+            for a in snapshot.values():
+                if a.status == "available":
+                    by_kind[None].add(a.id)
+                    by_kind.setdefault(a.kind, set()).add(a.id)
+            memo = self._available = (snapshot, {k: frozenset(v) for k, v in by_kind.items()})
+        return memo[1].get(kind, frozenset())
 
     def ambulances_changed(self) -> None:
         """Forget the snapshot (after this worker changed an ambulance or a dispatch)."""
