@@ -177,7 +177,7 @@ async def batch_api(url: str, tokens: dict[str, str], clients: int, seconds: flo
                         "heading": 45.0,
                     }
                 )
-            raw = http(
+            raw = raw_request(
                 "POST",
                 f"/api/ambulances/{amb}/positions",
                 f"{host}:{port}",
