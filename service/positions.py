@@ -125,11 +125,47 @@ def check(p: Position, *, now: datetime, limits: Limits, prefix: str = "") -> Po
     return p
 
 
+_JSON_FIELDS = frozenset({"lat", "lon", "timestamp", "speed", "heading", "accuracy"})
+
+
+def _plain_number(x: object) -> bool:
+    # ints and floats as a JSON parser gives them (bool is an int, and is no number here)
+    return (type(x) is float and math.isfinite(x)) or type(x) is int
+
+
 def from_json(raw: object, *, now: datetime, limits: Limits, prefix: str = "") -> Position:
     """One position of the JSON API: ``{lat, lon, timestamp, speed (m/s), heading, accuracy}``."""
+    if type(raw) is dict and raw.keys() <= _JSON_FIELDS:
+        # the common case, numbers as numbers: no conversions, the same checks
+        lat, lon, ts = raw.get("lat"), raw.get("lon"), raw.get("timestamp")
+        speed, heading, acc = raw.get("speed"), raw.get("heading"), raw.get("accuracy")
+        if (
+            _plain_number(lat)
+            and _plain_number(lon)
+            and _plain_number(ts)
+            and (speed is None or _plain_number(speed))
+            and (heading is None or _plain_number(heading))
+            and (acc is None or _plain_number(acc))
+        ):
+            t = float(ts)  # type: ignore[arg-type]  # a number: checked above
+            if t >= 0:
+                p = Position(
+                    float(lat),  # type: ignore[arg-type]
+                    float(lon),  # type: ignore[arg-type]
+                    round(t if t > MS_THRESHOLD else t * 1000),
+                    None if speed is None else float(speed),
+                    None if heading is None else float(heading),
+                    None if acc is None else float(acc),
+                )
+                return check(p, now=now, limits=limits, prefix=prefix)
+    return _from_json_checked(raw, now=now, limits=limits, prefix=prefix)
+
+
+def _from_json_checked(raw: object, *, now: datetime, limits: Limits, prefix: str) -> Position:
+    """Every other shape: each field converted and checked, naming the first problem."""
     if not isinstance(raw, dict):
         raise PositionError(prefix.rstrip(".") or "body", "must be an object")
-    unknown = sorted(set(raw) - {"lat", "lon", "timestamp", "speed", "heading", "accuracy"})
+    unknown = sorted(set(raw) - _JSON_FIELDS)
     if unknown:
         raise PositionError(prefix + unknown[0], "is not a field of a position")
     for key in ("lat", "lon", "timestamp"):
