@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 #: Headings within this many degrees of a segment's direction count as driving along it.
 HEADING_TOLERANCE_DEG = 90.0
 _AT_NODE = 1e-9
+#: Origins snapped together when looking for the nearest to a point.
+SNAP_CHUNK = 32
 #: Trees to arbitrary points (pickups) kept per engine.
 POINT_TREES_KEPT = 64
 #: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
@@ -445,15 +447,20 @@ class RoutingEngine:
             w = self._weights
             # a margin for the projection the snapper measures in
             vmax = self.top_speed_ms() * 1.01
-            for i in np.argsort(line, kind="stable").tolist():
+            order = np.argsort(line, kind="stable").tolist()
+            snaps: dict[int, Snap | None] = {}
+            for pos, i in enumerate(order):
                 if len(found) >= k and line[i] / vmax > found[k - 1][0]:
                     break
-                o_lon, o_lat, heading = origins[i]
-                try:
-                    snap = self.snapper.snap(o_lon, o_lat)
-                except TooFarFromRoadError:
+                if i not in snaps:  # snap the next stretch of origins together (vectorised)
+                    chunk = order[pos : pos + SNAP_CHUNK]
+                    snaps.update(
+                        zip(chunk, self.snapper.snap_many([origins[j][:2] for j in chunk]), strict=True)
+                    )
+                snap = snaps[i]
+                if snap is None:  # off the map
                     continue
-                t, _ = self._one_to_point(snap, heading, tree, target, w, with_distance=False)
+                t, _ = self._one_to_point(snap, origins[i][2], tree, target, w, with_distance=False)
                 if t is not None:
                     found.append((t, i))
                     found.sort()
@@ -461,7 +468,8 @@ class RoutingEngine:
             for t, i in found[:k]:
                 d = None
                 if with_distance:
-                    snap = self.snapper.snap(origins[i][0], origins[i][1])
+                    snap = snaps[i]
+                    assert snap is not None
                     _, d = self._one_to_point(snap, origins[i][2], tree, target, w, with_distance=True)
                 out.append((i, t, d))
         return out

@@ -20,6 +20,8 @@ from geodata.geo import EARTH_RADIUS_M, haversine_m
 from routing.errors import InvalidCoordinateError, TooFarFromRoadError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from routing.compiled import CompiledGraph
 
 #: Speed of the leg between a point and the road it snaps to (a track, a footpath, carrying).
@@ -119,6 +121,66 @@ class Snapper:
             self._cache.clear()
         self._cache[key] = snap
         return snap
+
+    def snap_many(self, points: Sequence[tuple[float, float]]) -> list[Snap | None]:
+        """``snap`` for many points at once (vectorised); None for a point too far from any road.
+
+        The same answer as ``snap`` point by point, at a fraction of the cost for tens of
+        points or more. Invalid coordinates raise as ``snap`` does.
+        """
+        out: list[Snap | None] = [None] * len(points)
+        todo = []
+        for i, (p_lon, p_lat) in enumerate(points):
+            hit = self._cache.get((p_lon, p_lat))
+            if hit is not None:
+                out[i] = hit
+            else:
+                check_lon_lat(p_lon, p_lat)
+                todo.append(i)
+        if not todo:
+            return out
+        lon = np.array([points[i][0] for i in todo], dtype=np.float64)
+        lat = np.array([points[i][1] for i in todo], dtype=np.float64)
+        x, y = self._project(lon, lat)
+        p = np.column_stack((x, y))  # (n, 2)
+        k = min(_CANDIDATES, self._tree.n)
+        _, idx = self._tree.query(p, k=k)
+        seg = self._sample_seg[np.asarray(idx).reshape(len(todo), k)]  # (n, k), repeats allowed
+        pa, pb = self.node_xy[self.seg_a[seg]], self.node_xy[self.seg_b[seg]]  # (n, k, 2)
+        d = pb - pa
+        dd = np.einsum("nkj,nkj->nk", d, d)
+        t = np.clip(np.einsum("nkj,nkj->nk", p[:, None, :] - pa, d) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+        proj = pa + d * t[..., None]
+        dist = np.hypot(proj[..., 0] - p[:, None, 0], proj[..., 1] - p[:, None, 1])
+        at_node = (t <= 1e-9) | (t >= 1.0 - 1e-9)
+        tied = dist <= dist.min(axis=1, keepdims=True) + 1e-3
+        # among the tied: meeting the road at a node first, then the lowest segment index
+        key = np.where(tied, np.where(at_node, 0, 1) * (len(self.seg_a) + 1) + seg, np.iinfo(np.int64).max)
+        best = np.argmin(key, axis=1)
+        rows = np.arange(len(todo))
+        s_best, t_best = seg[rows, best], t[rows, best]
+        sx, sy = proj[rows, best, 0], proj[rows, best, 1]
+        slon, slat = sx / self._kx + self._lon0, sy / self._ky + self._lat0
+        dist_m = haversine_m(lon, lat, slon, slat)
+        for j, i in enumerate(todo):
+            if dist_m[j] > self.max_snap_m:
+                continue
+            snap = Snap(
+                lon=points[i][0],
+                lat=points[i][1],
+                node_a=int(self.seg_a[s_best[j]]),
+                node_b=int(self.seg_b[s_best[j]]),
+                fraction=float(t_best[j]),
+                snapped_lon=float(slon[j]),
+                snapped_lat=float(slat[j]),
+                distance_m=float(dist_m[j]),
+                offroad_s=float(dist_m[j]) / self.offroad_speed_ms,
+            )
+            out[i] = snap
+            if len(self._cache) >= SNAP_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[points[i]] = snap
+        return out
 
     def _snap(self, lon: float, lat: float) -> Snap:
         check_lon_lat(lon, lat)

@@ -50,8 +50,10 @@ MAX_BATCH = 1000
 #: a request body larger than this is refused before it is parsed
 MAX_BODY_BYTES = 512 * 1024
 RETRY_AFTER_S = 5
-#: nearest-by-road looks at this many straight-line-nearest ambulances per unit asked for
-ROAD_CANDIDATES_PER_K = 10
+#: nearest-by-road first looks at this many straight-line-nearest ambulances per unit asked for
+ROAD_CANDIDATES_PER_K = 4
+#: no ambulance farther than this in a straight line is considered (metres)
+MAX_SEARCH_M = 2_000_000
 
 
 def _limits(rt: Runtime) -> Limits:
@@ -357,34 +359,43 @@ async def nearest(
     now = rt.clock()
     stale_s = rt.settings.position_stale_s
     engine = rt.matcher.engine
-    count = max(50, ROAD_CANDIDATES_PER_K * k)
-    while True:
-        try:
-            near = [
-                (a, d)
-                for a, d in await tracker.near(lon, lat, radius_m=2_000_000, count=count)
-                if a in eligible
-            ]
-            latest = await tracker.positions([a for a, _ in near])
-        except PositionsUnavailableError:
-            raise _unavailable() from None
-        cands = [
-            latest[a] for a, _ in near if a in latest and (include_stale or _age_s(now, latest[a]) <= stale_s)
+    vmax = engine.top_speed_ms() * 1.01
+    seen: dict[str, Latest] = {}
+
+    async def look(radius_m: float, count: int | None = None) -> tuple[list[tuple[str, float]], list[Latest]]:
+        """GEOSEARCH (raw, nearest first) and the eligible, fresh ambulances among its results."""
+        raw = await tracker.near(lon, lat, radius_m=radius_m, count=count)
+        new = [a for a, _ in raw if a in eligible and a not in seen]
+        seen.update(await tracker.positions(new))
+        return raw, [
+            seen[a]
+            for a, _ in raw
+            if a in eligible and a in seen and (include_stale or _age_s(now, seen[a]) <= stale_s)
         ]
+
+    async def rank(cands: list[Latest]) -> list[tuple[int, float, float | None]]:
         origins = [(c.position.lon, c.position.lat, c.position.heading) for c in cands]
         try:
-            found = await run_in_threadpool(engine.nearest_to_point, origins, lon, lat, k=k)
+            return await run_in_threadpool(engine.nearest_to_point, origins, lon, lat, k=k)
         except RoutingError as exc:
             raise store.InputError("lon", str(exc)) from None
-        # an ambulance beyond the ones looked at could only win if the k-th found is slower than
-        # the straight line from the farthest looked at, at the network's top speed
-        farthest = near[-1][1] if near else 0.0
-        complete = count > len(reg) or (
-            len(found) >= k and found[-1][1] <= farthest / (engine.top_speed_ms() * 1.01)
-        )
-        if complete:
-            break
-        count *= 4
+
+    try:
+        # a first look at the nearest few in a straight line...
+        first = max(10, ROAD_CANDIDATES_PER_K * k)
+        raw, cands = await look(radius_m=MAX_SEARCH_M, count=first)
+        found = await rank(cands)
+        if len(found) < k and len(raw) >= first:
+            # ... too few reachable among them: every ambulance
+            raw, cands = await look(radius_m=MAX_SEARCH_M, count=len(reg) + 1)
+            found = await rank(cands)
+        elif len(found) >= k and len(raw) >= first and raw[-1][1] < found[-1][1] * vmax:
+            # ... then every one close enough to beat the k-th found (no route beats the straight
+            # line at the network's top speed): exact, and few
+            raw, cands = await look(radius_m=found[-1][1] * vmax)
+            found = await rank(cands)
+    except PositionsUnavailableError:
+        raise _unavailable() from None
     ranked = [(t, d, cands[i]) for i, t, d in found]
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},

@@ -224,8 +224,11 @@ class Tracker:
                 )
         return pos
 
-    async def near(self, lon: float, lat: float, *, radius_m: float, count: int) -> list[tuple[str, float]]:
-        """Ambulances by straight-line distance from a point: ``(id, metres)``, nearest first."""
+    async def near(
+        self, lon: float, lat: float, *, radius_m: float, count: int | None = None
+    ) -> list[tuple[str, float]]:
+        """Ambulances within ``radius_m`` by straight-line distance: ``(id, metres)``, nearest first
+        (the nearest ``count`` only, when given)."""  # noqa: D205, D209
         try:
             rows: list[Any] = await self.client.geosearch(
                 self.geo,

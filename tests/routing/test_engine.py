@@ -275,3 +275,32 @@ def test_times_to_a_point_skip_origins_off_the_map() -> None:
     assert got[0][0] == pytest.approx(500.0) and got[1] == (None, None)
     with pytest.raises(TooFarFromRoadError):
         e.times_to_point([(109.0, 1.0, None)], 109.0, 20.0)
+
+
+def test_snap_many_is_snap_point_by_point(sambas: Dataset) -> None:
+    from routing.compiled import CompiledGraph
+    from routing.snapping import Snapper
+
+    rng = np.random.default_rng(5)
+    snapper = Snapper(CompiledGraph(sambas.roads), max_snap_m=3000)
+    lon0, lat0 = float(np.min(sambas.roads.lon)), float(np.min(sambas.roads.lat))
+    lon1, lat1 = float(np.max(sambas.roads.lon)), float(np.max(sambas.roads.lat))
+    pts = [
+        (float(x), float(y))
+        for x, y in zip(rng.uniform(lon0, lon1, 400), rng.uniform(lat0, lat1, 400), strict=True)
+    ]
+    # nodes themselves (ties at nodes) too
+    pts += [(float(x), float(y)) for x, y in zip(sambas.roads.lon[:50], sambas.roads.lat[:50], strict=True)]
+    fresh = Snapper(CompiledGraph(sambas.roads), max_snap_m=3000)
+    many = fresh.snap_many(pts)
+    for p, got in zip(pts, many, strict=True):
+        try:
+            one = snapper.snap(*p)
+        except TooFarFromRoadError:
+            assert got is None
+            continue
+        assert got is not None
+        assert (got.node_a, got.node_b) == (one.node_a, one.node_b)
+        assert got.fraction == pytest.approx(one.fraction, abs=1e-9)
+        assert got.distance_m == pytest.approx(one.distance_m, rel=1e-9, abs=1e-6)
+    assert any(m is None for m in many) and any(m is not None for m in many)
