@@ -246,7 +246,15 @@ async def _device(rt: Runtime, authorization: str | None) -> str:
     return await run_in_threadpool(check)
 
 
-@router.api_route("/osmand", methods=["GET", "POST"])
+@router.get("/osmand")
+async def osmand_get(request: Request) -> Response:
+    """The OsmAnd protocol with the fix in the query string (as OsmAnd and older Traccar Clients
+    send it): ``id`` = the device token, ``lat``, ``lon``, ``timestamp``, ``speed`` in knots,
+    ``bearing``, ``accuracy``."""  # noqa: D205, D209
+    return await osmand(request)
+
+
+@router.post("/osmand")
 async def osmand(request: Request) -> Response:
     """The OsmAnd protocol, as Traccar Client sends it: set the client's server URL to this
     address and its device identifier to the ambulance's device token. Query string or form
