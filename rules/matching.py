@@ -251,6 +251,20 @@ _PLAN_ROWS_MAX = 50_000
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 
 
+_READ: dict[int, tuple[RulePack, frozenset[str]]] = {}
+
+
+def _request_facts_read(pack: RulePack) -> frozenset[str]:
+    """The request facts some candidate rule reads: the only ones a plan depends on."""
+    hit = _READ.get(id(pack))
+    if hit is None or hit[0] is not pack:
+        if len(_READ) > 16:
+            _READ.clear()
+        read = frozenset(f for r in pack.candidate_rules for f in r.facts if not f.startswith("candidate_"))
+        hit = _READ[id(pack)] = (pack, read)
+    return hit[1]
+
+
 def _plan(
     pack: RulePack,
     facts: dict[str, Any],
@@ -267,8 +281,9 @@ def _plan(
     key: tuple[object, ...] = ()
     slot = None
     if cacheable:
+        read = _request_facts_read(pack)
         key = (
-            tuple(facts.items()),
+            tuple((k, v) for k, v in facts.items() if k in read),
             tuple(base.items()),
             origin.id,
             need.specialty,

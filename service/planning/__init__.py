@@ -1,0 +1,1 @@
+"""Planning: demand, scenarios, simulation through the live matching engine, comparison."""

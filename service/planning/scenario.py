@@ -1,0 +1,231 @@
+"""Scenarios: a small YAML file of changes against the base (the dataset and its rule pack).
+
+    name: Segarau to Regional 2
+    description: what if Puskesmas Segarau referred to RSUD Pemangkat
+    changes:
+      - move_origin: {origin: PKM-SEGARAU, region: regional-2}
+      - add_services: {facility: "6101137", services: [obgyn]}
+      - set_beds: {facility: "6101033", beds: {general: 60}}
+      - add_equipment: {facility: "6101137", equipment: [ct]}
+      - remove_services: {facility: "6101135", services: [bedah]}
+      - set_competency: {facility: "6101137", competency: madya}
+      - close_facility: {facility: "6101135"}
+      - close_road: {polygon: [[109.10, 1.20], [109.12, 1.20], [109.12, 1.22]], reason: bridge out}
+      - slow_road: {polygon: [[...], ...], factor: 1.5, reason: wet season}
+
+Checked when loaded, like rule packs: unknown keys, facilities, regions, services, bed types and
+equipment are errors naming the change (``changes[1].add_services.facility``), all at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shapely.geometry import Polygon
+
+from geodata.models import BedType, CompetencyLevel, Equipment, Service
+from routing.conditions import RoadCondition
+
+if TYPE_CHECKING:
+    from geodata.dataset import Dataset
+    from geodata.models import Facility
+    from rules.pack import RulePack
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; ``problems`` lists every problem with its path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoveOrigin(_M):
+    """An origin (Puskesmas) refers to another region's hospital."""
+
+    origin: str = Field(min_length=1, max_length=64)
+    region: str = Field(min_length=1, max_length=64)
+
+
+class FacilityOnly(_M):
+    """A facility (closed: it receives no referrals)."""
+
+    facility: str = Field(min_length=1, max_length=64)
+
+
+class Services(_M):
+    """Services added or removed."""
+
+    facility: str = Field(min_length=1, max_length=64)
+    services: list[Service] = Field(min_length=1, max_length=40)
+
+
+class Beds(_M):
+    """Beds per type (replacing the registered counts)."""
+
+    facility: str = Field(min_length=1, max_length=64)
+    beds: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] = Field(min_length=1)
+
+
+class EquipmentChange(_M):
+    """Equipment added."""
+
+    facility: str = Field(min_length=1, max_length=64)
+    equipment: list[Equipment] = Field(min_length=1, max_length=20)
+
+
+class Competency(_M):
+    """A new competency level."""
+
+    facility: str = Field(min_length=1, max_length=64)
+    competency: CompetencyLevel
+
+
+class Road(_M):
+    """A stretch of road closed or slowed, by polygon."""
+
+    polygon: list[tuple[float, float]] = Field(min_length=3, max_length=1000)
+    factor: float | None = Field(default=None, gt=1, le=100)
+    reason: str = Field(default="", max_length=200)
+
+
+class Change(_M):
+    """Exactly one change."""
+
+    move_origin: MoveOrigin | None = None
+    close_facility: FacilityOnly | None = None
+    add_services: Services | None = None
+    remove_services: Services | None = None
+    set_beds: Beds | None = None
+    add_equipment: EquipmentChange | None = None
+    set_competency: Competency | None = None
+    close_road: Road | None = None
+    slow_road: Road | None = None
+
+    def kind(self) -> str:
+        """The change's name."""
+        set_ = [k for k, v in self if v is not None]
+        return set_[0] if len(set_) == 1 else ""
+
+
+class Scenario(_M):
+    """A named list of changes."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    changes: list[Change] = Field(default_factory=list, max_length=500)
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """The base with a scenario's changes: what the matching engine and routing use."""
+
+    dataset: Dataset
+    pack: RulePack
+    conditions: tuple[RoadCondition, ...]
+    scenario: Scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and check the shape of a scenario file (ScenarioError naming every problem)."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(p.name, [str(exc)]) from exc
+    return parse_scenario(raw, source=p.name)
+
+
+def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
+    """A scenario from parsed YAML/JSON (ScenarioError naming every problem)."""
+    try:
+        sc = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        probs = [f"{'.'.join(str(x) for x in e['loc']) or 'scenario'}: {e['msg']}" for e in exc.errors()]
+        raise ScenarioError(source, probs) from None
+    probs = [f"changes[{i}]: give exactly one change" for i, c in enumerate(sc.changes) if not c.kind()]
+    if probs:
+        raise ScenarioError(source, probs)
+    return sc
+
+
+def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scenario") -> Applied:
+    """The base changed by the scenario; every unknown facility or region is reported at once."""
+    facilities: dict[str, Facility] = {f.id: f for f in dataset.facilities}
+    regions = {r.id: r for r in pack.regions}
+    conditions: list[RoadCondition] = []
+    probs: list[str] = []
+    for i, ch in enumerate(sc.changes):
+        kind = ch.kind()
+        body = getattr(ch, kind)
+        where = f"changes[{i}].{kind}"
+        if hasattr(body, "facility") and body.facility not in facilities:
+            probs.append(f"{where}.facility: unknown facility {body.facility!r}")
+            continue
+        if isinstance(body, MoveOrigin):
+            if body.region not in regions:
+                probs.append(f"{where}.region: unknown region {body.region!r} (known: {', '.join(regions)})")
+                continue
+            if body.origin not in facilities:
+                probs.append(f"{where}.origin: unknown facility {body.origin!r}")
+                continue
+            regions = {
+                rid: dataclasses.replace(
+                    r,
+                    origins=(r.origins | {body.origin})
+                    if rid == body.region
+                    else (r.origins - {body.origin}),
+                )
+                for rid, r in regions.items()
+            }
+        elif kind == "close_facility":
+            facilities[body.facility] = dataclasses.replace(facilities[body.facility], receiving=False)
+        elif kind in ("add_services", "remove_services"):
+            f = facilities[body.facility]
+            new = (
+                f.services | set(body.services) if kind == "add_services" else f.services - set(body.services)
+            )
+            facilities[body.facility] = dataclasses.replace(f, services=frozenset(new))
+        elif isinstance(body, Beds):
+            f = facilities[body.facility]
+            facilities[body.facility] = dataclasses.replace(f, beds={**f.beds, **body.beds})
+        elif isinstance(body, EquipmentChange):
+            f = facilities[body.facility]
+            facilities[body.facility] = dataclasses.replace(f, equipment=f.equipment | set(body.equipment))
+        elif isinstance(body, Competency):
+            f = facilities[body.facility]
+            facilities[body.facility] = dataclasses.replace(f, competency=body.competency)
+        elif isinstance(body, Road):
+            if kind == "slow_road" and body.factor is None:
+                probs.append(f"{where}.factor: a slowdown needs a factor > 1")
+                continue
+            poly = Polygon(body.polygon)
+            if not poly.is_valid or poly.area == 0:
+                probs.append(f"{where}.polygon: not a valid polygon")
+                continue
+            cid = f"scenario-{i}"
+            conditions.append(
+                RoadCondition.closure(cid, polygon=poly, reason=body.reason)
+                if kind == "close_road"
+                else RoadCondition.slowdown(cid, float(body.factor or 1), polygon=poly, reason=body.reason)
+            )
+    if probs:
+        raise ScenarioError(source, probs)
+    new_ds = dataclasses.replace(dataset, facilities=tuple(facilities[f.id] for f in dataset.facilities))
+    new_pack = dataclasses.replace(pack, regions=tuple(regions.values()))
+    return Applied(new_ds, new_pack, tuple(conditions), sc)
+
+
+def dump(sc: Scenario) -> str:
+    """The scenario as YAML (what the optimiser writes for planners to read, simulate and adopt)."""
+    data = sc.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    data["changes"] = [{k: v for k, v in c.items() if v is not None} for c in data["changes"]]
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

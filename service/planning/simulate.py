@@ -1,0 +1,200 @@
+"""Simulation: every demand record through the same matching engine as live suggestions.
+
+No second code path: each record becomes a ``ReferralRequest`` from its Puskesmas and goes
+through ``Matcher.suggest`` (rules, routing, reasons). Identical requests (same origin, age,
+sex, code, service type, emergency) get the same answer without live status, so each distinct
+one is asked once. Metrics per kecamatan, Puskesmas and hospital, and baseline vs scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from routing.engine import RoutingEngine
+from rules.model import Decision, ReferralRequest, ServiceType, Sex
+from service.matching import Matcher
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from service.planning.demand import DemandRecord
+    from service.planning.scenario import Applied
+
+#: Planning assumption: mean length of stay (days) turning beds into yearly admissions.
+MEAN_STAY_DAYS = 4.0
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the engine decided for one demand record."""
+
+    record_id: int
+    origin_id: str
+    decision: str
+    destination_id: str | None
+    travel_time_s: float | None
+    distance_m: float | None
+    regionalisation_waived: bool
+    leaves_regency: bool
+
+
+def matcher_for(applied: Applied, base: Matcher) -> Matcher:
+    """The engine for a scenario: the base routing engine unless roads or receivers changed."""
+    receiving = {f.id: (f.location.lon, f.location.lat) for f in applied.dataset.facilities if f.receiving}
+    engine = base.engine
+    if applied.conditions or not set(receiving) <= set(engine.facility_ids):
+        engine = RoutingEngine(applied.dataset.roads, receiving, max_snap_m=applied.dataset.snap_max_m)
+        for c in applied.conditions:
+            engine.apply_condition(c)
+    return Matcher(applied.dataset, applied.pack, engine)
+
+
+def simulate(matcher: Matcher, demand: Sequence[DemandRecord], *, now: datetime = NOW) -> list[Outcome]:
+    """Every record through ``matcher.suggest`` (no live status: the planning view)."""
+    waivers = {
+        r.id
+        for r in matcher.pack.request_rules
+        if r.effect == "set" and (r.param or {}).get("regionalisation_waived")
+    }
+    home = matcher.dataset.region.name.casefold()
+    regency = {f.id: f.regency.casefold() for f in matcher.dataset.facilities}
+    answers: dict[tuple[object, ...], tuple[str, str | None, float | None, float | None, bool]] = {}
+    out = []
+    for rec in demand:
+        key = (rec.origin_id, rec.age_years, rec.sex, rec.icd10, rec.service_type, rec.emergency)
+        hit = answers.get(key)
+        if hit is None:
+            req = ReferralRequest(
+                origin_id=rec.origin_id,
+                age_years=float(rec.age_years),
+                sex=Sex(rec.sex),
+                icd10=(rec.icd10,),
+                service_type=ServiceType(rec.service_type),
+                emergency=rec.emergency,
+            )
+            s = matcher.suggest(req, statuses={}, now=now)
+            first = s.candidates[0] if s.candidates else None
+            hit = answers[key] = (
+                s.decision.value,
+                first.facility_id if first else None,
+                first.travel_time_s if first else None,
+                first.distance_m if first else None,
+                any(r.rule_id in waivers for r in s.reasons),
+            )
+        decision, dest, t, d, waived = hit
+        out.append(
+            Outcome(
+                rec.id,
+                rec.origin_id,
+                decision,
+                dest,
+                t,
+                d,
+                waived,
+                dest is not None and regency.get(dest, home) != home,
+            )
+        )
+    return out
+
+
+def _stats(g: pd.DataFrame) -> pd.Series:
+    referred = g[g["decision"] == Decision.REFER.value]
+    minutes = referred["travel_time_s"].dropna() / 60
+    n = len(referred)
+    return pd.Series(
+        {
+            "demand": len(g),
+            "referred": n,
+            "treat_locally": int((g["decision"] == Decision.TREAT_LOCALLY.value).sum()),
+            "no_capable_facility": int((g["decision"] == Decision.NO_CAPABLE_FACILITY.value).sum()),
+            "mean_min": round(float(minutes.mean()), 1) if n else math.nan,
+            "p50_min": round(float(minutes.quantile(0.5)), 1) if n else math.nan,
+            "p90_min": round(float(minutes.quantile(0.9)), 1) if n else math.nan,
+            "share_over_60_min": round(float((minutes > 60).mean()), 4) if n else math.nan,
+            "share_over_120_min": round(float((minutes > 120).mean()), 4) if n else math.nan,
+            "regionalisation_waived": int(g["regionalisation_waived"].sum()),
+            "leaving_regency": int(g["leaves_regency"].sum()),
+        }
+    )
+
+
+def metrics(
+    outcomes: Sequence[Outcome], demand: Sequence[DemandRecord], matcher: Matcher
+) -> dict[str, pd.DataFrame]:
+    """Tables: overall, by kecamatan, by Puskesmas (origin), by hospital (load vs capacity)."""
+    df = pd.DataFrame([asdict(o) for o in outcomes])
+    if df.empty:
+        df = pd.DataFrame(columns=[f.name for f in Outcome.__dataclass_fields__.values()])
+    df["kecamatan"] = [r.kecamatan for r in demand]
+    df["emergency"] = [r.emergency for r in demand]
+    overall = _stats(df).to_frame().T
+    by_kec = pd.DataFrame([{"kecamatan": k, **_stats(g)} for k, g in df.groupby("kecamatan")])
+    by_origin = pd.DataFrame([{"origin_id": k, **_stats(g)} for k, g in df.groupby("origin_id")])
+    received = df[df["decision"] == Decision.REFER.value].groupby("destination_id")
+    rows = []
+    for f in matcher.dataset.facilities:
+        if not f.receiving and f.id not in received.groups:
+            continue
+        got = received.get_group(f.id) if f.id in received.groups else df.iloc[0:0]
+        beds = int(sum(f.beds.values()))
+        capacity = beds * 365 / MEAN_STAY_DAYS
+        rows.append(
+            {
+                "hospital_id": f.id,
+                "name": f.name,
+                "referrals": len(got),
+                "emergencies": int(got["emergency"].sum()) if len(got) else 0,
+                "beds": beds,
+                "yearly_capacity": round(capacity),
+                "load_vs_capacity": round(len(got) / capacity, 4)
+                if capacity
+                else (math.inf if len(got) else 0.0),
+                "mean_min": round(float(got["travel_time_s"].mean() / 60), 1) if len(got) else math.nan,
+            }
+        )
+    return {
+        "overall": overall,
+        "by_kecamatan": by_kec,
+        "by_puskesmas": by_origin,
+        "by_hospital": pd.DataFrame(rows),
+    }
+
+
+def compare(base: dict[str, pd.DataFrame], scenario: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Each table side by side (``_base``, ``_scenario``) with ``_diff`` for every number."""
+    keys = {
+        "overall": "_",
+        "by_kecamatan": "kecamatan",
+        "by_puskesmas": "origin_id",
+        "by_hospital": "hospital_id",
+    }
+    numeric = pd.api.types.is_numeric_dtype
+    out = {}
+    for name, key in keys.items():
+        b, s = base[name].copy(), scenario[name].copy()
+        if key == "_":
+            b["_"] = 0
+            s["_"] = 0
+        m = b.merge(s, on=key, how="outer", suffixes=("_base", "_scenario"))
+        for col in b.columns:
+            if (
+                col != key
+                and f"{col}_base" in m
+                and numeric(m[f"{col}_base"])
+                and numeric(m[f"{col}_scenario"])
+            ):
+                m[f"{col}_diff"] = m[f"{col}_scenario"] - m[f"{col}_base"]
+        out[name] = m.drop(columns=["_"], errors="ignore")
+    return out
+
+
+def destinations(outcomes: Sequence[Outcome]) -> np.ndarray:
+    """The destination of each record (None where none), for comparisons."""
+    return np.array([o.destination_id for o in outcomes], dtype=object)
