@@ -223,9 +223,11 @@ class Regionalisation:
                 load[p.hospital_ids[j]] += p.demand[i]
                 weighted += p.demand[i] * float(p.time_s[i, j])
         total = sum(p.demand)
-        lb = max(bound, 0.0)
-        gap = 0.0 if weighted <= 0 else max(0.0, (weighted - lb) / weighted)
+        # proven optimal on the unpruned model: the solution is its own bound; otherwise the
+        # splittable relaxation (valid for the unpruned problem) bounds it
         optimal = status == cp_model.OPTIMAL and self.max_candidates is None
+        lb = weighted if optimal else max(bound, 0.0)
+        gap = 0.0 if weighted <= 0 or optimal else max(0.0, (weighted - lb) / weighted)
         return RegionalisationSolution(
             "optimal" if optimal or gap < 1e-9 else "feasible",
             assignment,

@@ -17,6 +17,7 @@ from geodata.models import BedType, Service
 from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
 from rules.model import FacilityStatus, ServiceType, Sex
+from service.plan_cli import plan
 
 app = typer.Typer(help="rujuk: referral matching and ambulance routing (SISRUTE).", no_args_is_help=True)
 data = typer.Typer(help="Check and import geodata.", no_args_is_help=True)
@@ -155,6 +156,7 @@ users = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 ambulances_cli = typer.Typer(help="Ambulances and their tracking devices.", no_args_is_help=True)
 app.add_typer(ambulances_cli, name="ambulances")
+app.add_typer(plan, name="plan")
 
 
 @db.command("upgrade")

@@ -1,0 +1,162 @@
+"""``rujuk plan``: simulate, compare and optimise regionalisation on the bundled (or given) data."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from service.matching import Matcher
+    from service.planning.demand import DemandRecord
+
+plan = typer.Typer(
+    help="Planners: scenarios, simulation, comparison, optimised regionalisation.", no_args_is_help=True
+)
+
+Referrals = Annotated[int, typer.Option(min=1, max=5_000_000, help="synthetic referrals to simulate")]
+Seed = Annotated[int, typer.Option(help="random seed of the synthetic demand")]
+Out = Annotated[Path | None, typer.Option(help="directory for the tables (CSV and one XLSX)")]
+
+
+def _load() -> Matcher:
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from service.matching import Matcher  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    return Matcher.load(load_dataset(Settings().dataset_path))
+
+
+def _scenario_matcher(base: Matcher, path: Path) -> Matcher:
+    from service.planning.scenario import ScenarioError, apply, load_scenario  # noqa: PLC0415
+    from service.planning.simulate import matcher_for  # noqa: PLC0415
+
+    try:
+        applied = apply(load_scenario(path), base.dataset, base.pack, source=path.name)
+    except ScenarioError as exc:
+        for p in exc.problems:
+            typer.echo(f"error: {path.name}: {p}", err=True)
+        raise typer.Exit(2) from exc
+    return matcher_for(applied, base)
+
+
+def _write(out: Path | None, tables: dict[str, pd.DataFrame], stem: str) -> None:
+    if out is None:
+        return
+    import pandas as pd  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.to_csv(out / f"{stem}_{name}.csv", index=False)
+    with pd.ExcelWriter(out / f"{stem}.xlsx") as xl:
+        for name, df in tables.items():
+            df.to_excel(xl, sheet_name=name[:31], index=False)
+    typer.echo(f"tables written to {out}/{stem}_*.csv and {out}/{stem}.xlsx")
+
+
+def _demand(matcher: Matcher, referrals: int, seed: int) -> list[DemandRecord]:
+    from service.planning.demand import synthetic  # noqa: PLC0415
+
+    return synthetic(matcher.dataset, referrals=referrals, seed=seed)
+
+
+def _summary(label: str, overall: pd.DataFrame) -> None:
+    row = overall.iloc[0]
+    typer.echo(
+        f"{label}: {int(row['referred'])} referred of {int(row['demand'])}; travel mean {row['mean_min']} min, "
+        f"p50 {row['p50_min']}, p90 {row['p90_min']}; beyond 60 min {100 * row['share_over_60_min']:.1f}%, "
+        f"beyond 120 min {100 * row['share_over_120_min']:.1f}%; regionalisation waived "
+        f"{int(row['regionalisation_waived'])}; leaving the regency {int(row['leaving_regency'])}"
+    )
+
+
+@plan.command("simulate")
+def simulate_cmd(
+    scenario: Annotated[Path | None, typer.Option(help="scenario file (YAML); none: the base")] = None,
+    referrals: Referrals = 10_000,
+    seed: Seed = 1,
+    out: Out = None,
+) -> None:
+    """Send synthetic demand through the matching engine; metrics per kecamatan, Puskesmas, hospital."""
+    import pandas as pd  # noqa: PLC0415
+
+    from service.planning.simulate import metrics, simulate  # noqa: PLC0415
+
+    base = _load()
+    matcher = _scenario_matcher(base, scenario) if scenario else base
+    demand = _demand(matcher, referrals, seed)
+    t0 = time.perf_counter()
+    outcomes = simulate(matcher, demand)
+    elapsed = time.perf_counter() - t0
+    tables = metrics(outcomes, demand, matcher)
+    _summary(scenario.name if scenario else "base", tables["overall"])
+    typer.echo(
+        f"{len(demand)} referrals simulated in {elapsed:.2f} s (modelled road network: travel times are estimates)"
+    )
+    tables["outcomes"] = pd.DataFrame([asdict(o) for o in outcomes])
+    _write(out, tables, "simulation")
+
+
+@plan.command("compare")
+def compare_cmd(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")],
+    referrals: Referrals = 10_000,
+    seed: Seed = 1,
+    out: Out = None,
+) -> None:
+    """The base and a scenario on the same demand, side by side with the differences."""
+    from service.planning.simulate import compare, destinations, metrics, simulate  # noqa: PLC0415
+
+    base = _load()
+    scen = _scenario_matcher(base, scenario)
+    demand = _demand(base, referrals, seed)
+    b_out, s_out = simulate(base, demand), simulate(scen, demand)
+    b, s = metrics(b_out, demand, base), metrics(s_out, demand, scen)
+    _summary("base", b["overall"])
+    _summary(scenario.name, s["overall"])
+    moved = int((destinations(b_out) != destinations(s_out)).sum())
+    typer.echo(f"{moved} of {len(demand)} referrals change destination")
+    _write(out, compare(b, s), "comparison")
+
+
+@plan.command("optimise")
+def optimise_cmd(
+    referrals: Referrals = 10_000,
+    seed: Seed = 1,
+    capacity_factor: Annotated[
+        float, typer.Option(min=0.1, max=100.0, help="regional hospitals' capacity as a multiple of demand")
+    ] = 1.2,
+    time_limit: Annotated[float, typer.Option(min=0.1, max=3600.0, help="solver time limit, seconds")] = 30.0,
+    out: Annotated[Path | None, typer.Option(help="write the scenario (YAML) here")] = None,
+) -> None:
+    """The regionalisation with the least demand-weighted travel time under hospital capacities."""
+    from service.planning.optimise import optimise  # noqa: PLC0415
+    from service.planning.scenario import dump  # noqa: PLC0415
+
+    base = _load()
+    demand = _demand(base, referrals, seed)
+    plan_ = optimise(base, demand, capacity_factor=capacity_factor, time_limit_s=time_limit, seed=seed)
+    sol = plan_.solution
+    if sol.status == "infeasible":
+        typer.echo(f"error: {sol.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"{sol.status}: {sol.mean_time_s / 60:.1f} min per non-emergency referral "
+        f"(regulation: {plan_.current_mean_s / 60:.1f}); gap {100 * sol.gap:.2f}%; {sol.solve_s:.2f} s; "
+        f"{len(plan_.scenario.changes)} Puskesmas move"
+    )
+    for h, load in sol.load.items():
+        typer.echo(
+            f"  {h}: {load} referrals (capacity {plan_.problem.capacity[plan_.problem.hospital_ids.index(h)]})"
+        )
+    text = dump(plan_.scenario)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"scenario written to {out} (try: rujuk plan compare {out})")

@@ -1,0 +1,195 @@
+"""Planning: demand, scenarios, simulation through the live engine, comparison, optimisation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from geodata.dataset import Dataset
+from rules.model import ReferralRequest, ServiceType, Sex
+from service.cli import app
+from service.matching import Matcher
+from service.planning import demand as dem
+from service.planning.optimise import optimise
+from service.planning.scenario import ScenarioError, apply, dump, load_scenario, parse_scenario
+from service.planning.simulate import NOW, destinations, matcher_for, metrics, simulate
+
+
+@pytest.fixture(scope="module")
+def matcher(sambas: Dataset) -> Matcher:
+    return Matcher.load(sambas)
+
+
+@pytest.fixture(scope="module")
+def demand(sambas: Dataset) -> list[dem.DemandRecord]:
+    return dem.synthetic(sambas, referrals=6000, seed=7)
+
+
+def test_synthetic_demand_follows_population_and_groups(
+    sambas: Dataset, demand: list[dem.DemandRecord]
+) -> None:
+    again = dem.synthetic(sambas, referrals=6000, seed=7)
+    assert again == demand  # the seed fixes it
+    assert dem.synthetic(sambas, referrals=6000, seed=8) != demand
+    groups = Counter(r.group for r in demand)
+    rates = {g.id: g.per_1000_year for g in dem.CONDITION_GROUPS}
+    total = sum(rates.values())
+    for g, n in groups.items():
+        assert n / len(demand) == pytest.approx(rates[g] / total, abs=0.02)
+    for r in demand:
+        if r.group == "obstetric-emergency":
+            assert r.sex == "female" and 15 <= r.age_years <= 49
+        if r.group == "neonatal":
+            assert r.age_years == 0
+        assert r.origin_id.startswith("PKM-")
+    # bigger settlements send more referrals
+    pop = {s.id: s.population for s in sambas.settlements}
+    per = Counter(r.settlement_id for r in demand)
+    big = sorted(pop, key=pop.get)[-20:]  # type: ignore[arg-type]
+    small = sorted(pop, key=pop.get)[:20]  # type: ignore[arg-type]
+    assert sum(per[s] for s in big) > 3 * sum(per[s] for s in small)
+
+
+def test_simulation_is_the_live_engine(matcher: Matcher, demand: list[dem.DemandRecord]) -> None:
+    out = simulate(matcher, demand[:300])
+    for rec, o in zip(demand[:300], out, strict=True):
+        req = ReferralRequest(origin_id=rec.origin_id, age_years=float(rec.age_years), sex=Sex(rec.sex),
+                              icd10=(rec.icd10,), service_type=ServiceType(rec.service_type), emergency=rec.emergency)  # fmt: skip
+        s = matcher.suggest(req, statuses={}, now=NOW)
+        assert o.decision == s.decision.value
+        assert o.destination_id == (s.candidates[0].facility_id if s.candidates else None)
+
+
+def test_moving_one_puskesmas_changes_exactly_its_destinations(
+    matcher: Matcher, demand: list[dem.DemandRecord]
+) -> None:
+    sc = parse_scenario({"name": "Segarau to Regional 2",
+                         "changes": [{"move_origin": {"origin": "PKM-SEGARAU", "region": "regional-2"}}]})  # fmt: skip
+    moved = matcher_for(apply(sc, matcher.dataset, matcher.pack), matcher)
+    a, b = destinations(simulate(matcher, demand)), destinations(simulate(moved, demand))
+    changed = np.flatnonzero(a != b)
+    assert len(changed) > 0
+    assert {demand[i].origin_id for i in changed} == {"PKM-SEGARAU"}
+    # its non-emergency referrals now go to Regional 2's hospital (RSUD Pemangkat) where capable
+    assert Counter(b[i] for i in changed).most_common(1)[0][0] == "6101033"
+
+
+def test_metrics_and_load(matcher: Matcher, demand: list[dem.DemandRecord]) -> None:
+    out = simulate(matcher, demand)
+    m = metrics(out, demand, matcher)
+    overall = m["overall"].iloc[0]
+    assert overall["demand"] == len(demand)
+    assert 0 < overall["p50_min"] <= overall["p90_min"]
+    assert m["by_hospital"]["referrals"].sum() == overall["referred"]
+    assert set(m["by_puskesmas"]["origin_id"]) == {r.origin_id for r in demand}
+    assert m["by_kecamatan"]["demand"].sum() == len(demand)
+
+
+def test_closures_and_closed_hospitals(matcher: Matcher, demand: list[dem.DemandRecord]) -> None:
+    sc = parse_scenario(
+        {"name": "Teluk Keramat closed", "changes": [{"close_facility": {"facility": "6101137"}}]}
+    )
+    closed = matcher_for(apply(sc, matcher.dataset, matcher.pack), matcher)
+    out = simulate(closed, demand)
+    assert "6101137" not in {o.destination_id for o in out}
+    # a road closure around RSUD Pemangkat makes some trips longer, none shorter
+    p = matcher.dataset.facility("6101033").location
+    box = [
+        [p.lon - 0.03, p.lat - 0.03],
+        [p.lon + 0.03, p.lat - 0.03],
+        [p.lon + 0.03, p.lat + 0.03],
+        [p.lon - 0.03, p.lat + 0.03],
+    ]
+    sc2 = parse_scenario({"name": "flood", "changes": [{"slow_road": {"polygon": box, "factor": 3.0}}]})
+    slow = matcher_for(apply(sc2, matcher.dataset, matcher.pack), matcher)
+    t_base = {
+        o.record_id: o.travel_time_s for o in simulate(matcher, demand) if o.destination_id == "6101033"
+    }
+    t_slow = {o.record_id: o.travel_time_s for o in simulate(slow, demand) if o.destination_id == "6101033"}
+    common = set(t_base) & set(t_slow)
+    assert common and all(t_slow[k] >= t_base[k] - 1e-6 for k in common)
+    assert any(t_slow[k] > t_base[k] + 1 for k in common)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"name": "x", "changes": [{"move_origin": {"origin": "PKM-NOWHERE", "region": "regional-2"}}]},
+         "changes[0].move_origin.origin: unknown facility"),
+        ({"name": "x", "changes": [{"move_origin": {"origin": "PKM-SEGARAU", "region": "regional-9"}}]},
+         "changes[0].move_origin.region: unknown region"),
+        ({"name": "x", "changes": [{"add_services": {"facility": "RS-X", "services": ["obgyn"]}}]},
+         "changes[0].add_services.facility: unknown facility"),
+        ({"name": "x", "changes": [{"add_services": {"facility": "6101137", "services": ["astrology"]}}]},
+         "changes.0.add_services.services.0"),
+        ({"name": "x", "changes": [{"close_facility": {"facility": "6101137"}, "set_beds": {"facility": "6101137", "beds": {"icu": 2}}}]},
+         "changes[0]: give exactly one change"),
+        ({"name": "x", "changes": [{"teleport": {}}]}, "changes.0.teleport"),
+        ({"name": "x", "changes": [{"slow_road": {"polygon": [[109, 1], [109.1, 1], [109.2, 1]]}}]},
+         "changes[0].slow_road.factor"),
+        ({"changes": []}, "name"),
+    ],
+)  # fmt: skip
+def test_bad_scenarios_name_the_problem(matcher: Matcher, raw: dict, problem: str) -> None:
+    with pytest.raises(ScenarioError) as e:
+        apply(parse_scenario(raw), matcher.dataset, matcher.pack)
+    assert any(problem in p for p in e.value.problems), e.value.problems
+    assert isinstance(e.value, ValueError)
+
+
+def test_optimiser_is_feasible_and_no_worse_than_the_regulation(
+    matcher: Matcher, demand: list[dem.DemandRecord], tmp_path: Path
+) -> None:
+    plan = optimise(matcher, demand, capacity_factor=1.2, time_limit_s=10, seed=1)
+    sol, p = plan.solution, plan.problem
+    assert sol.status in ("optimal", "feasible")
+    for j, h in enumerate(p.hospital_ids):
+        assert sol.load[h] <= p.capacity[j]
+    assert sol.weighted_time_s <= plan.current_weighted_s + 1e-6
+    # the scenario it writes loads, applies and moves exactly the Puskesmas it says
+    path = tmp_path / "opt.yaml"
+    path.write_text(dump(plan.scenario), encoding="utf-8")
+    sc = load_scenario(path)
+    applied = apply(sc, matcher.dataset, matcher.pack)
+    region_of = {o: r.hospital for r in applied.pack.regions for o in r.origins}
+    assert region_of == dict(sol.assignment)
+
+
+def test_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", "simulate", "--referrals", "2000", "--out", str(tmp_path / "sim")])
+    assert r.exit_code == 0, r.output
+    assert "2000 referrals simulated" in r.output
+    assert (tmp_path / "sim" / "simulation_by_hospital.csv").is_file()
+    assert (tmp_path / "sim" / "simulation.xlsx").is_file()
+    r = runner.invoke(
+        app,
+        ["plan", "optimise", "--referrals", "2000", "--time-limit", "5", "--out", str(tmp_path / "opt.yaml")],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        [
+            "plan",
+            "compare",
+            str(tmp_path / "opt.yaml"),
+            "--referrals",
+            "2000",
+            "--out",
+            str(tmp_path / "cmp"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "change destination" in r.output
+    assert (tmp_path / "cmp" / "comparison_by_puskesmas.csv").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nchanges:\n  - move_origin: {origin: PKM-NOWHERE, region: regional-1}\n", encoding="utf-8"
+    )
+    r = runner.invoke(app, ["plan", "simulate", "--scenario", str(bad), "--referrals", "10"])
+    assert r.exit_code == 2
+    assert "changes[0].move_origin.origin" in r.output
