@@ -22,6 +22,9 @@ plan = typer.Typer(
 Referrals = Annotated[int, typer.Option(min=1, max=5_000_000, help="synthetic referrals to simulate")]
 Seed = Annotated[int, typer.Option(help="random seed of the synthetic demand")]
 Out = Annotated[Path | None, typer.Option(help="directory for the tables (CSV and one XLSX)")]
+Occupancy = Annotated[
+    bool, typer.Option("--occupancy", help="play stays against the registered beds (overflow, no bed)")
+]
 
 
 def _load() -> Matcher:
@@ -71,7 +74,8 @@ def _summary(label: str, overall: pd.DataFrame) -> None:
         f"{label}: {int(row['referred'])} referred of {int(row['demand'])}; travel mean {row['mean_min']} min, "
         f"p50 {row['p50_min']}, p90 {row['p90_min']}; beyond 60 min {100 * row['share_over_60_min']:.1f}%, "
         f"beyond 120 min {100 * row['share_over_120_min']:.1f}%; regionalisation waived "
-        f"{int(row['regionalisation_waived'])}; leaving the regency {int(row['leaving_regency'])}"
+        f"{int(row['regionalisation_waived'])}; leaving the regency {int(row['leaving_regency'])}; "
+        f"overflow {int(row['overflow'])}, no bed {int(row['no_bed'])}"
     )
 
 
@@ -81,6 +85,7 @@ def simulate_cmd(
     referrals: Referrals = 10_000,
     seed: Seed = 1,
     out: Out = None,
+    occupancy: Occupancy = False,
 ) -> None:
     """Send synthetic demand through the matching engine; metrics per kecamatan, Puskesmas, hospital."""
     import pandas as pd  # noqa: PLC0415
@@ -91,7 +96,7 @@ def simulate_cmd(
     matcher = _scenario_matcher(base, scenario) if scenario else base
     demand = _demand(matcher, referrals, seed)
     t0 = time.perf_counter()
-    outcomes = simulate(matcher, demand)
+    outcomes = simulate(matcher, demand, occupancy=occupancy)
     elapsed = time.perf_counter() - t0
     tables = metrics(outcomes, demand, matcher)
     _summary(scenario.name if scenario else "base", tables["overall"])
@@ -108,6 +113,7 @@ def compare_cmd(
     referrals: Referrals = 10_000,
     seed: Seed = 1,
     out: Out = None,
+    occupancy: Occupancy = False,
 ) -> None:
     """The base and a scenario on the same demand, side by side with the differences."""
     from service.planning.simulate import compare, destinations, metrics, simulate  # noqa: PLC0415
@@ -115,7 +121,8 @@ def compare_cmd(
     base = _load()
     scen = _scenario_matcher(base, scenario)
     demand = _demand(base, referrals, seed)
-    b_out, s_out = simulate(base, demand), simulate(scen, demand)
+    b_out = simulate(base, demand, occupancy=occupancy)
+    s_out = simulate(scen, demand, occupancy=occupancy)
     b, s = metrics(b_out, demand, base), metrics(s_out, demand, scen)
     _summary("base", b["overall"])
     _summary(scenario.name, s["overall"])

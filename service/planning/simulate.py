@@ -8,6 +8,7 @@ one is asked once. Metrics per kecamatan, Puskesmas and hospital, and baseline v
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -16,18 +17,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from geodata.models import BedType
 from routing.engine import RoutingEngine
 from rules.model import Decision, ReferralRequest, ServiceType, Sex
 from service.matching import Matcher
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from service.planning.demand import DemandRecord
     from service.planning.scenario import Applied
 
 #: Planning assumption: mean length of stay (days) turning beds into yearly admissions.
 MEAN_STAY_DAYS = 4.0
+#: Planning assumptions: length of stay by condition group (days), for occupancy runs.
+STAY_DAYS: dict[str, float] = {
+    "obstetric-emergency": 3, "neonatal": 7, "acute-coronary": 5, "head-injury": 5, "polytrauma": 10,
+    "appendicitis": 3, "pneumonia": 5, "dengue": 4, "non-specialist": 0,
+}  # fmt: skip
+DEFAULT_STAY_DAYS = 4.0
+#: The decision of a referral that found no free bed at any candidate (occupancy runs).
+NO_BED = "no_bed"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -43,6 +53,8 @@ class Outcome:
     distance_m: float | None
     regionalisation_waived: bool
     leaves_regency: bool
+    #: sent past a full hospital to the next candidate (occupancy runs only)
+    overflow: bool = False
 
 
 def matcher_for(applied: Applied, base: Matcher) -> Matcher:
@@ -56,20 +68,26 @@ def matcher_for(applied: Applied, base: Matcher) -> Matcher:
     return Matcher(applied.dataset, applied.pack, engine)
 
 
-def simulate(matcher: Matcher, demand: Sequence[DemandRecord], *, now: datetime = NOW) -> list[Outcome]:
-    """Every record through ``matcher.suggest`` (no live status: the planning view)."""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    decision: str
+    candidates: tuple[tuple[str, float, float | None], ...]  # (facility, time s, distance m), ranked
+    bed: str | None  # the bed type a stay occupies; None for an outpatient visit
+    waived: bool
+
+
+def _answers(matcher: Matcher, demand: Sequence[DemandRecord], now: datetime) -> list[_Answer]:
+    """The engine's answer for each record, each distinct request asked once."""
     waivers = {
         r.id
         for r in matcher.pack.request_rules
         if r.effect == "set" and (r.param or {}).get("regionalisation_waived")
     }
-    home = matcher.dataset.region.name.casefold()
-    regency = {f.id: f.regency.casefold() for f in matcher.dataset.facilities}
-    answers: dict[tuple[object, ...], tuple[str, str | None, float | None, float | None, bool]] = {}
+    cache: dict[tuple[object, ...], _Answer] = {}
     out = []
     for rec in demand:
         key = (rec.origin_id, rec.age_years, rec.sex, rec.icd10, rec.service_type, rec.emergency)
-        hit = answers.get(key)
+        hit = cache.get(key)
         if hit is None:
             req = ReferralRequest(
                 origin_id=rec.origin_id,
@@ -80,27 +98,88 @@ def simulate(matcher: Matcher, demand: Sequence[DemandRecord], *, now: datetime 
                 emergency=rec.emergency,
             )
             s = matcher.suggest(req, statuses={}, now=now)
-            first = s.candidates[0] if s.candidates else None
-            hit = answers[key] = (
+            stays = req.service_type is not ServiceType.RAWAT_JALAN
+            hit = cache[key] = _Answer(
                 s.decision.value,
-                first.facility_id if first else None,
-                first.travel_time_s if first else None,
-                first.distance_m if first else None,
+                tuple((c.facility_id, c.travel_time_s, c.distance_m) for c in s.candidates),
+                (s.need.beds[0].value if s.need.beds else BedType.GENERAL.value) if stays else None,
                 any(r.rule_id in waivers for r in s.reasons),
             )
-        decision, dest, t, d, waived = hit
+        out.append(hit)
+    return out
+
+
+def simulate(
+    matcher: Matcher,
+    demand: Sequence[DemandRecord],
+    *,
+    now: datetime = NOW,
+    occupancy: bool = False,
+    stay_days: Mapping[str, float] | None = None,
+) -> list[Outcome]:
+    """Every record through ``matcher.suggest`` (no live status: the planning view).
+
+    With ``occupancy`` the records are played in time order against the hospitals' registered
+    beds: a stay holds a bed of the type its need names for its group's length of stay; a
+    hospital with none free sends the patient to the next candidate of the same ranking
+    (``overflow``); with none free anywhere the referral is ``no_bed``. Outpatient visits take
+    no bed.
+    """
+    answers = _answers(matcher, demand, now)
+    home = matcher.dataset.region.name.casefold()
+    regency = {f.id: f.regency.casefold() for f in matcher.dataset.facilities}
+    choice: list[tuple[int, bool]] = [(0, False)] * len(demand)  # (candidate index, overflowed)
+    if occupancy:
+        choice = _play_beds(matcher, demand, answers, stay_days or STAY_DAYS)
+    out = []
+    for rec, ans, (k, overflow) in zip(demand, answers, choice, strict=True):
+        pick = ans.candidates[k] if 0 <= k < len(ans.candidates) else None
+        decision = ans.decision if k >= 0 else NO_BED
         out.append(
             Outcome(
                 rec.id,
                 rec.origin_id,
                 decision,
-                dest,
-                t,
-                d,
-                waived,
-                dest is not None and regency.get(dest, home) != home,
+                pick[0] if pick else None,
+                pick[1] if pick else None,
+                pick[2] if pick else None,
+                ans.waived,
+                pick is not None and regency.get(pick[0], home) != home,
+                overflow,
             )
         )
+    return out
+
+
+def _play_beds(
+    matcher: Matcher,
+    demand: Sequence[DemandRecord],
+    answers: Sequence[_Answer],
+    stay_days: Mapping[str, float],
+) -> list[tuple[int, bool]]:
+    """A discrete-event run over beds: (candidate taken, overflowed) per record; -1 for no bed."""
+    free: dict[tuple[str, str], int] = {
+        (f.id, b.value): n for f in matcher.dataset.facilities if f.receiving for b, n in f.beds.items()
+    }
+    releases: list[tuple[float, str, str]] = []
+    out: list[tuple[int, bool]] = [(0, False)] * len(demand)
+    for i in sorted(range(len(demand)), key=lambda i: (demand[i].at, demand[i].id)):
+        rec, ans = demand[i], answers[i]
+        t = rec.at.timestamp()
+        while releases and releases[0][0] <= t:
+            _, fid, bed = heapq.heappop(releases)
+            free[fid, bed] += 1
+        if ans.bed is None or not ans.candidates:
+            continue
+        for k, (fid, _, _) in enumerate(ans.candidates):
+            if free.get((fid, ans.bed), 0) > 0:
+                free[fid, ans.bed] -= 1
+                days = stay_days.get(rec.group, DEFAULT_STAY_DAYS)
+                heapq.heappush(releases, (t + days * 86400, fid, ans.bed))
+                out[i] = (k, k > 0)
+                break
+        else:
+            out[i] = (-1, True)
     return out
 
 
@@ -121,6 +200,8 @@ def _stats(g: pd.DataFrame) -> pd.Series:
             "share_over_120_min": round(float((minutes > 120).mean()), 4) if n else math.nan,
             "regionalisation_waived": int(g["regionalisation_waived"].sum()),
             "leaving_regency": int(g["leaves_regency"].sum()),
+            "overflow": int(g["overflow"].sum()),
+            "no_bed": int((g["decision"] == NO_BED).sum()),
         }
     )
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from geodata.dataset import Dataset
+from geodata.models import BedType
 from rules.model import ReferralRequest, ServiceType, Sex
 from service.cli import app
 from service.matching import Matcher
@@ -193,3 +196,43 @@ def test_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plan", "simulate", "--scenario", str(bad), "--referrals", "10"])
     assert r.exit_code == 2
     assert "changes[0].move_origin.origin" in r.output
+
+
+def _pressured(sambas: Dataset, seed: int) -> list[dem.DemandRecord]:
+    # a month's beds under a year's referrals: hospitals fill up
+    return dem.synthetic(sambas, referrals=2500, seed=seed, days=30)
+
+
+def test_occupancy_overflows_and_beds_free_again(matcher: Matcher, sambas: Dataset) -> None:
+    demand = _pressured(sambas, 3)
+    out = simulate(matcher, demand, occupancy=True)
+    free = simulate(matcher, demand)
+    assert sum(o.overflow for o in out) > 0
+    for o, f in zip(out, free, strict=True):
+        if not o.overflow and o.decision == f.decision:
+            assert o.destination_id == f.destination_id  # first choice taken: the same as without beds
+        if o.overflow and o.destination_id is not None:
+            assert o.destination_id != f.destination_id  # further down the same ranking
+    # outpatient visits take no bed
+    assert all(not o.overflow for o, r in zip(out, demand, strict=True) if r.service_type == "rawat_jalan")
+    # a year spread out: beds free again, far less overflow
+    calm = dem.synthetic(sambas, referrals=2500, seed=3, days=365)
+    assert sum(o.overflow for o in simulate(matcher, calm, occupancy=True)) < sum(o.overflow for o in out)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 1000), extra=st.integers(1, 20), which=st.sampled_from(["6101022", "6101033", "6101137", "6101135"]),
+       bed=st.sampled_from(["general", "maternity", "icu"]))  # fmt: skip
+def test_adding_beds_never_adds_overflow(
+    matcher: Matcher, sambas: Dataset, seed: int, extra: int, which: str, bed: str
+) -> None:
+    demand = _pressured(sambas, seed)
+    f = sambas.facility(which)
+    more = {bed: f.beds.get(BedType(bed), 0) + extra}
+    sc = parse_scenario({"name": "more beds", "changes": [{"set_beds": {"facility": which, "beds": more}}]})
+    bigger = matcher_for(apply(sc, matcher.dataset, matcher.pack), matcher)
+    before = simulate(matcher, demand, occupancy=True)
+    after = simulate(bigger, demand, occupancy=True)
+    missed = lambda out: sum(o.overflow or o.decision == "no_bed" for o in out)  # noqa: E731
+    assert missed(after) <= missed(before)
+    assert sum(o.decision == "no_bed" for o in after) <= sum(o.decision == "no_bed" for o in before)
