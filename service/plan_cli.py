@@ -131,6 +131,26 @@ def compare_cmd(
     _write(out, compare(b, s), "comparison")
 
 
+@plan.command("coverage")
+def coverage_cmd(
+    scenario: Annotated[Path | None, typer.Option(help="scenario file (YAML); none: the base")] = None,
+    out: Out = None,
+) -> None:
+    """Population within 30 / 60 / 120 minutes by road of each kind of care, per view and per desa."""
+    from service.planning.coverage import coverage  # noqa: PLC0415
+
+    base = _load()
+    matcher = _scenario_matcher(base, scenario) if scenario else base
+    tables = coverage(matcher)
+    for _, row in tables["summary"].iterrows():
+        typer.echo(
+            f"{row['view']}: {row['facilities']} facilities; within 30 / 60 / 120 min: "
+            f"{100 * row['share_within_30_min']:.1f}% / {100 * row['share_within_60_min']:.1f}% / "
+            f"{100 * row['share_within_120_min']:.1f}% of the population"
+        )
+    _write(out, tables, "coverage")
+
+
 @plan.command("optimise")
 def optimise_cmd(
     referrals: Referrals = 10_000,

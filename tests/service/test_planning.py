@@ -236,3 +236,32 @@ def test_adding_beds_never_adds_overflow(
     missed = lambda out: sum(o.overflow or o.decision == "no_bed" for o in out)  # noqa: E731
     assert missed(after) <= missed(before)
     assert sum(o.decision == "no_bed" for o in after) <= sum(o.decision == "no_bed" for o in before)
+
+
+def test_coverage_views(matcher: Matcher) -> None:
+    from service.planning.coverage import coverage
+
+    c = coverage(matcher)
+    s = c["summary"].set_index("view")
+    for view in s.index:
+        a, b, d = (s.loc[view, f"share_within_{t}_min"] for t in (30, 60, 120))
+        assert 0 <= a <= b <= d <= 1  # more time, more people
+    assert s.loc["any-hospital", "share_within_120_min"] >= s.loc["icu", "share_within_120_min"]
+    # each desa's time to any hospital is its fastest road time to one of them (an independent check)
+    hospitals = [f.id for f in matcher.dataset.facilities if f.receiving and f.is_hospital]
+    row = c["by_desa"].iloc[0]
+    tt = matcher.engine.travel_times(row["lon"], row["lat"], facility_ids=hospitals, with_distance=False)
+    assert row["any-hospital_min"] == pytest.approx(
+        min(t.time_s for t in tt.times if t.time_s) / 60, abs=0.06
+    )
+    # closing the only cath-lab hospital leaves nobody covered; giving one to RSUD Sambas covers many
+    sc = parse_scenario(
+        {
+            "name": "cath lab",
+            "changes": [{"add_equipment": {"facility": "6101022", "equipment": ["cath_lab"]}}],
+        }
+    )
+    more = coverage(matcher_for(apply(sc, matcher.dataset, matcher.pack), matcher))["summary"].set_index(
+        "view"
+    )
+    assert more.loc["cath-lab", "share_within_60_min"] > s.loc["cath-lab", "share_within_60_min"]
