@@ -25,6 +25,7 @@ from routing.errors import RoutingError
 from service import store
 from service.api import router
 from service.api_ambulances import router as ambulance_router
+from service.api_planning import router as planning_router
 from service.api_tracking import router as tracking_router
 from service.db import make_engine, session_factory
 from service.lifecycle import TransitionError
@@ -277,6 +278,7 @@ def create_app(
     app.include_router(router)
     app.include_router(ambulance_router)
     app.include_router(tracking_router)
+    app.include_router(planning_router)
     _document_sign_in(app)
 
     def ds(request: Request) -> Dataset:

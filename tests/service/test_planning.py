@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -265,3 +267,66 @@ def test_coverage_views(matcher: Matcher) -> None:
         "view"
     )
     assert more.loc["cath-lab", "share_within_60_min"] > s.loc["cath-lab", "share_within_60_min"]
+
+
+def test_planner_api(api_client: tuple[Any, dict[str, str], dict[str, str]]) -> None:
+    client, planner, referrer = api_client
+    body = {"referrals": 1500, "seed": 2,
+            "scenario": {"name": "Segarau", "changes": [{"move_origin": {"origin": "PKM-SEGARAU", "region": "regional-2"}}]}}  # fmt: skip
+    r = client.post("/api/plan/compare", json=body, headers=planner)
+    assert r.status_code == 200, r.text
+    assert r.json()["changed_destinations"] > 0
+    assert "mean_min_diff" in r.json()["tables"]["overall"][0]
+    assert client.post("/api/plan/compare", json=body, headers=referrer).status_code == 403
+    bad = {
+        **body,
+        "scenario": {
+            "name": "x",
+            "changes": [{"move_origin": {"origin": "PKM-NOWHERE", "region": "regional-2"}}],
+        },
+    }
+    r = client.post("/api/plan/compare", json=bad, headers=planner)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "scenario.changes[0].move_origin.origin"
+    r = client.post("/api/plan/simulate", json={"referrals": 1000, "occupancy": True}, headers=planner)
+    assert r.status_code == 200 and r.json()["tables"]["overall"][0]["demand"] == 1000
+    assert (
+        client.post("/api/plan/simulate", json={"referrals": 10_000_000}, headers=planner).status_code == 422
+    )
+    r = client.post("/api/plan/optimise", json={"referrals": 2000, "time_limit_s": 5}, headers=planner)
+    assert r.status_code == 200 and r.json()["status"] in ("optimal", "feasible")
+    assert "move_origin" in r.json()["scenario_yaml"] or r.json()["assignment"]
+    r = client.get("/api/plan/coverage", headers=planner)
+    assert r.status_code == 200 and {v["view"] for v in r.json()["tables"]["summary"]} >= {
+        "icu",
+        "any-hospital",
+    }
+
+
+@pytest.fixture(scope="module")
+def api_client(
+    sambas: Dataset, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, dict[str, str], dict[str, str]]]:
+    from fastapi.testclient import TestClient
+
+    from service import store
+    from service.app import create_app
+    from service.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("plan")
+    cfg = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'db.sqlite3'}",
+                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    with TestClient(create_app(cfg, dataset=sambas)) as c:
+        rt = c.app.state.runtime  # type: ignore[attr-defined]
+        import datetime as dt
+
+        with rt.sessions() as s:
+            for name, role, fac in (("planner", "planner", None), ("segarau", "referrer", "PKM-SEGARAU")):
+                store.create_user(s, username=name, password="rahasia-yang-panjang", roles=[role], facility_id=fac,
+                                  known_facilities=rt.facility_ids, actor=None, now=dt.datetime.now(dt.UTC))  # fmt: skip
+            s.commit()
+
+        def h(user: str) -> dict[str, str]:
+            r = c.post("/api/token", data={"username": user, "password": "rahasia-yang-panjang"})
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+        yield c, h("planner"), h("segarau")
