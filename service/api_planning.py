@@ -61,7 +61,8 @@ class OptimiseIn(_Strict):
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = df.to_dict(orient="records")
     return [
-        {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in out
+        {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+        for r in out
     ]
 
 
