@@ -200,9 +200,9 @@ def test_cli(tmp_path: Path) -> None:
     assert "changes[0].move_origin.origin" in r.output
 
 
-def _pressured(sambas: Dataset, seed: int) -> list[dem.DemandRecord]:
-    # a month's beds under a year's referrals: hospitals fill up
-    return dem.synthetic(sambas, referrals=2500, seed=seed, days=30)
+def _pressured(sambas: Dataset, seed: int, days: int = 30) -> list[dem.DemandRecord]:
+    # a year's referrals in a month: hospitals fill up
+    return dem.synthetic(sambas, referrals=2500, seed=seed, days=days)
 
 
 def test_occupancy_overflows_and_beds_free_again(matcher: Matcher, sambas: Dataset) -> None:
@@ -222,22 +222,26 @@ def test_occupancy_overflows_and_beds_free_again(matcher: Matcher, sambas: Datas
     assert sum(o.overflow for o in simulate(matcher, calm, occupancy=True)) < sum(o.overflow for o in out)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 1000), extra=st.integers(1, 20), which=st.sampled_from(["6101022", "6101033", "6101137", "6101135"]),
        bed=st.sampled_from(["general", "maternity", "icu"]))  # fmt: skip
 def test_adding_beds_never_adds_overflow(
     matcher: Matcher, sambas: Dataset, seed: int, extra: int, which: str, bed: str
 ) -> None:
-    demand = _pressured(sambas, seed)
+    demand = _pressured(sambas, seed, days=10)  # so tight that some find no bed anywhere
     f = sambas.facility(which)
     more = {bed: f.beds.get(BedType(bed), 0) + extra}
     sc = parse_scenario({"name": "more beds", "changes": [{"set_beds": {"facility": which, "beds": more}}]})
     bigger = matcher_for(apply(sc, matcher.dataset, matcher.pack), matcher)
     before = simulate(matcher, demand, occupancy=True)
     after = simulate(bigger, demand, occupancy=True)
-    missed = lambda out: sum(o.overflow or o.decision == "no_bed" for o in out)  # noqa: E731
-    assert missed(after) <= missed(before)
+    # referrals that found no bed at any candidate: never more with more beds. (Patients missing
+    # their first choice are not monotone: with overflow to alternatives a loss network can
+    # shift one more patient off a first choice, e.g. seed 1, one more maternity bed at RSUD
+    # Pemangkat: 921 -> 922; see docs/planning.md.)
     assert sum(o.decision == "no_bed" for o in after) <= sum(o.decision == "no_bed" for o in before)
+    # and the hospital that gained beds admits at least as many
+    assert sum(o.destination_id == which for o in after) >= sum(o.destination_id == which for o in before)
 
 
 def test_coverage_views(matcher: Matcher) -> None:
