@@ -62,9 +62,23 @@ def _write(out: Path | None, tables: dict[str, pd.DataFrame], stem: str) -> None
     typer.echo(f"tables written to {out}/{stem}_*.csv and {out}/{stem}.xlsx")
 
 
-def _demand(matcher: Matcher, referrals: int, seed: int) -> list[DemandRecord]:
+def _demand(matcher: Matcher, referrals: int, seed: int, historic_days: int = 0) -> list[DemandRecord]:
     from service.planning.demand import synthetic  # noqa: PLC0415
 
+    if historic_days:
+        import datetime as dt  # noqa: PLC0415
+
+        from service.db import make_engine, session_factory  # noqa: PLC0415
+        from service.planning.historic import historic  # noqa: PLC0415
+        from service.settings import Settings  # noqa: PLC0415
+
+        engine = make_engine(Settings().resolved_database_url())
+        now = dt.datetime.now(dt.UTC)
+        with session_factory(engine)() as s:
+            rows = historic(s, matcher.dataset, since=now - dt.timedelta(days=historic_days), until=now)
+        engine.dispose()
+        typer.echo(f"historic demand: {len(rows)} referrals in the last {historic_days} days")
+        return rows
     return synthetic(matcher.dataset, referrals=referrals, seed=seed)
 
 
@@ -86,15 +100,22 @@ def simulate_cmd(
     seed: Seed = 1,
     out: Out = None,
     occupancy: Occupancy = False,
+    historic_days: Annotated[
+        int,
+        typer.Option(min=0, max=3660, help="use the referrals of the last N days in the database instead"),
+    ] = 0,
 ) -> None:
-    """Send synthetic demand through the matching engine; metrics per kecamatan, Puskesmas, hospital."""
+    """Send demand (synthetic, or historic) through the matching engine; metrics per kecamatan, Puskesmas, hospital."""
     import pandas as pd  # noqa: PLC0415
 
     from service.planning.simulate import metrics, simulate  # noqa: PLC0415
 
     base = _load()
     matcher = _scenario_matcher(base, scenario) if scenario else base
-    demand = _demand(matcher, referrals, seed)
+    demand = _demand(matcher, referrals, seed, historic_days)
+    if not demand:
+        typer.echo("no demand to simulate", err=True)
+        raise typer.Exit(1)
     t0 = time.perf_counter()
     outcomes = simulate(matcher, demand, occupancy=occupancy)
     elapsed = time.perf_counter() - t0
@@ -149,6 +170,27 @@ def coverage_cmd(
             f"{100 * row['share_within_120_min']:.1f}% of the population"
         )
     _write(out, tables, "coverage")
+
+
+@plan.command("map")
+def map_cmd(
+    out: Annotated[Path, typer.Option(help="the HTML file to write")],
+    scenario: Annotated[Path | None, typer.Option(help="scenario file (YAML); none: the base")] = None,
+    referrals: Referrals = 10_000,
+    seed: Seed = 1,
+) -> None:
+    """One HTML page (offline): catchments by hospital and road time to the nearest hospital."""
+    from service.planning.coverage import coverage  # noqa: PLC0415
+    from service.planning.maps import catchment_html  # noqa: PLC0415
+    from service.planning.simulate import simulate  # noqa: PLC0415
+
+    base = _load()
+    matcher = _scenario_matcher(base, scenario) if scenario else base
+    demand = _demand(matcher, referrals, seed)
+    page = catchment_html(matcher, demand, simulate(matcher, demand), coverage(matcher)["by_desa"],
+                          title=f"Rujukan: {scenario.name if scenario else 'base'}")  # fmt: skip
+    out.write_text(page, encoding="utf-8")
+    typer.echo(f"map written to {out}")
 
 
 @plan.command("optimise")

@@ -334,3 +334,20 @@ def api_client(
             return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
         yield c, h("planner"), h("segarau")
+
+
+def test_map_page_is_self_contained(matcher: Matcher, demand: list[dem.DemandRecord], tmp_path: Path) -> None:
+    from service.planning.coverage import coverage
+    from service.planning.maps import catchment_html
+
+    page = catchment_html(
+        matcher, demand, simulate(matcher, demand), coverage(matcher)["by_desa"], title="Uji <peta>"
+    )
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 2
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # offline
+    assert "Uji &lt;peta&gt;" in page  # escaped
+    assert "MODELLED" in page
+    assert "RSUD Pemangkat" in page and "≤ 30 min" in page
+    r = CliRunner().invoke(app, ["plan", "map", "--out", str(tmp_path / "m.html"), "--referrals", "500"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.html").read_text(encoding="utf-8").count("<circle") > 100
