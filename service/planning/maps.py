@@ -29,9 +29,11 @@ W, H = 560, 640
 
 
 def _projector(matcher: Matcher) -> tuple[float, float, float, float, float]:
-    g = matcher.dataset.roads
-    lon0, lon1 = float(g.lon.min()), float(g.lon.max())
-    lat0, lat1 = float(g.lat.min()), float(g.lat.max())
+    # the frame is the regency's desa (roads to hospitals far outside run off the edge)
+    lons = [s.centroid.lon for s in matcher.dataset.settlements]
+    lats = [s.centroid.lat for s in matcher.dataset.settlements]
+    lon0, lon1 = min(lons) - 0.05, max(lons) + 0.05
+    lat0, lat1 = min(lats) - 0.05, max(lats) + 0.05
     kx = math.cos(math.radians((lat0 + lat1) / 2))
     scale = min((W - 40) / max((lon1 - lon0) * kx, 1e-9), (H - 40) / max(lat1 - lat0, 1e-9))
     return lon0, lat1, kx, scale, 20.0
@@ -49,7 +51,7 @@ def _svg(
         return pad + (lon - lon0) * kx * scale, pad + (lat1 - lat) * scale
 
     g = matcher.dataset.roads
-    parts = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{html.escape(title)}">',
+    parts = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{html.escape(title)}" overflow="hidden">',
              '<rect width="100%" height="100%" fill="#f7f7f2"/>']  # fmt: skip
     for u, v in zip(g.edge_u.tolist(), g.edge_v.tolist(), strict=True):
         if u < v:
