@@ -27,12 +27,22 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shapely.geometry import Polygon
 
-from geodata.models import BedType, CompetencyLevel, Equipment, Service
-from routing.conditions import RoadCondition
+from geodata.models import (
+    BedType,
+    CareLevel,
+    CompetencyLevel,
+    Equipment,
+    Facility,
+    FacilityKind,
+    HospitalClass,
+    LonLat,
+    Service,
+)
+from routing.conditions import RoadCondition, condition_edges
+from routing.errors import RoutingError
 
 if TYPE_CHECKING:
     from geodata.dataset import Dataset
-    from geodata.models import Facility
     from rules.pack import RulePack
 
 
@@ -90,11 +100,28 @@ class Competency(_M):
 
 
 class Road(_M):
-    """A stretch of road closed or slowed, by polygon."""
+    """A stretch of road closed, slowed (factor > 1) or improved (0 < factor < 1), by polygon."""
 
     polygon: list[tuple[float, float]] = Field(min_length=3, max_length=1000)
-    factor: float | None = Field(default=None, gt=1, le=100)
+    factor: float | None = Field(default=None, gt=0, le=100)
     reason: str = Field(default="", max_length=200)
+
+
+class NewFacility(_M):
+    """A facility that does not exist yet (it receives referrals unless ``receiving`` is false)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: FacilityKind
+    kecamatan: str = Field(min_length=1, max_length=100)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    hospital_class: HospitalClass | None = None
+    competency: CompetencyLevel | None = None
+    services: list[Service] = Field(default_factory=list, max_length=40)
+    equipment: list[Equipment] = Field(default_factory=list, max_length=20)
+    beds: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] = Field(default_factory=dict)
+    receiving: bool = True
 
 
 class Change(_M):
@@ -109,6 +136,8 @@ class Change(_M):
     set_competency: Competency | None = None
     close_road: Road | None = None
     slow_road: Road | None = None
+    improve_road: Road | None = None
+    add_facility: NewFacility | None = None
 
     def kind(self) -> str:
         """The change's name."""
@@ -162,6 +191,7 @@ def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scen
     facilities: dict[str, Facility] = {f.id: f for f in dataset.facilities}
     regions = {r.id: r for r in pack.regions}
     conditions: list[RoadCondition] = []
+    improvements: list[tuple[str, Polygon, float]] = []
     probs: list[str] = []
     for i, ch in enumerate(sc.changes):
         kind = ch.kind()
@@ -203,13 +233,39 @@ def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scen
         elif isinstance(body, Competency):
             f = facilities[body.facility]
             facilities[body.facility] = dataclasses.replace(f, competency=body.competency)
+        elif isinstance(body, NewFacility):
+            if body.id in facilities:
+                probs.append(f"{where}.id: facility {body.id!r} exists already")
+                continue
+            first_level = body.kind in (FacilityKind.PUSKESMAS, FacilityKind.KLINIK)
+            facilities[body.id] = Facility(
+                id=body.id,
+                name=body.name,
+                kind=body.kind,
+                level=CareLevel.FKTP if first_level else CareLevel.FKTL,
+                kecamatan=body.kecamatan,
+                regency=dataset.region.name,
+                location=LonLat(body.lon, body.lat),
+                hospital_class=body.hospital_class,
+                competency=body.competency,
+                services=frozenset(body.services),
+                equipment=frozenset(body.equipment),
+                beds=dict(body.beds),
+                receiving=body.receiving,
+            )
         elif isinstance(body, Road):
-            if kind == "slow_road" and body.factor is None:
+            if kind == "slow_road" and not (body.factor and body.factor > 1):
                 probs.append(f"{where}.factor: a slowdown needs a factor > 1")
+                continue
+            if kind == "improve_road" and not (body.factor and body.factor < 1):
+                probs.append(f"{where}.factor: an improvement needs a factor between 0 and 1 (time x factor)")
                 continue
             poly = Polygon(body.polygon)
             if not poly.is_valid or poly.area == 0:
                 probs.append(f"{where}.polygon: not a valid polygon")
+                continue
+            if kind == "improve_road":
+                improvements.append((where, poly, float(body.factor or 1)))
                 continue
             cid = f"scenario-{i}"
             conditions.append(
@@ -217,9 +273,22 @@ def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scen
                 if kind == "close_road"
                 else RoadCondition.slowdown(cid, float(body.factor or 1), polygon=poly, reason=body.reason)
             )
+    roads = dataset.roads
+    for where, poly, factor in improvements:
+        try:
+            edges = condition_edges(RoadCondition.slowdown("probe", 2.0, polygon=poly), roads)
+        except RoutingError as exc:
+            probs.append(f"{where}.polygon: {exc}")
+            continue
+        times = roads.travel_time_s.copy()
+        times[edges] *= factor
+        roads = dataclasses.replace(roads, travel_time_s=times, meta={**roads.meta, "improved": True})
     if probs:
         raise ScenarioError(source, probs)
-    new_ds = dataclasses.replace(dataset, facilities=tuple(facilities[f.id] for f in dataset.facilities))
+    order = [f.id for f in dataset.facilities] + [
+        k for k in facilities if k not in {f.id for f in dataset.facilities}
+    ]
+    new_ds = dataclasses.replace(dataset, roads=roads, facilities=tuple(facilities[k] for k in order))
     new_pack = dataclasses.replace(pack, regions=tuple(regions.values()))
     return Applied(new_ds, new_pack, tuple(conditions), sc)
 

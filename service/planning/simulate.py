@@ -61,7 +61,11 @@ def matcher_for(applied: Applied, base: Matcher) -> Matcher:
     """The engine for a scenario: the base routing engine unless roads or receivers changed."""
     receiving = {f.id: (f.location.lon, f.location.lat) for f in applied.dataset.facilities if f.receiving}
     engine = base.engine
-    if applied.conditions or not set(receiving) <= set(engine.facility_ids):
+    if (
+        applied.conditions
+        or applied.dataset.roads is not base.dataset.roads
+        or not set(receiving) <= set(engine.facility_ids)
+    ):
         engine = RoutingEngine(applied.dataset.roads, receiving, max_snap_m=applied.dataset.snap_max_m)
         for c in applied.conditions:
             engine.apply_condition(c)

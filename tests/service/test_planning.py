@@ -351,3 +351,46 @@ def test_map_page_is_self_contained(matcher: Matcher, demand: list[dem.DemandRec
     r = CliRunner().invoke(app, ["plan", "map", "--out", str(tmp_path / "m.html"), "--referrals", "500"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m.html").read_text(encoding="utf-8").count("<circle") > 100
+
+
+def test_new_hospital_and_better_roads(matcher: Matcher, demand: list[dem.DemandRecord]) -> None:
+    seg = matcher.dataset.facility("PKM-SEGARAU").location
+    new = {"add_facility": {"id": "RS-BARU", "name": "RS Baru Segarau", "kind": "rumah_sakit_umum", "kecamatan": "Sebawi",
+                            "lon": seg.lon + 0.001, "lat": seg.lat, "hospital_class": "C", "competency": "madya",
+                            "services": ["igd", "obgyn", "anak", "penyakit_dalam", "bedah"],
+                            "equipment": ["ultrasound", "blood_bank", "operating_theatre", "laboratory"],
+                            "beds": {"general": 50, "maternity": 10}}}  # fmt: skip
+    with_new = matcher_for(
+        apply(parse_scenario({"name": "RS baru", "changes": [new]}), matcher.dataset, matcher.pack), matcher
+    )
+    out = simulate(with_new, demand)
+    got = [o for o, r in zip(out, demand, strict=True) if o.destination_id == "RS-BARU"]
+    assert got and {
+        r.origin_id for o, r in zip(out, demand, strict=True) if o.destination_id == "RS-BARU"
+    } >= {"PKM-SEGARAU"}
+    with pytest.raises(ScenarioError, match="exists already"):
+        apply(parse_scenario({"name": "x", "changes": [{**new, "add_facility": {**new["add_facility"], "id": "6101033"}}]}),
+              matcher.dataset, matcher.pack)  # fmt: skip
+    # a faster road around RSUD Pemangkat: trips there never longer, some shorter
+    p = matcher.dataset.facility("6101033").location
+    box = [
+        [p.lon - 0.05, p.lat - 0.05],
+        [p.lon + 0.05, p.lat - 0.05],
+        [p.lon + 0.05, p.lat + 0.05],
+        [p.lon - 0.05, p.lat + 0.05],
+    ]
+    fast = matcher_for(apply(parse_scenario({"name": "road", "changes": [{"improve_road": {"polygon": box, "factor": 0.5}}]}),
+                             matcher.dataset, matcher.pack), matcher)  # fmt: skip
+    before = {
+        o.record_id: o.travel_time_s for o in simulate(matcher, demand) if o.destination_id == "6101033"
+    }
+    after = {o.record_id: o.travel_time_s for o in simulate(fast, demand) if o.destination_id == "6101033"}
+    common = set(before) & set(after)
+    assert (
+        common
+        and all(after[k] <= before[k] + 1e-6 for k in common)
+        and any(after[k] < before[k] - 1 for k in common)
+    )
+    with pytest.raises(ScenarioError, match="between 0 and 1"):
+        apply(parse_scenario({"name": "x", "changes": [{"improve_road": {"polygon": box, "factor": 2.0}}]}),
+              matcher.dataset, matcher.pack)  # fmt: skip
