@@ -150,6 +150,11 @@ def compare_cmd(
     moved = int((destinations(b_out) != destinations(s_out)).sum())
     typer.echo(f"{moved} of {len(demand)} referrals change destination")
     _write(out, compare(b, s), "comparison")
+    if out is not None:
+        from service.planning.plots import travel_time_png  # noqa: PLC0415
+
+        travel_time_png({"base": b_out, scenario.name: s_out}, out / "comparison_travel_time.png")
+        typer.echo(f"plot written to {out}/comparison_travel_time.png")
 
 
 @plan.command("coverage")
@@ -178,6 +183,7 @@ def map_cmd(
     scenario: Annotated[Path | None, typer.Option(help="scenario file (YAML); none: the base")] = None,
     referrals: Referrals = 10_000,
     seed: Seed = 1,
+    png: Annotated[Path | None, typer.Option(help="also the two maps as a PNG image")] = None,
 ) -> None:
     """One HTML page (offline): catchments by hospital and road time to the nearest hospital."""
     from service.planning.coverage import coverage  # noqa: PLC0415
@@ -187,10 +193,16 @@ def map_cmd(
     base = _load()
     matcher = _scenario_matcher(base, scenario) if scenario else base
     demand = _demand(matcher, referrals, seed)
-    page = catchment_html(matcher, demand, simulate(matcher, demand), coverage(matcher)["by_desa"],
-                          title=f"Rujukan: {scenario.name if scenario else 'base'}")  # fmt: skip
-    out.write_text(page, encoding="utf-8")
+    outcomes = simulate(matcher, demand)
+    by_desa = coverage(matcher)["by_desa"]
+    title = f"Rujukan: {scenario.name if scenario else 'base'}"
+    out.write_text(catchment_html(matcher, demand, outcomes, by_desa, title=title), encoding="utf-8")
     typer.echo(f"map written to {out}")
+    if png is not None:
+        from service.planning.plots import maps_png  # noqa: PLC0415
+
+        maps_png(matcher, demand, outcomes, by_desa, png, title=title)
+        typer.echo(f"maps written to {png}")
 
 
 @plan.command("optimise")

@@ -394,3 +394,30 @@ def test_new_hospital_and_better_roads(matcher: Matcher, demand: list[dem.Demand
     with pytest.raises(ScenarioError, match="between 0 and 1"):
         apply(parse_scenario({"name": "x", "changes": [{"improve_road": {"polygon": box, "factor": 2.0}}]}),
               matcher.dataset, matcher.pack)  # fmt: skip
+
+
+def test_png_maps_and_plots(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        [
+            "plan",
+            "map",
+            "--out",
+            str(tmp_path / "m.html"),
+            "--png",
+            str(tmp_path / "m.png"),
+            "--referrals",
+            "500",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    png = (tmp_path / "m.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    sc = tmp_path / "s.yaml"
+    sc.write_text(
+        "name: s\nchanges:\n  - move_origin: {origin: PKM-SEGARAU, region: regional-2}\n", encoding="utf-8"
+    )
+    r = runner.invoke(app, ["plan", "compare", str(sc), "--referrals", "500", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "c" / "comparison_travel_time.png").read_bytes().startswith(b"\x89PNG")
