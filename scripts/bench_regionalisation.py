@@ -16,34 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from routing.regionalisation import Regionalisation, RegionalisationProblem, splittable_bound
-
-
-def province(n_o: int, n_h: int, seed: int) -> tuple[RegionalisationProblem, dict[str, str]]:
-    rng = np.random.default_rng(seed)
-    o_xy, h_xy = rng.uniform(0, 300_000, (n_o, 2)), rng.uniform(0, 300_000, (n_h, 2))
-    t = np.linalg.norm(o_xy[:, None, :] - h_xy[None, :, :], axis=2) * 1.3 / 13.9
-    demand = rng.integers(50, 500, n_o)
-    capacity = np.full(n_h, int(demand.sum() * 1.25 / n_h))
-    p = RegionalisationProblem.from_matrix(
-        t,
-        origin_ids=[f"P{i}" for i in range(n_o)],
-        hospital_ids=[f"H{j}" for j in range(n_h)],
-        demand=demand.tolist(),
-        capacity=capacity.tolist(),
-    )
-    load = np.zeros(n_h)
-    ref = {}
-    for i in np.argsort(-demand):
-        for j in np.argsort(t[i]):
-            if load[j] + demand[i] <= capacity[j]:
-                load[j] += demand[i]
-                ref[f"P{i}"] = f"H{j}"
-                break
-    return p, ref
+from routing.regionalisation import Regionalisation, splittable_bound, synthetic_province
 
 
 def main() -> None:
@@ -54,7 +28,7 @@ def main() -> None:
     ap.add_argument("--hospitals", type=int, default=50)
     a = ap.parse_args()
     for seed in range(a.seeds):
-        p, ref = province(a.origins, a.hospitals, seed)
+        p, ref = synthetic_province(a.origins, a.hospitals, seed=seed)
         t0 = time.perf_counter()
         bound = splittable_bound(p)
         flow_ms = (time.perf_counter() - t0) * 1000

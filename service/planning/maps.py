@@ -28,6 +28,19 @@ TIME_BANDS = ((30, "#1a9850", "≤ 30 min"), (60, "#a6d96a", "30-60 min"), (120,
 W, H = 560, 640
 
 
+def catchments(
+    demand: Sequence[DemandRecord], outcomes: Sequence[Outcome]
+) -> tuple[dict[str, Counter[str]], list[str], dict[str, str]]:
+    """Per desa, where its referrals go; the hospitals by referrals received; a colour each."""
+    dest_of: dict[str, Counter[str]] = defaultdict(Counter)
+    for rec, out in zip(demand, outcomes, strict=True):
+        if rec.settlement_id and out.destination_id:
+            dest_of[rec.settlement_id][out.destination_id] += 1
+    received = Counter(h for c in dest_of.values() for h in c.elements())
+    hospitals = [h for h, _ in received.most_common()]
+    return dest_of, hospitals, {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(hospitals)}
+
+
 def _projector(matcher: Matcher) -> tuple[float, float, float, float, float]:
     # the frame is the regency's desa (roads to hospitals far outside run off the edge)
     lons = [s.centroid.lon for s in matcher.dataset.settlements]
@@ -90,14 +103,7 @@ def catchment_html(
     title: str = "Rujukan: catchments and travel time",
 ) -> str:
     """The two maps in one page, with a note on the road network's provenance."""
-    dest_of: dict[str, Counter[str]] = defaultdict(Counter)
-    for rec, out in zip(demand, outcomes, strict=True):
-        if rec.settlement_id and out.destination_id:
-            dest_of[rec.settlement_id][out.destination_id] += 1
-    hospitals = sorted(
-        {h for c in dest_of.values() for h in c}, key=lambda h: -sum(c[h] for c in dest_of.values())
-    )
-    colour = {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(hospitals)}
+    dest_of, hospitals, colour = catchments(demand, outcomes)
     names = {f.id: f.name for f in matcher.dataset.facilities}
     top = by_desa["population"].max() or 1
     catch, timed = [], []

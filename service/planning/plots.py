@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 import matplotlib as mpl
@@ -12,7 +11,7 @@ mpl.use("Agg")  # files only: no display on a server
 import matplotlib.pyplot as plt
 import numpy as np
 
-from service.planning.maps import PALETTE, TIME_BANDS
+from service.planning.maps import TIME_BANDS, catchments
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,14 +35,7 @@ def maps_png(
 ) -> None:
     """Catchments by hospital, and road time to the nearest hospital, side by side."""
     ds = matcher.dataset
-    dest_of: dict[str, Counter[str]] = defaultdict(Counter)
-    for rec, out in zip(demand, outcomes, strict=True):
-        if rec.settlement_id and out.destination_id:
-            dest_of[rec.settlement_id][out.destination_id] += 1
-    hospitals = sorted(
-        {h for c in dest_of.values() for h in c}, key=lambda h: -sum(c[h] for c in dest_of.values())
-    )
-    colour = {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(hospitals)}
+    dest_of, hospitals, colour = catchments(demand, outcomes)
     names = {f.id: f.name for f in ds.facilities}
     size = 8 + 120 * np.sqrt(by_desa["population"] / max(1, by_desa["population"].max()))
     fig, axes = plt.subplots(1, 2, figsize=(13, 7.5))

@@ -6,13 +6,17 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.errors import InvalidProblemError
-from routing.regionalisation import Regionalisation, RegionalisationProblem, splittable_bound
+from routing.regionalisation import (
+    Regionalisation,
+    RegionalisationProblem,
+    splittable_bound,
+    synthetic_province,
+)
 
 
 @st.composite
@@ -65,30 +69,8 @@ def test_matches_brute_force_and_is_feasible(p: RegionalisationProblem) -> None:
     assert 0 <= sol.gap <= 1
 
 
-def _province(n_o: int, n_h: int, seed: int) -> tuple[RegionalisationProblem, dict[str, str]]:
-    rng = np.random.default_rng(seed)
-    o_xy, h_xy = rng.uniform(0, 300_000, (n_o, 2)), rng.uniform(0, 300_000, (n_h, 2))
-    t = np.linalg.norm(o_xy[:, None, :] - h_xy[None, :, :], axis=2) * 1.3 / 13.9
-    demand = rng.integers(50, 500, n_o)
-    capacity = np.full(n_h, int(demand.sum() * 1.25 / n_h))
-    p = RegionalisationProblem.from_matrix(
-        t, origin_ids=[f"P{i}" for i in range(n_o)], hospital_ids=[f"H{j}" for j in range(n_h)],
-        demand=demand.tolist(), capacity=capacity.tolist(),
-    )  # fmt: skip
-    # a reference that fits: origins in turn to the nearest hospital with room
-    load = np.zeros(n_h)
-    ref = {}
-    for i in np.argsort(-demand):
-        for j in np.argsort(t[i]):
-            if load[j] + demand[i] <= capacity[j]:
-                load[j] += demand[i]
-                ref[f"P{i}"] = f"H{j}"
-                break
-    return p, ref
-
-
 def test_never_worse_than_the_reference() -> None:
-    p, ref = _province(60, 8, seed=3)
+    p, ref = synthetic_province(60, 8, seed=3)
     ref_cost = sum(
         p.demand[p.origin_ids.index(o)] * p.time_s[p.origin_ids.index(o), p.hospital_ids.index(h)]
         for o, h in ref.items()
