@@ -28,6 +28,7 @@ from rules.model import (
     Suggestion,
 )
 from rules.need import resolve_need
+from rules.pack import per_pack
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -256,13 +257,11 @@ _READ: dict[int, tuple[RulePack, frozenset[str]]] = {}
 
 def _request_facts_read(pack: RulePack) -> frozenset[str]:
     """The request facts some candidate rule reads: the only ones a plan depends on."""
-    hit = _READ.get(id(pack))
-    if hit is None or hit[0] is not pack:
-        if len(_READ) > 16:
-            _READ.clear()
-        read = frozenset(f for r in pack.candidate_rules for f in r.facts if not f.startswith("candidate_"))
-        hit = _READ[id(pack)] = (pack, read)
-    return hit[1]
+    return per_pack(
+        _READ,
+        pack,
+        lambda: frozenset(f for r in pack.candidate_rules for f in r.facts if not f.startswith("candidate_")),
+    )
 
 
 def _plan(
@@ -279,7 +278,7 @@ def _plan(
     static = _static(facilities)
     cacheable = isinstance(facilities, tuple)
     key: tuple[object, ...] = ()
-    slot = None
+    slot: dict[tuple[object, ...], _Plan] | None = None
     if cacheable:
         read = _request_facts_read(pack)
         key = (
@@ -293,12 +292,8 @@ def _plan(
             id(facilities),
             tuple(map(travel.get, static.ids)),
         )
-        slot = _PLANS.get(id(pack))
-        if slot is None or slot[0] is not pack:
-            if len(_PLANS) > 16:
-                _PLANS.clear()
-            slot = _PLANS[id(pack)] = (pack, {})
-        hit = slot[1].get(key)
+        slot = per_pack(_PLANS, pack, dict)
+        hit = slot.get(key)
         if hit is not None and hit.facilities is facilities:
             return hit
     active = [
@@ -363,9 +358,9 @@ def _plan(
     )
     if slot is not None:
         # bounded by candidate rows held (about a kilobyte each), not by plans
-        if len(slot[1]) > max(64, _PLAN_ROWS_MAX // max(1, len(rows))):
-            slot[1].clear()
-        slot[1][key] = plan
+        if len(slot) > max(64, _PLAN_ROWS_MAX // max(1, len(rows))):
+            slot.clear()
+        slot[key] = plan
     return plan
 
 

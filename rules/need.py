@@ -8,6 +8,7 @@ from geodata.models import BedType, Equipment
 from rules import icd
 from rules.errors import RequestError, UnknownCodeError
 from rules.model import ClinicalNeed, ReferralRequest, ServiceType
+from rules.pack import per_pack
 
 if TYPE_CHECKING:
     from rules.pack import NeedEntry, RulePack
@@ -38,18 +39,14 @@ def resolve_need(req: ReferralRequest, pack: RulePack) -> ClinicalNeed:
     the request states explicitly overrides the mapping.
     """
     key = (req.icd10, req.age_years, req.sex, req.specialty, req.beds, req.equipment, req.service_type)
-    slot = _CACHE.get(id(pack))
-    if slot is None or slot[0] is not pack:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        slot = _CACHE[id(pack)] = (pack, {})
-    hit = slot[1].get(key)
+    slot = per_pack(_CACHE, pack, dict)
+    hit = slot.get(key)
     if hit is not None:
         return hit
     need = _resolve(req, pack)
-    if len(slot[1]) >= _CACHE_MAX:
-        slot[1].clear()
-    slot[1][key] = need
+    if len(slot) >= _CACHE_MAX:
+        slot.clear()
+    slot[key] = need
     return need
 
 

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -35,7 +35,7 @@ from rules.facts import (
 from rules.model import Sex
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from geodata.models import Facility
 
@@ -59,6 +59,9 @@ PLACEHOLDERS = frozenset(
 )
 REQUIRED_WEIGHTS = ("travel", "level_step", "occupancy")
 REQUIRED_SETTINGS = ("stale_after_min", "on_call_max_min", "answer_within_min", "max_travel_min")
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,16 @@ class RulePack:
             if origin_id in r.origins:
                 return r
         return None
+
+
+def per_pack(store: dict[int, tuple[RulePack, T]], pack: RulePack, make: Callable[[], T]) -> T:
+    """Something worked out once per loaded pack (by identity; at most 16 packs kept)."""
+    hit = store.get(id(pack))
+    if hit is None or hit[0] is not pack:
+        if len(store) > 16:
+            store.clear()
+        hit = store[id(pack)] = (pack, make())
+    return hit[1]
 
 
 def bundled_pack_path(name: str = "sambas") -> Path:

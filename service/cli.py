@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -185,6 +187,44 @@ def _read_password(password_stdin: bool) -> str:
     return pw
 
 
+def _validated(model: Any, **fields: object) -> Any:  # noqa: ANN401  a pydantic model class and instance
+    """The model, or exit 2 naming the first bad field."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        typer.echo(f"error: field '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@contextlib.contextmanager
+def _store() -> Iterator[tuple[Any, set[str]]]:
+    """A session on the migrated database and the dataset's facility ids; input errors exit 2."""
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from service import store  # noqa: PLC0415
+    from service.db import make_engine, session_factory  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    cfg = Settings()
+    known = {f.id for f in load_dataset(cfg.dataset_path).facilities}
+    engine = make_engine(cfg.resolved_database_url())
+    upgrade(engine)
+    try:
+        with session_factory(engine)() as s:
+            try:
+                yield s, known
+            except (store.InputError, store.ConflictError) as exc:
+                field = f"field '{exc.field}': " if isinstance(exc, store.InputError) else ""
+                typer.echo(f"error: {field}{exc}", err=True)
+                raise typer.Exit(2) from exc
+            s.commit()
+    finally:
+        engine.dispose()
+
+
 @users.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="login name (lower case)")],
@@ -195,44 +235,23 @@ def users_create(
     ] = False,
 ) -> None:
     """Create an account (the first admin is made this way: there is no default password)."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from geodata.dataset import load_dataset  # noqa: PLC0415
     from service import store  # noqa: PLC0415
-    from service.db import make_engine, session_factory  # noqa: PLC0415
-    from service.migrate import upgrade  # noqa: PLC0415
     from service.runtime import utc_now  # noqa: PLC0415
     from service.schemas import UserIn  # noqa: PLC0415
-    from service.settings import Settings  # noqa: PLC0415
 
     password = _read_password(password_stdin)
-    try:
-        body = UserIn(username=username, password=password, roles=role, facility_id=facility)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        typer.echo(f"error: field '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}", err=True)
-        raise typer.Exit(2) from exc
-    cfg = Settings()
-    ds = load_dataset(cfg.dataset_path)
-    engine = make_engine(cfg.resolved_database_url())
-    upgrade(engine)
-    with session_factory(engine)() as s:
-        try:
-            u = store.create_user(
-                s,
-                username=body.username,
-                password=body.password,
-                roles=body.roles,
-                facility_id=body.facility_id,
-                known_facilities={f.id for f in ds.facilities},
-                actor=None,
-                now=utc_now(),
-            )
-        except (store.InputError, store.ConflictError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        s.commit()
-    engine.dispose()
+    body = _validated(UserIn, username=username, password=password, roles=role, facility_id=facility)
+    with _store() as (s, known):
+        u = store.create_user(
+            s,
+            username=body.username,
+            password=body.password,
+            roles=body.roles,
+            facility_id=body.facility_id,
+            known_facilities=known,
+            actor=None,
+            now=utc_now(),
+        )
     typer.echo(
         f"created user {u.username} (id {u.id}) roles {','.join(u.roles)} facility {u.facility_id or '-'}"
     )
@@ -247,45 +266,25 @@ def ambulances_register(
     crew: Annotated[list[str] | None, typer.Option("--crew", help="a crew role or name (repeatable)")] = None,
 ) -> None:
     """Register an ambulance and print its device token (shown this once only)."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from geodata.dataset import load_dataset  # noqa: PLC0415
-    from service import ambulances, store  # noqa: PLC0415
-    from service.db import make_engine, session_factory  # noqa: PLC0415
-    from service.migrate import upgrade  # noqa: PLC0415
+    from service import ambulances  # noqa: PLC0415
     from service.runtime import utc_now  # noqa: PLC0415
     from service.schemas import AmbulanceIn  # noqa: PLC0415
-    from service.settings import Settings  # noqa: PLC0415
 
-    try:
-        body = AmbulanceIn(id=ambulance_id, home_facility_id=home, kind=kind, plate=plate, crew=crew or [])  # type: ignore[arg-type]
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        typer.echo(f"error: field '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}", err=True)
-        raise typer.Exit(2) from exc
-    cfg = Settings()
-    ds = load_dataset(cfg.dataset_path)
-    engine = make_engine(cfg.resolved_database_url())
-    upgrade(engine)
-    with session_factory(engine)() as s:
-        try:
-            a, token = ambulances.register(
-                s,
-                ambulance_id=body.id,
-                home_facility_id=body.home_facility_id,
-                kind=ambulances.AmbulanceKind(body.kind),
-                plate=body.plate,
-                crew=body.crew,
-                known_facilities={f.id for f in ds.facilities},
-                actor=None,
-                now=utc_now(),
-            )
-        except (store.InputError, store.ConflictError) as exc:
-            field = f"field '{exc.field}': " if isinstance(exc, store.InputError) else ""
-            typer.echo(f"error: {field}{exc}", err=True)
-            raise typer.Exit(2) from exc
-        s.commit()
-    engine.dispose()
+    body = _validated(
+        AmbulanceIn, id=ambulance_id, home_facility_id=home, kind=kind, plate=plate, crew=crew or []
+    )
+    with _store() as (s, known):
+        a, token = ambulances.register(
+            s,
+            ambulance_id=body.id,
+            home_facility_id=body.home_facility_id,
+            kind=ambulances.AmbulanceKind(body.kind),
+            plate=body.plate,
+            crew=body.crew,
+            known_facilities=known,
+            actor=None,
+            now=utc_now(),
+        )
     typer.echo(f"registered ambulance {a.id} ({a.kind}) at {a.home_facility_id}")
     typer.echo(f"device token (shown once; set it in the tracking app): {token}")
 
