@@ -7,9 +7,11 @@ thread; inputs are bounded. A scenario is given inline with the file format's sh
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
+import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
@@ -17,8 +19,9 @@ from pydantic import Field
 from service.auth import Principal, Role
 from service.planning.coverage import coverage
 from service.planning.demand import synthetic
+from service.planning.maps import TIME_BANDS, catchments
 from service.planning.optimise import optimise
-from service.planning.scenario import ScenarioError, apply, dump, parse_scenario
+from service.planning.scenario import Scenario, ScenarioError, apply, dump, parse_scenario
 from service.planning.simulate import compare, destinations, matcher_for, metrics, simulate
 from service.runtime import Runtime, require
 from service.schemas import _Strict
@@ -138,3 +141,100 @@ async def coverage_route(request: Request, _: Planner) -> dict[str, Any]:
     """Population within 30 / 60 / 120 minutes by road of each kind of care, per view and per desa."""
     rt: Runtime = request.app.state.runtime
     return {"tables": _tables(await run_in_threadpool(coverage, rt.matcher))}
+
+
+# ------------------------------------------------------------------------- for the planner's page
+
+EXAMPLES_DIR = Path(__file__).parent / "planning" / "examples"
+
+
+class ScenarioTextIn(_Strict):
+    """A scenario file's text, as uploaded."""
+
+    yaml: str = Field(min_length=1, max_length=200_000)
+
+
+class MapIn(_Strict):
+    """Whose catchments: the base, or a scenario (the YAML file's shape, as JSON)."""
+
+    referrals: int = Field(default=5_000, ge=1, le=100_000)
+    seed: int = Field(default=1, ge=0, le=2**31)
+    scenario: dict[str, Any] | None = None
+
+
+def _scenario_from_text(text: str, field: str) -> Scenario:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise InputError(field, f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    try:
+        return parse_scenario(raw, source="scenario")
+    except ScenarioError as exc:
+        first = exc.problems[0]
+        path, _, msg = first.partition(": ")
+        raise InputError(f"{field}.{path}", msg or first) from None
+
+
+@router.get("/examples")
+def examples(_: Planner) -> list[dict[str, Any]]:
+    """The bundled example scenarios (name, description, YAML text and its JSON form)."""
+    out = []
+    for p in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        text = p.read_text(encoding="utf-8")
+        sc = _scenario_from_text(text, p.name)
+        out.append({"file": p.name, "name": sc.name, "description": sc.description, "yaml": text,
+                    "scenario": sc.model_dump(mode="json", exclude_none=True)})  # fmt: skip
+    return out
+
+
+@router.post("/scenario")
+def check_scenario(body: ScenarioTextIn, request: Request, _: Planner) -> dict[str, Any]:
+    """Check an uploaded scenario file against the base (every problem named by its path);
+    answer its JSON form, ready for simulate / compare / map."""  # noqa: D205, D209
+    rt: Runtime = request.app.state.runtime
+    sc = _scenario_from_text(body.yaml, "yaml")
+    raw = sc.model_dump(mode="json", exclude_none=True)
+    _scenario_matcher(rt, raw)  # unknown facilities, regions...: a 422 naming the change
+    return {"name": sc.name, "description": sc.description, "changes": len(sc.changes), "scenario": raw}
+
+
+@router.post("/map")
+async def map_route(body: MapIn, request: Request, _: Planner) -> dict[str, Any]:
+    """Per desa: where its referrals go (the catchments of a simulation) and the road time to the
+    nearest hospital, for the planner's maps."""  # noqa: D205, D209
+    rt: Runtime = request.app.state.runtime
+
+    def run() -> dict[str, Any]:
+        m = _scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
+        demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed)
+        dest_of, hospitals, colour = catchments(demand, simulate(m, demand))
+        names = {f.id: f.name for f in m.dataset.facilities}
+        received = {h: sum(c[h] for c in dest_of.values()) for h in hospitals}
+        desa = []
+        for row in _records(coverage(m)["by_desa"]):
+            counts = dest_of.get(row["desa_id"])
+            top = counts.most_common(1)[0] if counts else None
+            desa.append({"id": row["desa_id"], "name": row["name"], "kecamatan": row["kecamatan"],
+                         "lon": row["lon"], "lat": row["lat"], "population": row["population"],
+                         "destination_id": top[0] if top else None,
+                         "share": round(top[1] / sum(counts.values()), 3) if top and counts else None,
+                         "referrals": sum(counts.values()) if counts else 0,
+                         "nearest_hospital_min": row.get("any-hospital_min")})  # fmt: skip
+        hospital_rows = [
+            {"id": h, "name": names.get(h, h), "colour": colour[h], "referrals": received[h]}
+            for h in hospitals
+        ]
+        bands = [
+            {"max_min": None if math.isinf(t) else t, "colour": c, "label": label}
+            for t, c, label in TIME_BANDS
+        ]
+        return {
+            "modelled_roads": m.dataset.roads.modelled,
+            "hospitals": hospital_rows,
+            "time_bands": bands,
+            "desa": desa,
+        }
+
+    return await run_in_threadpool(run)

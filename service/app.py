@@ -35,6 +35,7 @@ from service.runtime import SECURITY_SCHEME, Runtime, utc_now
 from service.schemas import ReferralRequestIn
 from service.settings import Settings
 from service.tracking import Tracker
+from service.web import install_web
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -279,6 +280,7 @@ def create_app(
     app.include_router(ambulance_router)
     app.include_router(tracking_router)
     app.include_router(planning_router)
+    install_web(app, cfg.web_modules_dir)
     _document_sign_in(app)
 
     def ds(request: Request) -> Dataset:

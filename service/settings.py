@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     #: an ambulance this close to its destination has arrived
     arrival_radius_m: float = Field(default=150.0, gt=0, le=5000)
 
+    #: web pages: an online tile layer under rujuk's own base map, e.g.
+    #: https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty (the default): offline base map only
+    tile_url: str = Field(default="", max_length=500)
+    tile_attribution: str = Field(default="", max_length=500)
+    #: where the npm-installed front-end libraries are (``make setup`` runs ``npm ci`` there)
+    web_modules_dir: Path = Field(default_factory=lambda: Path(__file__).parent / "web" / "node_modules")
+
     def resolved_database_url(self) -> str:
         """The database URL, with the SQLite default under the data directory."""
         if self.database_url:

@@ -1,0 +1,175 @@
+"""The web pages: one per user (referring staff, receiving hospital, dispatcher, planner).
+
+Plain HTML, CSS and JavaScript modules served by ``rujuk serve`` itself, no build step. The map
+library (Leaflet) comes from the npm registry at set-up (``service/web/package.json``, installed by
+``make setup`` into ``service/web/node_modules``) and is served from there. The base map is drawn
+from rujuk's own data (``/api/map/base``: boundaries, the road network, facilities), so the pages
+work with no internet beyond the rujuk server; an online tile layer is added only when
+``RUJUK_TILE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from shapely.geometry import mapping
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from geodata.models import SERVICE_LABELS
+from rules import icd
+
+if TYPE_CHECKING:
+    from geodata.dataset import Dataset
+    from service.runtime import Runtime
+
+WEB_DIR = Path(__file__).parent / "web"
+PAGES_DIR = WEB_DIR / "pages"
+STATIC_DIR = WEB_DIR / "static"
+
+#: URL path -> page file; the sign-in page sends each user on to the first page their roles open
+PAGES: dict[str, str] = {
+    "/": "masuk.html",
+    "/rujuk": "rujuk.html",
+    "/terima": "terima.html",
+    "/dispatch": "dispatch.html",
+    "/rencana": "rencana.html",
+}
+
+router = APIRouter()
+
+
+@lru_cache(maxsize=len(PAGES))
+def _page(name: str) -> bytes:
+    return (PAGES_DIR / name).read_bytes()
+
+
+def _page_route(name: str) -> Any:  # noqa: ANN401  a FastAPI endpoint
+    def page() -> HTMLResponse:
+        return HTMLResponse(_page(name), headers={"Cache-Control": "no-cache"})
+
+    page.__name__ = f"page_{name.removesuffix('.html')}"
+    page.__doc__ = f"The web page {name} (Bahasa Indonesia; English switchable)."
+    return page
+
+
+for _path, _name in PAGES.items():
+    router.add_api_route(_path, _page_route(_name), methods=["GET"], include_in_schema=False)
+
+
+def base_map(ds: Dataset) -> dict[str, Any]:
+    """Rujuk's own base layer as GeoJSON: regency and kecamatan boundaries, roads, facilities."""
+    feats: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "id": r.id,
+            "properties": {"layer": "boundary", "level": r.level, "name": r.name},
+            "geometry": mapping(r.boundary.simplify(0.0005, preserve_topology=True)),
+        }
+        for r in (ds.region, *ds.subregions)
+    ]
+    g = ds.roads
+    lon, lat = g.lon.tolist(), g.lat.tolist()
+    lines = [
+        [[round(lon[u], 5), round(lat[u], 5)], [round(lon[v], 5), round(lat[v], 5)]]
+        for u, v in zip(g.edge_u.tolist(), g.edge_v.tolist(), strict=True)
+        if u < v
+    ]
+    feats.append(
+        {
+            "type": "Feature",
+            "id": "roads",
+            "properties": {"layer": "roads", "modelled": g.modelled, "source": g.source},
+            "geometry": {"type": "MultiLineString", "coordinates": lines},
+        }
+    )
+    feats.extend(
+        {
+            "type": "Feature",
+            "id": f.id,
+            "properties": {
+                "layer": "facility",
+                "name": f.name,
+                "kind": f.kind.value,
+                "hospital": f.is_hospital,
+                "receiving": f.receiving,
+                "kecamatan": f.kecamatan,
+            },
+            "geometry": {"type": "Point", "coordinates": [f.location.lon, f.location.lat]},
+        }
+        for f in ds.facilities
+    )
+    return {"type": "FeatureCollection", "name": ds.name, "features": feats}
+
+
+class _Encoded:
+    """A JSON document kept as bytes, gzipped, with its ETag (built once per worker)."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.raw = orjson.dumps(doc)
+        self.gz = gzip.compress(self.raw, compresslevel=9, mtime=0)
+        self.etag = '"' + hashlib.sha256(self.raw).hexdigest()[:32] + '"'
+
+    def response(self, request: Request) -> Response:
+        headers = {"ETag": self.etag, "Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
+        if request.headers.get("if-none-match") == self.etag:
+            return Response(status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                self.gz, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"}
+            )
+        return Response(self.raw, media_type="application/json", headers=headers)
+
+
+@router.get("/api/map/base", tags=["maps"])
+async def map_base(request: Request) -> Response:
+    """The offline base map (GeoJSON): boundaries, the road network (``modelled`` when it is), facilities."""
+    rt: Runtime = request.app.state.runtime
+    enc: _Encoded | None = getattr(request.app.state, "base_map", None)
+    if enc is None:
+        enc = await run_in_threadpool(lambda: _Encoded(base_map(rt.dataset)))
+        request.app.state.base_map = enc
+    return enc.response(request)
+
+
+@router.get("/api/icd10", tags=["suggestions"])
+async def icd10_search(
+    q: Annotated[str, Query(min_length=1, max_length=100, description="a code (o72, O72.1) or words")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> list[dict[str, str]]:
+    """WHO ICD-10 codes for what staff type: by code, Indonesian name or WHO's English title."""
+    hits = await run_in_threadpool(icd.search, q, limit=limit)
+    return [{"code": c, "title": t, "name_id": n} for c, t, n in hits]
+
+
+@router.get("/api/web/config", tags=["maps"])
+def web_config(request: Request) -> dict[str, Any]:
+    """What the pages need to know: the optional online tile layer, the map library's presence."""
+    rt: Runtime = request.app.state.runtime
+    s = rt.settings
+    return {
+        "tile_url": s.tile_url or None,
+        "tile_attribution": s.tile_attribution or None,
+        "map_library": (s.web_modules_dir / "leaflet" / "dist" / "leaflet.js").is_file(),
+        "position_stale_s": s.position_stale_s,
+        "road_network_modelled": rt.dataset.roads.modelled,
+        "dataset": rt.dataset.name,
+        "service_labels": {k.value: v for k, v in SERVICE_LABELS.items()},
+    }
+
+
+def install_web(app: FastAPI, modules_dir: Path) -> None:
+    """The pages, their static files (gzipped on the wire) and the npm-installed map library."""
+    app.include_router(router)
+    leaflet = modules_dir / "leaflet" / "dist"
+    if leaflet.is_dir():
+        app.mount("/static/vendor/leaflet", GZipMiddleware(StaticFiles(directory=leaflet)), name="leaflet")
+    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR)), name="static")

@@ -1,0 +1,345 @@
+// rujuk: what every page shares. Sign-in (bearer token kept in this tab only), the API call with
+// errors that name the field, live events (server-sent events read with fetch, so the token goes
+// in a header and not in a URL), language switch (Bahasa Indonesia by default, English), formats.
+import { TEXT } from "/static/i18n.js";
+
+const LANG_KEY = "rujuk.lang";
+const TOKEN_KEY = "rujuk.token";
+const ME_KEY = "rujuk.me";
+
+export let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
+
+/** A text in the current language; {name} placeholders are filled from vars. */
+export function t(key, vars = {}) {
+  const entry = TEXT[key];
+  let s = entry ? entry[lang] ?? entry.id : key;
+  for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
+  return s;
+}
+
+/** Texts written in the page (Bahasa Indonesia) switch with data-i18n="key" (English from TEXT). */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    if (el.dataset.i18nId === undefined) el.dataset.i18nId = el.textContent;
+    const en = TEXT[el.dataset.i18n]?.en;
+    el.textContent = lang === "en" && en ? en : el.dataset.i18nId;
+  }
+  for (const attr of ["placeholder", "aria-label", "title"]) {
+    for (const el of root.querySelectorAll(`[data-i18n-${attr}]`)) {
+      const key = el.getAttribute(`data-i18n-${attr}`);
+      const store = `i18n${attr.replace("-", "")}Id`;
+      if (el.dataset[store] === undefined) el.dataset[store] = el.getAttribute(attr) ?? "";
+      const en = TEXT[key]?.en;
+      el.setAttribute(attr, lang === "en" && en ? en : el.dataset[store]);
+    }
+  }
+}
+
+export function setLang(l) {
+  lang = l === "en" ? "en" : "id";
+  localStorage.setItem(LANG_KEY, lang);
+  applyI18n();
+  window.dispatchEvent(new CustomEvent("rujuk:lang", { detail: lang }));
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+/** Build an element: el("li", {class: "x", onclick: f}, "text", child). Text is never parsed as HTML. */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (v === true) e.setAttribute(k, "");
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+/** Minutes (and hours) for a duration in seconds. */
+export function fmtDuration(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return "–";
+  const m = Math.round(s / 60);
+  if (m < 60) return t("fmt.min", { m });
+  return t("fmt.hmin", { h: Math.floor(m / 60), m: m % 60 });
+}
+
+/** "40 menit lalu" for an age in seconds. */
+export function fmtAge(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return "–";
+  if (s < 60) return t("fmt.ago_s", { s: Math.max(0, Math.round(s)) });
+  if (s < 3600) return t("fmt.ago_m", { m: Math.round(s / 60) });
+  if (s < 86400) return t("fmt.ago_h", { h: Math.round(s / 3600) });
+  return t("fmt.ago_d", { d: Math.round(s / 86400) });
+}
+
+export function fmtKm(m) {
+  return m === null || m === undefined ? "" : `${(m / 1000).toLocaleString(lang, { maximumFractionDigits: 1 })} km`;
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "id-ID", {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+export function secondsSince(iso) {
+  return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null;
+}
+
+/** Say something to everyone (screen readers too), for a few seconds. */
+export function announce(message, kind = "info") {
+  let box = $("#announce");
+  if (!box) {
+    box = el("div", { id: "announce", role: "status", "aria-live": "polite", class: "no-print" });
+    document.body.prepend(box);
+  }
+  box.replaceChildren(el("div", { class: `notice ${kind}` }, message));
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => box.replaceChildren(), 8000);
+}
+
+/** Status and other enum values in words. */
+export function label(group, value) {
+  const key = `${group}.${value}`;
+  return TEXT[key] ? t(key) : value;
+}
+
+// --------------------------------------------------------------------------------------- API
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const errors = Array.isArray(body?.errors) ? body.errors : [];
+    const detail = errors.length
+      ? errors.map((e) => `${e.field}: ${e.message}`).join("; ")
+      : body?.detail ?? `HTTP ${status}`;
+    super(detail);
+    this.status = status;
+    this.body = body;
+    this.errors = errors;
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ME_KEY);
+  location.href = "/";
+}
+
+/** Sign in; returns who. */
+export async function signIn(username, password) {
+  const r = await fetch("/api/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }),
+  });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new ApiError(r.status, body);
+  sessionStorage.setItem(TOKEN_KEY, body.access_token);
+  const who = await api("/api/me");
+  sessionStorage.setItem(ME_KEY, JSON.stringify(who));
+  return who;
+}
+
+/** Ask for the password again without leaving the page (tokens are short-lived; work is kept). */
+function signInAgain() {
+  if (signInAgain.pending) return signInAgain.pending;
+  const who = me();
+  const dlg = el("dialog", { "aria-labelledby": "again-title" },
+    el("form", { method: "dialog" },
+      el("h2", { id: "again-title" }, t("auth.again")),
+      el("p", { class: "muted" }, t("auth.again_why")),
+      el("label", { for: "again-user" }, t("auth.username")),
+      el("input", { id: "again-user", type: "text", autocomplete: "username", value: who?.username ?? "", required: true }),
+      el("label", { for: "again-pass" }, t("auth.password")),
+      el("input", { id: "again-pass", type: "password", autocomplete: "current-password", required: true }),
+      el("p", { class: "error", id: "again-error", role: "alert" }),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("auth.sign_in")))));
+  document.body.append(dlg);
+  signInAgain.pending = new Promise((resolve) => {
+    dlg.querySelector("form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await signIn($("#again-user", dlg).value, $("#again-pass", dlg).value);
+        dlg.close();
+        dlg.remove();
+        signInAgain.pending = null;
+        resolve();
+      } catch (e) {
+        $("#again-error", dlg).textContent = e.message;
+      }
+    });
+  });
+  dlg.showModal();
+  return signInAgain.pending;
+}
+
+/** Call the API: JSON in and out; an ApiError (message naming the field) when it says no. */
+export async function api(path, { method = "GET", body, headers = {}, raw = false } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const h = { ...headers };
+    const tk = token();
+    if (tk) h.Authorization = `Bearer ${tk}`;
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    let r;
+    try {
+      r = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw new ApiError(0, { detail: t("err.network") });
+    }
+    if (r.status === 401 && attempt === 0 && path !== "/api/me") {
+      await signInAgain();
+      continue;
+    }
+    if (raw && r.ok) return r;
+    const text = await r.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+    if (!r.ok) throw new ApiError(r.status, data);
+    return data;
+  }
+}
+
+/** Who is signed in (from this tab's session). */
+export function me() {
+  const s = sessionStorage.getItem(ME_KEY);
+  return s ? JSON.parse(s) : null;
+}
+
+export const PAGES = [
+  { path: "/rujuk", roles: ["referrer"], key: "nav.refer" },
+  { path: "/terima", roles: ["receiver"], key: "nav.receive" },
+  { path: "/dispatch", roles: ["dispatcher"], key: "nav.dispatch" },
+  { path: "/rencana", roles: ["planner"], key: "nav.plan" },
+];
+
+export function pagesFor(who) {
+  const roles = new Set(who?.roles ?? []);
+  return PAGES.filter((p) => roles.has("admin") || p.roles.some((r) => roles.has(r)));
+}
+
+/** The page's header (who, facility, the pages this user may open, language, sign out); sends
+ * anyone not signed in, or without the role, to the sign-in page. */
+export async function startPage(path) {
+  if (!token()) {
+    location.href = `/?next=${encodeURIComponent(path)}`;
+    return null;
+  }
+  let who;
+  try {
+    who = await api("/api/me");
+    sessionStorage.setItem(ME_KEY, JSON.stringify(who));
+  } catch {
+    signOut();
+    return null;
+  }
+  const pages = pagesFor(who);
+  if (!pages.some((p) => p.path === path)) {
+    location.href = "/?denied=1";
+    return null;
+  }
+  const header = el("header", { class: "top" },
+    el("a", { class: "skip", href: "#main" }, t("nav.skip")),
+    el("span", { class: "brand" }, "rujuk"),
+    el("nav", { "aria-label": t("nav.pages") },
+      pages.map((p) => el("a", { href: p.path, "aria-current": p.path === path ? "page" : null, "data-i18n": p.key }, t(p.key)))),
+    el("span", { class: "who" }, `${who.username}${who.facility ? ` · ${who.facility.name}` : ""}`),
+    el("button", { class: "link", type: "button", id: "lang-switch", onclick: () => setLang(lang === "id" ? "en" : "id") },
+      lang === "id" ? "English" : "Bahasa Indonesia"),
+    el("button", { class: "link", type: "button", onclick: signOut, "data-i18n": "nav.sign_out" }, "Keluar"));
+  document.body.prepend(header);
+  window.addEventListener("rujuk:lang", () => {
+    $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia";
+  });
+  applyI18n();
+  return who;
+}
+
+// ------------------------------------------------------------------------------- live events
+
+/** Follow a server-sent-events route; calls onEvent(type, data). Reconnects by itself (resuming
+ * after the last event id); returns a function that stops it. */
+export function follow(path, onEvent, { onState } = {}) {
+  let stopped = false;
+  let lastId = null;
+  let ctrl = null;
+  (async () => {
+    while (!stopped) {
+      ctrl = new AbortController();
+      try {
+        const headers = { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" };
+        if (lastId !== null) headers["Last-Event-ID"] = lastId;
+        const r = await fetch(path, { headers, signal: ctrl.signal });
+        if (r.status === 401) { await signInAgain(); continue; }
+        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
+        onState?.(true);
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let type = "message", data = "", id = null;
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event:")) type = line.slice(6).trim();
+              else if (line.startsWith("data:")) data += line.slice(5).trim();
+              else if (line.startsWith("id:")) id = line.slice(3).trim();
+            }
+            if (id !== null) lastId = id;
+            if (data) {
+              try { onEvent(type, JSON.parse(data)); } catch (e) { console.error(e); }
+            }
+          }
+        }
+      } catch (e) {
+        if (stopped) return;
+      }
+      onState?.(false);
+      if (!stopped) await new Promise((res) => setTimeout(res, 2000));
+    }
+  })();
+  return () => { stopped = true; ctrl?.abort(); };
+}
+
+/** Facilities by id (public data, fetched once per page). */
+let facilitiesPromise = null;
+export function facilities() {
+  facilitiesPromise ??= api("/api/facilities").then((list) => new Map(list.map((f) => [f.id, f])));
+  return facilitiesPromise;
+}
+
+/** A table's rows as a CSV file download (planner tables). */
+export function downloadCsv(filename, rows) {
+  const cols = rows.length ? Object.keys(rows[0]) : [];
+  const cell = (v) => {
+    const s = v === null || v === undefined ? "" : String(v);
+    return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  const text = [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\n");
+  const a = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/** Replace a node's children, skipping null / false (replaceChildren would write "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}

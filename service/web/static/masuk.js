@@ -1,0 +1,35 @@
+// The sign-in page: on success, on to the page asked for, or the first one the user's roles open.
+import { $, applyI18n, el, lang, pagesFor, setLang, signIn, t } from "/static/common.js";
+
+const params = new URLSearchParams(location.search);
+$("#denied").hidden = !params.has("denied");
+$("#lang-switch").addEventListener("click", () => setLang(lang === "id" ? "en" : "id"));
+window.addEventListener("rujuk:lang", () => { $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia"; });
+$("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia";
+applyI18n();
+
+$("#signin").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const user = $("#username").value.trim();
+  const pass = $("#password").value;
+  const err = $("#signin-error");
+  err.textContent = "";
+  if (!user) { err.textContent = t("signin.need_user"); $("#username").focus(); return; }
+  if (!pass) { err.textContent = t("signin.need_pass"); $("#password").focus(); return; }
+  $("#signin-button").disabled = true;
+  try {
+    const who = await signIn(user, pass);
+    const pages = pagesFor(who);
+    const next = params.get("next");
+    if (next && pages.some((p) => p.path === next)) { location.href = next; return; }
+    if (pages.length === 1) { location.href = pages[0].path; return; }
+    if (pages.length === 0) { err.textContent = t("signin.no_pages"); return; }
+    $("#signin").hidden = true;
+    $("#choose").hidden = false;
+    $("#choose-list").replaceChildren(...pages.map((p) => el("li", {}, el("a", { href: p.path }, t(p.key)))));
+  } catch (e) {
+    err.textContent = e.status === 401 ? t("signin.wrong") : e.message;
+  } finally {
+    $("#signin-button").disabled = false;
+  }
+});

@@ -1,0 +1,260 @@
+// Receiving hospital: the live inbox (alert with sound and colour, time waiting), accept or
+// decline with a reason, and the facility's status board with the age of every figure.
+import {
+  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, follow, label, secondsSince, startPage, t,
+} from "/static/common.js";
+import { webConfig } from "/static/map.js";
+
+const who = await startPage("/terima");
+if (who) await main(who);
+
+async function main(who) {
+  const fac = await facilities();
+  const cfg = await webConfig();
+  const mine = who.facility ? fac.get(who.facility.id) : null;
+  if (!mine) {
+    $("#main").prepend(el("p", { class: "notice bad" }, t("refer.no_facility")));
+    return;
+  }
+
+  // --------------------------------------------------------------------------- the alert
+  let audio = null;
+  $("#sound").addEventListener("click", () => {
+    if (audio) { audio.close(); audio = null; } else { audio = new AudioContext(); beep(); }
+    $("#sound").setAttribute("aria-pressed", String(Boolean(audio)));
+    $("#sound").textContent = t(audio ? "receive.sound_off" : "receive.sound_on");
+  });
+  function beep() {
+    if (!audio) return;
+    const now = audio.currentTime;
+    for (const [i, f] of [880, 660, 880].entries()) {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.25, now + i * 0.25);
+      g.gain.exponentialRampToValueAtTime(0.001, now + i * 0.25 + 0.22);
+      o.connect(g).connect(audio.destination);
+      o.start(now + i * 0.25);
+      o.stop(now + i * 0.25 + 0.23);
+    }
+  }
+  const fresh = new Set();
+  function alertNew(r) {
+    fresh.add(r.id);
+    const banner = $("#alert");
+    banner.hidden = false;
+    banner.textContent = t("receive.alert", { f: fac.get(r.origin_id)?.name ?? r.origin_id });
+    beep();
+  }
+
+  // --------------------------------------------------------------------------- the inbox
+  let waiting = [];
+  const ageYears = (dob) => dob ? Math.floor((Date.now() - new Date(dob).getTime()) / 3.15576e10) : null;
+
+  function vitalsText(v) {
+    const parts = [];
+    if (v.bp_systolic) parts.push(`TD ${v.bp_systolic}/${v.bp_diastolic ?? "?"}`);
+    if (v.pulse) parts.push(`N ${v.pulse}`);
+    if (v.respiratory_rate) parts.push(`RR ${v.respiratory_rate}`);
+    if (v.temperature_c) parts.push(`S ${v.temperature_c}°C`);
+    if (v.spo2) parts.push(`SpO₂ ${v.spo2}%`);
+    if (v.gcs) parts.push(`GCS ${v.gcs}`);
+    return parts.join(" · ");
+  }
+
+  function renderInbox() {
+    $("#inbox-empty").hidden = waiting.length > 0;
+    document.title = waiting.length ? `(${waiting.length}) rujuk · ${t("receive.title")}` : `rujuk · ${t("receive.title")}`;
+    $("#inbox").replaceChildren(...waiting.map((r) => {
+      const p = r.patient ?? {};
+      const waited = secondsSince(r.times.sent);
+      const due = r.times.due ? -secondsSince(r.times.due) : null;
+      return el("li", { class: `card inbox-item${fresh.has(r.id) ? " new" : ""}`, "data-referral": r.id },
+        el("div", { class: "cand-head" },
+          el("span", { class: "name" }, fac.get(r.origin_id)?.name ?? r.origin_id),
+          r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
+          el("span", { class: "badge" }, label("st", r.service_type)),
+          el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(waited) }))),
+        el("p", {}, el("strong", {}, `${r.icd10.join(", ")} · ${r.medical?.diagnosis_text ?? ""}`),
+          ` · ${label("sex", p.sex)}${ageYears(p.date_of_birth) !== null ? `, ${t("receive.years", { n: ageYears(p.date_of_birth) })}` : ""}`,
+          ` · ${r.receiving_unit}`),
+        r.medical?.vital_signs ? el("p", { class: "muted" }, vitalsText(r.medical.vital_signs)) : null,
+        el("p", {}, el("span", { class: "muted" }, `${t("letter.stabilisation")}: `), r.medical?.stabilisation ?? ""),
+        el("p", {}, el("span", { class: "muted" }, `${t("letter.reason")}: `), r.reason),
+        due !== null ? el("p", { class: due < 0 ? "error" : "muted" }, due < 0 ? t("receive.overdue") : t("receive.due", { d: fmtDuration(due) })) : null,
+        el("div", { class: "actions" },
+          el("button", { type: "button", class: "accept", onclick: () => accept(r) }, t("receive.accept")),
+          el("button", { type: "button", class: "danger decline", onclick: () => decline(r) }, t("receive.decline")),
+          el("button", { type: "button", class: "secondary", onclick: () => openLetter(r) }, t("status.open"))));
+    }));
+  }
+
+  async function loadInbox() {
+    try {
+      const [w, recent] = await Promise.all([
+        api("/api/referrals?box=inbox&status=sent&limit=100"), api("/api/referrals?box=inbox&limit=20"),
+      ]);
+      waiting = w;
+      renderInbox();
+      $("#recent").replaceChildren(...recent.map((r) => el("tr", {},
+        el("td", {}, fmtTime(r.times.sent ?? r.times.created)), el("td", {}, fac.get(r.origin_id)?.name ?? r.origin_id),
+        el("td", {}, r.icd10.join(", ")), el("td", {}, el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))))));
+    } catch (e) { announce(e.message, "bad"); }
+  }
+
+  async function accept(r) {
+    try {
+      await api(`/api/referrals/${r.id}/accept`, { method: "POST", body: { note: "" } });
+      fresh.delete(r.id);
+      announce(t("receive.accepted"), "ok");
+      $("#alert").hidden = true;
+      loadInbox();
+    } catch (e) { announce(e.message, "bad"); }
+  }
+
+  let declining = null;
+  function decline(r) {
+    declining = r;
+    $("#decline-reason").value = "";
+    $("#decline-error").textContent = "";
+    $("#decline-dialog").showModal();
+    $("#decline-reason").focus();
+  }
+  $("#decline-cancel").addEventListener("click", () => $("#decline-dialog").close());
+  $("#decline-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const reason = $("#decline-reason").value.trim();
+    if (reason.length < 3) { $("#decline-error").textContent = t("receive.need_reason"); return; }
+    try {
+      await api(`/api/referrals/${declining.id}/decline`, { method: "POST", body: { reason } });
+      $("#decline-dialog").close();
+      fresh.delete(declining.id);
+      announce(t("receive.declined"), "warn");
+      $("#alert").hidden = true;
+      loadInbox();
+    } catch (e) { $("#decline-error").textContent = e.message; }
+  });
+
+  async function openLetter(r) {
+    const res = await api(`/api/referrals/${r.id}/letter`, { raw: true });
+    window.open(URL.createObjectURL(new Blob([await res.text()], { type: "text/html" })), "_blank", "noopener");
+  }
+
+  setInterval(renderInbox, 15000);
+  loadInbox();
+  follow("/api/events/stream", (_type, ev) => {
+    if (ev.to === "sent" && ev.destination_id === mine.id) {
+      api(`/api/referrals/${ev.referral_id}`).then(alertNew).catch(() => {});
+    }
+    loadInbox();
+  }, { onState: (up) => { $("#live-state").textContent = up ? t("live.on") : t("live.off"); } });
+
+  // ------------------------------------------------------------------------- status board
+  const dirty = new Set();
+  let figures = new Map();
+  let fetchedAt = Date.now();
+
+  function ageText(key) {
+    const f = figures.get(key);
+    if (!f) return t("board.never");
+    const age = f.age_s + (Date.now() - fetchedAt) / 1000;
+    return t("board.age", { age: fmtAge(age), by: f.updated_by ?? "" });
+  }
+  function ageClass(key) {
+    const f = figures.get(key);
+    return `figure-age${!f || f.age_s + (Date.now() - fetchedAt) / 1000 > 4 * 3600 ? " old" : ""}`;
+  }
+
+  const bedTypes = Object.keys(mine.beds).filter((b) => mine.beds[b] > 0);
+  const services = mine.services;
+  const equipment = mine.equipment;
+
+  function renderBoard() {
+    $("#beds").replaceChildren(...bedTypes.map((b) => {
+      const key = `beds_available.${b}`;
+      const f = figures.get(key);
+      const input = el("input", { type: "number", id: `bed-${b}`, min: 0, max: 5000, inputmode: "numeric", value: f?.value ?? "",
+        oninput: () => dirty.add("beds") });
+      const step = (d) => { input.value = Math.max(0, Number(input.value || 0) + d); dirty.add("beds"); };
+      return el("div", { class: "row", style: "align-items:center" },
+        el("label", { for: `bed-${b}`, style: "flex:2 1 8rem" }, `${label("bed", b)} `, el("span", { class: "muted" }, t("board.of", { n: mine.beds[b] }))),
+        el("span", { class: "stepper" },
+          el("button", { type: "button", class: "secondary", "aria-label": t("board.less", { b: label("bed", b) }), onclick: () => step(-1) }, "−"),
+          input,
+          el("button", { type: "button", class: "secondary", "aria-label": t("board.more", { b: label("bed", b) }), onclick: () => step(1) }, "+")),
+        el("span", { class: ageClass(key), id: `age-${key}` }, ageText(key)));
+    }));
+    const onDuty = new Set(figures.get("specialists_on_duty")?.value ?? []);
+    $("#specialists").replaceChildren(...services.filter((s) => s !== "igd").map((s) => el("label", {},
+      el("input", { type: "checkbox", name: "specialist", value: s, checked: onDuty.has(s), onchange: () => dirty.add("specialists") }),
+      cfg.service_labels?.[s] ?? s)));
+    const broken = new Set(figures.get("equipment_out_of_order")?.value ?? []);
+    $("#equipment").replaceChildren(...equipment.map((q) => el("label", {},
+      el("input", { type: "checkbox", name: "broken", value: q, checked: broken.has(q), onchange: () => dirty.add("equipment") }),
+      label("eq", q))));
+    updateAges();
+    const na = figures.get("not_accepting_until");
+    $("#not-accepting").replaceChildren(na?.in_force
+      ? el("div", { class: "notice bad", id: "not-accepting-notice" }, t("board.stopped", { until: fmtTime(na.value), reason: na.reason || "–" }), " ",
+        el("button", { type: "button", onclick: acceptingAgain }, t("board.resume")))
+      : el("p", { class: "notice ok" }, t("board.accepting")));
+    applyI18n($("#board"));
+  }
+
+  async function loadBoard() {
+    const s = await api(`/api/facilities/${mine.id}/status`);
+    figures = new Map(s.figures.map((f) => [f.key, f]));
+    fetchedAt = Date.now();
+    dirty.clear();
+    renderBoard();
+  }
+  async function patch(body) {
+    const s = await api(`/api/facilities/${mine.id}/status`, { method: "PATCH", body });
+    figures = new Map(s.figures.map((f) => [f.key, f]));
+    fetchedAt = Date.now();
+    dirty.clear();
+    renderBoard();
+  }
+  async function acceptingAgain() {
+    try { await patch({ accepting_again: true }); announce(t("board.resumed"), "ok"); } catch (e) { announce(e.message, "bad"); }
+  }
+
+  $("#board").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = $("#board-error");
+    err.textContent = "";
+    const all = dirty.size === 0; // nothing changed: confirm every figure as current
+    const body = {};
+    if (all || dirty.has("beds")) {
+      body.beds_available = {};
+      for (const b of bedTypes) {
+        const v = $(`#bed-${b}`).value;
+        if (v === "") continue;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) { err.textContent = t("board.bad_beds", { b: label("bed", b) }); return; }
+        body.beds_available[b] = n;
+      }
+    }
+    if (all || dirty.has("specialists")) body.specialists_on_duty = [...document.querySelectorAll("input[name=specialist]:checked")].map((i) => i.value);
+    if (all || dirty.has("equipment")) body.equipment_out_of_order = [...document.querySelectorAll("input[name=broken]:checked")].map((i) => i.value);
+    $("#board-save").disabled = true;
+    try { await patch(body); announce(t("board.saved"), "ok"); } catch (e) { err.textContent = e.message; } finally { $("#board-save").disabled = false; }
+  });
+  $("#stop").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const until = new Date(Date.now() + Number($("#stop-hours").value) * 3600e3).toISOString();
+    try {
+      await patch({ not_accepting_until: until, not_accepting_reason: $("#stop-reason").value.trim() });
+      announce(t("board.stop_saved"), "warn");
+    } catch (e) { announce(e.message, "bad"); }
+  });
+  function updateAges() {
+    for (const key of [...bedTypes.map((b) => `beds_available.${b}`), "specialists_on_duty", "equipment_out_of_order"]) {
+      const node = document.getElementById(`age-${key}`);
+      if (node) { node.textContent = ageText(key); node.className = ageClass(key); }
+    }
+  }
+  setInterval(updateAges, 30000);
+  window.addEventListener("rujuk:lang", () => { renderBoard(); renderInbox(); });
+  await loadBoard();
+}
