@@ -29,6 +29,7 @@ ARTEFACTS = Path(os.environ.get("RUJUK_TEST_ARTEFACTS", Path(__file__).parents[2
 LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist" / "leaflet.js"
 HOSPITALS = {"6101022": "sambas", "6101033": "pemangkat", "6101137": "telukkeramat", "6101135": "elizabeth"}
 TIMEOUT_MS = 20_000
+REQUIRED = os.environ.get("RUJUK_TEST_REQUIRE_BROWSER") == "1"
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),

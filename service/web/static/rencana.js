@@ -99,8 +99,8 @@ async function main() {
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("plan.metric")),
         ...(compared ? [t("plan.base"), t("plan.scenario_col"), t("plan.diff")] : [t("plan.value")]).map((h) => el("th", { scope: "col", class: "num" }, h)))),
       el("tbody", {}, names.map((n) => el("tr", {}, el("th", { scope: "row" }, t(`metric.${n}`) === `metric.${n}` ? n : t(`metric.${n}`)),
-        ...(compared ? [r[`${n}_base`], r[`${n}_scenario`], r[`${n}_diff`]] : [r[n]]).map((v, i) =>
-          el("td", { class: `num${i === 2 && typeof v === "number" && v !== 0 ? (v > 0 ? " up" : " down") : ""}` }, cell(v))))))));
+        ...(compared ? [r[`${n}_base`], r[`${n}_scenario`], r[`${n}_diff`]] : [r[n]]).map((v) =>
+          el("td", { class: "num" }, cell(v))))))));
   }
 
   async function busy(what, fn) {

@@ -150,7 +150,7 @@ async function main(who) {
       s.candidates.slice(0, 9).forEach((c, i) => {
         const ll = facilityLatLng(m, c.facility_id);
         if (!ll) return;
-        pts.push(ll);
+        if (i < 3) pts.push(ll); // framed on the origin and the first three
         if (o) m.L.polyline([o, ll], { color: i === 0 ? "#0b6e4f" : "#777", weight: i === 0 ? 3 : 1.5, dashArray: i === 0 ? null : "5 5" }).addTo(markers);
         numberMarker(m, ll, c.rank, i === 0 ? "#0b6e4f" : "#56606a", `${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`)
           .bindTooltip(`${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`).addTo(markers);

@@ -1,0 +1,187 @@
+"""What the web pages read from the server: pages, static files, the offline base map, ICD-10
+search, the planner's scenario check and maps."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from geodata.dataset import Dataset
+from rules import icd
+from service.app import create_app
+from service.settings import Settings
+from service.web import PAGES, base_map
+from tests.service.conftest import PASSWORD, _seed
+
+LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist"
+
+
+@pytest.fixture(scope="module")
+def client(sambas: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    var = tmp_path_factory.mktemp("var")
+    cfg = Settings(data_dir=var, database_url=f"sqlite:///{var / 'rujuk.sqlite3'}",
+                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    with TestClient(create_app(cfg, dataset=sambas)) as c:
+        _seed(c.app.state.runtime)  # type: ignore[attr-defined]
+        yield c
+
+
+def auth(c: TestClient, user: str) -> dict[str, str]:
+    r = c.post("/api/token", data={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+# ------------------------------------------------------------------------------- pages, files
+
+
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_every_page_is_served_in_indonesian_with_only_local_assets(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="id">' in r.text
+    assert 'name="viewport"' in r.text
+    assert "http://" not in r.text
+    assert "https://" not in r.text
+
+
+def test_static_files_are_gzipped_on_the_wire(client: TestClient) -> None:
+    r = client.get("/static/i18n.js", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert "Rujuk pasien" in r.text
+    assert client.get("/static/nothing-here.js").status_code == 404
+
+
+@pytest.mark.skipif(not LEAFLET.is_dir(), reason="the map library is not installed (make setup runs npm ci)")
+def test_the_map_library_comes_from_npm_at_set_up(client: TestClient) -> None:
+    r = client.get("/static/vendor/leaflet/leaflet.js")
+    assert r.status_code == 200
+    assert r.content == (LEAFLET / "leaflet.js").read_bytes()
+    assert client.get("/api/web/config").json()["map_library"] is True
+
+
+def test_web_config_has_no_tile_layer_unless_configured(client: TestClient) -> None:
+    cfg = client.get("/api/web/config").json()
+    assert cfg["tile_url"] is None
+    assert cfg["road_network_modelled"] is True
+    assert cfg["service_labels"]["obgyn"]
+
+
+def test_base_map_is_rujuks_own_data(client: TestClient, sambas: Dataset) -> None:
+    r = client.get("/api/map/base", headers={"Accept-Encoding": "identity"})
+    assert r.status_code == 200
+    doc = r.json()
+    layers: dict[str, list[dict[str, Any]]] = {}
+    for f in doc["features"]:
+        layers.setdefault(f["properties"]["layer"], []).append(f)
+    assert {f["id"] for f in layers["boundary"]} == {sambas.region.id, *(s.id for s in sambas.subregions)}
+    assert {f["id"] for f in layers["facility"]} == {f.id for f in sambas.facilities}
+    (roads,) = layers["roads"]
+    assert roads["properties"]["modelled"] is True
+    g = sambas.roads
+    one_way = sum(1 for u, v in zip(g.edge_u.tolist(), g.edge_v.tolist(), strict=True) if u < v)
+    assert len(roads["geometry"]["coordinates"]) == one_way
+    # cached by the browser, small on the wire
+    etag = r.headers["etag"]
+    assert client.get("/api/map/base", headers={"If-None-Match": etag}).status_code == 304
+    gz = client.get("/api/map/base", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["content-encoding"] == "gzip"
+    assert len(gzip.compress(r.content)) < len(r.content) / 3
+    assert orjson.loads(orjson.dumps(base_map(sambas))) == doc
+
+
+# ---------------------------------------------------------------------------------- ICD-10
+
+
+@pytest.mark.parametrize(
+    ("q", "first"),
+    [("o72", "O72"), ("O72.1", "O72.1"), ("o721", "O72.1"), ("perdarahan postpartum", "O72"), ("bblr", "P07"),
+     ("demam berdarah", "A97"), ("postpartum haemorrhage", "O72"), ("stroke", "I61")],
+)  # fmt: skip
+def test_icd10_search_by_code_indonesian_or_english(client: TestClient, q: str, first: str) -> None:
+    r = client.get("/api/icd10", params={"q": q, "limit": 5})
+    assert r.status_code == 200
+    hits = r.json()
+    assert hits[0]["code"] == first, hits
+    assert len(hits) <= 5
+    assert all(icd.validate(h["code"]) == h["code"] for h in hits)
+
+
+def test_icd10_search_errors_name_the_field(client: TestClient) -> None:
+    r = client.get("/api/icd10", params={"q": ""})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "query.q"
+    r = client.get("/api/icd10", params={"q": "o72", "limit": 0})
+    assert r.json()["errors"][0]["field"] == "query.limit"
+    assert client.get("/api/icd10", params={"q": "zzzz qqqq"}).json() == []
+
+
+def test_every_indonesian_term_is_a_who_code() -> None:
+    for code, name in icd.INDONESIAN_TERMS:
+        assert icd.validate(code) == code, name
+        assert any(h[0] == code for h in icd.search(name, limit=50)), name
+
+
+# ---------------------------------------------------------------------------------- planner
+
+
+def test_example_scenarios_are_valid(client: TestClient) -> None:
+    h = auth(client, "planner")
+    examples = client.get("/api/plan/examples", headers=h).json()
+    assert len(examples) >= 3
+    for x in examples:
+        r = client.post("/api/plan/scenario", json={"yaml": x["yaml"]}, headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json()["scenario"] == x["scenario"]
+    assert client.get("/api/plan/examples", headers=auth(client, "segarau")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("name: x\nchanges: [\n", "yaml", "line"),
+        (
+            "name: x\nchanges:\n  - close_facility: {facility: RS-X}\n",
+            "scenario.changes[0].close_facility.facility",
+            "RS-X",
+        ),
+        ("name: x\nchanges:\n  - explode: {}\n", "yaml.changes.0.explode", "Extra"),
+        ("changes: []\n", "yaml.name", "required"),
+    ],
+)
+def test_an_uploaded_scenario_with_a_mistake_is_refused_naming_it(
+    client: TestClient, text: str, field: str, message: str
+) -> None:
+    r = client.post("/api/plan/scenario", json={"yaml": text}, headers=auth(client, "planner"))
+    assert r.status_code == 422, r.text
+    err = r.json()["errors"][0]
+    assert err["field"].startswith(field), err
+    assert message.lower() in err["message"].lower(), err
+
+
+def test_plan_map_gives_each_desa_its_hospital_and_time(client: TestClient, sambas: Dataset) -> None:
+    h = auth(client, "planner")
+    base = client.post("/api/plan/map", json={"referrals": 2000, "seed": 3}, headers=h).json()
+    assert len(base["desa"]) == len(sambas.settlements)
+    colours = {x["id"]: x["colour"] for x in base["hospitals"]}
+    assert len(set(colours.values())) == len(colours) or len(colours) > 12
+    assert sum(x["referrals"] for x in base["hospitals"]) == sum(d["referrals"] for d in base["desa"])
+    assert all(d["destination_id"] in colours for d in base["desa"] if d["destination_id"])
+    closed = client.post(
+        "/api/plan/map",
+        json={"referrals": 2000, "seed": 3, "scenario": {"name": "c", "changes": [{"close_facility": {"facility": "6101033"}}]}},
+        headers=h,
+    ).json()  # fmt: skip
+    assert "6101033" in colours
+    assert "6101033" not in {x["id"] for x in closed["hospitals"]}
+    r = client.post("/api/plan/map", json={"referrals": 0}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.referrals"
