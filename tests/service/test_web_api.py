@@ -185,3 +185,22 @@ def test_plan_map_gives_each_desa_its_hospital_and_time(client: TestClient, samb
     r = client.post("/api/plan/map", json={"referrals": 0}, headers=h)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "body.referrals"
+
+
+def test_an_online_tile_layer_only_when_configured(sambas: Dataset, tmp_path: Path) -> None:
+    url = "https://tile.example.org/{z}/{x}/{y}.png"
+    cfg = Settings(data_dir=tmp_path, tile_url=url, tile_attribution="© OpenStreetMap contributors",
+                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    with TestClient(create_app(cfg, dataset=sambas)) as c:
+        got = c.get("/api/web/config").json()
+    assert got["tile_url"] == url
+    assert got["tile_attribution"] == "© OpenStreetMap contributors"
+
+
+def test_without_the_map_library_the_pages_are_still_served(sambas: Dataset, tmp_path: Path) -> None:
+    cfg = Settings(data_dir=tmp_path, web_modules_dir=tmp_path / "none",
+                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    with TestClient(create_app(cfg, dataset=sambas)) as c:
+        assert c.get("/rujuk").status_code == 200
+        assert c.get("/static/vendor/leaflet/leaflet.js").status_code == 404
+        assert c.get("/api/web/config").json()["map_library"] is False

@@ -343,3 +343,8 @@ export function downloadCsv(filename, rows) {
 export function fill(node, ...children) {
   node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
+
+/** Text for a Leaflet tooltip or popup: Leaflet reads a string as HTML, so give it an element. */
+export function plain(text) {
+  return el("span", {}, text);
+}

@@ -1,7 +1,7 @@
 // Dispatcher: the live map of ambulances (status colours, stale marked, tracks, ETA to the
 // destination), the nearest available ambulance to a pickup by road, and assigning one to a referral.
 import {
-  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, plain, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap } from "/static/map.js";
 
@@ -51,7 +51,7 @@ async function main() {
       mk.setLatLng(ll);
       mk.setStyle(style);
     }
-    mk.setTooltipContent(`${a.id}${stale ? ` (${t("dispatch.stale")})` : ""}`);
+    mk.setTooltipContent(plain(`${a.id}${stale ? ` (${t("dispatch.stale")})` : ""}${a.eta ? ` · ${fmtDuration(a.eta.eta_s)}` : ""}`));
   }
 
   function renderFleet() {
@@ -84,7 +84,7 @@ async function main() {
       track?.remove();
       const pts = tr.positions.map((p) => [p.lat, p.lon]);
       if (!pts.length) { announce(t("dispatch.no_track", { id }), "warn"); return; }
-      track = m.L.polyline(pts, { color: "#1a73e8", weight: 4, opacity: 0.8 }).bindTooltip(t("dispatch.track_of", { id, n: pts.length })).addTo(m.map);
+      track = m.L.polyline(pts, { color: "#1a73e8", weight: 4, opacity: 0.8 }).bindTooltip(plain(t("dispatch.track_of", { id, n: pts.length }))).addTo(m.map);
       m.map.fitBounds(track.getBounds(), { padding: [30, 30], maxZoom: 14 });
       announce(t("dispatch.track_of", { id, n: pts.length }));
     } catch (e) { announce(e.message, "bad"); }
@@ -158,7 +158,7 @@ async function main() {
     if (m) {
       pickupMarker?.remove();
       const ll = v === "point" ? point : facilityLatLng(m, v);
-      if (ll) pickupMarker = m.L.circleMarker(ll, { radius: 11, color: "#000", weight: 3, fill: false }).bindTooltip(t("dispatch.pickup")).addTo(m.map);
+      if (ll) pickupMarker = m.L.circleMarker(ll, { radius: 11, color: "#000", weight: 3, fill: false }).bindTooltip(plain(t("dispatch.pickup"))).addTo(m.map);
     }
     $("#nearest").replaceChildren(...(res.ambulances.length ? res.ambulances.map((a, i) => el("li", { class: i === 0 ? "top" : "", "data-ambulance": a.id },
       el("div", { class: "cand-head" }, el("span", { class: "rank" }, `${i + 1}.`), el("span", { class: "name" }, a.id),

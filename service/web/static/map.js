@@ -1,7 +1,7 @@
 // rujuk: maps. Leaflet (installed from npm at set-up) over a base layer drawn from rujuk's own data
 // (kecamatan boundaries, the road network, facilities), so a map works with no internet. An
 // online tile layer is added under it only when the server is configured with one.
-import { api, el, t } from "/static/common.js";
+import { api, el, plain, t } from "/static/common.js";
 
 let basePromise = null;
 let configPromise = null;
@@ -38,7 +38,7 @@ export async function makeMap(id, { label } = {}) {
     style: (f) => f.properties.level === "regency"
       ? { color: "#4a5560", weight: 2, fill: !cfg.tile_url, fillColor: "#f2f0e6", fillOpacity: 1 }
       : { color: "#8a949c", weight: 1, dashArray: "4 3", fill: false },
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { sticky: true }),
+    onEachFeature: (f, layer) => layer.bindTooltip(plain(f.properties.name), { sticky: true }),
     interactive: true,
   }).addTo(map);
   L.geoJSON(roads, { style: { color: "#b9a36a", weight: 2, opacity: 0.9 }, interactive: false }).addTo(map);
@@ -46,7 +46,7 @@ export async function makeMap(id, { label } = {}) {
     pointToLayer: (f, ll) => L.circleMarker(ll, f.properties.hospital
       ? { radius: 6, color: "#7a1f1f", weight: 2, fillColor: "#fff", fillOpacity: 1 }
       : { radius: 3.5, color: "#2f4f6f", weight: 1, fillColor: "#9db7cf", fillOpacity: 1 }),
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name),
+    onEachFeature: (f, layer) => layer.bindTooltip(plain(f.properties.name)),
   }).addTo(map);
   map.fitBounds(regency.getBounds(), { padding: [8, 8] });
   const modelled = roads.some((f) => f.properties.modelled);

@@ -1,6 +1,6 @@
 // Planner: pick or upload a scenario, run simulate / compare / optimise, read the metrics side by
 // side, look at the catchment and travel-time maps, download the tables.
-import { $, announce, api, applyI18n, downloadCsv, el, fill, startPage, t } from "/static/common.js";
+import { $, announce, api, applyI18n, downloadCsv, el, fill, plain, startPage, t } from "/static/common.js";
 import { makeMap } from "/static/map.js";
 
 const who = await startPage("/rencana");
@@ -180,7 +180,7 @@ async function main() {
         ? `${d.name}: ${names.get(d.destination_id) ?? "–"} (${d.share === null ? "–" : `${Math.round(100 * d.share)}%`})`
         : `${d.name}: ${d.nearest_hospital_min ?? "–"} ${t("plan.min_to_hospital")}`;
       m.L.circleMarker([d.lat, d.lon], { radius: 3 + 7 * Math.sqrt(d.population / top), color: "#333", weight: 0.5, fillColor: c, fillOpacity: 0.85 })
-        .bindTooltip(tip).addTo(layer);
+        .bindTooltip(plain(tip)).addTo(layer);
     }
     fill($("#legend"), ...(view === "catchment"
       ? data.hospitals.slice(0, 10).map((h) => el("span", { style: `--c:${h.colour}` }, h.name))

@@ -1,7 +1,7 @@
 // Referring staff: request suggestions, see them on a map and as a list with reasons, write the
 // referral letter (prefilled) and send it in one click, then follow the receiver's answer live.
 import {
-  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, follow, label, lang, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, follow, label, lang, plain, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 
@@ -146,14 +146,14 @@ async function main(who) {
       markers = m.L.layerGroup().addTo(m.map);
       const pts = [];
       const o = facilityLatLng(m, origin.id);
-      if (o) { m.L.circleMarker(o, { radius: 9, color: "#000", weight: 3, fillColor: "#ffbf47", fillOpacity: 1 }).bindTooltip(t("refer.origin_marker")).addTo(markers); pts.push(o); }
+      if (o) { m.L.circleMarker(o, { radius: 9, color: "#000", weight: 3, fillColor: "#ffbf47", fillOpacity: 1 }).bindTooltip(plain(t("refer.origin_marker"))).addTo(markers); pts.push(o); }
       s.candidates.slice(0, 9).forEach((c, i) => {
         const ll = facilityLatLng(m, c.facility_id);
         if (!ll) return;
         if (i < 3) pts.push(ll); // framed on the origin and the first three
         if (o) m.L.polyline([o, ll], { color: i === 0 ? "#0b6e4f" : "#777", weight: i === 0 ? 3 : 1.5, dashArray: i === 0 ? null : "5 5" }).addTo(markers);
         numberMarker(m, ll, c.rank, i === 0 ? "#0b6e4f" : "#56606a", `${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`)
-          .bindTooltip(`${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`).addTo(markers);
+          .bindTooltip(plain(`${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`)).addTo(markers);
       });
       if (pts.length > 1) m.map.fitBounds(pts, { padding: [30, 30], maxZoom: 12 });
     }
