@@ -159,6 +159,8 @@ async function main() {
       pickupMarker?.remove();
       const ll = v === "point" ? point : facilityLatLng(m, v);
       if (ll) pickupMarker = m.L.circleMarker(ll, { radius: 11, color: "#000", weight: 3, fill: false }).bindTooltip(plain(t("dispatch.pickup"))).addTo(m.map);
+      const pts = [ll, ...res.ambulances.filter((a) => a.position).map((a) => [a.position.lat, a.position.lon])].filter(Boolean);
+      if (pts.length > 1) m.map.fitBounds(pts, { padding: [40, 40], maxZoom: 13 });
     }
     $("#nearest").replaceChildren(...(res.ambulances.length ? res.ambulances.map((a, i) => el("li", { class: i === 0 ? "top" : "", "data-ambulance": a.id },
       el("div", { class: "cand-head" }, el("span", { class: "rank" }, `${i + 1}.`), el("span", { class: "name" }, a.id),

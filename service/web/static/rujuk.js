@@ -34,7 +34,7 @@ async function main(who) {
 
   function renderChosen() {
     $("#icd-chosen").replaceChildren(...chosen.map((c, i) => el("span", { class: "chip" },
-      `${c.code} · ${c.name_id || c.title}`,
+      `${c.code} · ${lang === "en" ? c.title : c.name_id || c.title}`,
       el("button", { type: "button", "aria-label": t("refer.remove_dx", { code: c.code }), onclick: () => { chosen.splice(i, 1); renderChosen(); } }, "×"))));
   }
   function closeResults() { results.hidden = true; search.setAttribute("aria-expanded", "false"); active = -1; }
@@ -111,6 +111,7 @@ async function main(who) {
     }
   });
   window.addEventListener("rujuk:lang", async () => {
+    renderChosen();
     if (!request) return;
     try { suggestion = await api(`/api/suggestions?lang=${lang}`, { method: "POST", body: request }); renderSuggestion(); } catch { /* keep */ }
   });
@@ -174,7 +175,7 @@ async function main(who) {
     $("#l-unit").value = specialty ? `${unit} ${cfg.service_labels?.[specialty] ?? specialty}` : unit;
     $("#p-sex").value = request.sex;
     $("#l-st").value = request.service_type || (request.emergency ? "gawat_darurat" : (suggestion.need.beds.length ? "rawat_inap" : "rawat_jalan"));
-    $("#m-dx").value = chosen.map((x) => x.name_id || x.title).join("; ").slice(0, 200);
+    $("#m-dx").value = [...new Set(chosen.map((x) => (lang === "en" ? x.title : x.name_id || x.title)))].join("; ").slice(0, 200);
     $("#m-icd").value = chosen.map((x) => x.code).join(", ");
     if (!$("#l-reason").value) {
       $("#l-reason").value = specialty
