@@ -204,3 +204,26 @@ def test_without_the_map_library_the_pages_are_still_served(sambas: Dataset, tmp
         assert c.get("/rujuk").status_code == 200
         assert c.get("/static/vendor/leaflet/leaflet.js").status_code == 404
         assert c.get("/api/web/config").json()["map_library"] is False
+
+
+def test_the_pages_json_is_compressed_for_browsers_and_nothing_else_changes(client: TestClient) -> None:
+    h = auth(client, "segarau")
+    body = {
+        "origin_id": "PKM-SEGARAU",
+        "age_years": 28,
+        "sex": "female",
+        "icd10": ["O72.1"],
+        "emergency": True,
+    }
+    gz = client.post("/api/suggestions", json=body, headers={**h, "Accept-Encoding": "gzip"})
+    plain = client.post("/api/suggestions", json=body, headers={**h, "Accept-Encoding": "identity"})
+    assert gz.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert gz.json()["candidates"] == plain.json()["candidates"]
+    assert (
+        client.get("/api/facilities", headers={"Accept-Encoding": "gzip"}).headers["content-encoding"]
+        == "gzip"
+    )
+    # routes not named are passed through untouched
+    assert "content-encoding" not in client.get("/api/ping", headers={"Accept-Encoding": "gzip"}).headers
+    assert "content-encoding" not in client.get("/health", headers={"Accept-Encoding": "gzip"}).headers

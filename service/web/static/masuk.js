@@ -7,6 +7,7 @@ $("#lang-switch").addEventListener("click", () => setLang(lang === "id" ? "en" :
 window.addEventListener("rujuk:lang", () => { $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia"; });
 $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia";
 applyI18n();
+document.body.dataset.ready = "1"; // for tests and the page benchmark
 
 $("#signin").addEventListener("submit", async (ev) => {
   ev.preventDefault();

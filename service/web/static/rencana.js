@@ -190,4 +190,5 @@ async function main() {
   document.querySelectorAll("input[name=view]").forEach((r) => r.addEventListener("change", drawMap));
   $("#which").addEventListener("change", drawMap);
   await loadMaps({ ...demand(), scenario: null }, null);
+  document.body.dataset.ready = "1"; // for tests and the page benchmark
 }

@@ -305,6 +305,7 @@ async function main(who) {
   }
   loadOutbox();
 
+  document.body.dataset.ready = "1"; // for tests and the page benchmark
   follow("/api/events/stream", async (_type, ev) => {
     loadOutbox();
     if (current && ev.referral_id === current.id) {

@@ -257,4 +257,5 @@ async function main(who) {
   setInterval(updateAges, 30000);
   window.addEventListener("rujuk:lang", () => { renderBoard(); renderInbox(); });
   await loadBoard();
+  document.body.dataset.ready = "1"; // for tests and the page benchmark
 }
