@@ -22,11 +22,15 @@ from tests.service.conftest import PASSWORD, _seed
 LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist"
 
 
+def settings(data_dir: Path, **over: Any) -> Settings:
+    return Settings(data_dir=data_dir, secret_key="test-secret-key-that-is-long-enough-for-hs256",
+                    escalation_interval_s=3600, **over)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def client(sambas: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     var = tmp_path_factory.mktemp("var")
-    cfg = Settings(data_dir=var, database_url=f"sqlite:///{var / 'rujuk.sqlite3'}",
-                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    cfg = settings(var, database_url=f"sqlite:///{var / 'rujuk.sqlite3'}")
     with TestClient(create_app(cfg, dataset=sambas)) as c:
         _seed(c.app.state.runtime)  # type: ignore[attr-defined]
         yield c
@@ -189,8 +193,7 @@ def test_plan_map_gives_each_desa_its_hospital_and_time(client: TestClient, samb
 
 def test_an_online_tile_layer_only_when_configured(sambas: Dataset, tmp_path: Path) -> None:
     url = "https://tile.example.org/{z}/{x}/{y}.png"
-    cfg = Settings(data_dir=tmp_path, tile_url=url, tile_attribution="© OpenStreetMap contributors",
-                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    cfg = settings(tmp_path, tile_url=url, tile_attribution="© OpenStreetMap contributors")
     with TestClient(create_app(cfg, dataset=sambas)) as c:
         got = c.get("/api/web/config").json()
     assert got["tile_url"] == url
@@ -198,8 +201,7 @@ def test_an_online_tile_layer_only_when_configured(sambas: Dataset, tmp_path: Pa
 
 
 def test_without_the_map_library_the_pages_are_still_served(sambas: Dataset, tmp_path: Path) -> None:
-    cfg = Settings(data_dir=tmp_path, web_modules_dir=tmp_path / "none",
-                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
+    cfg = settings(tmp_path, web_modules_dir=tmp_path / "none")
     with TestClient(create_app(cfg, dataset=sambas)) as c:
         assert c.get("/rujuk").status_code == 200
         assert c.get("/static/vendor/leaflet/leaflet.js").status_code == 404

@@ -48,6 +48,15 @@ class Site:
     def api(self, user: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.server.token(user), timeout=30)
 
+    def sent_referral(self) -> str:
+        """Puskesmas Segarau sends a postpartum haemorrhage to RSUD Pemangkat (through the API)."""
+        with self.api("segarau") as c:
+            r = c.post("/api/referrals", json=letter_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
+            assert r.status_code == 201, r.text
+            rid = str(r.json()["id"])
+            assert c.post(f"/api/referrals/{rid}/send").status_code == 200
+        return rid
+
     def post_position(self, lat: float, lon: float, at: dt.datetime | None = None) -> None:
         at = at or dt.datetime.now(dt.UTC)
         r = httpx.post(
@@ -248,11 +257,7 @@ def test_a_new_referral_alerts_the_receiver_and_a_decline_reaches_the_sender(
     receiver = Visit(browser, site)
     inbox = receiver.sign_in("pemangkat", "/terima")
     inbox.wait_for_selector("#live-state:has-text('Langsung')")
-    with site.api("segarau") as c:
-        r = c.post("/api/referrals", json=letter_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
-        assert r.status_code == 201, r.text
-        rid = r.json()["id"]
-        assert c.post(f"/api/referrals/{rid}/send").status_code == 200
+    rid = site.sent_referral()
     inbox.wait_for_selector("#alert:not([hidden])")
     assert "Puskesmas Segarau" in inbox.text_content("#alert")
     inbox.wait_for_selector(f"#inbox > li.new[data-referral='{rid}']")
@@ -298,10 +303,7 @@ def test_the_status_board_is_edited_in_a_few_clicks_and_shows_each_figures_age(
 
 def test_dispatcher_sees_the_marker_move_finds_the_nearest_and_assigns(site: Site, browser: Any) -> None:
     # an accepted referral waiting for transport
-    with site.api("segarau") as c:
-        r = c.post("/api/referrals", json=letter_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
-        rid = r.json()["id"]
-        c.post(f"/api/referrals/{rid}/send")
+    rid = site.sent_referral()
     with site.api("pemangkat") as c:
         assert c.post(f"/api/referrals/{rid}/accept", json={"note": ""}).status_code == 200
     site.post_position(1.2700, 109.0000)
