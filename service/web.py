@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,34 +39,66 @@ WEB_DIR = Path(__file__).parent / "web"
 PAGES_DIR = WEB_DIR / "pages"
 STATIC_DIR = WEB_DIR / "static"
 
-#: URL path -> page file; the sign-in page sends each user on to the first page their roles open
-PAGES: dict[str, str] = {
-    "/": "masuk.html",
-    "/rujuk": "rujuk.html",
-    "/terima": "terima.html",
-    "/dispatch": "dispatch.html",
-    "/rencana": "rencana.html",
+
+@dataclass(frozen=True)
+class Page:
+    """A page: its body file, its title, whether it draws a map, its script module."""
+
+    file: str
+    title: str
+    module: str
+    map: bool = True
+
+
+#: URL path -> page; the sign-in page sends each user on to the first page their roles open
+PAGES: dict[str, Page] = {
+    "/": Page("masuk.html", "Masuk", "masuk", map=False),
+    "/rujuk": Page("rujuk.html", "Rujuk pasien", "rujuk"),
+    "/terima": Page("terima.html", "Terima rujukan", "terima", map=False),
+    "/dispatch": Page("dispatch.html", "Ambulans", "dispatch"),
+    "/rencana": Page("rencana.html", "Perencanaan", "rencana"),
 }
 
 router = APIRouter()
 
 
+def _head(p: Page) -> str:
+    """The one <head> every page shares: no web fonts, nothing from outside the server."""
+    leaflet = (
+        '<link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css">\n'
+        '<script defer src="/static/vendor/leaflet/leaflet.js"></script>\n'
+    )
+    preload = (
+        ""
+        if p.module == "masuk"
+        else "".join(f'<link rel="modulepreload" href="/static/{m}.js">\n' for m in ("common", "i18n", "map"))
+    )
+    return (
+        '<!doctype html>\n<html lang="id">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>rujuk · {html.escape(p.title)}</title>\n"
+        '<link rel="icon" href="data:,">\n<link rel="stylesheet" href="/static/rujuk.css">\n'
+        f"{leaflet if p.map else ''}{preload}"
+        f'<script type="module" src="/static/{p.module}.js"></script>\n</head>\n'
+    )
+
+
 @lru_cache(maxsize=len(PAGES))
-def _page(name: str) -> bytes:
-    return (PAGES_DIR / name).read_bytes()
+def _page(p: Page) -> bytes:
+    return (_head(p) + (PAGES_DIR / p.file).read_text(encoding="utf-8")).encode()
 
 
-def _page_route(name: str) -> Any:  # noqa: ANN401  a FastAPI endpoint
+def _page_route(p: Page) -> Any:  # noqa: ANN401  a FastAPI endpoint
     def page() -> HTMLResponse:
-        return HTMLResponse(_page(name), headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_page(p), headers={"Cache-Control": "no-cache"})
 
-    page.__name__ = f"page_{name.removesuffix('.html')}"
-    page.__doc__ = f"The web page {name} (Bahasa Indonesia; English switchable)."
+    page.__name__ = f"page_{p.module}"
+    page.__doc__ = f"The web page {p.file} (Bahasa Indonesia; English switchable)."
     return page
 
 
-for _path, _name in PAGES.items():
-    router.add_api_route(_path, _page_route(_name), methods=["GET"], include_in_schema=False)
+for _path, _p in PAGES.items():
+    router.add_api_route(_path, _page_route(_p), methods=["GET"], include_in_schema=False)
 
 
 def base_map(ds: Dataset) -> dict[str, Any]:
