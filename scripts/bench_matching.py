@@ -29,7 +29,7 @@ from geodata.models import BedType, Facility, Service
 from rules.matching import suggest
 from rules.model import FacilityStatus, ReferralRequest, ServiceType, Sex
 from rules.pack import bundled_pack_path, load_rule_pack
-from service.matching import Matcher
+from service.matcher import Matcher
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 CODES = ["O72.1", "P07.3", "I21.9", "S06.5", "R11", "J18.9", "A97.1", "K35.8", "N18.5", "T07", "I10", "O14.1"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geodata.dataset import bundled_dataset_path, load_dataset
-from service.matching import Matcher
+from service.matcher import Matcher
 from service.planning.demand import synthetic
 from service.planning.optimise import optimise
 from service.planning.simulate import metrics, simulate

@@ -43,7 +43,7 @@ from loadtest import Pool, pct
 from loadtest import http as raw_request
 
 from geodata.dataset import bundled_dataset_path, load_dataset
-from service.tracking import _INGEST
+from service.tracking.tracker import _INGEST
 
 PASSWORD = "bench-tracking-password"
 N_AMB = 1000

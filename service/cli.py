@@ -19,7 +19,7 @@ from geodata.models import BedType, Service
 from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
 from rules.model import FacilityStatus, ServiceType, Sex
-from service.plan_cli import plan
+from service.planning.cli import plan
 
 app = typer.Typer(help="rujuk: referral matching and ambulance routing (SISRUTE).", no_args_is_help=True)
 data = typer.Typer(help="Check and import geodata.", no_args_is_help=True)
@@ -84,7 +84,7 @@ def serve(
 
     import uvicorn  # noqa: PLC0415
 
-    from service.db import make_engine  # noqa: PLC0415
+    from service.database import make_engine  # noqa: PLC0415
     from service.migrate import upgrade  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
@@ -108,7 +108,7 @@ def serve(
     cfg.resolved_secret_key()  # created once here, not raced by the workers
     embedded = None
     if not cfg.redis_url:
-        from service.embedded_redis import EmbeddedRedis, EmbeddedRedisError  # noqa: PLC0415
+        from service.tracking.embedded_redis import EmbeddedRedis, EmbeddedRedisError  # noqa: PLC0415
 
         embedded = EmbeddedRedis(cfg.data_dir)
         try:
@@ -164,7 +164,7 @@ app.add_typer(plan, name="plan")
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema of RUJUK_DATABASE_URL (default: SQLite under RUJUK_DATA_DIR)."""
-    from service.db import make_engine  # noqa: PLC0415
+    from service.database import make_engine  # noqa: PLC0415
     from service.migrate import upgrade  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
@@ -203,8 +203,8 @@ def _validated(model: Any, **fields: object) -> Any:  # noqa: ANN401  a pydantic
 def _store() -> Iterator[tuple[Any, set[str]]]:
     """A session on the migrated database and the dataset's facility ids; input errors exit 2."""
     from geodata.dataset import load_dataset  # noqa: PLC0415
-    from service import store  # noqa: PLC0415
-    from service.db import make_engine, session_factory  # noqa: PLC0415
+    from service.database import make_engine, session_factory  # noqa: PLC0415
+    from service.errors import ConflictError, InputError  # noqa: PLC0415
     from service.migrate import upgrade  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
@@ -216,8 +216,8 @@ def _store() -> Iterator[tuple[Any, set[str]]]:
         with session_factory(engine)() as s:
             try:
                 yield s, known
-            except (store.InputError, store.ConflictError) as exc:
-                field = f"field '{exc.field}': " if isinstance(exc, store.InputError) else ""
+            except (InputError, ConflictError) as exc:
+                field = f"field '{exc.field}': " if isinstance(exc, InputError) else ""
                 typer.echo(f"error: {field}{exc}", err=True)
                 raise typer.Exit(2) from exc
             s.commit()
@@ -235,9 +235,9 @@ def users_create(
     ] = False,
 ) -> None:
     """Create an account (the first admin is made this way: there is no default password)."""
-    from service import store  # noqa: PLC0415
+    from service.accounts import store  # noqa: PLC0415
+    from service.accounts.schemas import UserIn  # noqa: PLC0415
     from service.runtime import utc_now  # noqa: PLC0415
-    from service.schemas import UserIn  # noqa: PLC0415
 
     password = _read_password(password_stdin)
     body = _validated(UserIn, username=username, password=password, roles=role, facility_id=facility)
@@ -266,25 +266,15 @@ def ambulances_register(
     crew: Annotated[list[str] | None, typer.Option("--crew", help="a crew role or name (repeatable)")] = None,
 ) -> None:
     """Register an ambulance and print its device token (shown this once only)."""
-    from service import ambulances  # noqa: PLC0415
     from service.runtime import utc_now  # noqa: PLC0415
-    from service.schemas import AmbulanceIn  # noqa: PLC0415
+    from service.tracking import ambulances  # noqa: PLC0415
+    from service.tracking.schemas import AmbulanceIn  # noqa: PLC0415
 
     body = _validated(
         AmbulanceIn, id=ambulance_id, home_facility_id=home, kind=kind, plate=plate, crew=crew or []
     )
     with _store() as (s, known):
-        a, token = ambulances.register(
-            s,
-            ambulance_id=body.id,
-            home_facility_id=body.home_facility_id,
-            kind=ambulances.AmbulanceKind(body.kind),
-            plate=body.plate,
-            crew=body.crew,
-            known_facilities=known,
-            actor=None,
-            now=utc_now(),
-        )
+        a, token = ambulances.register(s, body, known_facilities=known, actor=None, now=utc_now())
     typer.echo(f"registered ambulance {a.id} ({a.kind}) at {a.home_facility_id}")
     typer.echo(f"device token (shown once; set it in the tracking app): {token}")
 
@@ -302,7 +292,7 @@ def _load_statuses(path: Path | None) -> dict[str, FacilityStatus]:
         return {}
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from service.schemas import FacilityStatusIn  # noqa: PLC0415
+    from service.facilities.schemas import FacilityStatusIn  # noqa: PLC0415
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -326,7 +316,7 @@ def _load_statuses(path: Path | None) -> dict[str, FacilityStatus]:
 
 
 @app.command("suggest")
-def suggest_cmd(
+def suggest_cmd(  # noqa: PLR0913  one parameter per command-line option (typer)
     origin: Annotated[str, typer.Option("--from", help="referring facility: id or (part of the) name")],
     icd: Annotated[list[str] | None, typer.Option("--icd", help="ICD-10 code (repeatable)")] = None,
     emergency: Annotated[bool, typer.Option("--emergency", help="emergency (Pasal 6, 12(4))")] = False,
@@ -359,9 +349,9 @@ def suggest_cmd(
     from geodata.dataset import load_dataset  # noqa: PLC0415
     from rules.errors import RulesError  # noqa: PLC0415
     from rules.model import ReferralRequest  # noqa: PLC0415
-    from service.matching import FacilityLookupError, Matcher  # noqa: PLC0415
-    from service.render import render_suggestion  # noqa: PLC0415
-    from service.schemas import suggestion_json  # noqa: PLC0415
+    from service.matcher import FacilityLookupError, Matcher  # noqa: PLC0415
+    from service.referrals.render import render_suggestion  # noqa: PLC0415
+    from service.referrals.schemas import suggestion_json  # noqa: PLC0415
 
     statuses = _load_statuses(status_file)
     matcher = Matcher.load(load_dataset(dataset or bundled_dataset_path()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.db import Base, make_engine
+from service.database import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from geodata.models import Facility
-    from service.matching import Matcher
+    from service.matcher import Matcher
 
 THRESHOLDS_MIN = (30, 60, 120)
 

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from service.db import Referral
-from service.lifecycle import Status
+from service.database import Referral, aware
 from service.planning.demand import DemandRecord
-from service.store import aware
+from service.referrals.lifecycle import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -22,7 +22,7 @@ from service.planning.scenario import Change, MoveOrigin, Scenario
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from service.matching import Matcher
+    from service.matcher import Matcher
     from service.planning.demand import DemandRecord
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from service.matching import Matcher
+    from service.matcher import Matcher
     from service.planning.demand import DemandRecord
     from service.planning.simulate import Outcome
 

@@ -20,8 +20,9 @@ equipment are errors naming the change (``changes[1].add_services.facility``), a
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,7 +44,8 @@ from routing.errors import RoutingError
 
 if TYPE_CHECKING:
     from geodata.dataset import Dataset
-    from rules.pack import RulePack
+    from geodata.roadgraph import RoadGraph
+    from rules.pack import RegionRule, RulePack
 
 
 class ScenarioError(ValueError):
@@ -186,111 +188,133 @@ def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
     return sc
 
 
-def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scenario") -> Applied:
-    """The base changed by the scenario; every unknown facility or region is reported at once."""
-    facilities: dict[str, Facility] = {f.id: f for f in dataset.facilities}
-    regions = {r.id: r for r in pack.regions}
-    conditions: list[RoadCondition] = []
-    improvements: list[tuple[str, Polygon, float]] = []
-    probs: list[str] = []
-    for i, ch in enumerate(sc.changes):
-        kind = ch.kind()
-        body = getattr(ch, kind)
-        where = f"changes[{i}].{kind}"
-        if hasattr(body, "facility") and body.facility not in facilities:
-            probs.append(f"{where}.facility: unknown facility {body.facility!r}")
-            continue
-        if isinstance(body, MoveOrigin):
-            if body.region not in regions:
-                probs.append(f"{where}.region: unknown region {body.region!r} (known: {', '.join(regions)})")
-                continue
-            if body.origin not in facilities:
-                probs.append(f"{where}.origin: unknown facility {body.origin!r}")
-                continue
-            regions = {
-                rid: dataclasses.replace(
-                    r,
-                    origins=(r.origins | {body.origin})
-                    if rid == body.region
-                    else (r.origins - {body.origin}),
-                )
-                for rid, r in regions.items()
-            }
-        elif kind == "close_facility":
-            facilities[body.facility] = dataclasses.replace(facilities[body.facility], receiving=False)
+@dataclass
+class _Edit:
+    """The base being changed, change by change."""
+
+    dataset: Dataset
+    facilities: dict[str, Facility]
+    regions: dict[str, RegionRule]
+    conditions: list[RoadCondition] = field(default_factory=list)
+    improvements: list[tuple[str, Polygon, float]] = field(default_factory=list)
+
+    def move_origin(self, body: MoveOrigin, where: str) -> str | None:
+        """A Puskesmas moved to another region."""
+        if body.region not in self.regions:
+            return f"{where}.region: unknown region {body.region!r} (known: {', '.join(self.regions)})"
+        if body.origin not in self.facilities:
+            return f"{where}.origin: unknown facility {body.origin!r}"
+        self.regions = {
+            rid: dataclasses.replace(
+                r, origins=(r.origins | {body.origin}) if rid == body.region else (r.origins - {body.origin})
+            )
+            for rid, r in self.regions.items()
+        }
+        return None
+
+    def change_facility(self, kind: str, body: Any) -> None:  # noqa: ANN401  one of the facility changes
+        """Close, services, beds, equipment or competency of a known facility."""
+        f = self.facilities[body.facility]
+        if kind == "close_facility":
+            f = dataclasses.replace(f, receiving=False)
         elif kind in ("add_services", "remove_services"):
-            f = facilities[body.facility]
             new = (
                 f.services | set(body.services) if kind == "add_services" else f.services - set(body.services)
             )
-            facilities[body.facility] = dataclasses.replace(f, services=frozenset(new))
+            f = dataclasses.replace(f, services=frozenset(new))
         elif isinstance(body, Beds):
-            f = facilities[body.facility]
-            facilities[body.facility] = dataclasses.replace(f, beds={**f.beds, **body.beds})
+            f = dataclasses.replace(f, beds={**f.beds, **body.beds})
         elif isinstance(body, EquipmentChange):
-            f = facilities[body.facility]
-            facilities[body.facility] = dataclasses.replace(f, equipment=f.equipment | set(body.equipment))
+            f = dataclasses.replace(f, equipment=f.equipment | set(body.equipment))
         elif isinstance(body, Competency):
-            f = facilities[body.facility]
-            facilities[body.facility] = dataclasses.replace(f, competency=body.competency)
-        elif isinstance(body, NewFacility):
-            if body.id in facilities:
-                probs.append(f"{where}.id: facility {body.id!r} exists already")
+            f = dataclasses.replace(f, competency=body.competency)
+        self.facilities[body.facility] = f
+
+    def add_facility(self, body: NewFacility, where: str) -> str | None:
+        """A new facility."""
+        if body.id in self.facilities:
+            return f"{where}.id: facility {body.id!r} exists already"
+        first_level = body.kind in (FacilityKind.PUSKESMAS, FacilityKind.KLINIK)
+        self.facilities[body.id] = Facility(
+            id=body.id,
+            name=body.name,
+            kind=body.kind,
+            level=CareLevel.FKTP if first_level else CareLevel.FKTL,
+            kecamatan=body.kecamatan,
+            regency=self.dataset.region.name,
+            location=LonLat(body.lon, body.lat),
+            hospital_class=body.hospital_class,
+            competency=body.competency,
+            services=frozenset(body.services),
+            equipment=frozenset(body.equipment),
+            beds=dict(body.beds),
+            receiving=body.receiving,
+        )
+        return None
+
+    def road(self, kind: str, body: Road, where: str, i: int) -> str | None:
+        """A road closed, slowed or improved inside a polygon."""
+        if kind == "slow_road" and not (body.factor and body.factor > 1):
+            return f"{where}.factor: a slowdown needs a factor > 1"
+        if kind == "improve_road" and not (body.factor and body.factor < 1):
+            return f"{where}.factor: an improvement needs a factor between 0 and 1 (time x factor)"
+        poly = Polygon(body.polygon)
+        if not poly.is_valid or poly.area == 0:
+            return f"{where}.polygon: not a valid polygon"
+        if kind == "improve_road":
+            self.improvements.append((where, poly, float(body.factor or 1)))
+            return None
+        cid = f"scenario-{i}"
+        self.conditions.append(
+            RoadCondition.closure(cid, polygon=poly, reason=body.reason)
+            if kind == "close_road"
+            else RoadCondition.slowdown(cid, float(body.factor or 1), polygon=poly, reason=body.reason)
+        )
+        return None
+
+    def improved_roads(self, probs: list[str]) -> RoadGraph:
+        """The road graph with the improvements applied (their problems added to ``probs``)."""
+        roads = self.dataset.roads
+        for where, poly, factor in self.improvements:
+            try:
+                edges = condition_edges(RoadCondition.slowdown("probe", 2.0, polygon=poly), roads)
+            except RoutingError as exc:
+                probs.append(f"{where}.polygon: {exc}")
                 continue
-            first_level = body.kind in (FacilityKind.PUSKESMAS, FacilityKind.KLINIK)
-            facilities[body.id] = Facility(
-                id=body.id,
-                name=body.name,
-                kind=body.kind,
-                level=CareLevel.FKTP if first_level else CareLevel.FKTL,
-                kecamatan=body.kecamatan,
-                regency=dataset.region.name,
-                location=LonLat(body.lon, body.lat),
-                hospital_class=body.hospital_class,
-                competency=body.competency,
-                services=frozenset(body.services),
-                equipment=frozenset(body.equipment),
-                beds=dict(body.beds),
-                receiving=body.receiving,
-            )
-        elif isinstance(body, Road):
-            if kind == "slow_road" and not (body.factor and body.factor > 1):
-                probs.append(f"{where}.factor: a slowdown needs a factor > 1")
-                continue
-            if kind == "improve_road" and not (body.factor and body.factor < 1):
-                probs.append(f"{where}.factor: an improvement needs a factor between 0 and 1 (time x factor)")
-                continue
-            poly = Polygon(body.polygon)
-            if not poly.is_valid or poly.area == 0:
-                probs.append(f"{where}.polygon: not a valid polygon")
-                continue
-            if kind == "improve_road":
-                improvements.append((where, poly, float(body.factor or 1)))
-                continue
-            cid = f"scenario-{i}"
-            conditions.append(
-                RoadCondition.closure(cid, polygon=poly, reason=body.reason)
-                if kind == "close_road"
-                else RoadCondition.slowdown(cid, float(body.factor or 1), polygon=poly, reason=body.reason)
-            )
-    roads = dataset.roads
-    for where, poly, factor in improvements:
-        try:
-            edges = condition_edges(RoadCondition.slowdown("probe", 2.0, polygon=poly), roads)
-        except RoutingError as exc:
-            probs.append(f"{where}.polygon: {exc}")
-            continue
-        times = roads.travel_time_s.copy()
-        times[edges] *= factor
-        roads = dataclasses.replace(roads, travel_time_s=times, meta={**roads.meta, "improved": True})
+            times = roads.travel_time_s.copy()
+            times[edges] *= factor
+            roads = dataclasses.replace(roads, travel_time_s=times, meta={**roads.meta, "improved": True})
+        return roads
+
+    def one(self, i: int, ch: Change) -> str | None:
+        """Apply one change; its problem, if any."""
+        kind = ch.kind()
+        body = getattr(ch, kind)
+        where = f"changes[{i}].{kind}"
+        if hasattr(body, "facility") and body.facility not in self.facilities:
+            return f"{where}.facility: unknown facility {body.facility!r}"
+        if isinstance(body, MoveOrigin):
+            return self.move_origin(body, where)
+        if isinstance(body, NewFacility):
+            return self.add_facility(body, where)
+        if isinstance(body, Road):
+            return self.road(kind, body, where, i)
+        self.change_facility(kind, body)
+        return None
+
+
+def apply(sc: Scenario, dataset: Dataset, pack: RulePack, *, source: str = "scenario") -> Applied:
+    """The base changed by the scenario; every unknown facility or region is reported at once."""
+    edit = _Edit(dataset, {f.id: f for f in dataset.facilities}, {r.id: r for r in pack.regions})
+    probs = [p for i, ch in enumerate(sc.changes) if (p := edit.one(i, ch)) is not None]
+    roads = edit.improved_roads(probs)
     if probs:
         raise ScenarioError(source, probs)
-    order = [f.id for f in dataset.facilities] + [
-        k for k in facilities if k not in {f.id for f in dataset.facilities}
-    ]
-    new_ds = dataclasses.replace(dataset, roads=roads, facilities=tuple(facilities[k] for k in order))
-    new_pack = dataclasses.replace(pack, regions=tuple(regions.values()))
-    return Applied(new_ds, new_pack, tuple(conditions), sc)
+    base = {f.id for f in dataset.facilities}
+    order = [f.id for f in dataset.facilities] + [k for k in edit.facilities if k not in base]
+    new_ds = dataclasses.replace(dataset, roads=roads, facilities=tuple(edit.facilities[k] for k in order))
+    new_pack = dataclasses.replace(pack, regions=tuple(edit.regions.values()))
+    return Applied(new_ds, new_pack, tuple(edit.conditions), sc)
 
 
 def dump(sc: Scenario) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from geodata.models import BedType
 from routing.engine import RoutingEngine
 from rules.model import Decision, ReferralRequest, ServiceType, Sex
-from service.matching import Matcher
+from service.matcher import Matcher
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

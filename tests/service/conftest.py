@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geodata.dataset import Dataset
-from service import store
+from service.accounts import store
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from service.db import Ambulance, AuditEntry
+from service.database import Ambulance, AuditEntry
 from tests.service.conftest import Api
 
 SAMBAS, PEMANGKAT = "6101022", "6101033"

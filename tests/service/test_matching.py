@@ -11,7 +11,7 @@ from geodata.models import BedType, Service
 from routing.errors import InvalidProblemError
 from rules.errors import RequestError
 from rules.model import FacilityStatus, ReferralRequest, ServiceType, Sex
-from service.matching import Casualty, FacilityLookupError, Matcher
+from service.matcher import Casualty, FacilityLookupError, Matcher
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"

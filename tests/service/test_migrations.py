@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 
-from service.db import Base, make_engine
+from service.database import Base, make_engine
 from service.migrate import current_revision, upgrade
 
 

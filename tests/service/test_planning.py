@@ -17,7 +17,7 @@ from geodata.dataset import Dataset
 from geodata.models import BedType
 from rules.model import ReferralRequest, ServiceType, Sex
 from service.cli import app
-from service.matching import Matcher
+from service.matcher import Matcher
 from service.planning import demand as dem
 from service.planning.optimise import optimise
 from service.planning.scenario import ScenarioError, apply, dump, load_scenario, parse_scenario
@@ -312,7 +312,7 @@ def api_client(
 ) -> Iterator[tuple[Any, dict[str, str], dict[str, str]]]:
     from fastapi.testclient import TestClient
 
-    from service import store
+    from service.accounts import store
     from service.app import create_app
     from service.settings import Settings
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from service.app import escalation_tick
-from service.db import AuditEntry, ReferralEvent
+from service.database import AuditEntry, ReferralEvent
+from service.referrals.escalation import escalation_tick
 from tests.service.conftest import Api, letter_body, new_key
 
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"

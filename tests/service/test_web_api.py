@@ -16,7 +16,7 @@ from geodata.dataset import Dataset
 from rules import icd
 from service.app import create_app
 from service.settings import Settings
-from service.web import PAGES, base_map
+from service.web.routes import PAGES, base_map
 from tests.service.conftest import PASSWORD, _seed
 
 LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist"

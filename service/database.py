@@ -210,6 +210,13 @@ class Ambulance(Base):
     updated_at: Mapped[dt.datetime]
 
 
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back: they were stored in UTC."""
+    if t is None or t.tzinfo is not None:
+        return t
+    return t.replace(tzinfo=dt.UTC)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3)."""
     if url.startswith("postgresql://"):

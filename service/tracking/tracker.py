@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
 
-from service.positions import Position
+from service.errors import PositionsUnavailableError
+from service.tracking.positions import Position
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from redis.asyncio import Redis
 
@@ -58,10 +59,6 @@ if newest then
 end
 return {stored, newest and 1 or 0}
 """
-
-
-class PositionsUnavailableError(RuntimeError):
-    """Redis cannot be reached: positions can be neither stored nor read (HTTP 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,29 +149,9 @@ class Tracker:
                 keys=self._keys(ambulance_id), args=self._args(ambulance_id, positions, now_ms)
             )
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
         newest = max(positions, key=lambda p: p.ts_ms) if moved else None
         return Stored(int(stored), len(positions) - int(stored), newest)
-
-    async def ingest_many(
-        self, batches: Iterable[tuple[str, Sequence[Position]]], *, now_ms: int
-    ) -> list[Stored]:
-        """Several ambulances' batches in one pipelined round trip."""
-        items = list(batches)
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for amb, positions in items:
-                    await self._ingest(
-                        keys=self._keys(amb), args=self._args(amb, positions, now_ms), client=pipe
-                    )
-                replies = await pipe.execute()
-        except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
-        out = []
-        for (_, positions), (stored, moved) in zip(items, replies, strict=True):
-            newest = max(positions, key=lambda p: p.ts_ms) if moved else None
-            out.append(Stored(int(stored), len(positions) - int(stored), newest))
-        return out
 
     async def positions(self, ambulance_ids: Sequence[str]) -> dict[str, Latest]:
         """The newest fix of each ambulance that has one (one MGET; no ETA)."""
@@ -183,7 +160,7 @@ class Tracker:
         try:
             raw = await self.client.mget([self.pos_key(a) for a in ambulance_ids])
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
         out = {}
         for a, v in zip(ambulance_ids, raw, strict=True):
             if v is None:
@@ -213,7 +190,7 @@ class Tracker:
                     pipe.hmget(self.last_key(a), ["eta_s", "eta_at", "dest"])
                 replies = await pipe.execute() if ids else []
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
         for a, (eta_s, eta_at, dest) in zip(ids, replies, strict=True):
             if eta_s not in (None, b"", ""):
                 pos[a] = replace(
@@ -241,7 +218,7 @@ class Tracker:
                 withdist=True,
             )
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
         return [(_text(row[0]), float(row[1])) for row in rows]
 
     async def set_eta(
@@ -273,7 +250,7 @@ class Tracker:
                 )
                 await pipe.execute()
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
 
     async def publish(self, event: dict[str, Any]) -> None:
         """Announce a change (status, dispatch, arrival) to every live feed; best effort."""
@@ -288,7 +265,7 @@ class Tracker:
             # arrival order is not fix order (buffered uploads): read the bounded history whole
             rows = await self.client.xrange(self.track_key(ambulance_id), min="-", max="+")
         except REDIS_DOWN as exc:
-            raise PositionsUnavailableError(str(exc)) from exc
+            raise PositionsUnavailableError from exc
         out = []
         for _, fields in rows or ():
             if not fields:

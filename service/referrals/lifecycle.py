@@ -1,13 +1,16 @@
 """The referral lifecycle (SPEC section 1, Pasal 16-20): states, transitions and who may make them.
 
-Pure: no storage. ``transition`` says whether an action is allowed from a state for an actor's
-side of the referral, and what the new state is; the store applies it.
+Pure: no storage; its errors are the service's (409, 403). ``transition`` says whether an
+action is allowed from a state for an actor's side of the referral, and what the new state is;
+the store applies it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from service.errors import ForbiddenError, TransitionError
 
 
 class Status(StrEnum):
@@ -44,15 +47,6 @@ class Side(StrEnum):
     SENDER = "sender"  # staff of the origin facility
     RECEIVER = "receiver"  # staff of the destination facility
     DISPATCHER = "dispatcher"
-
-
-class TransitionError(Exception):
-    """An action that is not allowed from the referral's state (HTTP 409)."""
-
-    def __init__(self, action: Action, status: Status, detail: str = "") -> None:
-        self.action = action
-        self.status = status
-        super().__init__(detail or f"cannot {action.value} a referral that is {status.value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +86,16 @@ VISIBLE_TO_RECEIVER = frozenset(Status) - {Status.CREATED}
 
 
 def transition(action: Action, status: Status, sides: frozenset[Side], *, outpatient: bool = False) -> Status:
-    """The state after ``action``; raises TransitionError (409) or PermissionError (403).
+    """The state after ``action``; raises TransitionError (409) or ForbiddenError (403).
 
     An outpatient referral needs no acceptance (Pasal 16(3), 18(3)): sending it makes it accepted.
     """
     rule = RULES[action]
     if not sides & rule.sides:
         msg = f"only the {' or '.join(sorted(s.value for s in rule.sides))} may {action.value} a referral"
-        raise PermissionError(msg)
+        raise ForbiddenError(msg)
     if status not in rule.sources:
-        raise TransitionError(action, status)
+        raise TransitionError(f"cannot {action.value} a referral that is {status.value}")
     if outpatient and rule.to is Status.SENT:
         return Status.ACCEPTED
     return rule.to

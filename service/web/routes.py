@@ -16,26 +16,26 @@ import html
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from shapely.geometry import mapping
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from geodata.models import SERVICE_LABELS
-from rules import icd
+from service.deps import Rt
+from service.http import doc
+from service.web.compress import CompressSome
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
-
     from geodata.dataset import Dataset
-    from service.runtime import Runtime
 
-WEB_DIR = Path(__file__).parent / "web"
+WEB_DIR = Path(__file__).parent
 PAGES_DIR = WEB_DIR / "pages"
 STATIC_DIR = WEB_DIR / "static"
 
@@ -60,6 +60,26 @@ PAGES: dict[str, Page] = {
 }
 
 router = APIRouter()
+
+
+class BaseMapOut(BaseModel):
+    """A GeoJSON FeatureCollection: boundaries, roads, facilities."""
+
+    type: str
+    name: str
+    features: list[dict[str, Any]]
+
+
+class WebConfigOut(BaseModel):
+    """What the pages need to know."""
+
+    tile_url: str | None
+    tile_attribution: str | None
+    map_library: bool
+    position_stale_s: float
+    road_network_modelled: bool
+    dataset: str
+    service_labels: dict[str, str]
 
 
 def _head(p: Page) -> str:
@@ -165,10 +185,9 @@ class _Encoded:
         return Response(self.raw, media_type="application/json", headers=headers)
 
 
-@router.get("/api/map/base", tags=["maps"])
-async def map_base(request: Request) -> Response:
+@router.get("/api/map/base", tags=["maps"], **doc(BaseMapOut, 304))
+async def map_base(request: Request, rt: Rt) -> Response:
     """The offline base map (GeoJSON): boundaries, the road network (``modelled`` when it is), facilities."""
-    rt: Runtime = request.app.state.runtime
     enc: _Encoded | None = getattr(request.app.state, "base_map", None)
     if enc is None:
         enc = await run_in_threadpool(lambda: _Encoded(base_map(rt.dataset)))
@@ -176,20 +195,9 @@ async def map_base(request: Request) -> Response:
     return enc.response(request)
 
 
-@router.get("/api/icd10", tags=["suggestions"])
-async def icd10_search(
-    q: Annotated[str, Query(min_length=1, max_length=100, description="a code (o72, O72.1) or words")],
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-) -> list[dict[str, str]]:
-    """WHO ICD-10 codes for what staff type: by code, Indonesian name or WHO's English title."""
-    hits = await run_in_threadpool(icd.search, q, limit=limit)
-    return [{"code": c, "title": t, "name_id": n} for c, t, n in hits]
-
-
-@router.get("/api/web/config", tags=["maps"])
-def web_config(request: Request) -> dict[str, Any]:
+@router.get("/api/web/config", tags=["maps"], **doc(WebConfigOut))
+def web_config(rt: Rt) -> dict[str, Any]:
     """What the pages need to know: the optional online tile layer, the map library's presence."""
-    rt: Runtime = request.app.state.runtime
     s = rt.settings
     return {
         "tile_url": s.tile_url or None,
@@ -210,47 +218,3 @@ def install_web(app: FastAPI, modules_dir: Path) -> None:
         app.mount("/static/vendor/leaflet", GZipMiddleware(StaticFiles(directory=leaflet)), name="leaflet")
     app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR)), name="static")
     app.add_middleware(CompressSome)
-
-
-#: JSON answers the pages read that are worth compressing on a weak connection (the static files
-#: and the base map are compressed by their own routes). Streams are never compressed.
-COMPRESSED_PREFIXES: tuple[str, ...] = (
-    "/api/suggestions",
-    "/api/facilities",
-    "/api/referrals",
-    "/api/dispatch/ambulances",
-    "/api/plan/",
-    "/api/icd10",
-)
-
-
-def _accepts_gzip(scope: Scope) -> bool:
-    return any(k == b"accept-encoding" and b"gzip" in v for k, v in scope["headers"])
-
-
-class CompressSome:
-    """gzip for the answers under ``prefixes`` when the client accepts it.
-
-    Every other request passes straight through: a route not named costs one string comparison, a
-    named one a scan of the request headers; only a client asking for gzip enters Starlette's
-    GZipMiddleware (which wraps every response it sees, gzip or not: 15-20% of a suggestion's cost).
-    """
-
-    def __init__(
-        self, app: ASGIApp, prefixes: tuple[str, ...] = COMPRESSED_PREFIXES, minimum_size: int = 1000
-    ) -> None:
-        self.app = app
-        self.prefixes = prefixes
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Compress or pass through."""
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith(self.prefixes)
-            and not scope["path"].endswith("/stream")
-            and _accepts_gzip(scope)
-        ):
-            await self.gzip(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)

@@ -17,18 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from service import store
-from service.db import Ambulance, Referral
-from service.lifecycle import Action
-from service.store import ConflictError, InputError, NotFoundError, audit, aware
+from service.audit import audit
+from service.database import Ambulance, Referral, aware
+from service.errors import ConflictError, InputError, NotFoundError
+from service.referrals import store
+from service.referrals.lifecycle import Action
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Collection
 
     from sqlalchemy.orm import Session
 
     from service.auth import Principal
+    from service.referrals.store import Terms
+    from service.tracking.schemas import AmbulanceIn
 
 #: Device tokens start with this, so a misplaced one is recognisable (and never taken for a JWT).
 TOKEN_PREFIX = "rjk_amb_"  # noqa: S105  a public prefix, not a secret
@@ -77,29 +80,20 @@ def ambulance_json(a: Ambulance) -> dict[str, Any]:
 
 
 def register(
-    s: Session,
-    *,
-    ambulance_id: str,
-    home_facility_id: str,
-    kind: AmbulanceKind,
-    plate: str,
-    crew: Sequence[str],
-    known_facilities: set[str],
-    actor: int | None,
-    now: dt.datetime,
+    s: Session, body: AmbulanceIn, *, known_facilities: Collection[str], actor: int | None, now: dt.datetime
 ) -> tuple[Ambulance, str]:
     """A new ambulance and its first device token (returned once, stored hashed)."""
-    if home_facility_id not in known_facilities:
-        raise InputError("home_facility_id", f"unknown facility {home_facility_id!r}")
-    if s.get(Ambulance, ambulance_id) is not None:
-        raise ConflictError(f"ambulance {ambulance_id!r} is already registered")
+    if body.home_facility_id not in known_facilities:
+        raise InputError("home_facility_id", f"unknown facility {body.home_facility_id!r}")
+    if s.get(Ambulance, body.id) is not None:
+        raise ConflictError(f"ambulance {body.id!r} is already registered")
     token = new_token()
     a = Ambulance(
-        id=ambulance_id,
-        home_facility_id=home_facility_id,
-        kind=kind.value,
-        plate=plate,
-        crew=list(crew),
+        id=body.id,
+        home_facility_id=body.home_facility_id,
+        kind=AmbulanceKind(body.kind).value,
+        plate=body.plate,
+        crew=list(body.crew),
         status=AmbulanceStatus.AVAILABLE.value,
         token_hash=token_hash(token),
         token_issued_at=now,
@@ -108,7 +102,8 @@ def register(
     )
     s.add(a)
     s.flush()
-    audit(s, actor, "ambulance.register", "ambulance", a.id, now, home=home_facility_id, kind=kind.value)
+    audit(s, actor=actor, action="ambulance.register", entity="ambulance", entity_id=a.id, now=now,
+          home=body.home_facility_id, kind=a.kind)  # fmt: skip
     return a, token
 
 
@@ -137,7 +132,7 @@ def rotate_token(
     a.token_hash = token_hash(token)
     a.token_issued_at = now
     a.updated_at = now
-    audit(s, actor, "ambulance.token_rotate", "ambulance", a.id, now)
+    audit(s, actor=actor, action="ambulance.token_rotate", entity="ambulance", entity_id=a.id, now=now)
     return a, token
 
 
@@ -147,7 +142,7 @@ def revoke_token(s: Session, ambulance_id: str, *, actor: int | None, now: dt.da
     a.token_hash = None
     a.token_issued_at = None
     a.updated_at = now
-    audit(s, actor, "ambulance.token_revoke", "ambulance", a.id, now)
+    audit(s, actor=actor, action="ambulance.token_revoke", entity="ambulance", entity_id=a.id, now=now)
     return a
 
 
@@ -184,7 +179,16 @@ def set_status(
     a.status = status.value
     a.referral_id = None
     a.updated_at = now
-    audit(s, actor, "ambulance.status", "ambulance", a.id, now, frm=frm, to=status.value)
+    audit(
+        s,
+        actor=actor,
+        action="ambulance.status",
+        entity="ambulance",
+        entity_id=a.id,
+        now=now,
+        frm=frm,
+        to=status.value,
+    )
     return a
 
 
@@ -195,19 +199,29 @@ def assign(
     ambulance_id: str,
     *,
     now: dt.datetime,
-    answer_within_min: float,
+    terms: Terms,
 ) -> tuple[Referral, Ambulance]:
     """Dispatch an available ambulance for an accepted referral (the lifecycle's dispatch)."""
     a = get(s, ambulance_id)
     if a.status != AmbulanceStatus.AVAILABLE.value:
         raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
     note = f"ambulance {a.id}"
-    r = store.act(s, p, referral_id, Action.DISPATCH, now=now, answer_within_min=answer_within_min, note=note)
+    r = store.act(
+        s, p, store.get_referral(s, p, referral_id), Action.DISPATCH, now=now, terms=terms, note=note
+    )
     r.ambulance_id = a.id
     a.status = AmbulanceStatus.DISPATCHED.value
     a.referral_id = r.id
     a.updated_at = now
-    audit(s, p.user_id, "ambulance.assign", "ambulance", a.id, now, referral=r.id)
+    audit(
+        s,
+        actor=p.user_id,
+        action="ambulance.assign",
+        entity="ambulance",
+        entity_id=a.id,
+        now=now,
+        referral=r.id,
+    )
     return r, a
 
 
@@ -221,17 +235,34 @@ class AmbulanceInfo:
     status: str
     referral_id: str | None
     destination_id: str | None
-    pickup_id: str | None
 
 
 def snapshot(s: Session) -> dict[str, AmbulanceInfo]:
-    """Every ambulance with its current referral's origin (pickup) and destination."""
+    """Every ambulance with its current referral's destination."""
     rows = s.execute(
-        select(Ambulance, Referral.origin_id, Referral.destination_id)
+        select(Ambulance, Referral.destination_id)
         .outerjoin(Referral, Referral.id == Ambulance.referral_id)
         .order_by(Ambulance.id)
     ).all()
     return {
-        a.id: AmbulanceInfo(a.id, a.home_facility_id, a.kind, a.status, a.referral_id, dest, origin)
-        for a, origin, dest in rows
+        a.id: AmbulanceInfo(a.id, a.home_facility_id, a.kind, a.status, a.referral_id, dest)
+        for a, dest in rows
     }
+
+
+#: the last snapshot's available ambulances by kind (worked out once per snapshot)
+_AVAILABLE: list[tuple[dict[str, AmbulanceInfo], dict[str | None, frozenset[str]]]] = []
+
+
+def available(registry: dict[str, AmbulanceInfo], kind: str | None) -> frozenset[str]:
+    """Ids of the available ambulances (of a kind, or all) in a registry snapshot."""
+    memo = _AVAILABLE[0] if _AVAILABLE else None
+    if memo is None or memo[0] is not registry:
+        by_kind: dict[str | None, set[str]] = {None: set()}
+        for a in registry.values():
+            if a.status == AmbulanceStatus.AVAILABLE.value:
+                by_kind[None].add(a.id)
+                by_kind.setdefault(a.kind, set()).add(a.id)
+        memo = (registry, {k: frozenset(v) for k, v in by_kind.items()})
+        _AVAILABLE[:] = [memo]
+    return memo[1].get(kind, frozenset())

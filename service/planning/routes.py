@@ -8,57 +8,38 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
 import yaml
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
 
-from service.auth import Principal, Role
+from service.deps import Planner, Rt
+from service.errors import InputError
+from service.http import doc
 from service.planning.coverage import coverage
 from service.planning.demand import synthetic
 from service.planning.maps import TIME_BANDS, catchments
 from service.planning.optimise import optimise
 from service.planning.scenario import Scenario, ScenarioError, apply, dump, parse_scenario
+from service.planning.schemas import (
+    CompareIn,
+    CompareOut,
+    ExampleOut,
+    MapIn,
+    MapOut,
+    OptimiseIn,
+    OptimiseOut,
+    ScenarioOut,
+    ScenarioTextIn,
+    SimulateIn,
+    TablesOut,
+)
 from service.planning.simulate import compare, destinations, matcher_for, metrics, simulate
-from service.runtime import Runtime, require
-from service.schemas import _Strict
-from service.store import InputError
+from service.runtime import Runtime
 
 router = APIRouter(prefix="/api/plan", tags=["planning"])
-Planner = Annotated[Principal, Depends(require(Role.PLANNER))]
-
-
-class DemandIn(_Strict):
-    """Synthetic demand (documented rates) and how to play it."""
-
-    referrals: int = Field(default=10_000, ge=1, le=200_000)
-    seed: int = Field(default=1, ge=0, le=2**31)
-    days: int = Field(default=365, ge=1, le=3660)
-    occupancy: bool = False
-
-
-class SimulateIn(DemandIn):
-    """Optionally a scenario (the YAML file's shape, as JSON)."""
-
-    scenario: dict[str, Any] | None = None
-
-
-class CompareIn(DemandIn):
-    """A scenario against the base on the same demand."""
-
-    scenario: dict[str, Any]
-
-
-class OptimiseIn(_Strict):
-    """Demand and capacities for the regionalisation optimiser."""
-
-    referrals: int = Field(default=10_000, ge=1, le=200_000)
-    seed: int = Field(default=1, ge=0, le=2**31)
-    capacity_factor: float = Field(default=1.2, gt=0.1, le=100)
-    time_limit_s: float = Field(default=10.0, gt=0, le=120)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -83,10 +64,9 @@ def _scenario_matcher(rt: Runtime, raw: dict[str, Any]) -> Any:  # noqa: ANN401 
     return matcher_for(applied, rt.matcher)
 
 
-@router.post("/simulate")
-async def simulate_route(body: SimulateIn, request: Request, _: Planner) -> dict[str, Any]:
+@router.post("/simulate", **doc(TablesOut, 401, 403))
+async def simulate_route(body: SimulateIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """Synthetic demand through the live matching engine: metrics per kecamatan, Puskesmas, hospital."""
-    rt: Runtime = request.app.state.runtime
 
     def run() -> dict[str, Any]:
         m = _scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
@@ -97,10 +77,9 @@ async def simulate_route(body: SimulateIn, request: Request, _: Planner) -> dict
     return await run_in_threadpool(run)
 
 
-@router.post("/compare")
-async def compare_route(body: CompareIn, request: Request, _: Planner) -> dict[str, Any]:
+@router.post("/compare", **doc(CompareOut, 401, 403))
+async def compare_route(body: CompareIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """The base and a scenario on the same demand, side by side with the differences."""
-    rt: Runtime = request.app.state.runtime
 
     def run() -> dict[str, Any]:
         scen = _scenario_matcher(rt, body.scenario)
@@ -115,10 +94,9 @@ async def compare_route(body: CompareIn, request: Request, _: Planner) -> dict[s
     return await run_in_threadpool(run)
 
 
-@router.post("/optimise")
-async def optimise_route(body: OptimiseIn, request: Request, _: Planner) -> dict[str, Any]:
+@router.post("/optimise", **doc(OptimiseOut, 401, 403))
+async def optimise_route(body: OptimiseIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """The regionalisation with the least demand-weighted travel time under capacities (CP-SAT)."""
-    rt: Runtime = request.app.state.runtime
 
     def run() -> dict[str, Any]:
         demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed)
@@ -136,30 +114,15 @@ async def optimise_route(body: OptimiseIn, request: Request, _: Planner) -> dict
     return await run_in_threadpool(run)
 
 
-@router.get("/coverage")
-async def coverage_route(request: Request, _: Planner) -> dict[str, Any]:
+@router.get("/coverage", **doc(TablesOut, 401, 403))
+async def coverage_route(rt: Rt, _: Planner) -> dict[str, Any]:
     """Population within 30 / 60 / 120 minutes by road of each kind of care, per view and per desa."""
-    rt: Runtime = request.app.state.runtime
     return {"tables": _tables(await run_in_threadpool(coverage, rt.matcher))}
 
 
 # ------------------------------------------------------------------------- for the planner's page
 
-EXAMPLES_DIR = Path(__file__).parent / "planning" / "examples"
-
-
-class ScenarioTextIn(_Strict):
-    """A scenario file's text, as uploaded."""
-
-    yaml: str = Field(min_length=1, max_length=200_000)
-
-
-class MapIn(_Strict):
-    """Whose catchments: the base, or a scenario (the YAML file's shape, as JSON)."""
-
-    referrals: int = Field(default=5_000, ge=1, le=100_000)
-    seed: int = Field(default=1, ge=0, le=2**31)
-    scenario: dict[str, Any] | None = None
+EXAMPLES_DIR = Path(__file__).parent / "examples"
 
 
 def _scenario_from_text(text: str, field: str) -> Scenario:
@@ -177,7 +140,7 @@ def _scenario_from_text(text: str, field: str) -> Scenario:
         raise InputError(f"{field}.{path}", msg or first) from None
 
 
-@router.get("/examples")
+@router.get("/examples", **doc(list[ExampleOut], 401, 403))
 def examples(_: Planner) -> list[dict[str, Any]]:
     """The bundled example scenarios (name, description, YAML text and its JSON form)."""
     out = []
@@ -189,22 +152,20 @@ def examples(_: Planner) -> list[dict[str, Any]]:
     return out
 
 
-@router.post("/scenario")
-def check_scenario(body: ScenarioTextIn, request: Request, _: Planner) -> dict[str, Any]:
+@router.post("/scenario", **doc(ScenarioOut, 401, 403))
+def check_scenario(body: ScenarioTextIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """Check an uploaded scenario file against the base (every problem named by its path);
     answer its JSON form, ready for simulate / compare / map."""  # noqa: D205, D209
-    rt: Runtime = request.app.state.runtime
     sc = _scenario_from_text(body.yaml, "yaml")
     raw = sc.model_dump(mode="json", exclude_none=True)
     _scenario_matcher(rt, raw)  # unknown facilities, regions...: a 422 naming the change
     return {"name": sc.name, "description": sc.description, "changes": len(sc.changes), "scenario": raw}
 
 
-@router.post("/map")
-async def map_route(body: MapIn, request: Request, _: Planner) -> dict[str, Any]:
+@router.post("/map", **doc(MapOut, 401, 403))
+async def map_route(body: MapIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """Per desa: where its referrals go (the catchments of a simulation) and the road time to the
     nearest hospital, for the planner's maps."""  # noqa: D205, D209
-    rt: Runtime = request.app.state.runtime
 
     def run() -> dict[str, Any]:
         m = _scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher

@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Service
 from rules import icd
-from service.db import Referral, ServiceVolume
-from service.lifecycle import Status
+from service.database import Referral, ServiceVolume
+from service.referrals.lifecycle import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -100,9 +100,8 @@ def _top(rows: list[Referral], n: int = 10) -> list[dict[str, Any]]:
     return out
 
 
-def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dict[str, Any]:
-    """Indicators and annex tables for one facility and month (UTC month bounds)."""
-    fac = ds.facility(facility_id)
+def _month_rows(s: Session, facility_id: str, month: str) -> tuple[list[Referral], list[Referral]]:
+    """The referrals a facility sent and received in a month (sent ones and paper entries)."""
     start, end = _bounds(month)
     in_month = (Referral.created_at >= start, Referral.created_at < end)
     sent = [
@@ -119,15 +118,19 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
             )
         )
     )
-    vol = s.get(ServiceVolume, (facility_id, month))
+    return sent, received
+
+
+def _indicators(sent: list[Referral], received: list[Referral], served: int | None) -> dict[str, Any]:
+    """The five indicators of Pasal 23(2)."""
     served_received = [r for r in received if r.status in SERVED]
     referred_up = [r for r in sent if r.back_referral_of is None]
     back = [r for r in sent if r.back_referral_of is not None]
-    indicators = {
+    return {
         "a_referred_of_served": {
             "referred": len(referred_up),
-            "patients_served": vol.patients_served if vol else None,
-            "share": _share(len(referred_up), vol.patients_served if vol else None),
+            "patients_served": served,
+            "share": _share(len(referred_up), served),
         },
         "b_served_of_received": {
             "received": len(received),
@@ -142,6 +145,10 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
         "d_top_diagnoses": {"referred": _top(referred_up), "back_referred": _top(back)},
         "e_response_time": {"as_sender": _times(referred_up), "as_receiver": _times(received)},
     }
+
+
+def _by_specialty(ds: Dataset, referred_up: list[Referral]) -> dict[str, Any]:
+    """Table A.1 / B.1: referrals per specialty by payer, destination and destination class."""
     receivers = sorted((f for f in ds.facilities if f.receiving), key=lambda f: (f.regency, f.name))
     by_id = {f.id: f for f in ds.facilities}
     header = [
@@ -154,12 +161,9 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
     rows: list[list[Any]] = []
     groups: list[tuple[str, Service | None]] = [(SERVICE_LABELS[sv].upper(), sv) for sv in ANNEX_SPECIALTIES]
     groups.append(("LAINNYA / TANPA SPESIALIS", None))
+    annex = {x.value for x in ANNEX_SPECIALTIES}
     for i, (label, sv) in enumerate(groups, start=1):
-        rs = [
-            r
-            for r in referred_up
-            if (r.specialty == sv.value if sv else r.specialty not in {x.value for x in ANNEX_SPECIALTIES})
-        ]
+        rs = [r for r in referred_up if (r.specialty == sv.value if sv else r.specialty not in annex)]
         payer = Counter(r.payer for r in rs)
         dest = Counter(r.destination_id for r in rs)
         cls = Counter(getattr(by_id.get(r.destination_id), "competency", None) for r in rs)
@@ -173,22 +177,19 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
             ]
         )
     total = ["", "JUMLAH", *(sum(int(r[k]) for r in rows) for k in range(2, len(header)))]
+    return {"header": header, "rows": [*rows, total]}
+
+
+def _puskesmas_tables(name: str, referred_up: list[Referral]) -> dict[str, Any]:
+    """Tables A.2-A.4: specialist and non-specialist diagnoses, TACC."""
     specialist = [r for r in referred_up if not r.non_specialist]
     non_spec = [r for r in referred_up if r.non_specialist]
     with_tacc = [r for r in non_spec if r.tacc.strip()]
-    tables: dict[str, Any] = {}
-    if fac.is_hospital:
-        tables["B.1"] = {"title": "Laporan rujukan rumah sakit", "header": header, "rows": [*rows, total]}
-        tables["B.2"] = {"title": "10 diagnosis yang paling sering dirujuk", "rows": _top(referred_up)}
-    else:
-        tables["A.1"] = {"title": "Laporan rujukan Puskesmas", "header": header, "rows": [*rows, total]}
-        tables["A.2"] = {
-            "title": "10 diagnosis spesialistik yang paling sering dirujuk",
-            "rows": _top(specialist),
-        }
-        n_ns, n_sp, n_tacc = len(non_spec) - len(with_tacc), len(specialist), len(with_tacc)
-        e = n_ns + n_sp + n_tacc
-        tables["A.3"] = {
+    n_ns, n_sp, n_tacc = len(non_spec) - len(with_tacc), len(specialist), len(with_tacc)
+    e = n_ns + n_sp + n_tacc
+    return {
+        "A.2": {"title": "10 diagnosis spesialistik yang paling sering dirujuk", "rows": _top(specialist)},
+        "A.3": {
             "title": "Pelaporan rujukan non spesialistik",
             "header": [
                 "nama puskesmas",
@@ -198,16 +199,30 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
                 "kasus dirujuk ke FKTL (e=b+c+d)",
                 "% non spesialistik (f=b/e)",
             ],
-            "rows": [[fac.name, n_ns, n_sp, n_tacc, e, round(100 * n_ns / e, 1) if e else None]],
-        }
-        tables["A.4"] = {
-            "title": "10 diagnosis non spesialistik yang paling sering dirujuk",
-            "rows": _top(non_spec),
-        }
+            "rows": [[name, n_ns, n_sp, n_tacc, e, round(100 * n_ns / e, 1) if e else None]],
+        },
+        "A.4": {"title": "10 diagnosis non spesialistik yang paling sering dirujuk", "rows": _top(non_spec)},
+    }
+
+
+def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dict[str, Any]:
+    """Indicators and annex tables for one facility and month (UTC month bounds)."""
+    fac = ds.facility(facility_id)
+    sent, received = _month_rows(s, facility_id, month)
+    vol = s.get(ServiceVolume, (facility_id, month))
+    referred_up = [r for r in sent if r.back_referral_of is None]
+    annex = _by_specialty(ds, referred_up)
+    tables: dict[str, Any] = {}
+    if fac.is_hospital:
+        tables["B.1"] = {"title": "Laporan rujukan rumah sakit", **annex}
+        tables["B.2"] = {"title": "10 diagnosis yang paling sering dirujuk", "rows": _top(referred_up)}
+    else:
+        tables["A.1"] = {"title": "Laporan rujukan Puskesmas", **annex}
+        tables.update(_puskesmas_tables(fac.name, referred_up))
     return {
         "facility": {"id": fac.id, "name": fac.name, "kind": fac.kind.value, "regency": fac.regency},
         "month": month,
-        "indicators": indicators,
+        "indicators": _indicators(sent, received, vol.patients_served if vol else None),
         "tables": tables,
     }
 

@@ -6,17 +6,19 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from service.schemas import CONSENT_ITEMS
-from service.store import aware
+from service.database import aware
+from service.referrals.schemas import CONSENT_ITEMS
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Mapping
 
     from geodata.models import Facility
-    from service.db import Referral
+    from service.database import Referral
 
-_ENV = Environment(loader=PackageLoader("service", "templates"), autoescape=select_autoescape(["html"]))
+_ENV = Environment(
+    loader=PackageLoader("service.referrals", "templates"), autoescape=select_autoescape(["html"])
+)
 _SERVICE = {"rawat_jalan": "rawat jalan", "gawat_darurat": "gawat darurat", "rawat_inap": "rawat inap"}
 _PAYER = {"jkn_pbi": "JKN PBI", "jkn_non_pbi": "JKN non-PBI", "umum": "Umum"}
 _TIMES = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from service.errors import InputError
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -22,12 +24,11 @@ KNOT_MS = 1852.0 / 3600.0
 MS_THRESHOLD = 1e11
 
 
-class PositionError(ValueError):
+class PositionError(InputError):
     """A position that cannot be accepted; ``field`` names where (HTTP 422)."""
 
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
+        super().__init__(field, f"{field}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from service.matching import Matcher
+    from service.matcher import Matcher
     from service.planning.demand import DemandRecord
 
 plan = typer.Typer(
@@ -29,7 +29,7 @@ Occupancy = Annotated[
 
 def _load() -> Matcher:
     from geodata.dataset import load_dataset  # noqa: PLC0415
-    from service.matching import Matcher  # noqa: PLC0415
+    from service.matcher import Matcher  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
     return Matcher.load(load_dataset(Settings().dataset_path))
@@ -68,7 +68,7 @@ def _demand(matcher: Matcher, referrals: int, seed: int, historic_days: int = 0)
     if historic_days:
         import datetime as dt  # noqa: PLC0415
 
-        from service.db import make_engine, session_factory  # noqa: PLC0415
+        from service.database import make_engine, session_factory  # noqa: PLC0415
         from service.planning.historic import historic  # noqa: PLC0415
         from service.settings import Settings  # noqa: PLC0415
 

@@ -1,0 +1,1 @@
+"""Accounts: staff sign-in, who is signed in, new accounts."""

@@ -1,0 +1,74 @@
+"""Accounts: create a user (argon2 hash, audited), check a password, the principal of a user."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from service.audit import audit
+from service.auth import FACILITY_ROLES, Principal, Role, hash_password, verify_password
+from service.database import User
+from service.errors import ConflictError, InputError
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Collection, Sequence
+
+    from sqlalchemy.orm import Session
+
+
+def create_user(
+    s: Session,
+    *,
+    username: str,
+    password: str,
+    roles: Sequence[str],
+    facility_id: str | None,
+    known_facilities: Collection[str],
+    actor: int | None,
+    now: dt.datetime,
+) -> User:
+    """A new account; facility roles need a known facility."""
+    rs = {Role(r) for r in roles}
+    if rs & FACILITY_ROLES and not facility_id:
+        raise InputError("facility_id", "referrer and receiver accounts must be bound to a facility")
+    if facility_id is not None and facility_id not in known_facilities:
+        raise InputError("facility_id", f"unknown facility {facility_id!r}")
+    if s.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ConflictError(f"username {username!r} is taken")
+    u = User(
+        username=username,
+        password_hash=hash_password(password),
+        roles=sorted(r.value for r in rs),
+        facility_id=facility_id,
+        active=True,
+        created_at=now,
+    )
+    s.add(u)
+    s.flush()
+    audit(
+        s,
+        actor=actor,
+        action="user.create",
+        entity="user",
+        entity_id=str(u.id),
+        now=now,
+        username=username,
+        roles=u.roles,
+        facility=facility_id,
+    )
+    return u
+
+
+def authenticate(s: Session, username: str, password: str) -> Principal | None:
+    """The principal for these credentials, or None."""
+    u = s.scalar(select(User).where(User.username == username))
+    if u is None or not u.active or not verify_password(u.password_hash, password):
+        return None
+    return principal_of(u)
+
+
+def principal_of(u: User) -> Principal:
+    """The principal of a stored user."""
+    return Principal(u.id, u.username, frozenset(Role(r) for r in u.roles), u.facility_id)

@@ -1,0 +1,173 @@
+"""Every error the service answers, each kind mapped to one HTTP status and one JSON shape.
+
+Domain code raises these (or the engines' own errors, mapped here too); route code never builds
+an error response by hand. The shape is always ``{type, detail, errors?}``, described in the
+OpenAPI document by ``service.schemas.ErrorOut``:
+
+- ``type``: what kind of error (``validation_error``, ``unauthorized``, ``forbidden``,
+  ``not_found``, ``conflict``, ``invalid_transition``, ``too_large``, ``positions_unavailable``);
+- ``detail``: one sentence for a person, naming the field when there is one;
+- ``errors``: for validation errors, every problem as ``{field, message}``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from routing.errors import RoutingError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+#: seconds a client waits before retrying when positions are unavailable
+RETRY_AFTER_S = 5
+
+
+class ServiceError(Exception):
+    """Base of the service's errors: an HTTP status, a ``type`` and a detail for a person."""
+
+    status: ClassVar[int] = 500
+    kind: ClassVar[str] = "error"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        self.detail = detail
+        self.headers = headers
+        super().__init__(detail)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the answer."""
+        return {"type": self.kind, "detail": self.detail}
+
+
+class InputError(ServiceError, ValueError):
+    """Input that is well-formed but not acceptable; names the field (422)."""
+
+    status = 422
+    kind = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+    def body(self) -> dict[str, Any]:
+        """``detail`` names the field; ``errors`` lists it."""
+        return {
+            "type": self.kind,
+            "detail": f"field '{self.field}': {self}",
+            "errors": [{"field": self.field, "message": str(self)}],
+        }
+
+
+class UnauthorizedError(ServiceError):
+    """No valid sign-in (401, with ``WWW-Authenticate: Bearer``)."""
+
+    status = 401
+    kind = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ForbiddenError(ServiceError, PermissionError):
+    """Signed in, but not allowed to do this (403)."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class NotFoundError(ServiceError, LookupError):
+    """An id that does not exist, or that the caller may not see (404)."""
+
+    status = 404
+    kind = "not_found"
+
+
+class ConflictError(ServiceError):
+    """A request that conflicts with what is stored (409)."""
+
+    status = 409
+    kind = "conflict"
+
+
+class TransitionError(ConflictError):
+    """A lifecycle action that is not allowed from the referral's state (409)."""
+
+    kind = "invalid_transition"
+
+
+class TooLargeError(ServiceError):
+    """A request body or file over its limit (413)."""
+
+    status = 413
+    kind = "too_large"
+
+
+class PositionsUnavailableError(ServiceError):
+    """Ambulance positions cannot be read or written: Redis is down or not configured (503)."""
+
+    status = 503
+    kind = "positions_unavailable"
+
+    def __init__(self, detail: str = "ambulance positions are unavailable (Redis cannot be reached)") -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+#: status -> what it means, for the OpenAPI description of every operation's errors
+DESCRIPTIONS: dict[int, str] = {
+    304: "Not modified since the ETag given in `If-None-Match`.",
+    401: "Not signed in, or the token is invalid or expired (`unauthorized`).",
+    403: "Signed in without the role or the facility this needs (`forbidden`).",
+    404: "No such object, or not yours to see (`not_found`).",
+    409: "Conflicts with what is stored (`conflict`), or not allowed in the referral's state "
+    "(`invalid_transition`).",
+    413: "The body or file is over its limit (`too_large`).",
+    422: "Invalid input; `detail` names the first field, `errors` lists every problem (`validation_error`).",
+    503: "Ambulance positions are unavailable (`positions_unavailable`); retry after `Retry-After`.",
+}
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def validation_body(errors: list[dict[str, str]]) -> dict[str, Any]:
+    """The 422 body for a list of ``{field, message}`` problems."""
+    first = errors[0] if errors else {"field": "", "message": "invalid input"}
+    return {
+        "type": InputError.kind,
+        "detail": f"field '{first['field']}': {first['message']}",
+        "errors": errors,
+    }
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the one shape."""
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own (404 for an unknown path, 405 for a wrong method)
+        return JSONResponse(
+            {"type": "error", "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        return JSONResponse(validation_body(errors), status_code=422)
+
+    @app.exception_handler(RoutingError)
+    async def routing_error(_: Request, exc: RoutingError) -> JSONResponse:
+        body = {
+            "type": InputError.kind,
+            "detail": str(exc),
+            "errors": [{"field": "body", "message": str(exc)}],
+        }
+        return JSONResponse(body, status_code=422)

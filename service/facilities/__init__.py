@@ -1,0 +1,1 @@
+"""Facilities: the dataset's facilities and road network, live status, monthly volumes."""

@@ -1,0 +1,1 @@
+"""Referrals: suggestions, the letter and its lifecycle, escalation, attachments, live feed, reports."""

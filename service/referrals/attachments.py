@@ -1,0 +1,85 @@
+"""Results attached to a referral letter (Pasal 17(1)d): lab, radiology, ECG; stored in the database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from service.audit import audit
+from service.database import Attachment
+from service.errors import ConflictError, InputError, NotFoundError, TooLargeError
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from service.database import Referral
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+ATTACHMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "application/dicom", "text/plain"}
+
+
+def meta_json(a: Attachment) -> dict[str, Any]:
+    """An attachment's metadata."""
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+    }
+
+
+def add(
+    s: Session,
+    r: Referral,
+    *,
+    kind: str,
+    filename: str | None,
+    content_type: str | None,
+    data: bytes,
+    actor: int,
+    now: dt.datetime,
+) -> Attachment:
+    """Store an uploaded result (checked: type, size, count; the referral not finished)."""
+    if r.status in ("completed", "cancelled"):
+        raise ConflictError(f"the referral is {r.status}")
+    ctype = (content_type or "").split(";")[0].strip()
+    if ctype not in ATTACHMENT_TYPES:
+        raise InputError("file", f"type {ctype or '?'} not accepted ({', '.join(sorted(ATTACHMENT_TYPES))})")
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise TooLargeError("field 'file': larger than 5 MB")
+    if not data:
+        raise InputError("file", "empty file")
+    name = (filename or "attachment").replace("/", "_").replace("\\", "_")[-200:]
+    n = s.scalar(select(func.count()).select_from(Attachment).where(Attachment.referral_id == r.id)) or 0
+    if n >= MAX_ATTACHMENTS:
+        raise ConflictError(f"at most {MAX_ATTACHMENTS} attachments per referral")
+    a = Attachment(referral_id=r.id, kind=kind, filename=name, content_type=ctype, size=len(data), data=data,
+                   uploaded_by=actor, uploaded_at=now)  # fmt: skip
+    s.add(a)
+    s.flush()
+    audit(s, actor=actor, action="referral.attach", entity="referral", entity_id=r.id, now=now,
+          attachment=a.id, kind=kind, size=len(data))  # fmt: skip
+    return a
+
+
+def listing(s: Session, r: Referral) -> list[dict[str, Any]]:
+    """The metadata of a referral's attachments, in upload order."""
+    rows = s.execute(
+        select(Attachment.id, Attachment.kind, Attachment.filename, Attachment.content_type, Attachment.size)
+        .where(Attachment.referral_id == r.id)
+        .order_by(Attachment.id)
+    )
+    return [{"id": i, "kind": k, "filename": f, "content_type": c, "size": z} for i, k, f, c, z in rows]
+
+
+def get(s: Session, r: Referral, attachment_id: int) -> Attachment:
+    """One attachment of this referral (404 for another referral's)."""
+    a = s.get(Attachment, attachment_id)
+    if a is None or a.referral_id != r.id:
+        raise NotFoundError(f"no attachment '{attachment_id}'")
+    return a

@@ -1,0 +1,54 @@
+"""HTTP routes of the letter's attachments: upload (the referring facility), list, download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+
+from service.deps import AnyUser, CurrentReferral, Db, Rt
+from service.errors import ForbiddenError
+from service.http import doc
+from service.referrals import attachments, store
+from service.referrals.lifecycle import Side
+from service.referrals.schemas import AttachmentOut
+
+router = APIRouter(prefix="/api", tags=["referrals"])
+
+
+@router.post(
+    "/referrals/{referral_id}/attachments", **doc(AttachmentOut, 401, 403, 404, 409, 413, status=201)
+)
+def add_attachment(
+    r: CurrentReferral,
+    rt: Rt,
+    db: Db,
+    p: AnyUser,
+    file: Annotated[
+        UploadFile, File(description="lab, radiology or ECG result (pdf, png, jpeg, dicom, txt; <= 5 MB)")
+    ],
+    kind: Annotated[Literal["lab", "radiology", "ecg", "other"], Form()] = "other",
+) -> dict[str, Any]:
+    """Attach a result to the letter (Pasal 17(1)d); the referring facility's staff only."""
+    if Side.SENDER not in store.sides_of(p, r):
+        raise ForbiddenError("only the referring facility attaches results")
+    data = file.file.read(attachments.MAX_ATTACHMENT_BYTES + 1)
+    a = attachments.add(db, r, kind=kind, filename=file.filename, content_type=file.content_type, data=data,
+                        actor=p.user_id, now=rt.clock())  # fmt: skip
+    db.commit()
+    return attachments.meta_json(a)
+
+
+@router.get("/referrals/{referral_id}/attachments", **doc(list[AttachmentOut], 401, 404))
+def list_attachments(r: CurrentReferral, db: Db) -> list[dict[str, Any]]:
+    """The letter's attachments (metadata)."""
+    return attachments.listing(db, r)
+
+
+@router.get("/referrals/{referral_id}/attachments/{attachment_id}",
+            **doc(None, 401, 404, media_type="application/octet-stream"))  # fmt: skip
+def get_attachment(r: CurrentReferral, attachment_id: int, db: Db) -> Response:
+    """Download one attachment."""
+    a = attachments.get(db, r, attachment_id)
+    return Response(a.data, media_type=a.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{a.filename}"'})  # fmt: skip

@@ -1,0 +1,477 @@
+"""Referrals and their lifecycle in storage: create (idempotent), read (scoped), act, list, events.
+
+Every function takes an open session and the current time; the caller commits. Every state
+change writes a referral event and an audit entry in the same transaction. Nothing here logs
+personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rules.model import ReferralRequest, ServiceType, Sex
+from service.audit import audit
+from service.auth import Principal, Role
+from service.database import Ambulance, Referral, ReferralEvent, aware
+from service.errors import ConflictError, InputError, NotFoundError
+from service.referrals.lifecycle import Action, Side, Status, transition
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.orm import Session
+
+    from rules.model import Suggestion
+    from service.referrals.schemas import ReferralIn
+
+
+def request_hash(body: ReferralIn) -> str:
+    """A digest of a create request, to tell a retry from a different request under the same key."""
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The referral, and whether this call created it (False: an idempotent retry)."""
+
+    referral: Referral
+    created: bool
+
+
+def _prior(s: Session, origin_id: str, idempotency_key: str, digest: str) -> Created | None:
+    """The referral already made under this key (None: none), 409 if it was for another request."""
+    prior = s.scalar(
+        select(Referral).where(Referral.origin_id == origin_id, Referral.idempotency_key == idempotency_key)
+    )
+    if prior is None:
+        return None
+    if prior.request_hash != digest:
+        raise ConflictError("this Idempotency-Key was used for a different referral")
+    return Created(prior, created=False)
+
+
+def domain_request(body: ReferralIn, origin_id: str, today: dt.date) -> ReferralRequest:
+    """The engine's request for a letter (age on ``today``), to check it against the rule pack."""
+    dob = body.patient.date_of_birth
+    return ReferralRequest(
+        origin_id=origin_id,
+        age_years=max(0.0, (today - dob).days / 365.25),
+        sex=Sex(body.patient.sex),
+        icd10=tuple(c.strip().upper() for c in body.medical.icd10),
+        service_type=ServiceType(body.service_type),
+        emergency=body.emergency,
+        disaster=body.disaster,
+        payer=body.payer,
+        specialty=body.specialty,
+        tacc=body.tacc,
+        back_referral=body.back_referral_of is not None,
+    )
+
+
+def snapshot_of(s: Suggestion, destination_id: str) -> dict[str, Any]:
+    """What the engine suggested when the letter was made, kept with it (candidates, pack)."""
+    return {
+        "decision": s.decision.value,
+        "candidates": [c.facility_id for c in s.candidates],
+        "rank_of_destination": next((c.rank for c in s.candidates if c.facility_id == destination_id), None),
+        "pack": {"id": s.pack_id, "version": s.pack_version},
+        "specialty": s.need.specialty.value if s.need.specialty else None,
+    }
+
+
+def create_referral(
+    s: Session,
+    body: ReferralIn,
+    *,
+    principal: Principal,
+    origin_id: str,
+    idempotency_key: str | None,
+    suggestion: Suggestion,
+    now: dt.datetime,
+) -> Created:
+    """Store a new referral letter (status created, or as it happened for an offline entry)."""
+    digest = request_hash(body)
+    if idempotency_key is not None and (prior := _prior(s, origin_id, idempotency_key, digest)):
+        return prior
+    if body.back_referral_of is not None:
+        orig = s.get(Referral, body.back_referral_of)
+        if orig is None or orig.destination_id != origin_id or orig.origin_id != body.destination_id:
+            raise InputError(
+                "back_referral_of", "must be a referral this facility received from the destination facility"
+            )
+    r = _new_referral(body, digest, origin_id=origin_id, idempotency_key=idempotency_key,
+                      suggestion=suggestion, created_by=principal.user_id, now=now)  # fmt: skip
+    s.add(r)
+    try:
+        s.flush()
+    except IntegrityError:
+        # a concurrent retry with the same key won the race: return its referral
+        s.rollback()
+        prior = _prior(s, origin_id, idempotency_key, digest) if idempotency_key is not None else None
+        if prior is None:
+            raise ConflictError("this Idempotency-Key was used for a different referral") from None
+        return prior
+    record_event(
+        s,
+        r,
+        kind="created",
+        frm=None,
+        actor=principal.user_id,
+        now=now,
+        note="offline entry" if r.offline else "",
+    )
+    audit(
+        s,
+        actor=principal.user_id,
+        action="referral.create",
+        entity="referral",
+        entity_id=r.id,
+        now=now,
+        origin=origin_id,
+        destination=r.destination_id,
+        offline=r.offline,
+        icd10=r.icd10,
+    )
+    return Created(r, created=True)
+
+
+def _new_referral(
+    body: ReferralIn,
+    digest: str,
+    *,
+    origin_id: str,
+    idempotency_key: str | None,
+    suggestion: Suggestion,
+    created_by: int,
+    now: dt.datetime,
+) -> Referral:
+    snapshot = snapshot_of(suggestion, body.destination_id)
+    m = body.medical
+    return Referral(
+        id=str(uuid.uuid4()),
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        origin_id=origin_id,
+        destination_id=body.destination_id,
+        receiving_unit=body.receiving_unit,
+        status=Status.CREATED.value,
+        service_type=body.service_type.value,
+        emergency=body.emergency,
+        payer=body.payer.value,
+        icd10=[c.strip().upper() for c in m.icd10],
+        specialty=body.specialty.value if body.specialty else snapshot["specialty"],
+        non_specialist=suggestion.need.non_specialist,
+        tacc=body.tacc,
+        patient=body.patient.model_dump(mode="json"),
+        medical=m.model_dump(mode="json"),
+        reason=body.reason,
+        consent=body.consent.model_dump(mode="json"),
+        offline=body.offline is not None,
+        offline_note=body.offline.note if body.offline else "",
+        back_referral_of=body.back_referral_of,
+        suggestion=snapshot,
+        tried=[body.destination_id],
+        proposed_next_id=None,
+        created_by=created_by,
+        created_at=body.offline.occurred_at.astimezone(dt.UTC) if body.offline else now,
+        updated_at=now,
+        version=1,
+    )
+
+
+def record_event(
+    s: Session, r: Referral, *, kind: str, frm: str | None, actor: int | None, now: dt.datetime, note: str
+) -> None:
+    """One entry of the referral's history (and of the facilities' live feeds)."""
+    s.add(
+        ReferralEvent(
+            referral_id=r.id,
+            at=now,
+            actor_id=actor,
+            kind=kind,
+            from_status=frm,
+            to_status=r.status,
+            origin_id=r.origin_id,
+            destination_id=r.destination_id,
+            note=note,
+        )
+    )
+
+
+def sides_of(p: Principal, r: Referral) -> frozenset[Side]:
+    """How this user relates to this referral."""
+    sides: set[Side] = set()
+    if p.facility_id == r.origin_id and p.has(Role.REFERRER, Role.RECEIVER):
+        sides.add(Side.SENDER)
+    if p.facility_id == r.destination_id and p.has(Role.RECEIVER) and r.status != Status.CREATED:
+        sides.add(Side.RECEIVER)
+    if p.has(Role.DISPATCHER):
+        sides.add(Side.DISPATCHER)
+    return frozenset(sides)
+
+
+def can_read(p: Principal, r: Referral) -> bool:
+    """Staff see their own facility's referrals; dispatchers those past acceptance; admins all."""
+    if p.is_admin:
+        return True
+    sides = sides_of(p, r)
+    if Side.SENDER in sides or Side.RECEIVER in sides:
+        return True
+    return Side.DISPATCHER in sides and r.status not in (Status.CREATED, Status.SENT, Status.DECLINED)
+
+
+def get_referral(s: Session, p: Principal, referral_id: str) -> Referral:
+    """A referral the caller may read; NotFoundError otherwise (no hint that it exists)."""
+    r = s.get(Referral, referral_id)
+    if r is None or not can_read(p, r):
+        raise NotFoundError(f"no referral {referral_id!r}")
+    return r
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What the lifecycle needs to know of the deployment: answer time, who may receive."""
+
+    answer_within_min: float
+    receiving_ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Where the sender sends the referral instead."""
+
+    destination_id: str
+    receiving_unit: str | None = None
+
+
+def act(
+    s: Session,
+    p: Principal,
+    r: Referral,
+    action: Action,
+    *,
+    now: dt.datetime,
+    terms: Terms,
+    note: str = "",
+    redirect: Redirect | None = None,
+) -> Referral:
+    """Apply one lifecycle action to a referral the caller may read, with its event and audit entry."""
+    frm = Status(r.status)
+    outpatient = r.service_type == "rawat_jalan"
+    to = transition(action, frm, sides_of(p, r), outpatient=outpatient)
+    if action is Action.DECLINE and len(note.strip()) < 3:
+        raise InputError("reason", "a decline needs a reason (Pasal 19(4))")
+    if action is Action.REDIRECT:
+        _redirect(r, frm, redirect, terms.receiving_ids)
+    r.status = to.value
+    _stamp(r, action, to, now=now, terms=terms, note=note)
+    r.updated_at = now
+    r.version += 1
+    _ambulance_follows(s, r, action, now=now, actor=p.user_id)
+    record_event(s, r, kind=action.value, frm=frm.value, actor=p.user_id, now=now, note=note)
+    audit(
+        s,
+        actor=p.user_id,
+        action=f"referral.{action.value}",
+        entity="referral",
+        entity_id=r.id,
+        now=now,
+        frm=frm.value,
+        to=r.status,
+        destination=r.destination_id,
+    )
+    return r
+
+
+def _redirect(
+    r: Referral, frm: Status, redirect: Redirect | None, receiving_ids: frozenset[str] | None
+) -> None:
+    """Point the referral at another facility (checked), forgetting the last one's answer."""
+    destination_id = redirect.destination_id if redirect else None
+    if not destination_id or (receiving_ids is not None and destination_id not in receiving_ids):
+        raise InputError("destination_id", f"{destination_id!r} is not a receiving facility")
+    if destination_id == r.destination_id and frm is Status.DECLINED:
+        raise InputError("destination_id", "that facility has just declined; choose another")
+    if destination_id == r.origin_id:
+        raise InputError("destination_id", "a referral cannot go back to its origin")
+    assert redirect is not None
+    r.destination_id = destination_id
+    if redirect.receiving_unit:
+        r.receiving_unit = redirect.receiving_unit
+    r.tried = [*r.tried, destination_id]
+    r.proposed_next_id = None
+    r.escalated_at = None
+    r.answered_at = None
+    r.response_time_s = None
+    r.declined_at = None
+
+
+#: actions whose only effect beyond the status is one timestamp
+_STAMPED = {
+    Action.DISPATCH: "dispatched_at",
+    Action.DEPART: "in_transit_at",
+    Action.ARRIVE: "arrived_at",
+    Action.COMPLETE: "completed_at",
+}
+
+
+def _stamp(r: Referral, action: Action, to: Status, *, now: dt.datetime, terms: Terms, note: str) -> None:
+    """The timestamps, deadline and counters an action sets."""
+    if to is Status.SENT or (action in (Action.SEND, Action.REDIRECT) and to is Status.ACCEPTED):
+        r.sent_at = now
+        r.due_at = now + dt.timedelta(minutes=terms.answer_within_min) if to is Status.SENT else None
+        if to is Status.ACCEPTED:  # outpatient: no acceptance needed
+            r.accepted_at = now
+    elif action is Action.ACCEPT:
+        r.accepted_at = r.answered_at = now
+        r.response_time_s = (now - aware(r.sent_at)).total_seconds() if r.sent_at else None  # type: ignore[operator]
+        r.due_at = None
+    elif action is Action.DECLINE:
+        r.declined_at = r.answered_at = now
+        r.response_time_s = (now - aware(r.sent_at)).total_seconds() if r.sent_at else None  # type: ignore[operator]
+        r.decline_reason = note.strip()
+        r.decline_count += 1
+        r.due_at = None
+        r.escalated_at = now  # Pasal 19(4): a decline is escalated
+        r.escalation_count += 1
+        r.proposed_next_id = next_candidate(r)
+    elif action in _STAMPED:
+        setattr(r, _STAMPED[action], now)
+    elif action is Action.CANCEL:
+        r.cancelled_at = now
+        r.due_at = None
+
+
+#: Where the referral's ambulance is after each action (the referral's transport drives it).
+_AMBULANCE_AFTER = {Action.DEPART: "transporting", Action.ARRIVE: "at_hospital", Action.CANCEL: "available"}
+
+
+def _ambulance_follows(
+    s: Session, r: Referral, action: Action, *, now: dt.datetime, actor: int | None
+) -> None:
+    """The referral's ambulance follows its transport (transporting, at hospital, free again)."""
+    status = _AMBULANCE_AFTER.get(action)
+    if r.ambulance_id is None or status is None:
+        return
+    a = s.get(Ambulance, r.ambulance_id)
+    if a is None or a.referral_id != r.id:
+        return
+    a.status = status
+    if status == "available":
+        a.referral_id = None
+    a.updated_at = now
+    audit(
+        s,
+        actor=actor,
+        action="ambulance.status",
+        entity="ambulance",
+        entity_id=a.id,
+        now=now,
+        status=status,
+        referral=r.id,
+    )
+
+
+def arrive_by_gps(
+    s: Session, referral_id: str, ambulance_id: str, *, now: dt.datetime, distance_m: float
+) -> Referral | None:
+    """The referral's ambulance reached the destination: arrived (no user acts; the GPS did).
+
+    Nothing happens (None) if the referral has moved on already, e.g. another worker saw the
+    same position first or staff recorded the arrival by hand.
+    """
+    r = s.get(Referral, referral_id)
+    if r is None or r.ambulance_id != ambulance_id:
+        return None
+    frm = Status(r.status)
+    if frm not in (Status.DISPATCHED, Status.IN_TRANSIT):
+        return None
+    to = transition(Action.ARRIVE, frm, frozenset({Side.DISPATCHER}))
+    # claimed by a conditional update: with several workers seeing the same fix, one records it
+    claimed = s.execute(
+        update(Referral)
+        .where(Referral.id == referral_id, Referral.status == frm.value)
+        .values(status=to.value, arrived_at=now, updated_at=now, version=Referral.version + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        return None
+    s.refresh(r)
+    _ambulance_follows(s, r, Action.ARRIVE, now=now, actor=None)
+    note = f"arrival detected by GPS: ambulance {ambulance_id} within {distance_m:.0f} m of the destination"
+    record_event(s, r, kind=Action.ARRIVE.value, frm=frm.value, actor=None, now=now, note=note)
+    audit(
+        s,
+        actor=None,
+        action="referral.arrive",
+        entity="referral",
+        entity_id=r.id,
+        now=now,
+        frm=frm.value,
+        to=r.status,
+        by="gps",
+    )
+    return r
+
+
+def next_candidate(r: Referral) -> str | None:
+    """The best-ranked suggested facility not yet asked."""
+    for fid in r.suggestion.get("candidates", []):
+        if fid not in r.tried and fid != r.origin_id:
+            return str(fid)
+    return None
+
+
+def list_referrals(
+    s: Session, p: Principal, *, box: str, status: str | None, limit: int, before: dt.datetime | None
+) -> Sequence[Referral]:
+    """The caller's outbox (sent by its facility) or inbox (received), newest first."""
+    q = select(Referral)
+    if box == "inbox":
+        if not p.is_admin:
+            q = q.where(Referral.destination_id == p.facility_id, Referral.status != Status.CREATED.value)
+    elif box == "outbox":
+        if not p.is_admin:
+            q = q.where(Referral.origin_id == p.facility_id)
+    elif box == "transport":
+        q = q.where(
+            Referral.status.in_([Status.ACCEPTED.value, Status.DISPATCHED.value, Status.IN_TRANSIT.value])
+        )
+    if status:
+        q = q.where(Referral.status == status)
+    if before is not None:
+        q = q.where(Referral.created_at < before)
+    return s.scalars(q.order_by(Referral.created_at.desc(), Referral.id).limit(limit)).all()
+
+
+def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> Sequence[ReferralEvent]:
+    """Inbox/outbox events of the caller's facility after ``after_id`` (all for an admin)."""
+    q = select(ReferralEvent).where(ReferralEvent.id > after_id)
+    if not p.is_admin:
+        q = q.where(
+            (ReferralEvent.origin_id == p.facility_id)
+            | (
+                (ReferralEvent.destination_id == p.facility_id)
+                & (ReferralEvent.to_status != Status.CREATED.value)
+            )
+        )
+    return s.scalars(q.order_by(ReferralEvent.id).limit(limit)).all()
+
+
+def history(s: Session, referral_id: str) -> Sequence[ReferralEvent]:
+    """Every event of a referral, in order."""
+    return s.scalars(
+        select(ReferralEvent).where(ReferralEvent.referral_id == referral_id).order_by(ReferralEvent.id)
+    ).all()
+
+
+def latest_event_id(s: Session) -> int:
+    """The newest event's id (0 when there is none): a new live-feed client starts after it."""
+    return int(s.scalar(select(func.coalesce(func.max(ReferralEvent.id), 0))) or 0)

@@ -1,0 +1,1 @@
+"""Tracking and dispatch: devices, positions in Redis, the registry, nearest by road, assignment."""

@@ -1,0 +1,27 @@
+"""The public JSON forms of positions: a fix with its age and staleness."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from service.tracking.tracker import Latest
+
+
+def age_s(now: dt.datetime, latest: Latest) -> float:
+    """Seconds since the fix was taken."""
+    return max(0.0, now.timestamp() - latest.position.ts_ms / 1000)
+
+
+def position_json(latest: Latest | None, now: dt.datetime, stale_s: float) -> dict[str, Any] | None:
+    """A fix, its age, and whether it is stale."""
+    if latest is None:
+        return None
+    p = latest.position
+    age = age_s(now, latest)
+    return {
+        "lat": p.lat, "lon": p.lon, "at": p.at.isoformat(), "age_s": round(age, 1), "stale": age > stale_s,
+        "speed_ms": p.speed_ms, "heading": p.heading, "accuracy_m": p.accuracy_m,
+    }  # fmt: skip

@@ -1,0 +1,1 @@
+"""The web pages: one per user (referring staff, receiving hospital, dispatcher, planner)."""
