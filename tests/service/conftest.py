@@ -171,5 +171,13 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-__all__ = ["PASSWORD", "T0", "Api", "Clock", "letter_body", "new_key"]
+def create(
+    api: Api, user: str = "segarau", body: dict[str, Any] | None = None, key: str | None = None
+) -> Any:
+    return api.post(
+        "/api/referrals", user, json=body or letter_body(), headers={"Idempotency-Key": key or new_key()}
+    )
+
+
+__all__ = ["PASSWORD", "T0", "Api", "Clock", "create", "letter_body", "new_key"]
 _ = Path

@@ -1,0 +1,50 @@
+"""Live status on SQLite and PostgreSQL: written by the facility's own staff, with time and author."""
+
+from __future__ import annotations
+
+from tests.service.conftest import Api
+
+PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
+
+
+# ----------------------------------------------------------------------------------- live status
+
+
+def test_status_update_by_own_staff_with_time_and_author(api: Api) -> None:
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas",
+                  json={"beds_available": {"icu": 2, "maternity": 3}, "specialists_on_duty": ["obgyn"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    figs = {f["key"]: f for f in r.json()["figures"]}
+    assert figs["beds_available.icu"]["value"] == 2
+    assert figs["beds_available.icu"]["updated_by"] == "sambas"
+    assert figs["beds_available.icu"]["age_s"] == 0
+    assert figs["specialists_on_duty"]["value"] == ["obgyn"]
+    # another facility's staff may not touch it
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "pemangkat", json={"beds_available": {"icu": 0}})
+    assert r.status_code == 403
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas", json={"beds_available": {"icu": -1}})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.beds_available.icu"
+
+
+def test_not_accepting_reverts_by_itself(api: Api) -> None:
+    until = (api.clock.now.replace(microsecond=0) + __import__("datetime").timedelta(hours=1)).isoformat()
+    r = api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat",
+                  json={"not_accepting_until": until, "not_accepting_reason": "listrik padam"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    req = {
+        "origin_id": "PKM-SEGARAU",
+        "age_years": 28,
+        "sex": "female",
+        "icd10": ["O72.1"],
+        "emergency": True,
+    }
+    s = api.post("/api/suggestions", "segarau", json=req).json()
+    assert PEMANGKAT in {x["facility_id"] for x in s["excluded"]}
+    api.clock.advance(hours=1, minutes=1)
+    try:
+        s = api.post("/api/suggestions", "segarau", json=req).json()
+        assert PEMANGKAT in {c["facility_id"] for c in s["candidates"]}
+    finally:
+        api.clock.advance(hours=-1, minutes=-1)
+        api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat", json={"accepting_again": True})
