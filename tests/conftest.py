@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
 from geodata.dataset import Dataset, bundled_dataset_path, load_dataset
-from tests.servers import postgres_server, redis_server
+from tests.servers import postgres_server, redis_server, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,13 +48,5 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on a real PostgreSQL server, dropped after the session."""
-    with postgres_server() as admin_url:
-        name = f"rujuk_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        base = admin_url.rsplit("/", 1)[0]
-        try:
-            yield f"{base}/{name}"
-        finally:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_server() as admin_url, scratch_database(admin_url, "rujuk_test") as url:
+        yield url

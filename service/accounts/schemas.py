@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.auth import MIN_PASSWORD
 from service.schemas import Strict
 
 
@@ -13,7 +14,7 @@ class UserIn(Strict):
     """A new account."""
 
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
-    password: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=200)
     roles: list[Literal["referrer", "receiver", "dispatcher", "planner", "admin"]] = Field(
         min_length=1, max_length=5
     )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +17,7 @@ from service.accounts import store
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings
+from tests.servers import scratch_database
 
 T0 = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
 PASSWORD = "rahasia-yang-panjang"
@@ -94,16 +94,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'rujuk.sqlite3'}"
         return
-    admin_url: str = request.getfixturevalue("postgres_url")
-    name = f"rujuk_api_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin_url.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(request.getfixturevalue("postgres_url"), "rujuk_api") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

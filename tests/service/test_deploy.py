@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 import pytest
 
+from tests.servers import scratch_database
 from tests.service.conftest import PASSWORD, letter_body
 
 RUJUK = str(Path(sys.executable).with_name("rujuk"))
@@ -100,14 +100,8 @@ def make_env(tmp_path: Path, database_url: str = "", **extra: str) -> dict[str, 
 
 @pytest.fixture
 def pg_database(postgres_url: str) -> Iterator[str]:
-    name = f"rujuk_deploy_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_url, "rujuk_deploy") as url:
+        yield url
 
 
 def test_two_workers_share_escalation_and_live_feed(tmp_path: Path, pg_database: str) -> None:

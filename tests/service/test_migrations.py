@@ -4,10 +4,8 @@ and an upgrade keeps what was stored."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from service.database import Base, make_engine
 from service.migrate import current_revision, upgrade
+from tests.servers import scratch_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,17 +23,12 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield e
         e.dispose()
         return
-    admin_url: str = request.getfixturevalue("postgres_url")
-    name = f"rujuk_mig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    e = make_engine(f"{admin_url.rsplit('/', 1)[0]}/{name}")
-    try:
-        yield e
-    finally:
-        e.dispose()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(request.getfixturevalue("postgres_url"), "rujuk_mig") as url:
+        e = make_engine(url)
+        try:
+            yield e
+        finally:
+            e.dispose()
 
 
 def test_head_matches_the_models(engine: Engine) -> None:
