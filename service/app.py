@@ -32,7 +32,7 @@ from service.planning import routes as planning
 from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
 from service.referrals.escalation import escalation_loop
-from service.referrals.schemas import ReferralRequestIn
+from service.referrals.suggestions import ReferralRequestIn
 from service.runtime import Cached, Runtime, utc_now
 from service.settings import Settings
 from service.tracking import routes_ambulances, routes_dispatch, routes_positions

@@ -351,7 +351,7 @@ def suggest_cmd(  # noqa: PLR0913  one parameter per command-line option (typer)
     from rules.model import ReferralRequest  # noqa: PLC0415
     from service.matcher import FacilityLookupError, Matcher  # noqa: PLC0415
     from service.referrals.render import render_suggestion  # noqa: PLC0415
-    from service.referrals.schemas import suggestion_json  # noqa: PLC0415
+    from service.referrals.suggestions import suggestion_json  # noqa: PLC0415
 
     statuses = _load_statuses(status_file)
     matcher = Matcher.load(load_dataset(dataset or bundled_dataset_path()))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from service.auth import Principal, Role, read_token
 from service.database import Referral
 from service.errors import ForbiddenError, UnauthorizedError
-from service.referrals.store import get_referral
+from service.referrals.queries import get_referral
 from service.runtime import Runtime
 
 if TYPE_CHECKING:

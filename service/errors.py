@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from routing.errors import RoutingError
 
@@ -153,7 +153,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        # Starlette's own (404 for an unknown path, 405 for a wrong method)
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input, named by field
+            problem = {"field": "body", "message": f"cannot be read ({exc.detail}): send UTF-8 JSON or form"}
+            return JSONResponse(validation_body([problem]), status_code=422)
+        # Starlette's own: 404 for an unknown path, 405 for a wrong method
         return JSONResponse(
             {"type": "error", "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )

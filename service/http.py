@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 
+#: schemas of the non-JSON answers: a stream of events is described by its media type alone
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text/event-stream": {},
+    "application/octet-stream": {"type": "string", "format": "binary"},
+}
+
+
 def fast_json(content: Any, status_code: int = 200) -> Response:  # noqa: ANN401  any JSON value
     """Serialise with orjson straight to bytes (FastAPI's encoder costs milliseconds on big answers)."""
     return Response(
@@ -32,6 +39,7 @@ def doc(
     status: int = 200,
     media_type: str = "application/json",
     description: str = "Success",
+    also: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: the success schema and the error answers.
 
@@ -45,7 +53,10 @@ def doc(
     if model is not None and media_type == "application/json":
         ok["model"] = model
     elif media_type != "application/json":
-        ok["content"] = {media_type: {"schema": {"type": "string"}}}
+        ok["content"] = {media_type: {"schema": _SCHEMAS.get(media_type, {"type": "string"})}}
+    if also:  # other representations of the same answer (e.g. format=csv)
+        more = {m: {"schema": _SCHEMAS.get(m, {"type": "string"})} for m in also}
+        ok.setdefault("content", {}).update(more)
     responses: dict[int | str, dict[str, Any]] = {status: ok}
     for code in sorted({*errors, 422}):
         if code < 400:  # e.g. 304 Not Modified: no body

@@ -27,6 +27,13 @@ def _no_nul(value: Any, path: str = "") -> None:  # noqa: ANN401  any JSON value
             _no_nul(v, f"{path}[{i}]")
 
 
+#: a month, YYYY-MM (years 1000-9999: a month the calendar and the databases can hold)
+MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
+
+#: the largest id an integer column holds on every database (PostgreSQL INTEGER)
+MAX_ROW_ID = 2**31 - 1
+
+
 class Strict(BaseModel):
     """Base of every request body: unknown fields refused, frozen, text a database can store."""
 

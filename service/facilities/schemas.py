@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from geodata.models import BedType, Equipment, Service
 from rules.model import FacilityStatus
-from service.schemas import Strict
+from service.schemas import MONTH, Strict
 
 
 class FacilityStatusIn(Strict):
@@ -76,7 +76,7 @@ class StatusUpdateIn(Strict):
 class VolumeIn(Strict):
     """Patients served in a month (Pasal 23(2)a denominator)."""
 
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=MONTH, description="YYYY-MM")
     patients_served: int = Field(ge=0, le=10_000_000)
 
 

@@ -18,7 +18,7 @@ from service.database import aware
 from service.deps import AnyUser, CurrentReferral, Db, Rt, Staff, check_role
 from service.errors import ForbiddenError, InputError, NotFoundError
 from service.http import doc, fast_json
-from service.referrals import store
+from service.referrals import queries, store
 from service.referrals.letter import render_letter
 from service.referrals.lifecycle import Action, Side, Status
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
@@ -80,7 +80,7 @@ def list_referrals(
     """The facility's outbox or inbox (or, for dispatchers, referrals needing transport)."""
     check_role(p, *((Role.DISPATCHER,) if box == "transport" else (Role.REFERRER, Role.RECEIVER)))
     now = rt.clock()
-    rows = store.list_referrals(db, p, box=box, status=status.value if status else None, limit=limit,
+    rows = queries.list_referrals(db, p, box=box, status=status.value if status else None, limit=limit,
                                 before=before)  # fmt: skip
     out = []
     for r in rows:
@@ -92,7 +92,7 @@ def list_referrals(
 
 
 def _with_patient(p: Any, r: Any) -> bool:  # noqa: ANN401  a Principal and a Referral
-    return bool(store.sides_of(p, r) - {Side.DISPATCHER}) or p.is_admin
+    return bool(queries.sides_of(p, r) - {Side.DISPATCHER}) or p.is_admin
 
 
 @router.get("/referrals/{referral_id}", **doc(ReferralOut, 401, 404))
@@ -104,7 +104,7 @@ def get_referral(r: CurrentReferral, p: AnyUser) -> dict[str, Any]:
 @router.get("/referrals/{referral_id}/events", **doc(list[EventOut], 401, 404))
 def referral_events(r: CurrentReferral, db: Db) -> list[dict[str, Any]]:
     """The referral's history, every transition with its time."""
-    return [event_json(e) for e in store.history(db, r.id)]
+    return [event_json(e) for e in queries.history(db, r.id)]
 
 
 def _act(
@@ -174,8 +174,7 @@ for _action, _doc in (
     )
 
 
-@router.get("/referrals/{referral_id}/letter", response_class=HTMLResponse,
-            **doc(None, 401, 404, media_type="text/html"))  # fmt: skip
+@router.get("/referrals/{referral_id}/letter", **doc(None, 401, 404, media_type="text/html"))
 def letter(r: CurrentReferral, rt: Rt, p: AnyUser) -> HTMLResponse:
     """The printable referral letter (Pasal 17(2))."""
     if not _with_patient(p, r):

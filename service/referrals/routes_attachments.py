@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
 from service.deps import AnyUser, CurrentReferral, Db, Rt
 from service.errors import ForbiddenError
 from service.http import doc
-from service.referrals import attachments, store
+from service.referrals import attachments, queries
 from service.referrals.lifecycle import Side
 from service.referrals.schemas import AttachmentOut
+from service.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/api", tags=["referrals"])
 
@@ -30,7 +31,7 @@ def add_attachment(
     kind: Annotated[Literal["lab", "radiology", "ecg", "other"], Form()] = "other",
 ) -> dict[str, Any]:
     """Attach a result to the letter (Pasal 17(1)d); the referring facility's staff only."""
-    if Side.SENDER not in store.sides_of(p, r):
+    if Side.SENDER not in queries.sides_of(p, r):
         raise ForbiddenError("only the referring facility attaches results")
     data = file.file.read(attachments.MAX_ATTACHMENT_BYTES + 1)
     a = attachments.add(db, r, kind=kind, filename=file.filename, content_type=file.content_type, data=data,
@@ -47,7 +48,9 @@ def list_attachments(r: CurrentReferral, db: Db) -> list[dict[str, Any]]:
 
 @router.get("/referrals/{referral_id}/attachments/{attachment_id}",
             **doc(None, 401, 404, media_type="application/octet-stream"))  # fmt: skip
-def get_attachment(r: CurrentReferral, attachment_id: int, db: Db) -> Response:
+def get_attachment(
+    r: CurrentReferral, attachment_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], db: Db
+) -> Response:
     """Download one attachment."""
     a = attachments.get(db, r, attachment_id)
     return Response(a.data, media_type=a.content_type,

@@ -12,6 +12,7 @@ from service.errors import NotFoundError
 from service.http import doc
 from service.referrals.reports import monthly_report, report_csv, report_xlsx
 from service.referrals.schemas import ReportOut
+from service.schemas import MONTH
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
@@ -20,14 +21,21 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get(
     "/reports/{facility_id}",
-    **doc(ReportOut, 401, 403, 404, description="JSON; CSV or XLSX with format=csv|xlsx"),
+    **doc(
+        ReportOut,
+        401,
+        403,
+        404,
+        description="JSON; CSV or XLSX with format=csv|xlsx",
+        also=("text/csv; charset=utf-8", _XLSX),
+    ),
 )
 def report(
     facility_id: str,
     rt: Rt,
     db: Db,
     p: AnyUser,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
     fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
 ) -> dict[str, Any] | Response:
     """The monthly report of Pasal 23 and the annex (A.1-A.4 for a Puskesmas, B.1-B.2 for a hospital)."""

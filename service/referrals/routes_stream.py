@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from service.deps import AnyUser, Rt
 from service.http import doc
-from service.referrals import store
+from service.referrals import queries
 from service.referrals.views import event_json
 
 if TYPE_CHECKING:
@@ -30,12 +30,12 @@ KEEP_ALIVE_S = 15
 
 def _latest_event_id(rt: Runtime) -> int:
     with rt.sessions() as s:
-        return store.latest_event_id(s)
+        return queries.latest_event_id(s)
 
 
 def _poll(rt: Runtime, p: Principal, after_id: int) -> list[dict[str, Any]]:
     with rt.sessions() as s:
-        return [event_json(e) for e in store.events_after(s, p, after_id)]
+        return [event_json(e) for e in queries.events_after(s, p, after_id)]
 
 
 @router.get("/events/stream", **doc(None, 401, media_type="text/event-stream"))

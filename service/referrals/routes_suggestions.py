@@ -15,7 +15,13 @@ from service.auth import Role
 from service.deps import SECURITY_SCHEME, authenticate, check_role, own_facility
 from service.errors import InputError
 from service.http import doc, fast_json
-from service.referrals.schemas import IcdOut, ReasonLang, ReferralRequestIn, SuggestionOut, suggestion_json
+from service.referrals.suggestions import (
+    IcdOut,
+    ReasonLang,
+    ReferralRequestIn,
+    SuggestionOut,
+    suggestion_json,
+)
 from service.runtime import Runtime
 
 router = APIRouter(prefix="/api", tags=["suggestions"])

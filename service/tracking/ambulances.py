@@ -22,6 +22,7 @@ from service.database import Ambulance, Referral, aware
 from service.errors import ConflictError, InputError, NotFoundError
 from service.referrals import store
 from service.referrals.lifecycle import Action
+from service.referrals.queries import get_referral
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -206,9 +207,7 @@ def assign(
     if a.status != AmbulanceStatus.AVAILABLE.value:
         raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
     note = f"ambulance {a.id}"
-    r = store.act(
-        s, p, store.get_referral(s, p, referral_id), Action.DISPATCH, now=now, terms=terms, note=note
-    )
+    r = store.act(s, p, get_referral(s, p, referral_id), Action.DISPATCH, now=now, terms=terms, note=note)
     r.ambulance_id = a.id
     a.status = AmbulanceStatus.DISPATCHED.value
     a.referral_id = r.id

@@ -11,7 +11,7 @@ from routing.dispatch import DispatchAssignment, DispatchProblem
 from service.database import Referral
 from service.errors import InputError, NotFoundError
 from service.referrals.lifecycle import Status
-from service.referrals.store import get_referral
+from service.referrals.queries import get_referral
 
 if TYPE_CHECKING:
     from routing.dispatch import DispatchProposal

@@ -16,10 +16,10 @@ from geodata.dataset import Dataset
 from rules import icd
 from service.app import create_app
 from service.settings import Settings
-from service.web.routes import PAGES, base_map
+from service.web.routes import PAGES, WEB_DIR, base_map
 from tests.service.conftest import PASSWORD, _seed
 
-LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist"
+LEAFLET = WEB_DIR / "node_modules" / "leaflet" / "dist"
 
 
 def settings(data_dir: Path, **over: Any) -> Settings:
