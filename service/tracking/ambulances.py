@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from service.auth import Principal
-    from service.referrals.store import Terms
     from service.tracking.schemas import AmbulanceIn
 
 #: Device tokens start with this, so a misplaced one is recognisable (and never taken for a JWT).
@@ -200,14 +199,22 @@ def assign(
     ambulance_id: str,
     *,
     now: dt.datetime,
-    terms: Terms,
+    answer_within_min: float,
 ) -> tuple[Referral, Ambulance]:
     """Dispatch an available ambulance for an accepted referral (the lifecycle's dispatch)."""
     a = get(s, ambulance_id)
     if a.status != AmbulanceStatus.AVAILABLE.value:
         raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
     note = f"ambulance {a.id}"
-    r = store.act(s, p, get_referral(s, p, referral_id), Action.DISPATCH, now=now, terms=terms, note=note)
+    r = store.act(
+        s,
+        p,
+        get_referral(s, p, referral_id),
+        Action.DISPATCH,
+        now=now,
+        terms=store.Terms(answer_within_min),
+        note=note,
+    )
     r.ambulance_id = a.id
     a.status = AmbulanceStatus.DISPATCHED.value
     a.referral_id = r.id

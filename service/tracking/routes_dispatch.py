@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from service.deps import Dispatcher, Rt
 from service.errors import InputError, NotFoundError, PositionsUnavailableError
 from service.http import doc
-from service.referrals.store import Terms
 from service.runtime import Runtime
 from service.tracking import ambulances, dispatch
 from service.tracking.ambulances import AmbulanceStatus, available
@@ -182,7 +181,7 @@ async def assign(body: AssignIn, rt: Rt, p: Dispatcher) -> dict[str, Any]:
     def write() -> dict[str, Any]:
         with rt.sessions() as s:
             r, a = ambulances.assign(s, p, body.referral_id, body.ambulance_id, now=rt.clock(),
-                                     terms=Terms(answer_within_min=rt.answer_within_min))  # fmt: skip
+                                     answer_within_min=rt.answer_within_min)  # fmt: skip
             s.commit()
             return {
                 "referral_id": r.id,
