@@ -87,10 +87,6 @@ class CompiledGraph:
             shape=(self.n_nodes, self.n_nodes),
         )
 
-    def forward_matrix(self, w: PairWeights) -> csr_matrix:
-        """Forward graph with pair times."""
-        return csr_matrix((w.time_s, self.pair_v, self.forward_indptr), shape=(self.n_nodes, self.n_nodes))
-
     def pair_index(self, u: IntArray, v: IntArray) -> IntArray:
         """Pair index of each (u, v); -1 where there is no such pair."""
         key = np.asarray(u, dtype=np.int64) * self.n_nodes + np.asarray(v, dtype=np.int64)

@@ -56,11 +56,6 @@ class RoadCondition:
         """Multiply travel times on the stretch by ``factor`` (> 1)."""
         return cls(id=condition_id, factor=factor, edges=edges, polygon=polygon, reason=reason)
 
-    @property
-    def is_closure(self) -> bool:
-        """True when the stretch is impassable."""
-        return math.isinf(self.factor)
-
 
 def condition_edges(cond: RoadCondition, graph: RoadGraph) -> IntArray:
     """Edge indices a condition applies to; an empty or invalid selection is an error."""
