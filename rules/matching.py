@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Formatter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Facility, HospitalClass
 from rules.errors import RequestError
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from rules.facts import Predicate
-    from rules.pack import Rule, RulePack
+    from rules.pack import RegionRule, Rule, RulePack
 
 _COMPETENCY_RANK = {
     CompetencyLevel.DASAR: 1,
@@ -270,11 +270,12 @@ def _plan(
     base: _Context,
     facilities: Sequence[Facility],
     need: ClinicalNeed,
+    *,
     travel: Mapping[str, tuple[float, float | None] | None],
     origin: Facility,
-    origin_rank: int,
     regional_hospital: str | None,
 ) -> _Plan:
+    """The request's plan: cached for a tuple of facilities, else worked out now (``_Plan``)."""
     static = _static(facilities)
     cacheable = isinstance(facilities, tuple)
     key: tuple[object, ...] = ()
@@ -296,6 +297,7 @@ def _plan(
         hit = slot.get(key)
         if hit is not None and hit.facilities is facilities:
             return hit
+    origin_rank = level_rank(origin)
     active = [
         (i, r, p) for i, r in enumerate(pack.candidate_rules) if (p := r.for_candidates(facts)) is not None
     ]
@@ -456,35 +458,29 @@ def _status_facts(
     cf["_on_call_min"] = on_call_min
 
 
-def suggest(
-    request: ReferralRequest,
-    *,
-    pack: RulePack,
-    facilities: Sequence[Facility],
-    statuses: Mapping[str, FacilityStatus],
-    travel: Mapping[str, tuple[float, float | None] | None],
-    now: datetime,
-    origin: Facility | None = None,
-) -> Suggestion:
-    """Decide and rank for one request.
-
-    ``travel`` gives (time_s, distance_m) by road from the origin per facility id; a missing or
-    None entry means no road route. ``facilities`` are the candidates; the origin facility is
-    looked up among them unless given as ``origin`` (a caller may pass only the facilities that
-    receive referrals).
-    """
+def _checked_origin(
+    request: ReferralRequest, facilities: Sequence[Facility], origin: Facility | None
+) -> Facility:
+    """The request's origin facility; a ``RequestError`` for an unknown origin or an impossible age."""
     if origin is None or origin.id != request.origin_id:
         origin = next((f for f in facilities if f.id == request.origin_id), None)
     if origin is None:
         raise RequestError("origin_id", f"unknown facility {request.origin_id!r}")
     if not (math.isfinite(request.age_years) and 0 <= request.age_years <= 130):
         raise RequestError("age_years", f"{request.age_years!r} is not an age in years (0-130)")
-    need = resolve_need(request, pack)
-    region = pack.region_of(origin.id)
+    return origin
+
+
+def _request_context(
+    request: ReferralRequest,
+    need: ClinicalNeed,
+    region: RegionRule | None,
+    facilities: Sequence[Facility],
+) -> _Context:
+    """The request's placeholder values for reason texts (need, region, regional hospital, codes)."""
     regional_hospital = region.hospital if region is not None else None
-    origin_rank = level_rank(origin)
     names = {f.id: f.name for f in facilities}
-    base = _Context(
+    return _Context(
         specialty=SERVICE_LABELS[need.specialty] if need.specialty else "-",
         beds=", ".join(b.value for b in need.beds) or "-",
         equipment=", ".join(e.value for e in need.equipment) or "-",
@@ -492,7 +488,13 @@ def suggest(
         hospital=names.get(regional_hospital or "", "-"),
         codes=", ".join(request.icd10) or "-",
     )
-    facts: dict[str, Any] = {
+
+
+def _request_facts(
+    request: ReferralRequest, need: ClinicalNeed, origin: Facility, region: RegionRule | None
+) -> dict[str, Any]:
+    """The request facts the rules read, with every settable flag off."""
+    return {
         "emergency": request.emergency,
         "disaster": request.disaster,
         "service_type": request.service_type.value,
@@ -512,6 +514,24 @@ def suggest(
         "bed_required": False,
         "horizontal_first": False,
     }
+
+
+class _RequestDecision(NamedTuple):
+    """What the request rules made of a request, before any candidate is looked at."""
+
+    #: the reasons of the ``set`` rules that held, in the pack's order
+    reasons: list[Reason]
+    warnings: list[Reason]
+    #: the reason of the ``decide`` rule that held (treat locally), or None: refer
+    decided: Reason | None
+
+
+def _apply_request_rules(pack: RulePack, facts: dict[str, Any], base: _Context) -> _RequestDecision:
+    """Run the request rules in the pack's order, up to the first that decides.
+
+    A ``set`` rule that holds writes its flags into ``facts`` (read by the rules after it and by
+    every candidate rule).
+    """
     decision_reasons: list[Reason] = []
     warnings: list[Reason] = []
     for rule in pack.request_rules:
@@ -519,28 +539,31 @@ def suggest(
             continue
         reason = _reason(rule, base)
         if rule.effect == "decide":
-            return Suggestion(
-                decision=Decision.TREAT_LOCALLY,
-                referral_type=None,
-                candidates=(),
-                excluded=(),
-                reasons=(*decision_reasons, reason),
-                warnings=tuple(warnings),
-                need=need,
-                pack_id=pack.id,
-                pack_version=pack.version,
-            )
+            return _RequestDecision(decision_reasons, warnings, reason)
         if rule.effect == "set":
             facts.update(rule.param)
             decision_reasons.append(reason)
         elif rule.effect == "warn":
             warnings.append(reason)
+    return _RequestDecision(decision_reasons, warnings, None)
 
-    plan = _plan(pack, facts, base, facilities, need, travel, origin, origin_rank, regional_hospital)
+
+def _screen(
+    plan: _Plan,
+    facts: dict[str, Any],
+    statuses: Mapping[str, FacilityStatus],
+    need: ClinicalNeed,
+    settings: Mapping[str, Any],
+    now: datetime,
+    base: _Context,
+) -> tuple[list[_Admitted], list[ExcludedFacility]]:
+    """Every candidate of the plan, in facility-id order: admitted (with its reasons) or excluded.
+
+    The plan's decided rules are combined with the rules left, tested on each candidate's live
+    status; a candidate without live status takes the outcome the plan worked out in advance.
+    """
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
-    ranks = plan.ranks
-    settings = pack.settings
     dyn_exclude, dyn_other = plan.dyn_exclude, plan.dyn_other
     cf = dict(facts)  # request facts, then each candidate's facts written over the previous one's
     for row in plan.rows:
@@ -585,7 +608,21 @@ def suggest(
                 cf["candidate_status"] is StatusAge.STALE,
             )
         )
+    return admitted, excluded
 
+
+def _rank(
+    admitted: list[_Admitted],
+    ranks: Mapping[str, int],
+    pack: RulePack,
+    need: ClinicalNeed,
+    back_referral: bool,
+) -> tuple[RankedCandidate, ...]:
+    """Score the admitted candidates and rank them: score, then travel time, then facility id.
+
+    The score is minutes: travel time times its weight, plus every demotion, minus every boost
+    (per-unit weights times the candidate's units; a boost or demotion of zero units is dropped).
+    """
     ranked: list[tuple[float, float, str, tuple[_Admitted, float, ReferralType, tuple[Reason, ...]]]] = []
     lowest = min((ranks[a.facility.id] for a in admitted), default=0)
     for a in admitted:
@@ -602,7 +639,7 @@ def suggest(
                     continue
                 score += (w * unit) if rule.effect == "demote" else -(w * unit)
             kept.append(_reason(rule, rctx) if done is None else done)
-        if request.back_referral:
+        if back_referral:
             rtype = ReferralType.BACK_REFERRAL
         elif a.same_level:
             rtype = ReferralType.HORIZONTAL
@@ -611,7 +648,7 @@ def suggest(
         score = round(score, 3)
         ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(kept))))
     ranked.sort(key=lambda t: t[:3])
-    candidates = tuple(
+    return tuple(
         RankedCandidate(
             a.facility.id,
             a.facility.name,
@@ -626,14 +663,66 @@ def suggest(
         )
         for i, (score, _, _, (a, _, rtype, reasons)) in enumerate(ranked, start=1)
     )
-    decision = Decision.REFER if candidates else Decision.NO_CAPABLE_FACILITY
+
+
+def suggest(
+    request: ReferralRequest,
+    *,
+    pack: RulePack,
+    facilities: Sequence[Facility],
+    statuses: Mapping[str, FacilityStatus],
+    travel: Mapping[str, tuple[float, float | None] | None],
+    now: datetime,
+    origin: Facility | None = None,
+) -> Suggestion:
+    """Decide and rank for one request.
+
+    ``travel`` gives (time_s, distance_m) by road from the origin per facility id; a missing or
+    None entry means no road route. ``facilities`` are the candidates; the origin facility is
+    looked up among them unless given as ``origin`` (a caller may pass only the facilities that
+    receive referrals).
+
+    The steps: check the request (``_checked_origin``); its facts (``_request_facts``); the
+    request rules (``_apply_request_rules``), which may decide to treat locally; the candidates
+    (``_plan``, then ``_screen`` on live status); the ranking (``_rank``).
+    """
+    origin = _checked_origin(request, facilities, origin)
+    need = resolve_need(request, pack)
+    region = pack.region_of(origin.id)
+    base = _request_context(request, need, region, facilities)
+    facts = _request_facts(request, need, origin, region)
+    decision = _apply_request_rules(pack, facts, base)
+    if decision.decided is not None:
+        return Suggestion(
+            decision=Decision.TREAT_LOCALLY,
+            referral_type=None,
+            candidates=(),
+            excluded=(),
+            reasons=(*decision.reasons, decision.decided),
+            warnings=tuple(decision.warnings),
+            need=need,
+            pack_id=pack.id,
+            pack_version=pack.version,
+        )
+    plan = _plan(
+        pack,
+        facts,
+        base,
+        facilities,
+        need,
+        travel=travel,
+        origin=origin,
+        regional_hospital=region.hospital if region is not None else None,
+    )
+    admitted, excluded = _screen(plan, facts, statuses, need, pack.settings, now, base)
+    candidates = _rank(admitted, plan.ranks, pack, need, request.back_referral)
     return Suggestion(
-        decision=decision,
+        decision=Decision.REFER if candidates else Decision.NO_CAPABLE_FACILITY,
         referral_type=candidates[0].referral_type if candidates else None,
         candidates=candidates,
         excluded=tuple(excluded),
-        reasons=tuple(decision_reasons),
-        warnings=tuple(warnings),
+        reasons=tuple(decision.reasons),
+        warnings=tuple(decision.warnings),
         need=need,
         pack_id=pack.id,
         pack_version=pack.version,

@@ -314,20 +314,54 @@ def _compile_leaf(
     return leaf_predicate(fact, op, value)
 
 
-def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], seen: set[str]) -> Rule | None:
-    where = f"rules[{index}]"
-    if not isinstance(raw, dict):
-        c.add(where, "", "a rule is a mapping")
-        return None
+def _rule_id(c: _Checker, raw: Mapping[str, Any], index: int, seen: set[str]) -> tuple[str, str]:
+    """A rule's id (``#index`` if missing) and how problems name the rule; a repeated id is a problem."""
     rid = raw.get("id")
     if not isinstance(rid, str) or not rid:
-        c.add(where, "id", "missing rule id")
-        rid = f"#{index}"
-    else:
-        where = f"rule '{rid}'"
-        if rid in seen:
-            c.add(where, "id", "duplicate rule id")
-        seen.add(rid)
+        c.add(f"rules[{index}]", "id", "missing rule id")
+        return f"#{index}", f"rules[{index}]"
+    where = f"rule '{rid}'"
+    if rid in seen:
+        c.add(where, "id", "duplicate rule id")
+    seen.add(rid)
+    return rid, where
+
+
+def _check_set_flags(c: _Checker, where: str, param: object) -> None:
+    """A ``set`` effect's parameter: settable flags, each true or false."""
+    if not isinstance(param, dict) or not param:
+        c.add(where, "effect.set", "expected {flag: true|false, ...}")
+        return
+    for flag, v in param.items():
+        if flag not in FACTS or not FACTS[flag].settable:
+            settable = ", ".join(f for f, t in FACTS.items() if t.settable)
+            c.add(where, f"effect.set.{flag}", f"not a settable flag (settable: {settable})")
+        elif not isinstance(v, bool):
+            c.add(where, f"effect.set.{flag}", f"expected true or false, got {v!r}")
+
+
+def _check_effect(
+    c: _Checker, where: str, effect: str, param: object, weights: Mapping[str, float], facts: set[str]
+) -> None:
+    """An effect's parameter (a decision, flags, a known weight, or true); the payer rule."""
+    if effect == "decide" and param not in DECISIONS:
+        c.add(where, "effect.decide", f"{param!r} is not a decision (allowed: {', '.join(DECISIONS)})")
+    if effect == "set":
+        _check_set_flags(c, where, param)
+    if effect in ("boost", "demote") and param not in weights:
+        c.add(where, f"effect.{effect}", f"unknown weight {param!r} (weights: {', '.join(sorted(weights))})")
+    if effect in ("exclude", "admit", "warn") and param is not True:
+        c.add(where, f"effect.{effect}", "expected true")
+    if "payer" in facts and effect in ("boost", "demote", "exclude", "decide", "set"):
+        c.add(where, "when", "the payer never affects referral decisions or ranking (Pasal 4 ayat (3))")
+
+
+def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], seen: set[str]) -> Rule | None:
+    """One rule checked and compiled (``_rule_id``, its condition, ``_check_effect``); None if unusable."""
+    if not isinstance(raw, dict):
+        c.add(f"rules[{index}]", "", "a rule is a mapping")
+        return None
+    rid, where = _rule_id(c, raw, index, seen)
     unknown = set(raw) - {"id", "scope", "description", "when", "effect", "references"}
     for k in sorted(unknown):
         c.add(where, k, "unknown field")
@@ -345,24 +379,7 @@ def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], se
         c.add(where, "effect", f"expected exactly one of {', '.join(allowed)} for scope {scope!r}")
         return None
     effect, param = next(iter(effect_raw.items()))
-    if effect == "decide" and param not in DECISIONS:
-        c.add(where, "effect.decide", f"{param!r} is not a decision (allowed: {', '.join(DECISIONS)})")
-    if effect == "set":
-        if not isinstance(param, dict) or not param:
-            c.add(where, "effect.set", "expected {flag: true|false, ...}")
-        else:
-            for flag, v in param.items():
-                if flag not in FACTS or not FACTS[flag].settable:
-                    settable = ", ".join(f for f, t in FACTS.items() if t.settable)
-                    c.add(where, f"effect.set.{flag}", f"not a settable flag (settable: {settable})")
-                elif not isinstance(v, bool):
-                    c.add(where, f"effect.set.{flag}", f"expected true or false, got {v!r}")
-    if effect in ("boost", "demote") and param not in weights:
-        c.add(where, f"effect.{effect}", f"unknown weight {param!r} (weights: {', '.join(sorted(weights))})")
-    if effect in ("exclude", "admit", "warn") and param is not True:
-        c.add(where, f"effect.{effect}", "expected true")
-    if "payer" in facts and effect in ("boost", "demote", "exclude", "decide", "set"):
-        c.add(where, "when", "the payer never affects referral decisions or ranking (Pasal 4 ayat (3))")
+    _check_effect(c, where, effect, param, weights, facts)
     gate, residual = (None, None)
     if scope == "candidate" and not c.problems:
         gate, residual = _split(raw.get("when"), where, scope)
@@ -465,17 +482,8 @@ def _need(c: _Checker, raw: object, index: int) -> NeedEntry | None:
     )
 
 
-def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = None) -> RulePack:
-    """Load and validate a pack; with ``facilities``, facility ids and regional coverage are checked too."""
-    p = Path(path)
-    c = _Checker(p.name)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulePackError([PackProblem(p.name, "file", "", f"unreadable: {exc}")]) from exc
-    if not isinstance(raw, dict):
-        raise RulePackError([PackProblem(p.name, "file", "", "a rule pack is a YAML mapping")])
-    top = {
+_TOP_FIELDS = frozenset(
+    {
         "id",
         "version",
         "title",
@@ -489,7 +497,23 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
         "non_specialist",
         "rules",
     }
-    for k in sorted(set(raw) - top):
+)
+
+
+def _read_pack(p: Path) -> dict[Any, Any]:
+    """The pack file's YAML mapping; a ``RulePackError`` if it cannot be read or is no mapping."""
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulePackError([PackProblem(p.name, "file", "", f"unreadable: {exc}")]) from exc
+    if not isinstance(raw, dict):
+        raise RulePackError([PackProblem(p.name, "file", "", "a rule pack is a YAML mapping")])
+    return raw
+
+
+def _header(c: _Checker, raw: Mapping[Any, Any]) -> dt.date:
+    """Check the top-level fields and the texts that name the pack; its effective date."""
+    for k in sorted(set(raw) - _TOP_FIELDS):
         c.add("pack", k, "unknown field")
     for k in ("id", "version", "title", "regency"):
         if not isinstance(raw.get(k), str) or not raw[k]:
@@ -498,16 +522,26 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
     if not isinstance(eff, dt.date):
         c.add("pack", "effective_date", f"{eff!r} is not a date (YYYY-MM-DD)")
         eff = dt.date.min
+    return eff
+
+
+def _legal_references(c: _Checker, raw: Mapping[Any, Any]) -> dict[str, str]:
+    """The ``legal_references`` section: title by reference id."""
     refs_raw = raw.get("legal_references")
     legal: dict[str, str] = {}
     if not isinstance(refs_raw, list) or not refs_raw:
         c.add("pack", "legal_references", "expected a non-empty list of {id, title}")
-    else:
-        for i, r in enumerate(refs_raw):
-            if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("title"), str):
-                legal[r["id"]] = r["title"]
-            else:
-                c.add(f"legal_references[{i}]", "", "expected {id, title}")
+        return legal
+    for i, r in enumerate(refs_raw):
+        if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("title"), str):
+            legal[r["id"]] = r["title"]
+        else:
+            c.add(f"legal_references[{i}]", "", "expected {id, title}")
+    return legal
+
+
+def _settings(c: _Checker, raw: Mapping[Any, Any]) -> dict[str, float]:
+    """The ``settings`` section: numbers, every required setting present."""
     settings: dict[str, float] = {}
     for k, v in (raw.get("settings") or {}).items():
         n = c.number(v, "settings", k)
@@ -516,6 +550,11 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
     for k in REQUIRED_SETTINGS:
         if k not in settings:
             c.add("settings", k, "required setting is missing")
+    return settings
+
+
+def _weights(c: _Checker, raw: Mapping[Any, Any]) -> dict[str, float]:
+    """The ``weights`` section: numbers >= 0, every required weight present."""
     weights: dict[str, float] = {}
     for k, v in (raw.get("weights") or {}).items():
         n = c.number(v, "weights", k)
@@ -526,15 +565,27 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
     for k in REQUIRED_WEIGHTS:
         if k not in weights:
             c.add("weights", k, "required weight is missing")
+    return weights
 
-    regions = [
+
+def _regions(c: _Checker, raw: Mapping[Any, Any]) -> list[RegionRule]:
+    """The ``regions`` section, each region checked (``_region``)."""
+    return [
         reg for i, item in enumerate(raw.get("regions") or []) if (reg := _region(c, item, i)) is not None
     ]
-    needs = [
+
+
+def _needs(c: _Checker, raw: Mapping[Any, Any]) -> list[NeedEntry]:
+    """The ``clinical_needs`` section, each entry checked (``_need``)."""
+    return [
         entry
         for i, item in enumerate(raw.get("clinical_needs") or [])
         if (entry := _need(c, item, i)) is not None
     ]
+
+
+def _non_specialist(c: _Checker, raw: Mapping[Any, Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The ``non_specialist`` section: its ICD-10 codes and its references."""
     ns_raw = raw.get("non_specialist") or {}
     non_specialist: set[str] = set()
     ns_refs: tuple[str, ...] = ()
@@ -547,6 +598,11 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
                 non_specialist.add(icd.validate(str(code)))
             except UnknownCodeError as exc:
                 c.add("non_specialist", "icd10", str(exc))
+    return frozenset(non_specialist), ns_refs
+
+
+def _rules(c: _Checker, raw: Mapping[Any, Any], weights: Mapping[str, float]) -> list[Rule]:
+    """The ``rules`` section, each rule checked and compiled (``_rule``); a pack needs rules."""
     seen: set[str] = set()
     rules = [
         rule
@@ -555,8 +611,11 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
     ]
     if not rules:
         c.add("pack", "rules", "a pack needs rules")
+    return rules
 
-    # overlapping regions; unreachable request rules after an unconditional decision
+
+def _region_owners(c: _Checker, regions: Sequence[RegionRule]) -> dict[str, str]:
+    """The region of every origin (the first that lists it); an origin in two regions is a problem."""
     owner: dict[str, str] = {}
     for r in regions:
         for o in sorted(r.origins):
@@ -567,6 +626,11 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
                     f"{o!r} is already in region '{owner[o]}' (regions overlap)",
                 )
             owner.setdefault(o, r.id)
+    return owner
+
+
+def _check_reachable(c: _Checker, rules: Sequence[Rule]) -> None:
+    """Every request rule after one that always decides can never run: a problem."""
     terminal = None
     for r in rules:
         if r.scope != "request":
@@ -576,27 +640,57 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
         elif r.effect == "decide" and r.predicate is always:
             terminal = r.id
 
+
+def _check_facilities(
+    c: _Checker,
+    regions: Sequence[RegionRule],
+    owner: Mapping[str, str],
+    facilities: Sequence[Facility],
+    regency: str,
+) -> None:
+    """Regions against the facility list: known ids, receiving hospitals, every Puskesmas covered."""
+    by_id = {f.id: f for f in facilities}
+    for r in regions:
+        h = by_id.get(r.hospital)
+        if h is None:
+            c.add(f"region '{r.id}'", "hospital", f"unknown facility id {r.hospital!r}")
+        elif not h.receiving:
+            c.add(f"region '{r.id}'", "hospital", f"{r.hospital!r} ({h.name}) does not receive referrals")
+        for o in sorted(r.origins):
+            if o not in by_id:
+                c.add(f"region '{r.id}'", "origins", f"unknown facility id {o!r}")
+    for f in facilities:
+        if (
+            f.kind is FacilityKind.PUSKESMAS
+            and f.regency.casefold() == regency.casefold()
+            and f.id not in owner
+        ):
+            c.add("regions", "origins", f"{f.id} ({f.name}) is in no region (missing regional assignment)")
+
+
+def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = None) -> RulePack:
+    """Load and validate a pack; with ``facilities``, facility ids and regional coverage are checked too.
+
+    Every section is checked in the file's order (``_header``, ``_legal_references``,
+    ``_settings``, ``_weights``, ``_regions``, ``_needs``, ``_non_specialist``, ``_rules``), then
+    what sections say together; every problem found is reported at once.
+    """
+    p = Path(path)
+    c = _Checker(p.name)
+    raw = _read_pack(p)
+    eff = _header(c, raw)
+    legal = _legal_references(c, raw)
+    settings = _settings(c, raw)
+    weights = _weights(c, raw)
+    regions = _regions(c, raw)
+    needs = _needs(c, raw)
+    non_specialist, ns_refs = _non_specialist(c, raw)
+    rules = _rules(c, raw, weights)
+    # overlapping regions; unreachable request rules after an unconditional decision
+    owner = _region_owners(c, regions)
+    _check_reachable(c, rules)
     if facilities is not None:
-        by_id = {f.id: f for f in facilities}
-        for r in regions:
-            h = by_id.get(r.hospital)
-            if h is None:
-                c.add(f"region '{r.id}'", "hospital", f"unknown facility id {r.hospital!r}")
-            elif not h.receiving:
-                c.add(f"region '{r.id}'", "hospital", f"{r.hospital!r} ({h.name}) does not receive referrals")
-            for o in sorted(r.origins):
-                if o not in by_id:
-                    c.add(f"region '{r.id}'", "origins", f"unknown facility id {o!r}")
-        regency = str(raw.get("regency", ""))
-        for f in facilities:
-            if (
-                f.kind is FacilityKind.PUSKESMAS
-                and f.regency.casefold() == regency.casefold()
-                and f.id not in owner
-            ):
-                c.add(
-                    "regions", "origins", f"{f.id} ({f.name}) is in no region (missing regional assignment)"
-                )
+        _check_facilities(c, regions, owner, facilities, str(raw.get("regency", "")))
     if c.problems:
         raise RulePackError(c.problems)
     return RulePack(
@@ -610,7 +704,7 @@ def load_rule_pack(path: str | Path, *, facilities: Sequence[Facility] | None = 
         weights=weights,
         regions=tuple(regions),
         needs=tuple(needs),
-        non_specialist=frozenset(non_specialist),
+        non_specialist=non_specialist,
         non_specialist_references=ns_refs,
         request_rules=tuple(r for r in rules if r.scope == "request"),
         candidate_rules=tuple(r for r in rules if r.scope == "candidate"),
