@@ -23,6 +23,7 @@ from service.database import Ambulance, Referral, ReferralEvent, aware
 from service.errors import ConflictError, InputError
 from service.referrals.lifecycle import Action, Side, Status, transition
 from service.referrals.queries import sides_of
+from service.tracking.moves import move
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -333,20 +334,7 @@ def _ambulance_follows(
     a = s.get(Ambulance, r.ambulance_id)
     if a is None or a.referral_id != r.id:
         return
-    a.status = status
-    if status == "available":
-        a.referral_id = None
-    a.updated_at = now
-    audit(
-        s,
-        actor=actor,
-        action="ambulance.status",
-        entity="ambulance",
-        entity_id=a.id,
-        now=now,
-        status=status,
-        referral=r.id,
-    )
+    move(s, a, status, actor=actor, now=now)
 
 
 def arrive_by_gps(

@@ -23,6 +23,7 @@ from service.errors import ConflictError, InputError, NotFoundError
 from service.referrals import store
 from service.referrals.lifecycle import Action
 from service.referrals.queries import get_referral
+from service.tracking.moves import move
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -175,20 +176,7 @@ def set_status(
         raise ConflictError(
             f"ambulance {a.id} is transporting referral {a.referral_id}: record the arrival first"
         )
-    frm = a.status
-    a.status = status.value
-    a.referral_id = None
-    a.updated_at = now
-    audit(
-        s,
-        actor=actor,
-        action="ambulance.status",
-        entity="ambulance",
-        entity_id=a.id,
-        now=now,
-        frm=frm,
-        to=status.value,
-    )
+    move(s, a, status.value, actor=actor, now=now)
     return a
 
 
