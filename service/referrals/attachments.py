@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 20
 ATTACHMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "application/dicom", "text/plain"}
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the file name for any Unicode (RFC 6266 / RFC 5987 ``filename*``).
+
+    The plain ``filename`` is an ASCII stand-in with quotes and backslashes replaced, for old clients.
+    """
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def meta_json(a: Attachment) -> dict[str, Any]:

@@ -1,5 +1,14 @@
 """Who may read which referral, and the reads: one referral, a box, the live feed, a history.
 
+The rule (UU 27/2022: personal data only to those who need it):
+
+- the referring facility's staff see their referrals, drafts included, with the patient;
+- the receiving facility's staff see a referral only once it was sent to them, with the patient;
+  a draft, even a cancelled one, is not theirs to see;
+- dispatchers see a referral only once it was accepted (it needs transport), and then only its
+  transport data: no patient identity, no letter, no attachments;
+- admins see everything; anyone else sees nothing.
+
 A referral the caller may not read is answered exactly like one that does not exist (404).
 """
 
@@ -26,21 +35,24 @@ def sides_of(p: Principal, r: Referral) -> frozenset[Side]:
     sides: set[Side] = set()
     if p.facility_id == r.origin_id and p.has(Role.REFERRER, Role.RECEIVER):
         sides.add(Side.SENDER)
-    if p.facility_id == r.destination_id and p.has(Role.RECEIVER) and r.status != Status.CREATED:
+    if p.facility_id == r.destination_id and p.has(Role.RECEIVER) and r.sent_at is not None:
         sides.add(Side.RECEIVER)
     if p.has(Role.DISPATCHER):
         sides.add(Side.DISPATCHER)
     return frozenset(sides)
 
 
-def can_read(p: Principal, r: Referral) -> bool:
-    """Staff see their own facility's referrals; dispatchers those past acceptance; admins all."""
+def sees_patient(p: Principal, r: Referral) -> bool:
+    """The two facilities (once it was sent, for the receiver) and admins: identity, letter, attachments."""
     if p.is_admin:
         return True
     sides = sides_of(p, r)
-    if Side.SENDER in sides or Side.RECEIVER in sides:
-        return True
-    return Side.DISPATCHER in sides and r.status not in (Status.CREATED, Status.SENT, Status.DECLINED)
+    return Side.SENDER in sides or Side.RECEIVER in sides
+
+
+def can_read(p: Principal, r: Referral) -> bool:
+    """Staff see their own facility's referrals; dispatchers those ever accepted; admins all."""
+    return sees_patient(p, r) or (Side.DISPATCHER in sides_of(p, r) and r.accepted_at is not None)
 
 
 def get_referral(s: Session, p: Principal, referral_id: str) -> Referral:
@@ -58,7 +70,7 @@ def list_referrals(
     q = select(Referral)
     if box == "inbox":
         if not p.is_admin:
-            q = q.where(Referral.destination_id == p.facility_id, Referral.status != Status.CREATED.value)
+            q = q.where(Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None))
     elif box == "outbox":
         if not p.is_admin:
             q = q.where(Referral.origin_id == p.facility_id)
@@ -74,16 +86,24 @@ def list_referrals(
 
 
 def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> Sequence[ReferralEvent]:
-    """Inbox/outbox events of the caller's facility after ``after_id`` (all for an admin)."""
+    """Inbox/outbox events of the caller's facility after ``after_id`` (all for an admin).
+
+    A receiving facility gets the events of a referral addressed to it once it was sent, never
+    those of a draft (nor of a draft cancelled before it was sent).
+    """
     q = select(ReferralEvent).where(ReferralEvent.id > after_id)
     if not p.is_admin:
-        q = q.where(
-            (ReferralEvent.origin_id == p.facility_id)
-            | (
+        mine = ReferralEvent.origin_id == p.facility_id
+        if p.has(Role.RECEIVER):
+            sent_to_me = select(Referral.id).where(
+                Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None)
+            )
+            mine = mine | (
                 (ReferralEvent.destination_id == p.facility_id)
                 & (ReferralEvent.to_status != Status.CREATED.value)
+                & ReferralEvent.referral_id.in_(sent_to_me)
             )
-        )
+        q = q.where(mine)
     return s.scalars(q.order_by(ReferralEvent.id).limit(limit)).all()
 
 

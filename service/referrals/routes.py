@@ -20,7 +20,7 @@ from service.errors import ForbiddenError, InputError, NotFoundError
 from service.http import doc, fast_json
 from service.referrals import queries, store
 from service.referrals.letter import render_letter
-from service.referrals.lifecycle import Action, Side, Status
+from service.referrals.lifecycle import Action, Status
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
 from service.referrals.views import event_json, referral_json
 from service.runtime import Runtime
@@ -53,14 +53,13 @@ def create_referral(
     if body.destination_id == p.facility_id:
         raise InputError("destination_id", "a facility cannot refer to itself")
     now = rt.clock()
-    if body.offline and body.offline.occurred_at > now:
-        raise InputError("offline.occurred_at", "cannot be in the future")
+    store.check_times(body, now)
     req = store.domain_request(body, p.facility_id, now.date())
     try:
         s = rt.matcher.suggest(req, statuses=rt.statuses.read(db), now=now)
     except RulesError as exc:
         field = getattr(exc, "field", "medical.icd10")
-        raise InputError(field.replace("icd10", "medical.icd10"), str(exc)) from exc
+        raise InputError(field.replace("icd10", "medical.icd10"), getattr(exc, "message", str(exc))) from exc
     res = store.create_referral(db, body, principal=p, origin_id=p.facility_id,
                                 idempotency_key=idempotency_key, suggestion=s, now=now)  # fmt: skip
     db.commit()
@@ -91,14 +90,10 @@ def list_referrals(
     return fast_json(out)
 
 
-def _with_patient(p: Any, r: Any) -> bool:  # noqa: ANN401  a Principal and a Referral
-    return bool(queries.sides_of(p, r) - {Side.DISPATCHER}) or p.is_admin
-
-
 @router.get("/referrals/{referral_id}", **doc(ReferralOut, 401, 404))
 def get_referral(r: CurrentReferral, p: AnyUser) -> dict[str, Any]:
     """One referral (404 when it does not exist or is not yours to see)."""
-    return referral_json(r, with_patient=_with_patient(p, r))
+    return referral_json(r, with_patient=queries.sees_patient(p, r))
 
 
 @router.get("/referrals/{referral_id}/events", **doc(list[EventOut], 401, 404))
@@ -177,7 +172,7 @@ for _action, _doc in (
 @router.get("/referrals/{referral_id}/letter", **doc(None, 401, 404, media_type="text/html"))
 def letter(r: CurrentReferral, rt: Rt, p: AnyUser) -> HTMLResponse:
     """The printable referral letter (Pasal 17(2))."""
-    if not _with_patient(p, r):
+    if not queries.sees_patient(p, r):
         raise NotFoundError(f"no referral {r.id!r}")
     names = {f.id: f for f in rt.dataset.facilities}
     return HTMLResponse(render_letter(r, names, now=rt.clock()))

@@ -6,8 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
+from service.auth import Principal
+from service.database import Referral
 from service.deps import AnyUser, CurrentReferral, Db, Rt
-from service.errors import ForbiddenError
+from service.errors import ForbiddenError, NotFoundError
 from service.http import doc
 from service.referrals import attachments, queries
 from service.referrals.lifecycle import Side
@@ -15,6 +17,11 @@ from service.referrals.schemas import AttachmentOut
 from service.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/api", tags=["referrals"])
+
+
+def _may_see(p: Principal, r: Referral) -> None:
+    if not queries.sees_patient(p, r):
+        raise NotFoundError(f"no referral {r.id!r}")
 
 
 @router.post(
@@ -41,17 +48,19 @@ def add_attachment(
 
 
 @router.get("/referrals/{referral_id}/attachments", **doc(list[AttachmentOut], 401, 404))
-def list_attachments(r: CurrentReferral, db: Db) -> list[dict[str, Any]]:
-    """The letter's attachments (metadata)."""
+def list_attachments(r: CurrentReferral, db: Db, p: AnyUser) -> list[dict[str, Any]]:
+    """The letter's attachments (metadata): for the two facilities, not for dispatchers."""
+    _may_see(p, r)
     return attachments.listing(db, r)
 
 
 @router.get("/referrals/{referral_id}/attachments/{attachment_id}",
             **doc(None, 401, 404, media_type="application/octet-stream"))  # fmt: skip
 def get_attachment(
-    r: CurrentReferral, attachment_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], db: Db
+    r: CurrentReferral, attachment_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], db: Db, p: AnyUser
 ) -> Response:
-    """Download one attachment."""
+    """Download one attachment (the two facilities: results carry the patient's identity)."""
+    _may_see(p, r)
     a = attachments.get(db, r, attachment_id)
     return Response(a.data, media_type=a.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{a.filename}"'})  # fmt: skip
+                    headers={"Content-Disposition": attachments.content_disposition(a.filename)})  # fmt: skip

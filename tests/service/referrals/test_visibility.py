@@ -1,0 +1,134 @@
+"""Who sees which referral: every state x every principal x every route that returns referral data.
+
+The expectation is worked out from what happened to each referral (was it ever sent to the
+receiver? ever accepted?), not from the columns the service reads, so a broken rule shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import Api, create, letter_body
+
+PEMANGKAT = "6101033"
+#: every principal of the conftest's users that could touch a Segarau -> Pemangkat referral
+PRINCIPALS = ("admin", "segarau", "pemangkat", "sambas", "tebas", "dispatch", "planner")
+#: the lifecycles walked: (name, [(action, actor, body)])
+LIFECYCLES: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
+    "draft": [],
+    "draft-cancelled": [("cancel", "segarau", None)],
+    "sent": [("send", "segarau", None)],
+    "sent-cancelled": [("send", "segarau", None), ("cancel", "segarau", None)],
+    "declined": [("send", "segarau", None), ("decline", "pemangkat", {"reason": "ICU penuh"})],
+    "accepted": [("send", "segarau", None), ("accept", "pemangkat", None)],
+    "accepted-cancelled": [
+        ("send", "segarau", None),
+        ("accept", "pemangkat", None),
+        ("cancel", "segarau", None),
+    ],
+    "dispatched": [("send", "segarau", None), ("accept", "pemangkat", None), ("dispatch", "dispatch", None)],
+    "completed": [
+        ("send", "segarau", None),
+        ("accept", "pemangkat", None),
+        ("depart", "dispatch", None),
+        ("arrive", "pemangkat", None),
+        ("complete", "pemangkat", None),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Made:
+    id: str
+    attachment: int
+    sent: bool
+    accepted: bool
+
+
+def expected(who: str, m: Made) -> tuple[bool, bool]:
+    """(may read it, may see the patient, the letter and the attachments)."""
+    if who in ("admin", "segarau"):
+        return True, True
+    if who == "pemangkat":
+        return m.sent, m.sent
+    if who == "dispatch":
+        return m.accepted, False
+    return False, False
+
+
+@pytest.fixture(scope="module")
+def made(api: Api) -> dict[str, Made]:
+    out = {}
+    for name, steps in LIFECYCLES.items():
+        r = create(api)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        up = api.post(f"/api/referrals/{rid}/attachments", "segarau",
+                      files={"file": ("lab.txt", b"Hb 6,1 NIK 6101014107980001", "text/plain")}, data={"kind": "lab"})  # fmt: skip
+        assert up.status_code == 201, up.text
+        for action, actor, body in steps:
+            r = api.post(f"/api/referrals/{rid}/{action}", actor, json=body)
+            assert r.status_code == 200, (name, action, r.text)
+        actions = {a for a, _, _ in steps}
+        out[name] = Made(rid, up.json()["id"], "send" in actions, "accept" in actions)
+    return out
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_referral_routes_follow_the_rule(api: Api, made: dict[str, Made], who: str) -> None:
+    for name, m in made.items():
+        read, patient = expected(who, m)
+        r = api.get(f"/api/referrals/{m.id}", who)
+        assert r.status_code == (200 if read else 404), (who, name, r.status_code)
+        if read:
+            assert ("patient" in r.json()) is patient, (who, name)
+        assert api.get(f"/api/referrals/{m.id}/events", who).status_code == (200 if read else 404), (
+            who,
+            name,
+        )
+        for url in (f"/api/referrals/{m.id}/letter", f"/api/referrals/{m.id}/attachments",
+                    f"/api/referrals/{m.id}/attachments/{m.attachment}"):  # fmt: skip
+            got = api.get(url, who)
+            assert got.status_code == (200 if patient else 404), (who, name, url, got.status_code)
+            if not patient:
+                assert "6101014107980001" not in got.text and "Siti" not in got.text
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_boxes_and_the_live_feed_follow_the_rule(api: Api, made: dict[str, Made], who: str) -> None:
+    listed: set[str] = set()
+    for box in ("inbox", "outbox", "transport"):
+        r = api.get(f"/api/referrals?box={box}&limit=200", who)
+        if r.status_code == 200:
+            for j in r.json():
+                listed.add(j["id"])
+                if box == "transport":
+                    assert "patient" not in j
+    with api.client.stream("GET", "/api/events/stream?after=0&timeout_s=0.3", headers=api.h(who)) as s:
+        feed = "".join(s.iter_text())
+    streamed = {
+        json.loads(line[6:])["referral_id"] for line in feed.splitlines() if line.startswith("data: ")
+    }
+    for name, m in made.items():
+        read, _ = expected(who, m)
+        if m.id in listed:
+            assert read, (who, name, "listed in a box without the right to read it")
+        if who in ("segarau", "pemangkat"):  # the outbox and the inbox hold exactly what they may read
+            assert (m.id in listed) is read, (who, name, "boxes")
+        # the facilities' feed (dispatchers follow transport on a feed of their own)
+        assert (m.id in streamed) is (read and who != "dispatch"), (who, name, "feed")
+
+
+def test_a_cancelled_draft_never_reaches_the_destination(api: Api) -> None:
+    """The case that was seen: NIK, name and phone readable by the destination and dispatchers."""
+    rid = create(api, body=letter_body()).json()["id"]
+    api.post(f"/api/referrals/{rid}/cancel", "segarau")
+    for who in ("pemangkat", "dispatch"):
+        assert api.get(f"/api/referrals/{rid}", who).status_code == 404
+        assert api.get(f"/api/referrals/{rid}/letter", who).status_code == 404
+    inbox = api.get("/api/referrals?box=inbox&status=cancelled", "pemangkat").json()
+    assert rid not in {j["id"] for j in inbox}
