@@ -39,4 +39,5 @@ class RequestError(RulesError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.message = message
         super().__init__(f"field '{field}': {message}")

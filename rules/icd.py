@@ -17,9 +17,10 @@ with warnings.catch_warnings():
 def normalise(code: str) -> str:
     """Upper-case, trimmed, with the dot where ICD-10 puts it (``o721`` -> ``O72.1``)."""
     c = code.strip().upper()
-    if "-" in c or not c:
+    if "-" in c or not c or len(c) <= 3 or "." in c:
         return c
-    return str(_icd.add_dot(c)) if len(c) > 3 and "." not in c else c
+    dotted = f"{c[:3]}.{c[3:]}"  # the dot goes after the category, for any code ICD-10 has
+    return dotted if _icd.is_valid_item(dotted) else c
 
 
 @lru_cache(maxsize=65536)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import shutil
@@ -322,7 +323,7 @@ async def main_async(a: argparse.Namespace) -> None:
     def ping(_: int) -> bytes:
         return http("GET", "/api/ping", hostport, None)
 
-    letter = letter_body()
+    letter = letter_body(now=dt.datetime.now(dt.UTC))
 
     def create(i: int) -> bytes:
         return http("POST", "/api/referrals", hostport, tokens["PKM-SEGARAU"], letter,

@@ -89,7 +89,7 @@ async def suggestions(request: Request) -> Response:
         try:
             s = rt.matcher.suggest(req, statuses=statuses, now=now, lon=body.lon, lat=body.lat, travel=travel)
         except RulesError as exc:
-            raise InputError(getattr(exc, "field", "body"), str(exc)) from exc
+            raise InputError(getattr(exc, "field", "body"), getattr(exc, "message", str(exc))) from exc
         out = suggestion_json(s, now=now, lang=cast("ReasonLang", lang))
         out["road_network"] = {"modelled": rt.dataset.roads.modelled, "version": rt.matcher.engine.version}
         return fast_json(out)

@@ -58,6 +58,31 @@ def _prior(s: Session, origin_id: str, idempotency_key: str, digest: str) -> Cre
     return Created(prior, created=False)
 
 
+#: how far a device or a person's clock may run ahead of the service's
+CLOCK_SKEW = dt.timedelta(minutes=5)
+#: how long after the fact a paper referral may be entered, and a consent recorded before the letter
+ENTRY_WINDOW = dt.timedelta(days=31)
+
+
+def check_times(body: ReferralIn, now: dt.datetime) -> None:
+    """The letter's times in a sane window: not in the future, not before the patient was born,
+    not older than ``ENTRY_WINDOW`` (an InputError naming the field otherwise)."""  # noqa: D205, D209
+    born = dt.datetime.combine(body.patient.date_of_birth, dt.time(), tzinfo=dt.UTC)
+    floor = now - ENTRY_WINDOW
+    times = [("consent.at", body.consent.at)]
+    if body.offline:
+        times.append(("offline.occurred_at", body.offline.occurred_at))
+    for field, t in times:
+        if t > now + CLOCK_SKEW:
+            raise InputError(field, "cannot be in the future")
+        if t < born:
+            raise InputError(field, "is before the patient's date of birth")
+        if t < floor:
+            raise InputError(
+                field, f"is more than {ENTRY_WINDOW.days} days ago; enter referrals within a month"
+            )
+
+
 def domain_request(body: ReferralIn, origin_id: str, today: dt.date) -> ReferralRequest:
     """The engine's request for a letter (age on ``today``), to check it against the rule pack."""
     dob = body.patient.date_of_birth

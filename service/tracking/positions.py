@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 KNOT_MS = 1852.0 / 3600.0
 #: Epoch numbers above this are milliseconds (year 5138 in seconds).
 MS_THRESHOLD = 1e11
+#: The last millisecond of year 9999: later "times" are refused, not overflowed.
+MAX_TS_MS = 253_402_300_799_999
+#: The latitudes Web Mercator (and so Redis GEO) can hold; the poles are no place for an ambulance.
+MAX_LAT = 85.05112878
 
 
 class PositionError(InputError):
@@ -100,10 +104,14 @@ def parse_time(value: object, field: str) -> int:
 
 def check(p: Position, *, now: datetime, limits: Limits, prefix: str = "") -> Position:
     """The position if plausible; PositionError naming the field otherwise."""
-    if not -90.0 <= p.lat <= 90.0:
-        raise PositionError(prefix + "lat", f"{p.lat!r} is outside [-90, 90]")
+    if not -MAX_LAT <= p.lat <= MAX_LAT:
+        raise PositionError(
+            prefix + "lat", f"{p.lat!r} is outside [-{MAX_LAT}, {MAX_LAT}] (what maps can place)"
+        )
     if not -180.0 <= p.lon <= 180.0:
         raise PositionError(prefix + "lon", f"{p.lon!r} is outside [-180, 180]")
+    if not 0 <= p.ts_ms <= MAX_TS_MS:
+        raise PositionError(prefix + "timestamp", f"{p.ts_ms!r} ms is not a time between 1970 and 9999")
     now_ms = now.timestamp() * 1000
     if p.ts_ms > now_ms + limits.future_tolerance_s * 1000:
         raise PositionError(

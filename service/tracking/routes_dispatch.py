@@ -19,6 +19,7 @@ from service.tracking.ambulances import AmbulanceStatus, available
 from service.tracking.ingest import registry, tracker
 from service.tracking.nearest import Query as NearestQuery
 from service.tracking.nearest import nearest as find_nearest
+from service.tracking.positions import MAX_LAT
 from service.tracking.schemas import (
     AmbulanceOut,
     AssignIn,
@@ -92,7 +93,7 @@ async def nearest(
     rt: Rt,
     _: Dispatcher,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lat: Annotated[float | None, Query(ge=-MAX_LAT, le=MAX_LAT)] = None,
     facility_id: Annotated[str | None, Query(max_length=64, description="pickup at a facility")] = None,
     kind: Annotated[Literal["emergency", "transport"] | None, Query()] = None,
     k: Annotated[int, Query(ge=1, le=20)] = 3,

@@ -113,8 +113,12 @@ def api(database_url: str, sambas: Dataset, tmp_path_factory: pytest.TempPathFac
         yield a
 
 
-def letter_body(**over: Any) -> dict[str, Any]:
-    """A complete referral letter: postpartum haemorrhage from Puskesmas Segarau."""
+def letter_body(*, now: dt.datetime | None = None, **over: Any) -> dict[str, Any]:
+    """A complete referral letter: postpartum haemorrhage from Puskesmas Segarau.
+
+    Consent was given five minutes before ``now`` (the tests' clock T0 unless given: a server on
+    the real clock needs ``now=`` the real time).
+    """
     body: dict[str, Any] = {
         "destination_id": "6101033",
         "receiving_unit": "IGD Kebidanan",
@@ -144,7 +148,7 @@ def letter_body(**over: Any) -> dict[str, Any]:
             "explained_by": "Bidan Ani",
             "explained_items": dict.fromkeys("abcdefgh", True),
             "form": "written",
-            "at": "2026-11-22T01:55:00+00:00",
+            "at": ((now or T0) - dt.timedelta(minutes=5)).isoformat(),
         },
         "service_type": "gawat_darurat",
         "emergency": True,

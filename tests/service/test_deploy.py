@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -126,7 +127,7 @@ def test_two_workers_share_escalation_and_live_feed(tmp_path: Path, pg_database:
             with httpx.Client(base_url=server.url, timeout=10) as c:  # new connection: any worker
                 r = c.post(
                     "/api/referrals",
-                    json=letter_body(),
+                    json=letter_body(now=dt.datetime.now(dt.UTC)),
                     headers={**sender, "Idempotency-Key": uuid.uuid4().hex},
                 )
                 assert r.status_code == 201, r.text
@@ -153,6 +154,7 @@ def test_kill_9_during_creates_loses_nothing_acknowledged(tmp_path: Path) -> Non
     server.start()
     sender = server.token("segarau")
     keys = [uuid.uuid4().hex for _ in range(400)]
+    letter = letter_body(now=dt.datetime.now(dt.UTC))  # one body: a retry must be the same request
     acked: dict[str, str] = {}
     stop = threading.Event()
 
@@ -162,7 +164,7 @@ def test_kill_9_during_creates_loses_nothing_acknowledged(tmp_path: Path) -> Non
                 if stop.is_set():
                     return
                 try:
-                    r = c.post("/api/referrals", json=letter_body(), headers={**sender, "Idempotency-Key": k})
+                    r = c.post("/api/referrals", json=letter, headers={**sender, "Idempotency-Key": k})
                 except httpx.TransportError:
                     return
                 if r.status_code == 201:
@@ -185,7 +187,7 @@ def test_kill_9_during_creates_loses_nothing_acknowledged(tmp_path: Path) -> Non
                 assert c.get(f"/api/referrals/{rid}", headers=sender).status_code == 200
             # a retry of every key: acknowledged ones come back as they were, never twice
             for k in keys[: n_acked + 5]:
-                r = c.post("/api/referrals", json=letter_body(), headers={**sender, "Idempotency-Key": k})
+                r = c.post("/api/referrals", json=letter, headers={**sender, "Idempotency-Key": k})
                 assert r.status_code in (200, 201), r.text
                 if k in acked:
                     assert r.status_code == 200 and r.json()["id"] == acked[k]

@@ -18,6 +18,7 @@ Bounded: a few derandomized cases per operation and variant, no shrinking (about
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import json
 import socket
@@ -136,7 +137,12 @@ def _seed(live: Live) -> None:
     r = live.http.post(f"{live.base}/api/ambulances", json=amb, headers=live.auth("admin"), timeout=30)
     assert r.status_code == 201, r.text
     headers = {**live.auth(REFERRER), "Idempotency-Key": uuid.uuid4().hex}
-    r = live.http.post(f"{live.base}/api/referrals", json=letter_body(), headers=headers, timeout=30)
+    r = live.http.post(
+        f"{live.base}/api/referrals",
+        json=letter_body(now=dt.datetime.now(dt.UTC)),
+        headers=headers,
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     live.known = {"facility_id": FACILITY, "referral_id": str(r.json()["id"]), "ambulance_id": AMBULANCE}
 

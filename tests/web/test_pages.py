@@ -51,7 +51,11 @@ class Site:
     def sent_referral(self) -> str:
         """Puskesmas Segarau sends a postpartum haemorrhage to RSUD Pemangkat (through the API)."""
         with self.api("segarau") as c:
-            r = c.post("/api/referrals", json=letter_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
+            r = c.post(
+                "/api/referrals",
+                json=letter_body(now=dt.datetime.now(dt.UTC)),
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
             assert r.status_code == 201, r.text
             rid = str(r.json()["id"])
             assert c.post(f"/api/referrals/{rid}/send").status_code == 200

@@ -168,6 +168,12 @@ def test_query_strings_are_not_logged() -> None:
         (b'{"lat": NaN, "lon": 109.3, "timestamp": 1}', "body"),
         ({"lat": 91, "lon": 109.3}, "lat"),
         ({"lat": 1.2, "lon": 181}, "lon"),
+        # inside [-90, 90] but outside what Redis GEO and web maps hold (was a 500 after the history
+        # was written, and the device's retry was then answered "duplicate")
+        ({"lat": 85.06, "lon": 109.3}, "lat"),
+        ({"lat": -89.99, "lon": 109.3}, "lat"),
+        ({"lat": 1.2, "lon": 109.3, "timestamp": 1e20}, "timestamp"),  # was a 500 (date overflow)
+        ({"lat": 1.2, "lon": 109.3, "timestamp": "1e20"}, "timestamp"),
         ({"lat": 1.2, "lon": 109.3, "timestamp": "2099-01-01T00:00:00Z"}, "timestamp"),
         ({"lat": 1.2, "lon": 109.3, "speed": -3}, "speed"),
         ({"lat": 1.2, "lon": 109.3, "speed": 200}, "speed"),
@@ -506,3 +512,21 @@ def test_redis_down_gives_503_then_recovers_without_restart(sambas: Dataset, tmp
 
 
 _ = USERS
+
+
+def test_a_refused_fix_leaves_nothing_behind_and_its_retry_counts(tr: Tr) -> None:
+    amb, tok = tr.register()
+    lon, lat = facility_lonlat(tr, SAMBAS)
+    at = tr.clock.now.isoformat()
+    r = tr.send(amb, tok, {"lat": 87.0, "lon": lon, "timestamp": at})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "lat"
+    r = tr.send(amb, tok, {"lat": lat, "lon": lon, "timestamp": at})  # the corrected retry, same time
+    assert r.status_code == 200 and r.json()["stored"] == 1 and r.json()["latest_moved"] is True
+    assert tr.board()[amb]["position"]["lat"] == lat
+
+
+@pytest.mark.parametrize("lat", [86.0, -86.0, 89.9])
+def test_nearest_refuses_latitudes_no_map_holds(tr: Tr, lat: float) -> None:
+    r = tr.get(f"/api/dispatch/nearest?lon=109.3&lat={lat}", "dispatch")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "query.lat"
