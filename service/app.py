@@ -184,10 +184,12 @@ def create_app(
         version="0.1.0",
         description="Referral matching and ambulance routing for SISRUTE (Perbup Sambas 49/2025).",
         lifespan=_lifespan(cfg, dataset, clock),
+        docs_url=None,  # served by service.web from the npm-installed Swagger UI, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    install_web(app, cfg.web_modules_dir)
+    install_web(app, cfg.web_modules_dir, tile_url=cfg.tile_url)
     _document(app)
     return app

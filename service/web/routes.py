@@ -31,6 +31,7 @@ from geodata.models import SERVICE_LABELS
 from service.deps import Rt
 from service.http import doc
 from service.web.compress import CompressSome
+from service.web.security import SecurityHeaders
 
 if TYPE_CHECKING:
     from geodata.dataset import Dataset
@@ -210,11 +211,47 @@ def web_config(rt: Rt) -> dict[str, Any]:
     }
 
 
-def install_web(app: FastAPI, modules_dir: Path) -> None:
-    """The pages, their static files (gzipped on the wire) and the npm-installed map library."""
+_DOCS = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>rujuk · API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
+_NO_DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rujuk · API</title></head>
+<body><p>The API documentation page needs Swagger UI from npm: run <code>make setup</code>.
+The description itself is at <a href="/openapi.json">/openapi.json</a>.</p></body></html>
+"""
+
+
+def install_web(app: FastAPI, modules_dir: Path, *, tile_url: str = "") -> None:
+    """The pages, their static files (gzipped on the wire), the npm-installed map library and API
+    docs (Swagger UI), and the security headers on every answer."""  # noqa: D205, D209
     app.include_router(router)
     leaflet = modules_dir / "leaflet" / "dist"
     if leaflet.is_dir():
         app.mount("/static/vendor/leaflet", GZipMiddleware(StaticFiles(directory=leaflet)), name="leaflet")
+    swagger = modules_dir / "swagger-ui-dist"
+    if swagger.is_dir():
+        app.mount(
+            "/static/vendor/swagger-ui", GZipMiddleware(StaticFiles(directory=swagger)), name="swagger-ui"
+        )
+    page = _DOCS if swagger.is_dir() else _NO_DOCS
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR)), name="static")
     app.add_middleware(CompressSome)
+    app.add_middleware(SecurityHeaders, tile_url=tile_url)

@@ -229,3 +229,46 @@ def test_the_pages_json_is_compressed_for_browsers_and_nothing_else_changes(clie
     # routes not named are passed through untouched
     assert "content-encoding" not in client.get("/api/ping", headers={"Accept-Encoding": "gzip"}).headers
     assert "content-encoding" not in client.get("/health", headers={"Accept-Encoding": "gzip"}).headers
+
+
+SECURITY = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
+            "permissions-policy")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("GET", "/"), ("GET", "/rujuk"), ("GET", "/static/rujuk.js"), ("GET", "/api/facilities"),
+     ("GET", "/api/nothing-here"), ("GET", "/api/me"), ("POST", "/api/suggestions"), ("GET", "/docs"),
+     ("GET", "/openapi.json")],
+)  # fmt: skip
+def test_every_answer_carries_the_security_headers(client: TestClient, method: str, url: str) -> None:
+    r = client.request(method, url)
+    for h in SECURITY:
+        assert h in r.headers, (url, h)
+    csp = r.headers["content-security-policy"]
+    assert (
+        "script-src 'self';" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0]
+    )
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_an_online_tile_layer_is_the_one_image_source_from_elsewhere(sambas: Dataset, tmp_path: Path) -> None:
+    cfg = settings(tmp_path, tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    with TestClient(create_app(cfg, dataset=sambas)) as c:
+        csp = c.get("/rujuk").headers["content-security-policy"]
+    assert "img-src 'self' data: https://*.tile.example.org;" in csp
+
+
+@pytest.mark.skipif(
+    not (WEB_DIR / "node_modules" / "swagger-ui-dist").is_dir(), reason="make setup installs Swagger UI"
+)
+def test_the_api_docs_come_from_this_server_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text and "<script>" not in page.text
+    for asset in ("/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/vendor/swagger-ui/swagger-ui.css",
+                  "/static/docs.js"):  # fmt: skip
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc loads from a CDN: not served
