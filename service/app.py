@@ -21,9 +21,10 @@ from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
 from service.accounts import routes as accounts
+from service.body_limit import BodyLimit
 from service.database import make_engine, session_factory
 from service.deps import SECURITY_SCHEME
-from service.errors import install_error_handlers
+from service.errors import DESCRIPTIONS, install_error_handlers
 from service.facilities import routes as facilities
 from service.facilities.status import engine_statuses
 from service.matcher import Matcher
@@ -159,6 +160,12 @@ def _document(app: FastAPI) -> None:
         schemas[ReferralRequestIn.__name__] = schema
         password_flow = {"password": {"tokenUrl": "/api/token", "scopes": {}}}
         components["securitySchemes"] = {SECURITY_SCHEME: {"type": "oauth2", "flows": password_flow}}
+        for ops in doc["paths"].values():  # every body has a limit (service.body_limit)
+            for op in ops.values():
+                if "requestBody" in op:
+                    error = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                    too_large = {"description": DESCRIPTIONS[413], "content": {"application/json": error}}
+                    op["responses"].setdefault("413", too_large)
         for route in _api_routes(app.routes):
             if _needs_sign_in(route.dependant):
                 for method in route.methods or ():
@@ -190,6 +197,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(BodyLimit)
     install_web(app, cfg.web_modules_dir, tile_url=cfg.tile_url)
     _document(app)
     return app

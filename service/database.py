@@ -8,6 +8,8 @@ Alembic (``service/migrations``), never by ``create_all`` in production.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -217,11 +219,24 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC)
 
 
+def _private_file(url: str) -> None:
+    """A SQLite file holds patient data (UU 27/2022): created 0600 (its -wal and -shm files take the
+    same mode from it), and an existing one is made 0600 too."""  # noqa: D205, D209
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:") or "mode=memory" in path:
+        return
+    file = Path(path.split("?", 1)[0])
+    fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    file.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        _private_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -57,19 +57,23 @@ class Settings(BaseSettings):
     #: where the npm-installed front-end libraries are (``make setup`` runs ``npm ci`` there)
     web_modules_dir: Path = Field(default_factory=lambda: Path(__file__).parent / "web" / "node_modules")
 
+    def private_data_dir(self) -> Path:
+        """The data directory, made (or kept) 0700: it holds patient data and the signing key."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
+        return self.data_dir
+
     def resolved_database_url(self) -> str:
         """The database URL, with the SQLite default under the data directory."""
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.data_dir / 'rujuk.sqlite3').resolve()}"
+        return f"sqlite:///{(self.private_data_dir() / 'rujuk.sqlite3').resolve()}"
 
     def resolved_secret_key(self) -> str:
         """The token-signing key (created once, mode 0600, when not configured)."""
         if self.secret_key:
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "secret.key"
+        path = self.private_data_dir() / "secret.key"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             tmp.write_text(secrets.token_urlsafe(48), encoding="utf-8")

@@ -52,3 +52,33 @@ def test_bad_input_is_never_a_500(api: Api, method: str, url: str, payload: byte
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     body = r.json()
     assert body["type"] and body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "size"),
+    [
+        ("/api/suggestions", 64 * 1024 + 1),
+        ("/api/referrals", 256 * 1024 + 1),
+        ("/api/users", 10 * 1024 * 1024),
+    ],
+)
+def test_bodies_over_their_route_limit_are_refused_unread(api: Api, url: str, size: int) -> None:
+    before = len(api.get("/api/referrals?box=outbox&limit=200", "segarau").json())
+    headers = {**api.h("segarau"), "Content-Type": "application/json", "Idempotency-Key": new_key()}
+    r = api.client.post(url, content=b"{" + b" " * (size - 2) + b"}", headers=headers)
+    assert r.status_code == 413, r.text
+    assert r.json()["type"] == "too_large"
+    # sent in chunks, with no declared length: counted and cut off all the same
+    chunks = (b" " * 65536 for _ in range(size // 65536 + 1))
+    r = api.client.post(url, content=chunks, headers=headers)
+    assert r.status_code == 413, r.text
+    assert len(api.get("/api/referrals?box=outbox&limit=200", "segarau").json()) == before
+
+
+def test_a_body_within_its_limit_is_read_as_before(api: Api) -> None:
+    body = json.dumps({"origin_id": "PKM-SEGARAU", "age_years": 28, "sex": "female", "icd10": ["O72.1"]})
+    chunks = (body[i : i + 10].encode() for i in range(0, len(body), 10))
+    r = api.client.post(
+        "/api/suggestions", content=chunks, headers={**api.h("segarau"), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 200, r.text
