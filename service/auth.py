@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
@@ -9,6 +10,7 @@ from enum import StrEnum
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 _HASHER = PasswordHasher()
 ALGORITHM = "HS256"
@@ -48,13 +50,42 @@ class Principal:
         return Role.ADMIN in self.roles
 
 
+#: a password must score at least this on zxcvbn's 0-4 scale ("safely unguessable" from 3)
+MIN_STRENGTH = 3
+#: words an attacker would try first here, on top of zxcvbn's dictionaries
+_LOCAL_WORDS = ("rujuk", "sisrute", "sambas", "puskesmas", "rsud", "rumahsakit", "bidan", "perawat",
+                "dokter", "admin", "indonesia", "password", "rahasia", "sandi", "katasandi")  # fmt: skip
+
+
+def password_problem(password: str, *, username: str = "") -> str | None:
+    """Why a password is too guessable (zxcvbn, with the username and local words), or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"at least {MIN_PASSWORD} characters"
+    result = zxcvbn(password[:100], user_inputs=[username, *_LOCAL_WORDS])
+    if result["score"] >= MIN_STRENGTH:
+        return None
+    hint = " ".join(
+        filter(None, [result["feedback"].get("warning"), *result["feedback"].get("suggestions", [])])
+    )
+    return f"too easy to guess ({hint or 'add more unusual words'})"
+
+
+#: a hash verified for unknown usernames, so that they take as long as known ones to refuse
+_DUMMY_HASH = _HASHER.hash("rujuk: no such user")
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash."""
     return _HASHER.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """True if the password matches (constant-time in argon2)."""
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True if the password matches (constant-time in argon2); None (no such user) checks a
+    dummy hash and is False, in the same time."""  # noqa: D205, D209
+    if password_hash is None:
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _HASHER.verify(_DUMMY_HASH, password)
+        return False
     try:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from service.accounts import store
 from service.accounts.schemas import MeOut, TokenOut, UserIn, UserOut
+from service.accounts.signin import sign_in
 from service.auth import issue_token
 from service.deps import Admin, AnyUser, Db, Rt
 from service.errors import UnauthorizedError
@@ -18,9 +19,12 @@ router = APIRouter(prefix="/api", tags=["auth"])
 
 
 @router.post("/token", **doc(TokenOut, 401))
-def token(rt: Rt, db: Db, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
-    """OAuth2 password flow: a short-lived bearer token."""
-    p = store.authenticate(db, form.username, form.password)
+async def token(
+    request: Request, rt: Rt, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> dict[str, Any]:
+    """OAuth2 password flow: a short-lived bearer token. A refused sign-in is audited."""
+    client = request.client.host if request.client else "-"
+    p = await sign_in(rt, form.username, form.password, client=client)
     if p is None:
         raise UnauthorizedError("wrong username or password")
     minutes = rt.settings.token_minutes

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from service.audit import audit
-from service.auth import FACILITY_ROLES, Principal, Role, hash_password, verify_password
+from service.auth import FACILITY_ROLES, Principal, Role, hash_password, password_problem, verify_password
 from service.database import User
 from service.errors import ConflictError, InputError
 
@@ -30,6 +30,9 @@ def create_user(
     now: dt.datetime,
 ) -> User:
     """A new account; facility roles need a known facility."""
+    problem = password_problem(password, username=username)
+    if problem is not None:
+        raise InputError("password", problem)
     rs = {Role(r) for r in roles}
     if rs & FACILITY_ROLES and not facility_id:
         raise InputError("facility_id", "referrer and receiver accounts must be bound to a facility")
@@ -64,9 +67,15 @@ def create_user(
 def authenticate(s: Session, username: str, password: str) -> Principal | None:
     """The principal for these credentials, or None."""
     u = s.scalar(select(User).where(User.username == username))
-    if u is None or not u.active or not verify_password(u.password_hash, password):
+    ok = verify_password(u.password_hash if u is not None else None, password)  # same time either way
+    if u is None or not u.active or not ok:
         return None
     return principal_of(u)
+
+
+def record_failure(s: Session, username: str, *, client: str, now: dt.datetime) -> None:
+    """Audit a refused sign-in (never the password)."""
+    audit(s, actor=None, action="auth.fail", entity="user", entity_id=username[:64], now=now, client=client)
 
 
 def principal_of(u: User) -> Principal:

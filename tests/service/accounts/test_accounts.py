@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from service.database import AuditEntry
 from tests.service.conftest import Api
 
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
@@ -51,3 +58,37 @@ def test_only_admins_create_users(api: Api) -> None:
     r = api.post("/api/users", "admin", json=unbound)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "facility_id"
+
+
+@pytest.mark.parametrize("password", ["1234567890", "password12", "sambas2025!", "lemah12345", "qwertyuiop"])
+def test_guessable_passwords_are_refused(api: Api, password: str) -> None:
+    body = {"username": "lemah", "password": password, "roles": ["planner"]}
+    r = api.post("/api/users", "admin", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "password"
+    assert "guess" in r.json()["detail"]
+
+
+def test_refused_sign_ins_are_audited_without_the_password(api: Api) -> None:
+    secret = "tebakan-salah-sekali-7"
+    for user in ("segarau", "no-such-user"):
+        assert api.client.post("/api/token", data={"username": user, "password": secret}).status_code == 401
+    with api.rt.sessions() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "auth.fail")).all()
+        logged = {r.entity_id for r in rows}
+        assert {"segarau", "no-such-user"} <= logged
+        assert all(secret not in json.dumps(r.detail) for r in rows)
+
+
+def test_unknown_and_known_users_take_as_long_to_refuse(api: Api) -> None:
+    def median_s(user: str) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            api.client.post("/api/token", data={"username": user, "password": "bukan-ini-sandinya"})
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[2]
+
+    known, unknown = median_s("segarau"), median_s("tidak-ada-orangnya")
+    # both pay for an argon2 check (hundreds of ms); without it the unknown one took ~10 ms
+    assert unknown > known / 3, (known, unknown)
