@@ -113,6 +113,16 @@ def api(database_url: str, sambas: Dataset, tmp_path_factory: pytest.TempPathFac
         yield a
 
 
+#: a suggestion request: postpartum haemorrhage at Puskesmas Segarau, an emergency
+PPH_REQUEST: dict[str, Any] = {
+    "origin_id": "PKM-SEGARAU",
+    "age_years": 28,
+    "sex": "female",
+    "icd10": ["O72.1"],
+    "emergency": True,
+}
+
+
 def letter_body(*, now: dt.datetime | None = None, **over: Any) -> dict[str, Any]:
     """A complete referral letter: postpartum haemorrhage from Puskesmas Segarau.
 
@@ -175,5 +185,5 @@ def create(
     )
 
 
-__all__ = ["PASSWORD", "T0", "Api", "Clock", "create", "letter_body", "new_key"]
+__all__ = ["PASSWORD", "PPH_REQUEST", "T0", "Api", "Clock", "create", "letter_body", "new_key"]
 _ = Path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.service.conftest import Api
+import datetime as dt
+
+from tests.service.conftest import PPH_REQUEST, Api
 
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
 
@@ -28,17 +30,11 @@ def test_status_update_by_own_staff_with_time_and_author(api: Api) -> None:
 
 
 def test_not_accepting_reverts_by_itself(api: Api) -> None:
-    until = (api.clock.now.replace(microsecond=0) + __import__("datetime").timedelta(hours=1)).isoformat()
+    until = (api.clock.now.replace(microsecond=0) + dt.timedelta(hours=1)).isoformat()
     r = api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat",
                   json={"not_accepting_until": until, "not_accepting_reason": "listrik padam"})  # fmt: skip
     assert r.status_code == 200, r.text
-    req = {
-        "origin_id": "PKM-SEGARAU",
-        "age_years": 28,
-        "sex": "female",
-        "icd10": ["O72.1"],
-        "emergency": True,
-    }
+    req = dict(PPH_REQUEST)
     s = api.post("/api/suggestions", "segarau", json=req).json()
     assert PEMANGKAT in {x["facility_id"] for x in s["excluded"]}
     api.clock.advance(hours=1, minutes=1)

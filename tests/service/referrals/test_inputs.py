@@ -8,9 +8,9 @@ import urllib.parse
 
 import pytest
 
-from tests.service.conftest import T0, Api, create, letter_body
+from tests.service.conftest import PPH_REQUEST, T0, Api, create, letter_body
 
-SUGGEST = {"origin_id": "PKM-SEGARAU", "age_years": 28, "sex": "female", "emergency": True}
+SUGGEST = PPH_REQUEST
 
 
 @pytest.mark.parametrize("code", ["ZZZZ", "A0000", "o7211", "Q99.99"])

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from service.database import AuditEntry, ReferralEvent
 from service.referrals.escalation import escalation_tick
-from tests.service.conftest import Api, create, letter_body, new_key
+from tests.service.conftest import PPH_REQUEST, Api, create, letter_body, new_key
 
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
 
@@ -20,13 +20,7 @@ PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
 
 
 def test_suggestion_explained(api: Api) -> None:
-    req = {
-        "origin_id": "PKM-SEGARAU",
-        "age_years": 28,
-        "sex": "female",
-        "icd10": ["O72.1"],
-        "emergency": True,
-    }
+    req = dict(PPH_REQUEST)
     s = api.post("/api/suggestions", "segarau", json=req).json()
     assert s["decision"] == "refer"
     assert s["rule_pack"]["id"] == "sambas"
@@ -41,13 +35,7 @@ def test_suggestion_explained(api: Api) -> None:
 
 
 def test_reason_texts_in_the_language_asked_for(api: Api) -> None:
-    req = {
-        "origin_id": "PKM-SEGARAU",
-        "age_years": 28,
-        "sex": "female",
-        "icd10": ["O72.1"],
-        "emergency": True,
-    }
+    req = dict(PPH_REQUEST)
     by_lang = {
         lang: api.post(f"/api/suggestions?lang={lang}", "segarau", json=req).json()
         for lang in ("id", "en", "all")
