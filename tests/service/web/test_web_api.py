@@ -237,7 +237,7 @@ SECURITY = ("content-security-policy", "x-frame-options", "x-content-type-option
 
 @pytest.mark.parametrize(
     ("method", "url"),
-    [("GET", "/"), ("GET", "/rujuk"), ("GET", "/static/rujuk.js"), ("GET", "/api/facilities"),
+    [("GET", "/"), ("GET", "/rujuk"), ("GET", "/api/facilities"),
      ("GET", "/api/nothing-here"), ("GET", "/api/me"), ("POST", "/api/suggestions"), ("GET", "/docs"),
      ("GET", "/openapi.json")],
 )  # fmt: skip
@@ -272,3 +272,9 @@ def test_the_api_docs_come_from_this_server_not_a_cdn(client: TestClient) -> Non
                   "/static/docs.js"):  # fmt: skip
         assert client.get(asset).status_code == 200, asset
     assert client.get("/redoc").status_code == 404  # ReDoc loads from a CDN: not served
+
+
+def test_static_files_carry_nosniff_only(client: TestClient) -> None:
+    r = client.get("/static/rujuk.js")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in r.headers  # a script is no page: the page's policy governs it
