@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
 from service.accounts import routes as accounts
+from service.accounts.throttle import Throttle
 from service.body_limit import BodyLimit
 from service.database import make_engine, session_factory
 from service.deps import SECURITY_SCHEME
@@ -73,7 +74,7 @@ REGISTRY_TTL_S = 2.0
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
-    engine = make_engine(cfg.resolved_database_url())
+    engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     return Runtime(
         settings=cfg,
@@ -107,6 +108,12 @@ def _lifespan(
         rt = await run_in_threadpool(build_runtime, cfg, dataset)
         rt.clock = clock or utc_now
         rt.tracker = _tracker(cfg)
+        rt.throttle = throttle = Throttle(
+            cfg.redis_url,
+            account=cfg.signin_account_limit,
+            address=cfg.signin_address_limit,
+            key_prefix=cfg.redis_prefix,
+        )
         app.state.runtime = rt
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
@@ -120,6 +127,7 @@ def _lifespan(
                 await task
             if rt.tracker is not None:
                 await rt.tracker.client.aclose()
+            await throttle.aclose()
             rt.engine.dispose()
 
     return lifespan

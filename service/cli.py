@@ -102,7 +102,7 @@ def serve(
         for p in problems:
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(1)
-    engine = make_engine(cfg.resolved_database_url())
+    engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     engine.dispose()
     cfg.resolved_secret_key()  # created once here, not raced by the workers
@@ -159,6 +159,8 @@ app.add_typer(users, name="users")
 ambulances_cli = typer.Typer(help="Ambulances and their tracking devices.", no_args_is_help=True)
 app.add_typer(ambulances_cli, name="ambulances")
 app.add_typer(plan, name="plan")
+keys = typer.Typer(help="Keys of the patient data at rest (UU 27/2022).", no_args_is_help=True)
+app.add_typer(keys, name="keys")
 
 
 @db.command("upgrade")
@@ -169,10 +171,84 @@ def db_upgrade() -> None:
     from service.settings import Settings  # noqa: PLC0415
 
     cfg = Settings()
-    engine = make_engine(cfg.resolved_database_url())
+    engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     engine.dispose()
     typer.echo(f"schema at head on {engine.url.render_as_string(hide_password=True)}")
+
+
+@contextlib.contextmanager
+def _sealed_store() -> Iterator[Any]:
+    """The migrated database's engine, with the keys of the settings (bad keys exit 2)."""
+    from service.database import make_engine  # noqa: PLC0415
+    from service.migrate import upgrade  # noqa: PLC0415
+    from service.sealing import KeyringError  # noqa: PLC0415
+    from service.settings import Settings  # noqa: PLC0415
+
+    cfg = Settings()
+    try:
+        engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
+    except KeyringError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _print_counts(engine: Any) -> None:  # noqa: ANN401  an Engine
+    from service.rekey import key_counts  # noqa: PLC0415
+
+    current = engine.dialect.rujuk_keyring.current
+    typer.echo(f"current key: {current}")
+    for column, counts in key_counts(engine).items():
+        listed = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) or "none stored"
+        typer.echo(f"{column}: {listed}")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Which key seals how many stored values."""
+    with _sealed_store() as engine:
+        _print_counts(engine)
+
+
+@keys.command("rotate")
+def keys_rotate(
+    new: Annotated[
+        bool, typer.Option(help="add a new key first (key file only); --no-new: re-seal only")
+    ] = True,
+) -> None:
+    """Add a new key (it seals from now on) and re-seal every stored value with it.
+
+    With RUJUK_PATIENT_KEYS, put the new key first there and restart the service, then run this
+    with --no-new. Old keys stay in the key file: remove one once ``keys status`` shows it seals
+    nothing (and no backup you may restore needs it).
+    """
+    from service.rekey import reseal  # noqa: PLC0415
+    from service.sealing import KeyringError  # noqa: PLC0415
+
+    with _sealed_store() as engine:
+        ring = engine.dialect.rujuk_keyring
+        if new:
+            try:
+                typer.echo(f"new key {ring.add_key()} added to {ring.path}")
+            except KeyringError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from exc
+        for column, n in reseal(engine).items():
+            typer.echo(f"{column}: {n} re-sealed with {ring.current}")
+        _print_counts(engine)
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a fresh random key (base64, 32 bytes) for RUJUK_PATIENT_KEYS or RUJUK_LOOKUP_KEY."""
+    from service.sealing import new_key  # noqa: PLC0415
+
+    typer.echo(new_key())
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -210,7 +286,7 @@ def _store() -> Iterator[tuple[Any, set[str]]]:
 
     cfg = Settings()
     known = {f.id for f in load_dataset(cfg.dataset_path).facilities}
-    engine = make_engine(cfg.resolved_database_url())
+    engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     try:
         with session_factory(engine)() as s:

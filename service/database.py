@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,6 +31,72 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from service.sealing import Keyring, KeyringError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import Dialect
+
+
+def keyring_of(dialect: Dialect) -> Keyring:
+    """The keyring of the engine this dialect belongs to (``make_engine(..., keyring=)``)."""
+    ring = getattr(dialect, "rujuk_keyring", None)
+    if not isinstance(ring, Keyring):
+        msg = "this engine has no patient keys: make it with make_engine(url, keyring=...)"
+        raise KeyringError(msg)
+    return ring
+
+
+class SealedJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON object stored sealed (``service.sealing``): personal data at rest.
+
+    The column stays JSON; it holds one JSON string, the sealed value.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, aad: str) -> None:
+        super().__init__()
+        self.aad = aad.encode()
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
+        """Seal on the way in."""
+        if value is None:
+            return None
+        return keyring_of(dialect).seal_text(orjson.dumps(value).decode(), aad=self.aad)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
+        """Open on the way out."""
+        if value is None:
+            return None
+        out: dict[str, Any] = orjson.loads(keyring_of(dialect).open_text(value, aad=self.aad))
+        return out
+
+
+class SealedBytes(TypeDecorator[bytes]):
+    """Bytes stored sealed (``service.sealing``): files that carry personal data."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, aad: str) -> None:
+        super().__init__()
+        self.aad = aad.encode()
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        """Seal on the way in."""
+        return None if value is None else keyring_of(dialect).seal(value, aad=self.aad)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        """Open on the way out."""
+        return None if value is None else keyring_of(dialect).open(bytes(value), aad=self.aad)
+
+
+#: associated data of the sealed columns (a value copied to another column does not open)
+PATIENT_AAD = "referrals.patient"
+ATTACHMENT_AAD = "attachments.data"
 
 
 class Base(DeclarativeBase):
@@ -93,7 +160,10 @@ class Referral(Base):
     specialty: Mapped[str | None] = mapped_column(String(40))
     non_specialist: Mapped[bool] = mapped_column(Boolean, default=False)
     tacc: Mapped[str] = mapped_column(Text, default="")
-    patient: Mapped[dict[str, Any]]  # personal data: never logged
+    #: personal data: sealed at rest (``service.sealing``), never logged
+    patient: Mapped[dict[str, Any]] = mapped_column(SealedJSON(PATIENT_AAD))
+    #: keyed hash of the patient's NIK, to find a patient's referrals without the NIK in clear
+    nik_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     medical: Mapped[dict[str, Any]]
     reason: Mapped[str] = mapped_column(Text)
     consent: Mapped[dict[str, Any]]
@@ -160,7 +230,7 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(SealedBytes(ATTACHMENT_AAD))  # sealed at rest
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime]
 
@@ -231,8 +301,17 @@ def _private_file(url: str) -> None:
     file.chmod(0o600)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3)."""
+def make_engine(url: str, keyring: Keyring | None = None) -> Engine:
+    """An engine for SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL (psycopg 3).
+
+    ``keyring`` seals and opens the patient data (without it, reading or writing them fails).
+    """
+    engine = _engine(url)
+    engine.dialect.rujuk_keyring = keyring  # type: ignore[attr-defined]
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):

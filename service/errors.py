@@ -5,7 +5,8 @@ an error response by hand. The shape is always ``{type, detail, errors?}``, desc
 OpenAPI document by ``service.schemas.ErrorOut``:
 
 - ``type``: what kind of error (``validation_error``, ``unauthorized``, ``forbidden``,
-  ``not_found``, ``conflict``, ``invalid_transition``, ``too_large``, ``positions_unavailable``);
+  ``not_found``, ``conflict``, ``invalid_transition``, ``too_large``, ``too_many_requests``,
+  ``positions_unavailable``);
 - ``detail``: one sentence for a person, naming the field when there is one;
 - ``errors``: for validation errors, every problem as ``{field, message}``.
 """
@@ -106,6 +107,16 @@ class TooLargeError(ServiceError):
     kind = "too_large"
 
 
+class TooManyRequestsError(ServiceError):
+    """Too many refused sign-ins for this account or address: wait ``Retry-After`` seconds (429)."""
+
+    status = 429
+    kind = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
 class PositionsUnavailableError(ServiceError):
     """Ambulance positions cannot be read or written: Redis is down or not configured (503)."""
 
@@ -126,6 +137,8 @@ DESCRIPTIONS: dict[int, str] = {
     "(`invalid_transition`).",
     413: "The body or file is over its limit (`too_large`).",
     422: "Invalid input; `detail` names the first field, `errors` lists every problem (`validation_error`).",
+    429: "Too many refused sign-ins for this account or address (`too_many_requests`); retry after "
+    "`Retry-After` seconds.",
     503: "Ambulance positions are unavailable (`positions_unavailable`); retry after `Retry-After`.",
 }
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from geodata.dataset import Dataset
+    from service.accounts.throttle import Throttle
     from service.auth import Principal
     from service.matcher import Matcher
     from service.settings import Settings
@@ -87,6 +88,8 @@ class Runtime:
     device_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: ambulance positions in Redis (None: no Redis configured, positions unavailable)
     tracker: Tracker | None = None
+    #: sign-in limits (``service.accounts.throttle``), set when the service starts
+    throttle: Throttle | None = None
 
     def read(self, cache: Cached[T]) -> T:
         """A cached read in a session of its own (blocking: call from a worker thread)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geodata.dataset import bundled_dataset_path
+from service.sealing import Keyring, keyring_for
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,16 @@ class Settings(BaseSettings):
     #: workers of one host; set it explicitly when several hosts serve)
     secret_key: str = ""
     token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: keys sealing the patient data at rest, ``id:base64,id:base64`` (the first encrypts); empty:
+    #: ``<data_dir>/patient.keys``, created 0600 on first start (see ``service.sealing``)
+    patient_keys: str = Field(default="", repr=False)
+    #: key of the NIK lookup hash (base64, 32 bytes); needed with ``patient_keys``
+    lookup_key: str = Field(default="", repr=False)
+    #: refused sign-ins allowed per username before it is locked until the window frees
+    #: (``limits`` notation, e.g. ``10 per 15 minutes``; see ``service.accounts.throttle``)
+    signin_account_limit: str = "10 per 15 minutes"
+    #: refused sign-ins allowed per client address (many staff may share one address)
+    signin_address_limit: str = "50 per 15 minutes"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -57,11 +69,25 @@ class Settings(BaseSettings):
     #: where the npm-installed front-end libraries are (``make setup`` runs ``npm ci`` there)
     web_modules_dir: Path = Field(default_factory=lambda: Path(__file__).parent / "web" / "node_modules")
 
+    @field_validator("signin_account_limit", "signin_address_limit")
+    @classmethod
+    def _a_limit(cls, v: str) -> str:
+        try:
+            parse(v)
+        except ValueError as exc:
+            msg = f"{v!r} is not a limit such as '10 per 15 minutes'"
+            raise ValueError(msg) from exc
+        return v
+
     def private_data_dir(self) -> Path:
         """The data directory, made (or kept) 0700: it holds patient data and the signing key."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data_dir.chmod(0o700)
         return self.data_dir
+
+    def keyring(self) -> Keyring:
+        """The keys of the patient data (KeyringError when the configured ones are malformed)."""
+        return keyring_for(self.patient_keys, self.lookup_key, self.private_data_dir())
 
     def resolved_database_url(self) -> str:
         """The database URL, with the SQLite default under the data directory."""

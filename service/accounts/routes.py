@@ -12,21 +12,22 @@ from service.accounts.schemas import MeOut, TokenOut, UserIn, UserOut
 from service.accounts.signin import sign_in
 from service.auth import issue_token
 from service.deps import Admin, AnyUser, Db, Rt
-from service.errors import UnauthorizedError
 from service.http import doc
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@router.post("/token", **doc(TokenOut, 401))
+@router.post("/token", **doc(TokenOut, 401, 429))
 async def token(
     request: Request, rt: Rt, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> dict[str, Any]:
-    """OAuth2 password flow: a short-lived bearer token. A refused sign-in is audited."""
+    """OAuth2 password flow: a short-lived bearer token.
+
+    A refused sign-in is audited. Too many refused sign-ins for one account or from one address
+    lock it for a while: 429 with ``Retry-After``, whatever the password.
+    """
     client = request.client.host if request.client else "-"
     p = await sign_in(rt, form.username, form.password, client=client)
-    if p is None:
-        raise UnauthorizedError("wrong username or password")
     minutes = rt.settings.token_minutes
     return {
         "access_token": issue_token(p, key=rt.secret, minutes=minutes, now=rt.clock()),

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from service.audit import audit
-from service.auth import FACILITY_ROLES, Principal, Role, hash_password, password_problem, verify_password
+from service.auth import (
+    FACILITY_ROLES,
+    Principal,
+    Role,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from service.database import User
 from service.errors import ConflictError, InputError
 
@@ -65,17 +73,36 @@ def create_user(
 
 
 def authenticate(s: Session, username: str, password: str) -> Principal | None:
-    """The principal for these credentials, or None."""
+    """The principal for these credentials, or None.
+
+    A hash made with older parameters is redone with today's (the caller commits).
+    """
     u = s.scalar(select(User).where(User.username == username))
     ok = verify_password(u.password_hash if u is not None else None, password)  # same time either way
     if u is None or not u.active or not ok:
         return None
+    if needs_rehash(u.password_hash):
+        u.password_hash = hash_password(password)
     return principal_of(u)
 
 
 def record_failure(s: Session, username: str, *, client: str, now: dt.datetime) -> None:
     """Audit a refused sign-in (never the password)."""
     audit(s, actor=None, action="auth.fail", entity="user", entity_id=username[:64], now=now, client=client)
+
+
+def record_lockout(s: Session, username: str, *, client: str, scope: str, now: dt.datetime) -> None:
+    """Audit the start of a lockout (``scope``: the account or the client address)."""
+    audit(
+        s,
+        actor=None,
+        action="auth.lockout",
+        entity="user",
+        entity_id=username[:64],
+        now=now,
+        client=client,
+        scope=scope,
+    )
 
 
 def principal_of(u: User) -> Principal:

@@ -72,7 +72,8 @@ def _demand(matcher: Matcher, referrals: int, seed: int, historic_days: int = 0)
         from service.planning.historic import historic  # noqa: PLC0415
         from service.settings import Settings  # noqa: PLC0415
 
-        engine = make_engine(Settings().resolved_database_url())
+        cfg = Settings()
+        engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
         now = dt.datetime.now(dt.UTC)
         with session_factory(engine)() as s:
             rows = historic(s, matcher.dataset, since=now - dt.timedelta(days=historic_days), until=now)

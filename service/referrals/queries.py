@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from service.auth import Principal, Role
-from service.database import Referral, ReferralEvent
+from service.database import Referral, ReferralEvent, keyring_of
 from service.errors import NotFoundError
 from service.referrals.lifecycle import Side, Status
 
@@ -64,10 +64,19 @@ def get_referral(s: Session, p: Principal, referral_id: str) -> Referral:
 
 
 def list_referrals(
-    s: Session, p: Principal, *, box: str, status: str | None, limit: int, before: dt.datetime | None
+    s: Session,
+    p: Principal,
+    *,
+    box: str,
+    status: str | None,
+    limit: int,
+    before: dt.datetime | None,
+    nik: str | None = None,
 ) -> Sequence[Referral]:
     """The caller's outbox (sent by its facility) or inbox (received), newest first."""
     q = select(Referral)
+    if nik is not None:
+        q = q.where(Referral.nik_hash == keyring_of(s.get_bind().dialect).lookup_hash(nik))
     if box == "inbox":
         if not p.is_admin:
             q = q.where(Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None))

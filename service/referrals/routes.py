@@ -75,12 +75,19 @@ def list_referrals(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[dt.datetime | None, Query()] = None,
+    nik: Annotated[str | None, Query(pattern=r"^\d{16}$", description="one patient's (16-digit NIK)")] = None,
 ) -> Response:
-    """The facility's outbox or inbox (or, for dispatchers, referrals needing transport)."""
+    """The facility's outbox or inbox (or, for dispatchers, referrals needing transport).
+
+    ``nik`` finds one patient's referrals in the box (through a keyed hash: the NIK is never
+    stored in clear); the transport list cannot be searched by patient.
+    """
     check_role(p, *((Role.DISPATCHER,) if box == "transport" else (Role.REFERRER, Role.RECEIVER)))
+    if nik is not None and box == "transport":
+        raise InputError("query.nik", "the transport list carries no patient identity: no search by NIK")
     now = rt.clock()
     rows = queries.list_referrals(db, p, box=box, status=status.value if status else None, limit=limit,
-                                before=before)  # fmt: skip
+                                before=before, nik=nik)  # fmt: skip
     out = []
     for r in rows:
         j = referral_json(r, with_patient=box != "transport")

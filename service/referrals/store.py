@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rules.model import ReferralRequest, ServiceType, Sex
 from service.audit import audit
-from service.database import Ambulance, Referral, ReferralEvent, aware
+from service.database import Ambulance, Referral, ReferralEvent, aware, keyring_of
 from service.errors import ConflictError, InputError
 from service.referrals.lifecycle import Action, Side, Status, transition
 from service.referrals.queries import sides_of
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rules.model import Suggestion
     from service.auth import Principal
     from service.referrals.schemas import ReferralIn
+    from service.sealing import Keyring
 
 
 def request_hash(body: ReferralIn) -> str:
@@ -132,8 +133,9 @@ def create_referral(
             raise InputError(
                 "back_referral_of", "must be a referral this facility received from the destination facility"
             )
-    r = _new_referral(body, digest, origin_id=origin_id, idempotency_key=idempotency_key,
-                      suggestion=suggestion, created_by=principal.user_id, now=now)  # fmt: skip
+    r = _new_referral(body, digest, keyring=keyring_of(s.get_bind().dialect), origin_id=origin_id,
+                      idempotency_key=idempotency_key, suggestion=suggestion, created_by=principal.user_id,
+                      now=now)  # fmt: skip
     s.add(r)
     try:
         s.flush()
@@ -172,6 +174,7 @@ def _new_referral(
     body: ReferralIn,
     digest: str,
     *,
+    keyring: Keyring,
     origin_id: str,
     idempotency_key: str | None,
     suggestion: Suggestion,
@@ -196,6 +199,7 @@ def _new_referral(
         non_specialist=suggestion.need.non_specialist,
         tacc=body.tacc,
         patient=body.patient.model_dump(mode="json"),
+        nik_hash=keyring.lookup_hash(body.patient.nik),
         medical=m.model_dump(mode="json"),
         reason=body.reason,
         consent=body.consent.model_dump(mode="json"),

@@ -191,6 +191,28 @@ def test_sign_in_refuses_a_wrong_password_and_sends_each_user_to_their_page(site
     v.close(answered=(401,))  # the wrong password
 
 
+def test_a_locked_account_is_told_in_bahasa_when_to_try_again_on_a_phone(site: Site, browser: Any) -> None:
+    user = "bidan-lupa-sandi"  # not an account: unknown usernames are limited like known ones
+    with httpx.Client(base_url=site.url, timeout=30) as c:
+        for _ in range(10):
+            assert (
+                c.post("/api/token", data={"username": user, "password": "tebak-tebakan"}).status_code == 401
+            )
+    v = Visit(browser, site, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = v.page
+    page.goto(site.url + "/")
+    page.fill("#username", user)
+    page.fill("#password", "tebak-lagi-sekali")
+    page.click("#signin-button")
+    wait_js(page, "document.querySelector('#signin-error').textContent.length > 0")
+    message = page.text_content("#signin-error") or ""
+    assert "Terlalu banyak percobaan" in message
+    assert "15 menit" in message  # Retry-After, in whole minutes
+    assert page.is_enabled("#signin-button")  # the user can try again later, not stuck
+    v.shot("masuk-terkunci")
+    v.close(answered=(429,))
+
+
 def _request_suggestions(page: Any) -> None:
     page.fill("#age", "28")
     page.select_option("#sex", "female")

@@ -139,6 +139,13 @@ export function signOut() {
   location.href = "/";
 }
 
+/** What to tell the user when a sign-in is refused (wrong password, or locked for a while). */
+export function signInProblem(e) {
+  if (e.status === 401) return t("signin.wrong");
+  if (e.status === 429) return t("signin.locked", { m: Math.max(1, Math.ceil((e.retryAfter || 60) / 60)) });
+  return e.message;
+}
+
 /** Sign in; returns who. */
 export async function signIn(username, password) {
   const r = await fetch("/api/token", {
@@ -147,7 +154,11 @@ export async function signIn(username, password) {
     body: new URLSearchParams({ username, password }),
   });
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new ApiError(r.status, body);
+  if (!r.ok) {
+    const e = new ApiError(r.status, body);
+    e.retryAfter = Number(r.headers.get("Retry-After")) || 0;
+    throw e;
+  }
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
   const who = await api("/api/me");
   sessionStorage.setItem(ME_KEY, JSON.stringify(who));
@@ -179,7 +190,7 @@ function signInAgain() {
         signInAgain.pending = null;
         resolve();
       } catch (e) {
-        $("#again-error", dlg).textContent = e.message;
+        $("#again-error", dlg).textContent = signInProblem(e);
       }
     });
   });

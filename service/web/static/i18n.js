@@ -21,6 +21,7 @@ export const TEXT = {
   "signin.need_pass": { id: "Isi kata sandi.", en: "Enter your password." },
   "signin.no_pages": { id: "Akun ini tidak punya halaman (peran admin saja). Hubungi admin.", en: "This account has no page (admin role only). Ask an admin." },
   "signin.wrong": { id: "Nama pengguna atau kata sandi salah.", en: "Wrong username or password." },
+  "signin.locked": { id: "Terlalu banyak percobaan masuk yang salah. Demi keamanan, coba lagi dalam {m} menit.", en: "Too many wrong sign-in attempts. For safety, try again in {m} min." },
   "err.network": { id: "Tidak terhubung ke server rujuk. Periksa jaringan lalu coba lagi.", en: "Cannot reach the rujuk server. Check the network and try again." },
   "fmt.min": { id: "{m} mnt", en: "{m} min" },
   "fmt.hmin": { id: "{h} j {m} mnt", en: "{h} h {m} min" },

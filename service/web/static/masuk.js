@@ -1,5 +1,5 @@
 // The sign-in page: on success, on to the page asked for, or the first one the user's roles open.
-import { $, applyI18n, el, lang, pagesFor, setLang, signIn, t } from "/static/common.js";
+import { $, applyI18n, el, lang, pagesFor, setLang, signIn, signInProblem, t } from "/static/common.js";
 
 const params = new URLSearchParams(location.search);
 $("#denied").hidden = !params.has("denied");
@@ -29,7 +29,7 @@ $("#signin").addEventListener("submit", async (ev) => {
     $("#choose").hidden = false;
     $("#choose-list").replaceChildren(...pages.map((p) => el("li", {}, el("a", { href: p.path }, t(p.key)))));
   } catch (e) {
-    err.textContent = e.status === 401 ? t("signin.wrong") : e.message;
+    err.textContent = signInProblem(e);
   } finally {
     $("#signin-button").disabled = false;
   }

@@ -6,10 +6,11 @@ import json
 import time
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from service.database import AuditEntry
-from tests.service.conftest import Api
+from service.database import AuditEntry, User
+from tests.service.conftest import PASSWORD, Api
 
 PEMANGKAT, SAMBAS, TELUK_KERAMAT = "6101033", "6101022", "6101137"
 
@@ -92,3 +93,22 @@ def test_unknown_and_known_users_take_as_long_to_refuse(api: Api) -> None:
     known, unknown = median_s("segarau"), median_s("tidak-ada-orangnya")
     # both pay for an argon2 check (hundreds of ms); without it the unknown one took ~10 ms
     assert unknown > known / 3, (known, unknown)
+
+
+def test_a_hash_with_older_parameters_is_redone_at_sign_in(api: Api) -> None:
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)  # the first wave's hashes
+    with api.rt.sessions() as s:
+        u = s.scalar(select(User).where(User.username == "telukkeramat"))
+        assert u is not None
+        u.password_hash = old.hash(PASSWORD)
+        s.commit()
+    r = api.client.post("/api/token", data={"username": "telukkeramat", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    with api.rt.sessions() as s:
+        stored = s.scalar(select(User.password_hash).where(User.username == "telukkeramat"))
+    assert stored is not None
+    assert "m=19456,t=2,p=1" in stored
+    assert (
+        api.client.post("/api/token", data={"username": "telukkeramat", "password": PASSWORD}).status_code
+        == 200
+    )
