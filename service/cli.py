@@ -86,6 +86,7 @@ def serve(
 
     from service.database import make_engine  # noqa: PLC0415
     from service.migrate import upgrade  # noqa: PLC0415
+    from service.sealing import KeyringError  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
     for key, value in (
@@ -102,7 +103,12 @@ def serve(
         for p in problems:
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(1)
-    engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
+    try:
+        keyring = cfg.keyring()  # the key file is made once here, not raced by the workers
+    except KeyringError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    engine = make_engine(cfg.resolved_database_url(), keyring=keyring)
     upgrade(engine)
     engine.dispose()
     cfg.resolved_secret_key()  # created once here, not raced by the workers

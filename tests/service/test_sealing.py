@@ -148,3 +148,19 @@ def test_keys_rotate_reseals_everything_and_the_running_service_follows(api: Api
     assert key_id_of((stored if isinstance(stored, str) else json.dumps(stored)).strip('"')) == "k2"
     # re-sealing again finds nothing to do
     assert "referrals.patient: 0 re-sealed" in _rujuk(api, "keys", "rotate", "--no-new")
+
+
+def test_the_service_will_not_start_with_malformed_keys(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
+    env.update(RUJUK_DATA_DIR=str(tmp_path), RUJUK_PATIENT_KEYS="k1:bukan-kunci", RUJUK_LOOKUP_KEY=new_key())
+    out = subprocess.run(
+        [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", "8879"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "RUJUK_PATIENT_KEYS" in out.stderr
+    assert "not base64" in out.stderr
