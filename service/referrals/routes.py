@@ -122,7 +122,8 @@ def _act(
     terms = store.Terms(answer_within_min=rt.answer_within_min, receiving_ids=rt.receiving_ids)
     store.act(db, p, r, action, now=rt.clock(), terms=terms, note=note, redirect=redirect)
     db.commit()
-    return referral_json(r)
+    # the answer shows the patient only to those who may see it (a dispatcher acts on transport)
+    return referral_json(r, with_patient=queries.sees_patient(p, r))
 
 
 @router.post("/referrals/{referral_id}/send", **doc(ReferralOut, *_ACT_ERRORS))

@@ -132,3 +132,17 @@ def test_a_cancelled_draft_never_reaches_the_destination(api: Api) -> None:
         assert api.get(f"/api/referrals/{rid}/letter", who).status_code == 404
     inbox = api.get("/api/referrals?box=inbox&status=cancelled", "pemangkat").json()
     assert rid not in {j["id"] for j in inbox}
+
+
+def test_the_answer_to_a_dispatchers_action_carries_no_patient(api: Api) -> None:
+    rid = create(api).json()["id"]
+    for action, actor in (("send", "segarau"), ("accept", "pemangkat")):
+        r = api.post(f"/api/referrals/{rid}/{action}", actor)
+        assert r.status_code == 200, r.text
+        assert r.json()["patient"]["nik"] == "6101014107980001"  # the two facilities see it
+    for action in ("dispatch", "depart"):
+        r = api.post(f"/api/referrals/{rid}/{action}", "dispatch")
+        assert r.status_code == 200, r.text
+        assert "patient" not in r.json()
+        assert "6101014107980001" not in r.text
+        assert "Siti" not in r.text
