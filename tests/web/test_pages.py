@@ -152,6 +152,7 @@ class Visit:
         page.click("#signin-button")
         page.wait_for_url(f"**{then}")
         page.wait_for_selector("header.top .who")
+        page.wait_for_selector("body[data-ready='1']", state="attached")  # its data loaded, fields filled
         return page
 
     def shot(self, name: str) -> Path:
