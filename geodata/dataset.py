@@ -16,7 +16,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -28,6 +29,7 @@ from shapely.geometry import Point
 from geodata.errors import DatasetError, Problem, RoadGraphError
 from geodata.loaders import REGION_TOLERANCE_M, parse_facilities, parse_regions, parse_settlements
 from geodata.roadgraph import RoadGraph, load_road_graph
+from geodata.timezones import zone_of_region
 
 if TYPE_CHECKING:
     from geodata.models import Facility, Region, Settlement
@@ -50,6 +52,8 @@ class Dataset:
     settlements: tuple[Settlement, ...]
     roads: RoadGraph
     snap_max_m: float
+    #: the jurisdiction's time zone (IANA): report months, letters and pages are in it
+    timezone: str = "Asia/Jakarta"
 
     def facility(self, facility_id: str) -> Facility:
         """The facility with this id (KeyError if none)."""
@@ -98,6 +102,7 @@ def _read(root: Path) -> tuple[Dataset | None, list[Problem]]:
     if not isinstance(snap_max_m, int | float) or snap_max_m <= 0:
         problems.append(Problem(MANIFEST, f"{snap_max_m!r} is not a positive number", field="snap_max_m"))
         snap_max_m = DEFAULT_SNAP_MAX_M
+    timezone = _timezone(manifest, problems)
     if problems:
         return None, problems
 
@@ -141,9 +146,29 @@ def _read(root: Path) -> tuple[Dataset | None, list[Problem]]:
             settlements=tuple(settlements),
             roads=roads,
             snap_max_m=float(snap_max_m),
+            timezone=timezone,
         ),
         [],
     )
+
+
+def _timezone(manifest: dict[str, Any], problems: list[Problem]) -> str:
+    """The manifest's ``timezone``, else the zone of its Indonesian region code (Keppres 41/1987)."""
+    given = manifest.get("timezone")
+    if given is None:
+        zone = zone_of_region(str(manifest.get("region_id", "")))
+        if zone is None:
+            msg = "no time zone: set it (e.g. Asia/Makassar) outside Indonesia"
+            problems.append(Problem(MANIFEST, msg, field="timezone"))
+            return "UTC"
+        return zone
+    try:
+        ZoneInfo(str(given))
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"{given!r} is not a time zone of the tz database"
+        problems.append(Problem(MANIFEST, msg, field="timezone"))
+        return "UTC"
+    return str(given)
 
 
 def _check_kecamatan(

@@ -149,9 +149,10 @@ def render_suggestion(
     if s.excluded:
         lines.append(f"{t['excluded']}:")
         for x in hospitals:
-            lines.append(f"  x {x.name} ({x.facility_id}): " + "; ".join(r.text(lang) for r in x.reasons))
+            why = "; ".join(r.text(lang) + _refs(r) for r in x.reasons)
+            lines.append(f"  x {x.name} ({x.facility_id}): {why}")
         if others:
-            why = others[0].reasons[0].text(lang) if others[0].reasons else "-"
+            why = others[0].reasons[0].text(lang) + _refs(others[0].reasons[0]) if others[0].reasons else "-"
             lines.append("  " + t["others"].format(n=len(others), why=why))
     if modelled:
         lines.append(t["modelled"])

@@ -11,6 +11,7 @@ import io
 import statistics
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
@@ -64,11 +65,13 @@ SERVED = (
 )
 
 
-def _bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The first instant of the month and of the next one, in the jurisdiction's time zone (UTC)."""
+    zone = ZoneInfo(timezone)
     y, m = (int(x) for x in month.split("-"))
-    start = dt.datetime(y, m, 1, tzinfo=dt.UTC)
-    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.UTC)
-    return start, end
+    start = dt.datetime(y, m, 1, tzinfo=zone)
+    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def _share(num: int, den: int | None) -> float | None:
@@ -100,9 +103,11 @@ def _top(rows: list[Referral], n: int = 10) -> list[dict[str, Any]]:
     return out
 
 
-def _month_rows(s: Session, facility_id: str, month: str) -> tuple[list[Referral], list[Referral]]:
-    """The referrals a facility sent and received in a month (sent ones and paper entries)."""
-    start, end = _bounds(month)
+def _month_rows(
+    s: Session, facility_id: str, month: str, timezone: str
+) -> tuple[list[Referral], list[Referral]]:
+    """The referrals a facility sent and received in a month of local time (sent ones and paper entries)."""
+    start, end = month_bounds(month, timezone)
     in_month = (Referral.created_at >= start, Referral.created_at < end)
     sent = [
         r
@@ -206,9 +211,9 @@ def _puskesmas_tables(name: str, referred_up: list[Referral]) -> dict[str, Any]:
 
 
 def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dict[str, Any]:
-    """Indicators and annex tables for one facility and month (UTC month bounds)."""
+    """Indicators and annex tables for one facility and month (the month in the dataset's time zone)."""
     fac = ds.facility(facility_id)
-    sent, received = _month_rows(s, facility_id, month)
+    sent, received = _month_rows(s, facility_id, month, ds.timezone)
     vol = s.get(ServiceVolume, (facility_id, month))
     referred_up = [r for r in sent if r.back_referral_of is None]
     annex = _by_specialty(ds, referred_up)
@@ -222,6 +227,7 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
     return {
         "facility": {"id": fac.id, "name": fac.name, "kind": fac.kind.value, "regency": fac.regency},
         "month": month,
+        "timezone": ds.timezone,
         "indicators": _indicators(sent, received, vol.patients_served if vol else None),
         "tables": tables,
     }
@@ -229,7 +235,12 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
 
 def _sheets(rep: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
     ind = rep["indicators"]
-    head = [["fasilitas", rep["facility"]["name"]], ["kode", rep["facility"]["id"]], ["bulan", rep["month"]]]
+    head = [
+        ["fasilitas", rep["facility"]["name"]],
+        ["kode", rep["facility"]["id"]],
+        ["bulan", rep["month"]],
+        ["zona waktu", rep["timezone"]],
+    ]
     ind_rows = [
         ["indikator (Pasal 23 ayat 2)", "pembilang", "penyebut", "proporsi"],
         [

@@ -259,5 +259,7 @@ class ReportOut(BaseModel):
 
     facility: dict[str, Any]
     month: str
+    #: the time zone the month is counted in (the jurisdiction's, e.g. Asia/Jakarta: WIB)
+    timezone: str
     indicators: dict[str, Any]
     tables: dict[str, Any]

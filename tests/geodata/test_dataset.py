@@ -152,3 +152,22 @@ def test_bundled_dataset_loads() -> None:
     ds = load_dataset(bundled_dataset_path())
     assert len(ds.facilities) == 40
     assert np.all(ds.roads.travel_time_s > 0)
+
+
+def test_the_time_zone_is_the_manifests_or_the_provinces(copy: Path) -> None:
+    assert load_dataset(copy).timezone == "Asia/Jakarta"
+    manifest = json.loads((copy / "dataset.json").read_text(encoding="utf-8"))
+    manifest["timezone"] = "Asia/Makassar"  # as if the regency were in WITA
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_dataset(copy).timezone == "Asia/Makassar"
+    del manifest["timezone"]  # none given: Kalimantan Barat (61) is WIB
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_dataset(copy).timezone == "Asia/Jakarta"
+    manifest["timezone"] = "Asia/Sambas"
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert problems(copy) == [
+        "dataset.json: field 'timezone': 'Asia/Sambas' is not a time zone of the tz database"
+    ]
+    manifest["timezone"] = "WIB"
+    (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert problems(copy) == ["dataset.json: field 'timezone': 'WIB' is not a time zone of the tz database"]

@@ -105,3 +105,25 @@ def test_bad_status_file_names_the_field(tmp_path: Path) -> None:
     code, out, err = _run("--from", "PKM-SEGARAU", "--status-file", str(f))
     assert code == 2
     assert "6101033.beds_available.icu" in err + out
+
+
+@pytest.mark.parametrize(
+    ("origin", "code", "more"),
+    [("PKM-SEGARAU", "J18.9", []), ("PKM-PALOH", "O72.1", ["--emergency"]), ("PKM-TEBAS", "S06.5", ["--emergency"]),
+     ("PKM-GALING", "P07.3", []), ("6101033", "I21.9", ["--emergency"]), ("PKM-SAMBAS", "R11", ["--lang", "en"])],
+)  # fmt: skip
+def test_every_reason_ranked_or_excluded_cites_its_article(origin: str, code: str, more: list[str]) -> None:
+    exit_code, out, _ = _run("--from", origin, "--icd", code, *more)
+    assert exit_code == 0, out
+    reasons = [ln for ln in out.splitlines() if ln.lstrip().startswith(("- ", "x ", "! "))]
+    excluded = [ln for ln in reasons if ln.lstrip().startswith("x ")]
+    assert reasons, out
+    if code == "J18.9":  # Teluk Keramat, the regional hospital, has no lung service: excluded, cited
+        assert any("Pasal 12 ayat (4)" in ln for ln in excluded), out
+    for line in reasons:
+        assert "Pasal" in line, line
+    others = next(
+        (ln for ln in out.splitlines() if "other facilities excluded" in ln or "faskes lain" in ln), None
+    )
+    if others is not None:
+        assert "Pasal" in others, others
