@@ -35,3 +35,12 @@ PROVINCE_ZONES: dict[str, str] = {
 def zone_of_region(region_id: str) -> str | None:
     """The time zone of an Indonesian region code (province, regency, kecamatan, desa), or None."""
     return PROVINCE_ZONES.get(region_id.replace(".", "")[:2])
+
+
+#: how Indonesians name their zones (Asia/Pontianak is WIB too)
+LABELS = {WIB: "WIB", "Asia/Pontianak": "WIB", WITA: "WITA", WIT: "WIT"}
+
+
+def zone_label(zone: str) -> str:
+    """WIB, WITA or WIT for an Indonesian zone; the IANA name for any other."""
+    return LABELS.get(zone, zone)

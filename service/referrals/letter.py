@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from geodata.timezones import WIB, zone_label
 from service.database import aware
 from service.referrals.schemas import CONSENT_ITEMS
 
@@ -35,20 +37,23 @@ _TIMES = (
 )
 
 
-def _fmt(t: dt.datetime | None) -> str:
+def _fmt(t: dt.datetime | None, zone: str) -> str:
+    """A time in the jurisdiction's zone, named as people there name it (``2026-12-01 03:00 WIB``)."""
     t = aware(t)
-    return t.strftime("%Y-%m-%d %H:%M UTC") if t else ""
+    return f"{t.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone_label(zone)}" if t else ""
 
 
-def render_letter(r: Referral, facilities: Mapping[str, Facility], *, now: dt.datetime) -> str:
-    """The letter as HTML (autoescaped)."""
+def render_letter(
+    r: Referral, facilities: Mapping[str, Facility], *, now: dt.datetime, timezone: str = WIB
+) -> str:
+    """The letter as HTML (autoescaped); times in the jurisdiction's zone."""
 
     def name(fid: str) -> str:
         f = facilities.get(fid)
         return f"{f.name} ({fid})" if f else fid
 
     vitals = [(k, v) for k, v in (r.medical.get("vital_signs") or {}).items() if v is not None]
-    times = [(label, _fmt(getattr(r, f"{k}_at"))) for k, label in _TIMES if getattr(r, f"{k}_at")]
+    times = [(label, _fmt(getattr(r, f"{k}_at"), timezone)) for k, label in _TIMES if getattr(r, f"{k}_at")]
     return _ENV.get_template("letter.html").render(
         r=r,
         p=r.patient,
@@ -60,7 +65,7 @@ def render_letter(r: Referral, facilities: Mapping[str, Facility], *, now: dt.da
         destination=name(r.destination_id),
         service_type=_SERVICE.get(r.service_type, r.service_type),
         payer=_PAYER.get(r.payer, r.payer),
-        created=_fmt(r.created_at),
-        printed=_fmt(now),
+        created=_fmt(r.created_at, timezone),
+        printed=_fmt(now, timezone),
         times=times,
     )

@@ -183,4 +183,4 @@ def letter(r: CurrentReferral, rt: Rt, p: AnyUser) -> HTMLResponse:
     if not queries.sees_patient(p, r):
         raise NotFoundError(f"no referral {r.id!r}")
     names = {f.id: f for f in rt.dataset.facilities}
-    return HTMLResponse(render_letter(r, names, now=rt.clock()))
+    return HTMLResponse(render_letter(r, names, now=rt.clock(), timezone=rt.dataset.timezone))

@@ -28,6 +28,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from geodata.models import SERVICE_LABELS
+from geodata.timezones import zone_label
 from service.deps import Rt
 from service.http import doc
 from service.web.compress import CompressSome
@@ -80,6 +81,9 @@ class WebConfigOut(BaseModel):
     position_stale_s: float
     road_network_modelled: bool
     dataset: str
+    #: the jurisdiction's time zone (IANA) and how people there name it (WIB, WITA, WIT)
+    timezone: str
+    timezone_label: str
     service_labels: dict[str, str]
 
 
@@ -207,6 +211,8 @@ def web_config(rt: Rt) -> dict[str, Any]:
         "position_stale_s": s.position_stale_s,
         "road_network_modelled": rt.dataset.roads.modelled,
         "dataset": rt.dataset.name,
+        "timezone": rt.dataset.timezone,
+        "timezone_label": zone_label(rt.dataset.timezone),
         "service_labels": {k.value: v for k, v in SERVICE_LABELS.items()},
     }
 

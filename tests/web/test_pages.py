@@ -287,6 +287,20 @@ def test_refer_send_accept_and_the_sender_sees_it_live(site: Site, browser: Any)
     sender.close()
 
 
+def test_times_are_shown_in_wib_whatever_the_browsers_zone(site: Site, browser: Any) -> None:
+    rid = site.sent_referral()
+    with site.api("segarau") as c:
+        created = dt.datetime.fromisoformat(c.get(f"/api/referrals/{rid}").json()["times"]["created"])
+    wib = created.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    v = Visit(browser, site, timezone_id="America/New_York")  # a laptop set to another zone
+    page = v.sign_in("segarau", "/rujuk")
+    page.wait_for_selector("#outbox tr")
+    first = page.locator("#outbox tr").first.locator("td").first.text_content() or ""
+    assert first.endswith(" WIB"), first
+    assert f"{wib:%H}.{wib:%M}" in first, (first, wib)  # id-ID writes 03.00
+    v.close()
+
+
 def test_a_new_referral_alerts_the_receiver_and_a_decline_reaches_the_sender(
     site: Site, browser: Any
 ) -> None:

@@ -9,6 +9,19 @@ const ME_KEY = "rujuk.me";
 
 export let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
 
+/** The jurisdiction's time zone (from the server's dataset): every time is shown in it. */
+let zone = { id: undefined, label: "" };
+let configPromise = null;
+
+/** What the pages need to know from the server (fetched once per page). */
+export function webConfig() {
+  configPromise ??= api("/api/web/config").then((cfg) => {
+    zone = { id: cfg.timezone, label: cfg.timezone_label };
+    return cfg;
+  });
+  return configPromise;
+}
+
 /** A text in the current language; {name} placeholders are filled from vars. */
 export function t(key, vars = {}) {
   const entry = TEXT[key];
@@ -87,9 +100,10 @@ export function fmtKm(m) {
 
 export function fmtTime(iso) {
   if (!iso) return "–";
-  return new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "id-ID", {
-    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  const s = new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "id-ID", {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: zone.id,
   });
+  return zone.label ? `${s} ${zone.label}` : s;
 }
 
 export function secondsSince(iso) {
@@ -251,7 +265,7 @@ export async function startPage(path) {
   }
   let who;
   try {
-    who = await api("/api/me");
+    [who] = await Promise.all([api("/api/me"), webConfig()]);
     sessionStorage.setItem(ME_KEY, JSON.stringify(who));
   } catch {
     signOut();

@@ -1,15 +1,11 @@
 // rujuk: maps. Leaflet (installed from npm at set-up) over a base layer drawn from rujuk's own data
 // (kecamatan boundaries, the road network, facilities), so a map works with no internet. An
 // online tile layer is added under it only when the server is configured with one.
-import { api, el, plain, t } from "/static/common.js";
+import { api, el, plain, t, webConfig } from "/static/common.js";
+
+export { webConfig };
 
 let basePromise = null;
-let configPromise = null;
-
-export function webConfig() {
-  configPromise ??= api("/api/web/config");
-  return configPromise;
-}
 
 function baseData() {
   basePromise ??= api("/api/map/base");

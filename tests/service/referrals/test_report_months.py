@@ -66,3 +66,12 @@ def test_a_paper_referral_at_three_in_the_morning_wib_counts_in_its_local_month(
     assert referred("2026-12") == 2
     csv_ = api.get("/api/reports/PKM-SEGARAU", "segarau", params={"month": "2026-12", "format": "csv"})
     assert "zona waktu,Asia/Jakarta" in csv_.text
+
+
+def test_the_letter_gives_times_in_wib(api: Api) -> None:
+    api.clock.now = dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    rid = _paper(api, dt.datetime(2026, 11, 30, 20, 0, 0, tzinfo=UTC))  # 1 December, 03:00 WIB
+    html = api.get(f"/api/referrals/{rid}/letter", "segarau").text
+    assert "2026-12-01 03:00 WIB" in html
+    assert "2026-12-01 12:00 WIB" in html  # printed now
+    assert "UTC" not in html
