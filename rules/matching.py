@@ -31,7 +31,7 @@ from rules.need import resolve_need
 from rules.pack import per_pack
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from rules.facts import Predicate
     from rules.pack import RegionRule, Rule, RulePack
@@ -383,6 +383,29 @@ class _Admitted:
     stale: bool
 
 
+def _specialist(
+    st: FacilityStatus,
+    need: ClinicalNeed,
+    on_call_max_min: float,
+    limit_s: float,
+    age_of: Callable[..., float],
+) -> tuple[Specialist, float | None]:
+    """The needed specialist by live status, judged by the age of the figure that says it."""
+    if need.specialty is None:
+        return Specialist.NOT_NEEDED, None
+    if not st.specialists_on_duty and not st.specialists_on_call:
+        return Specialist.UNKNOWN, None
+    if need.specialty in st.specialists_on_duty:
+        age_of("specialists_on_duty")
+        return Specialist.ON_DUTY, None
+    m = st.specialists_on_call.get(need.specialty)
+    if m is not None and m <= on_call_max_min:
+        age_of("specialists_on_call")
+        return Specialist.ON_CALL, float(m)
+    stale = age_of("specialists_on_duty", "specialists_on_call") > limit_s
+    return (Specialist.UNKNOWN if stale else Specialist.ABSENT), None
+
+
 def _status_facts(
     cf: dict[str, Any],
     st: FacilityStatus | None,
@@ -406,24 +429,17 @@ def _status_facts(
         accepting = True
         occupancy = 0.0
     else:
-        age_s = (now - st.updated_at).total_seconds()
-        stale = age_s > settings["stale_after_min"] * 60
-        status = StatusAge.STALE if stale else StatusAge.FRESH
-        # specialist
-        if need.specialty is None:
-            specialist = Specialist.NOT_NEEDED
-        elif not st.specialists_on_duty and not st.specialists_on_call:
-            specialist = Specialist.UNKNOWN
-        elif need.specialty in st.specialists_on_duty:
-            specialist = Specialist.ON_DUTY
-        elif (m := st.specialists_on_call.get(need.specialty)) is not None and m <= settings[
-            "on_call_max_min"
-        ]:
-            specialist, on_call_min = Specialist.ON_CALL, float(m)
-        else:
-            specialist = Specialist.UNKNOWN if stale else Specialist.ABSENT
+        limit_s = settings["stale_after_min"] * 60
+        used: list[float] = []  # the ages of the figures this need relies on
+
+        def age_of(*keys: str) -> float:
+            age = max((now - st.figure_times.get(k, st.updated_at)).total_seconds() for k in keys)
+            used.append(age)
+            return age
+
+        specialist, on_call_min = _specialist(st, need, settings["on_call_max_min"], limit_s, age_of)
         # beds: a stale "none free" is not trusted (beds may have freed); a stale "free" is used
-        # with a penalty
+        # with a penalty; each bed type by its own figure's age
         if not nbeds:
             beds = Tri.YES
         elif registered_zero:
@@ -432,20 +448,31 @@ def _status_facts(
             beds = Tri.UNKNOWN  # not reported
         elif all(st.beds_available[b] > 0 for b in nbeds):
             beds = Tri.YES
+            age_of(*(f"beds_available.{b.value}" for b in nbeds))
         else:
-            beds = Tri.UNKNOWN if stale else Tri.NO
+            stale_beds = age_of(*(f"beds_available.{b.value}" for b in nbeds)) > limit_s
+            beds = Tri.UNKNOWN if stale_beds else Tri.NO
+        eq_at = st.figure_times.get("equipment_out_of_order", st.updated_at)
+        stale_eq = (now - eq_at).total_seconds() > limit_s
         if not has_eq:
             eq = Tri.NO
         elif not neq:
             eq = Tri.YES
         elif any(e in st.equipment_out_of_order for e in neq):
-            eq = Tri.UNKNOWN if stale else Tri.NO
+            eq = Tri.UNKNOWN if age_of("equipment_out_of_order") > limit_s else Tri.NO
         else:
             eq = Tri.YES
-        broken = st.equipment_out_of_order if not stale else frozenset()
+            age_of("equipment_out_of_order")
+        broken = st.equipment_out_of_order if not stale_eq else frozenset()
         preferred = preferred_registered and not any(e in broken for e in need.preferred_equipment)
         accepting = st.not_accepting_until is None or st.not_accepting_until <= now
         occupancy = float(st.occupancy) if st.occupancy is not None else 0.0
+        if st.occupancy is not None:
+            age_of("occupancy")
+        # the status's age: the oldest figure this need relied on (the facility's newest figure
+        # when it relied on none)
+        age_s = max(used) if used else (now - st.updated_at).total_seconds()
+        status = StatusAge.STALE if age_s > limit_s else StatusAge.FRESH
     cf["candidate_status"] = status  # StrEnum members compare and hash as their strings
     cf["candidate_specialist"] = specialist
     cf["candidate_bed_available"] = beds

@@ -96,6 +96,10 @@ class FacilityStatus:
     stockouts: frozenset[str] = frozenset()
     not_accepting_until: datetime | None = None
     occupancy: float | None = None  # 0..1
+    #: when each figure was last updated (``beds_available.icu``, ``specialists_on_duty``,
+    #: ``specialists_on_call``, ``equipment_out_of_order``, ``occupancy``, ...); a figure not
+    #: listed dates from ``updated_at``. The rule that uses a figure judges it by its own age.
+    figure_times: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,13 +96,15 @@ def status_figures(s: Session, facility_id: str | None = None) -> list[tuple[Sta
 
 
 def engine_statuses(s: Session) -> dict[str, FacilityStatus]:
-    """Every facility's live status in the engine's form; ``updated_at`` is its newest figure."""
+    """Every facility's live status in the engine's form: ``updated_at`` is its newest figure, and
+    each figure carries its own time (the engine judges each figure by its own age)."""  # noqa: D205, D209
     by: dict[str, dict[str, Any]] = {}
     for f in s.scalars(select(StatusFigure)):
-        d = by.setdefault(f.facility_id, {"beds": {}, "at": None})
+        d = by.setdefault(f.facility_id, {"beds": {}, "at": None, "times": {}})
         at = aware(f.updated_at)
         if d["at"] is None or (at is not None and at > d["at"]):
             d["at"] = at
+        d["times"][f.key] = at
         v = f.value.get("v")
         if f.key.startswith("beds_available."):
             d["beds"][BedType(f.key.split(".", 1)[1])] = int(v or 0)
@@ -121,5 +123,6 @@ def engine_statuses(s: Session) -> dict[str, FacilityStatus]:
             stockouts=frozenset(d.get("stockouts") or ()),
             not_accepting_until=dt.datetime.fromisoformat(until) if until else None,
             occupancy=d.get("occupancy"),
+            figure_times=d["times"],
         )
     return out

@@ -260,6 +260,49 @@ def test_stale_status_is_used_with_a_penalty_and_its_age(run: Run) -> None:
     assert "6.0 jam" in reason.text("id")
 
 
+def test_a_stale_bed_count_does_not_hide_behind_a_fresh_occupancy(run: Run) -> None:
+    """Each figure is judged by its own age: a 6-hour-old maternity bed count is stale even though
+    the hospital updated its occupancy a second ago."""
+    old_beds = {
+        RSUD_PEMANGKAT: status(
+            RSUD_PEMANGKAT,
+            age_min=0,  # the newest figure: occupancy, just now
+            occupancy=0.5,
+            beds_available={BedType.MATERNITY: 2},
+            figure_times={"beds_available.maternity": NOW - timedelta(hours=6), "occupancy": NOW},
+        )
+    }
+    c = next(c for c in run(pph("PKM-SELAKAU"), old_beds).candidates if c.facility_id == RSUD_PEMANGKAT)
+    assert c.stale
+    reason = next(r for r in c.reasons if r.rule_id == "stale-status")
+    assert "6.0 h" in reason.text("en")  # the age of the figure that mattered
+    # a stale "no maternity bed" is not trusted either, however fresh the other figures
+    full = {
+        RSUD_PEMANGKAT: status(
+            RSUD_PEMANGKAT,
+            age_min=0,
+            beds_available={BedType.MATERNITY: 0},
+            figure_times={"beds_available.maternity": NOW - timedelta(hours=6)},
+        )
+    }
+    c = next(c for c in run(pph("PKM-SELAKAU"), full).candidates if c.facility_id == RSUD_PEMANGKAT)
+    assert {"stale-status", "bed-unknown"} <= rule_ids(c.reasons)
+
+
+def test_an_old_figure_the_patient_does_not_need_does_not_make_the_status_stale(run: Run) -> None:
+    fresh_beds = {
+        RSUD_PEMANGKAT: status(
+            RSUD_PEMANGKAT,
+            age_min=0,
+            beds_available={BedType.MATERNITY: 2, BedType.ICU: 1},
+            figure_times={"beds_available.icu": NOW - timedelta(hours=9), "beds_available.maternity": NOW},
+        )
+    }
+    c = next(c for c in run(pph("PKM-SELAKAU"), fresh_beds).candidates if c.facility_id == RSUD_PEMANGKAT)
+    assert not c.stale
+    assert "stale-status" not in rule_ids(c.reasons)
+
+
 def test_stale_no_beds_is_not_trusted(run: Run) -> None:
     stale_full = {RSUD_PEMANGKAT: status(RSUD_PEMANGKAT, age_min=600, beds_available={BedType.MATERNITY: 0})}
     s = run(pph("PKM-SELAKAU"), stale_full)

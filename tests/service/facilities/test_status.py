@@ -44,3 +44,25 @@ def test_not_accepting_reverts_by_itself(api: Api) -> None:
     finally:
         api.clock.advance(hours=-1, minutes=-1)
         api.patch(f"/api/facilities/{PEMANGKAT}/status", "pemangkat", json={"accepting_again": True})
+
+
+def test_each_figure_is_judged_by_its_own_age(api: Api) -> None:
+    """A bed count left for 6 hours is stale although the specialists were updated a moment ago."""
+    r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas", json={"beds_available": {"maternity": 3}})
+    assert r.status_code == 200, r.text
+    api.clock.advance(hours=6)
+    try:
+        r = api.patch(f"/api/facilities/{SAMBAS}/status", "sambas", json={"specialists_on_duty": ["obgyn"]})
+        assert r.status_code == 200, r.text
+        s = api.post("/api/suggestions", "segarau", json=PPH_REQUEST).json()
+        c = next(c for c in s["candidates"] if c["facility_id"] == SAMBAS)
+        assert c["stale"] is True
+        stale = next(x for x in c["reasons"] if x["rule_id"] == "stale-status")
+        assert "6.0 jam" in stale["text"]["id"]
+        # the beds brought up to date: fresh again
+        api.patch(f"/api/facilities/{SAMBAS}/status", "sambas", json={"beds_available": {"maternity": 3}})
+        s = api.post("/api/suggestions", "segarau", json=PPH_REQUEST).json()
+        c = next(c for c in s["candidates"] if c["facility_id"] == SAMBAS)
+        assert c["stale"] is False
+    finally:
+        api.clock.advance(hours=-6)
