@@ -18,6 +18,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from service.database import Referral, aware, make_engine, session_factory
+from service.referrals.escalation import escalate_due
+from service.sealing import Keyring
 from tests.service.conftest import PASSWORD, letter_body
 from tests.service.test_deploy import RUJUK, Server, cli
 
@@ -28,6 +31,7 @@ CHROMIUM = (
 )
 ARTEFACTS = Path(os.environ.get("RUJUK_TEST_ARTEFACTS", Path(__file__).parents[2] / "build" / "screenshots"))
 LEAFLET = Path(__file__).parents[2] / "service" / "web" / "node_modules" / "leaflet" / "dist" / "leaflet.js"
+PEMANGKAT_ID = "6101033"
 HOSPITALS = {"6101022": "sambas", "6101033": "pemangkat", "6101137": "telukkeramat", "6101135": "elizabeth"}
 TIMEOUT_MS = 20_000
 REQUIRED = os.environ.get("RUJUK_TEST_REQUIRE_BROWSER") == "1"
@@ -285,6 +289,58 @@ def test_refer_send_accept_and_the_sender_sees_it_live(site: Site, browser: Any)
     assert "Siti Contoh" in letter.content()
     receiver.close()
     sender.close()
+
+
+def _escalate(site: Site, rid: str) -> None:
+    """The escalation the service does at the answer deadline, run now on the site's database."""
+    data = Path(site.server.env["RUJUK_DATA_DIR"])
+    engine = make_engine(
+        f"sqlite:///{data / 'rujuk.sqlite3'}", keyring=Keyring.from_file(data / "patient.keys")
+    )
+    with session_factory(engine)() as s:
+        r = s.get(Referral, rid)
+        assert r is not None and r.due_at is not None
+        due = aware(r.due_at)
+        assert due is not None
+        assert rid in escalate_due(s, due + dt.timedelta(seconds=1))
+        s.commit()
+    engine.dispose()
+
+
+def test_after_an_escalation_the_midwife_redirects_in_one_click_and_can_cancel(
+    site: Site, browser: Any
+) -> None:
+    rid = site.sent_referral()
+    _escalate(site, rid)
+    v = Visit(browser, site, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = v.sign_in("segarau", "/rujuk")
+    page.wait_for_selector("#outbox tr")
+    page.locator("#outbox tr").first.locator("button").click()
+    page.wait_for_selector("#escalated")
+    assert "RSUD Pemangkat belum menjawab" in (page.text_content("#escalated") or "")
+    redirect = page.locator("#redirect")
+    assert redirect.is_visible()
+    target = (redirect.text_content() or "").removeprefix("Rujuk ke ")
+    assert target and target != "RSUD Pemangkat"
+    page.wait_for_selector("#timeline li:has-text('dieskalasi')")
+    v.shot("rujuk-eskalasi")
+    redirect.click()
+    page.wait_for_selector(f"#timeline li:has-text('Dirujuk ulang ke {target}')")
+    assert page.get_attribute("#referral-status", "data-status") == "sent"
+    assert not page.is_visible("#escalated")
+    timeline = page.locator("#timeline").text_content() or ""
+    assert "Dikirim ke RSUD Pemangkat" in timeline
+    assert "next candidate" not in timeline  # no English, no facility codes
+    with site.api("segarau") as c:
+        assert c.get(f"/api/referrals/{rid}").json()["destination_id"] != PEMANGKAT_ID
+    # cancel: a first click asks, a second one cancels
+    page.click("#cancel-referral")
+    assert "Klik sekali lagi" in (page.text_content("#cancel-referral") or "")
+    page.click("#cancel-referral")
+    page.wait_for_selector("#referral-status[data-status='cancelled']")
+    assert not page.is_visible("#cancel-referral")
+    v.shot("rujuk-dibatalkan")
+    v.close()
 
 
 def test_times_are_shown_in_wib_whatever_the_browsers_zone(site: Site, browser: Any) -> None:

@@ -255,6 +255,7 @@ async function main(who) {
     current = r;
     $("#status-card").hidden = false;
     const dest = fac.get(r.destination_id)?.name ?? r.destination_id;
+    const escalated = r.status === "sent" && Boolean(r.times.escalated);  // no answer in time
     const box = $("#status");
     fill(box, 
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
@@ -262,15 +263,54 @@ async function main(who) {
       r.status === "declined" || r.decline_reason
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined", { reason: r.decline_reason ?? "" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,
-      r.proposed_next_id ? el("p", {}, t("status.proposed", { f: fac.get(r.proposed_next_id)?.name ?? r.proposed_next_id })) : null);
-    $("#redirect").hidden = !(r.status === "declined" && r.proposed_next_id);
+      escalated ? el("p", { class: "notice bad", id: "escalated" }, t("status.escalated", { f: dest })) : null,
+      r.proposed_next_id ? el("p", {}, t("status.proposed", { f: facName(r.proposed_next_id) })) : null);
+    // after a decline, or an escalation (no answer in time), one click asks the proposed next facility
+    const redirect = $("#redirect");
+    redirect.hidden = !((r.status === "declined" || escalated) && r.proposed_next_id);
+    if (!redirect.hidden) redirect.textContent = t("status.redirect_to", { f: facName(r.proposed_next_id) });
+    const cancel = $("#cancel-referral");
+    cancel.hidden = !CANCELLABLE.has(r.status);
+    cancel.dataset.confirm = "";
+    cancel.textContent = t("status.cancel");
     try {
       const events = await api(`/api/referrals/${r.id}/events`);
-      $("#timeline").replaceChildren(...events.map((e) => el("li", {}, `${fmtTime(e.at)} · ${label("rstatus", e.to)}`,
-        e.note ? ` — ${e.note}` : "")));
+      $("#timeline").replaceChildren(...events.map((e) => el("li", {}, `${fmtTime(e.at)} · ${timelineText(e)}`)));
     } catch { /* the status above is enough */ }
   }
+
+  const CANCELLABLE = new Set(["created", "sent", "declined", "accepted"]);
+  const facName = (id) => fac.get(id)?.name ?? id;
+
+  /** One entry of the history, in the page's language, with the facilities' names. */
+  function timelineText(e) {
+    const f = facName(e.destination_id);
+    switch (e.kind) {
+      case "created": return t("timeline.created", { f });
+      case "send": return t("timeline.sent", { f });
+      case "accept": return t("timeline.accepted", { f });
+      case "decline": return t("timeline.declined", { f, reason: e.note || "–" });
+      case "escalated": return t("timeline.escalated", { f });
+      case "redirect": return t("timeline.redirected", { f });
+      case "cancel": return t("timeline.cancelled");
+      default: return `${label("rstatus", e.to)} · ${f}${e.note ? ` — ${e.note}` : ""}`;
+    }
+  }
   $("#new-referral").addEventListener("click", () => { $("#status-card").hidden = true; current = null; $("#age").focus(); });
+  $("#cancel-referral").addEventListener("click", async (ev) => {
+    const button = ev.currentTarget;
+    if (!button.dataset.confirm) {  // a second click cancels: nothing is cancelled by a slip
+      button.dataset.confirm = "1";
+      button.textContent = t("status.cancel_confirm");
+      return;
+    }
+    try {
+      const r = await api(`/api/referrals/${current.id}/cancel`, { method: "POST" });
+      announce(t("status.cancelled"));
+      showReferral(r);
+      loadOutbox();
+    } catch (e) { announce(e.message, "bad"); }
+  });
   $("#redirect").addEventListener("click", async () => {
     try {
       const r = await api(`/api/referrals/${current.id}/redirect`, { method: "POST", body: { destination_id: current.proposed_next_id } });
@@ -299,7 +339,7 @@ async function main(who) {
         el("td", {}, fmtTime(r.times.created)),
         el("td", {}, fac.get(r.destination_id)?.name ?? r.destination_id),
         el("td", {}, r.icd10.join(", ")),
-        el("td", {}, el("button", { class: "link", type: "button", onclick: () => showReferral(r) },
+        el("td", {}, el("button", { class: "link", type: "button", onclick: () => { showReferral(r); $("#status-card").scrollIntoView({ block: "start" }); } },
           el("span", { class: `badge ${r.status}` }, label("rstatus", r.status)))))));
     } catch { /* shown on the next change */ }
   }

@@ -81,7 +81,8 @@ async function main(who) {
         r.medical?.vital_signs ? el("p", { class: "muted" }, vitalsText(r.medical.vital_signs)) : null,
         el("p", {}, el("span", { class: "muted" }, `${t("letter.stabilisation")}: `), r.medical?.stabilisation ?? ""),
         el("p", {}, el("span", { class: "muted" }, `${t("letter.reason")}: `), r.reason),
-        due !== null ? el("p", { class: due < 0 ? "error" : "muted" }, due < 0 ? t("receive.overdue") : t("receive.due", { d: fmtDuration(due) })) : null,
+        r.times.escalated ? el("p", { class: "error escalated" }, t("receive.escalated"))
+          : due !== null ? el("p", { class: due < 0 ? "error" : "muted" }, due < 0 ? t("receive.overdue") : t("receive.due", { d: fmtDuration(due) })) : null,
         el("div", { class: "actions" },
           el("button", { type: "button", class: "accept", onclick: () => accept(r) }, t("receive.accept")),
           el("button", { type: "button", class: "danger decline", onclick: () => decline(r) }, t("receive.decline")),
