@@ -310,13 +310,19 @@ def _escalate(site: Site, rid: str) -> None:
 def test_after_an_escalation_the_midwife_redirects_in_one_click_and_can_cancel(
     site: Site, browser: Any
 ) -> None:
-    rid = site.sent_referral()
-    _escalate(site, rid)
     v = Visit(browser, site, viewport={"width": 390, "height": 844}, is_mobile=True)
     page = v.sign_in("segarau", "/rujuk")
-    page.wait_for_selector("#outbox tr")
-    page.locator("#outbox tr").first.locator("button").click()
+    page.wait_for_selector("#live-state:has-text('Langsung')")
+    rid = site.sent_referral()
+    _escalate(site, rid)
+    # the midwife is alerted wherever she is on the page, and the tab counts what waits for her
+    page.wait_for_selector("#answer-alert:not([hidden])")
+    assert "RSUD Pemangkat belum menjawab" in (page.text_content("#answer-alert") or "")
+    wait_js(page, "document.title.startsWith('(')")
+    v.shot("rujuk-peringatan")
+    page.click("#answer-alert")
     page.wait_for_selector("#escalated")
+    assert page.is_hidden("#answer-alert")
     assert "RSUD Pemangkat belum menjawab" in (page.text_content("#escalated") or "")
     redirect = page.locator("#redirect")
     assert redirect.is_visible()

@@ -110,6 +110,36 @@ export function secondsSince(iso) {
   return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null;
 }
 
+/** An alert sound the user turns on with ``button`` (browsers play sound only after a click);
+ * ``beep()`` plays it when it is on. */
+export function soundAlarm(button) {
+  let audio = null;
+  const show = () => {
+    button.setAttribute("aria-pressed", String(Boolean(audio)));
+    button.textContent = t(audio ? "receive.sound_off" : "receive.sound_on");
+  };
+  function beep() {
+    if (!audio) return;
+    const now = audio.currentTime;
+    for (const [i, f] of [880, 660, 880].entries()) {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.25, now + i * 0.25);
+      g.gain.exponentialRampToValueAtTime(0.001, now + i * 0.25 + 0.22);
+      o.connect(g).connect(audio.destination);
+      o.start(now + i * 0.25);
+      o.stop(now + i * 0.25 + 0.23);
+    }
+  }
+  button.addEventListener("click", () => {
+    if (audio) { audio.close(); audio = null; } else { audio = new AudioContext(); beep(); }
+    show();
+  });
+  window.addEventListener("rujuk:lang", show);
+  return { beep };
+}
+
 /** Say something to everyone (screen readers too), for a few seconds. */
 export function announce(message, kind = "info") {
   let box = $("#announce");

@@ -1,7 +1,7 @@
 // Referring staff: request suggestions, see them on a map and as a list with reasons, write the
 // referral letter (prefilled) and send it in one click, then follow the receiver's answer live.
 import {
-  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, follow, label, lang, plain, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, follow, label, lang, plain, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 
@@ -335,6 +335,8 @@ async function main(who) {
   async function loadOutbox() {
     try {
       const rows = await api("/api/referrals?box=outbox&limit=20");
+      const needing = rows.filter((r) => r.status === "declined" || (r.status === "sent" && r.times.escalated)).length;
+      document.title = needing ? `(${needing}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
       $("#outbox").replaceChildren(...rows.map((r) => el("tr", {},
         el("td", {}, fmtTime(r.times.created)),
         el("td", {}, fac.get(r.destination_id)?.name ?? r.destination_id),
@@ -346,11 +348,26 @@ async function main(who) {
   loadOutbox();
 
   document.body.dataset.ready = "1"; // for tests and the page benchmark
+  // answers reach the sender wherever they are on the page: a banner (a click opens the
+  // referral), the sound when it is on, and the count of referrals waiting for them in the tab
+  const { beep } = soundAlarm($("#sound"));
+  const ALERTS = { decline: "refer.alert_declined", escalated: "refer.alert_escalated", accept: "refer.alert_accepted" };
   follow("/api/events/stream", async (_type, ev) => {
     loadOutbox();
+    if (ev.origin_id === origin?.id && ALERTS[ev.kind]) {
+      const banner = $("#answer-alert");
+      banner.hidden = false;
+      banner.className = `alert-banner ${ev.kind === "accept" ? "ok" : ""}`;
+      banner.textContent = t(ALERTS[ev.kind], { f: facName(ev.destination_id) });
+      banner.onclick = async () => {
+        banner.hidden = true;
+        showReferral(await api(`/api/referrals/${ev.referral_id}`));
+        $("#status-card").scrollIntoView({ block: "start" });
+      };
+      if (ev.kind !== "accept") beep();
+    }
     if (current && ev.referral_id === current.id) {
       showReferral(await api(`/api/referrals/${current.id}`));
-      if (ev.kind === "accept" || ev.kind === "decline") announce(label("rstatus", ev.to), ev.kind === "accept" ? "ok" : "bad");
     }
-  });
+  }, { onState: (up) => { $("#live-state").textContent = up ? t("live.on") : t("live.off"); } });
 }

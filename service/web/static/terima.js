@@ -1,7 +1,7 @@
 // Receiving hospital: the live inbox (alert with sound and colour, time waiting), accept or
 // decline with a reason, and the facility's status board with the age of every figure.
 import {
-  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, follow, label, secondsSince, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, follow, label, secondsSince, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { webConfig } from "/static/map.js";
 
@@ -18,26 +18,7 @@ async function main(who) {
   }
 
   // --------------------------------------------------------------------------- the alert
-  let audio = null;
-  $("#sound").addEventListener("click", () => {
-    if (audio) { audio.close(); audio = null; } else { audio = new AudioContext(); beep(); }
-    $("#sound").setAttribute("aria-pressed", String(Boolean(audio)));
-    $("#sound").textContent = t(audio ? "receive.sound_off" : "receive.sound_on");
-  });
-  function beep() {
-    if (!audio) return;
-    const now = audio.currentTime;
-    for (const [i, f] of [880, 660, 880].entries()) {
-      const o = audio.createOscillator();
-      const g = audio.createGain();
-      o.frequency.value = f;
-      g.gain.setValueAtTime(0.25, now + i * 0.25);
-      g.gain.exponentialRampToValueAtTime(0.001, now + i * 0.25 + 0.22);
-      o.connect(g).connect(audio.destination);
-      o.start(now + i * 0.25);
-      o.stop(now + i * 0.25 + 0.23);
-    }
-  }
+  const { beep } = soundAlarm($("#sound"));
   const fresh = new Set();
   function alertNew(r) {
     fresh.add(r.id);
