@@ -147,7 +147,7 @@ def decline(r: CurrentReferral, body: DeclineIn, rt: Rt, db: Db, p: AnyUser) -> 
 @router.post("/referrals/{referral_id}/redirect", **doc(ReferralOut, *_ACT_ERRORS))
 def redirect(r: CurrentReferral, body: RedirectIn, rt: Rt, db: Db, p: AnyUser) -> dict[str, Any]:
     """The sender asks another facility (e.g. the proposed next candidate)."""
-    to = store.Redirect(destination_id=body.destination_id, receiving_unit=body.receiving_unit)
+    to = store.Redirect(body.destination_id, receiving_unit=body.receiving_unit, reason=body.reason)
     return _act(rt, db, p, r, Action.REDIRECT, redirect=to)
 
 

@@ -183,6 +183,8 @@ class RedirectIn(Strict):
 
     destination_id: str = Field(min_length=1, max_length=64)
     receiving_unit: str | None = Field(default=None, min_length=1, max_length=200)
+    #: the reason for referral, written for the new destination (else the letter's stays)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class NoteIn(Strict):

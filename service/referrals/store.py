@@ -249,6 +249,8 @@ class Redirect:
 
     destination_id: str
     receiving_unit: str | None = None
+    #: the reason for referral written for the new destination (None: the letter's stays)
+    reason: str | None = None
 
 
 def act(
@@ -305,6 +307,9 @@ def _redirect(
     r.destination_id = destination_id
     if redirect.receiving_unit:
         r.receiving_unit = redirect.receiving_unit
+    if redirect.reason:
+        r.reason = redirect.reason
+    r.decline_reason = None  # the last facility's answer is in the history, not in the new letter
     r.tried = [*r.tried, destination_id]
     r.proposed_next_id = None
     r.escalated_at = None

@@ -329,6 +329,9 @@ def test_after_an_escalation_the_midwife_redirects_in_one_click_and_can_cancel(
     target = (redirect.text_content() or "").removeprefix("Rujuk ke ")
     assert target and target != "RSUD Pemangkat"
     page.wait_for_selector("#timeline li:has-text('dieskalasi')")
+    assert page.input_value("#redirect-reason")  # the letter's reason, to rewrite for the next one
+    assert target in (page.text_content("#redirect-reason-label") or "")
+    page.fill("#redirect-reason", f"Perlu transfusi dan dokter Obgyn di {target}")
     v.shot("rujuk-eskalasi")
     redirect.click()
     page.wait_for_selector(f"#timeline li:has-text('Dirujuk ulang ke {target}')")
@@ -338,7 +341,9 @@ def test_after_an_escalation_the_midwife_redirects_in_one_click_and_can_cancel(
     assert "Dikirim ke RSUD Pemangkat" in timeline
     assert "next candidate" not in timeline  # no English, no facility codes
     with site.api("segarau") as c:
-        assert c.get(f"/api/referrals/{rid}").json()["destination_id"] != PEMANGKAT_ID
+        got = c.get(f"/api/referrals/{rid}").json()
+    assert got["destination_id"] != PEMANGKAT_ID
+    assert got["reason"] == f"Perlu transfusi dan dokter Obgyn di {target}"
     # cancel: a first click asks, a second one cancels
     page.click("#cancel-referral")
     assert "Klik sekali lagi" in (page.text_content("#cancel-referral") or "")

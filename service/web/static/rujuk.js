@@ -260,15 +260,21 @@ async function main(who) {
     fill(box, 
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
-      r.status === "declined" || r.decline_reason
-        ? el("p", { class: "notice bad", id: "answer" }, t("status.declined", { reason: r.decline_reason ?? "" })) : null,
+      r.status === "declined"
+        ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,
       escalated ? el("p", { class: "notice bad", id: "escalated" }, t("status.escalated", { f: dest })) : null,
       r.proposed_next_id ? el("p", {}, t("status.proposed", { f: facName(r.proposed_next_id) })) : null);
     // after a decline, or an escalation (no answer in time), one click asks the proposed next facility
     const redirect = $("#redirect");
     redirect.hidden = !((r.status === "declined" || escalated) && r.proposed_next_id);
-    if (!redirect.hidden) redirect.textContent = t("status.redirect_to", { f: facName(r.proposed_next_id) });
+    $("#redirect-box").hidden = redirect.hidden;
+    if (!redirect.hidden) {
+      redirect.textContent = t("status.redirect_to", { f: facName(r.proposed_next_id) });
+      // the reason goes to the new destination: the sender may rewrite what was written for the last one
+      $("#redirect-reason-label").textContent = t("status.redirect_reason", { f: facName(r.proposed_next_id) });
+      $("#redirect-reason").value = r.reason;
+    }
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
     cancel.dataset.confirm = "";
@@ -313,7 +319,9 @@ async function main(who) {
   });
   $("#redirect").addEventListener("click", async () => {
     try {
-      const r = await api(`/api/referrals/${current.id}/redirect`, { method: "POST", body: { destination_id: current.proposed_next_id } });
+      const reason = $("#redirect-reason").value.trim();
+      const body = { destination_id: current.proposed_next_id, ...(reason && reason !== current.reason ? { reason } : {}) };
+      const r = await api(`/api/referrals/${current.id}/redirect`, { method: "POST", body });
       showReferral(r);
     } catch (e) { announce(e.message, "bad"); }
   });
