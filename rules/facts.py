@@ -89,6 +89,7 @@ FACTS: Mapping[str, FactType] = {
     "horizontal_first": FactType("request", "bool", settable=True),
     # each candidate
     "candidate_is_origin": FactType("candidate", "bool"),
+    "candidate_referred_the_patient": FactType("candidate", "bool"),
     "candidate_receiving": FactType("candidate", "bool"),
     "candidate_is_hospital": FactType("candidate", "bool"),
     "candidate_level_vs_origin": FactType("candidate", "enum", _enum(Level)),

@@ -160,6 +160,7 @@ SHORTCUTS = True
 STATIC_CANDIDATE_FACTS = frozenset(
     {
         "candidate_is_origin",
+        "candidate_referred_the_patient",
         "candidate_receiving",
         "candidate_is_hospital",
         "candidate_level_vs_origin",
@@ -264,7 +265,7 @@ def _request_facts_read(pack: RulePack) -> frozenset[str]:
     )
 
 
-def _plan(
+def _plan(  # noqa: PLR0913  the plan's inputs, each a key of its cache
     pack: RulePack,
     facts: dict[str, Any],
     base: _Context,
@@ -274,6 +275,7 @@ def _plan(
     travel: Mapping[str, tuple[float, float | None] | None],
     origin: Facility,
     regional_hospital: str | None,
+    referred_from: str | None = None,
 ) -> _Plan:
     """The request's plan: cached for a tuple of facilities, else worked out now (``_Plan``)."""
     static = _static(facilities)
@@ -286,6 +288,7 @@ def _plan(
             tuple((k, v) for k, v in facts.items() if k in read),
             tuple(base.items()),
             origin.id,
+            referred_from,
             need.specialty,
             need.beds,
             need.equipment,
@@ -312,6 +315,7 @@ def _plan(
         travel_min = tr[0] / 60 if tr is not None else math.inf
         sf = {
             "candidate_is_origin": f.id == origin.id,
+            "candidate_referred_the_patient": f.id == referred_from,
             "candidate_receiving": f.receiving,
             "candidate_is_hospital": is_hospital,
             "candidate_level_vs_origin": vs,
@@ -740,6 +744,7 @@ def suggest(
         travel=travel,
         origin=origin,
         regional_hospital=region.hospital if region is not None else None,
+        referred_from=request.referred_from if request.back_referral else None,
     )
     admitted, excluded = _screen(plan, facts, statuses, need, pack.settings, now, base)
     candidates = _rank(admitted, plan.ranks, pack, need, request.back_referral)

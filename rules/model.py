@@ -81,6 +81,9 @@ class ReferralRequest:
     origin_conditions: frozenset[OriginCondition] = frozenset()
     tacc: str = ""
     back_referral: bool = False
+    #: for a back-referral: the facility that referred this patient here (proposed first,
+    #: Pasal 5 ayat (3)); None when unknown or not a back-referral
+    referred_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ def resolve_need(req: ReferralRequest, pack: RulePack) -> ClinicalNeed:
     Per code the most specific mapping entry applies; the first code's specialty leads; whatever
     the request states explicitly overrides the mapping.
     """
-    key = (req.icd10, req.age_years, req.sex, req.specialty, req.beds, req.equipment, req.service_type)
+    key = (req.icd10, req.age_years, req.sex, req.specialty, req.beds, req.equipment, req.service_type,
+           req.back_referral)  # fmt: skip
     slot = per_pack(_CACHE, pack, dict)
     hit = slot.get(key)
     if hit is not None:
@@ -75,6 +76,10 @@ def _resolve(req: ReferralRequest, pack: RulePack) -> ClinicalNeed:
         equipment += [e for e in entry.equipment if e not in equipment]
         preferred += [e for e in entry.preferred_equipment if e not in preferred]
         within = max(within, entry.preferred_within_min)
+    if req.back_referral:
+        # the patient has been treated (Pasal 5 ayat (3), Pasal 11 ayat (1)): what continues is
+        # the care the letter asks for, not the acute need of the diagnosis
+        beds, equipment, preferred, within = [], [], [], 0.0
     if req.specialty is not None:
         specialty = req.specialty
         sources.append("request")

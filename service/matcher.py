@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from geodata.models import BedType
 from routing.assignment import Assignment, AssignmentProblem, DisasterAssignment
 from routing.engine import RoutingEngine
+from routing.errors import TooFarFromRoadError
 from rules.errors import RequestError
 from rules.matching import suggest
 from rules.pack import bundled_pack_path, load_rule_pack
@@ -78,7 +79,12 @@ class Matcher:
         self._by_id = {f.id: f for f in dataset.facilities}
         #: the candidates of every suggestion: the facilities that receive referrals
         self.receiving = tuple(f for f in dataset.facilities if f.receiving)
+        #: the candidates of a back-referral: every facility (Pasal 11 ayat (2): a lower-level
+        #: hospital or a first-level facility)
+        self.everyone = tuple(dataset.facilities)
+        self._not_receiving = tuple(f for f in dataset.facilities if not f.receiving)
         self._travel_cache: dict[tuple[str, str], Travel] = {}
+        self._back_cache: dict[tuple[str, str], Travel] = {}
 
     @classmethod
     def load(
@@ -125,9 +131,40 @@ class Matcher:
             hit = self._travel_cache[key] = self.travel_from(f.location.lon, f.location.lat)
         return hit
 
-    def cached_travel(self, facility_id: str) -> Travel | None:
-        """Road times from a facility if already known for the current graph version (no compute)."""
-        return self._travel_cache.get((facility_id, self.engine.version))
+    def travel_to_the_rest(self, lon: float, lat: float) -> Travel:
+        """Road (time, distance) from a point to every facility that does not receive referrals.
+
+        The routing engine keeps trees only towards receiving facilities; these are searched
+        one per facility (a reverse search from each), for back-referrals, which are rare.
+        """
+        out: Travel = {}
+        for f in self._not_receiving:
+            try:
+                t, d = self.engine.times_to_point([(lon, lat, None)], f.location.lon, f.location.lat)[0]
+            except TooFarFromRoadError:
+                t, d = None, None
+            out[f.id] = (t, d) if t is not None else None
+        return out
+
+    def back_referral_travel(self, facility_id: str) -> Travel:
+        """Road (time, distance) from a facility to every other facility (kept per graph version)."""
+        f = self._by_id.get(facility_id)
+        if f is None:
+            raise RequestError("origin_id", f"unknown facility {facility_id!r}")
+        key = (facility_id, self.engine.version)
+        hit = self._back_cache.get(key)
+        if hit is None:
+            if len(self._back_cache) > 1024:
+                self._back_cache.clear()
+            rest = self.travel_to_the_rest(f.location.lon, f.location.lat)
+            hit = self._back_cache[key] = {**self.travel_from_facility(facility_id), **rest}
+        return hit
+
+    def cached_travel(self, facility_id: str, *, back_referral: bool = False) -> Travel | None:
+        """Road times from a facility if already known for the current graph version (no compute);
+        for a back-referral, to every facility."""  # noqa: D205, D209
+        cache = self._back_cache if back_referral else self._travel_cache
+        return cache.get((facility_id, self.engine.version))
 
     def suggest(
         self,
@@ -143,15 +180,21 @@ class Matcher:
 
         Without ``travel`` this snaps and looks up road times (CPU-bound): call it from a worker
         thread in async code. With ``travel`` given it is only the rule evaluation.
+
+        A back-referral's candidates are every facility, first-level ones included (Pasal 11
+        ayat (2)); any other request's are the facilities that receive referrals.
         """
+        back = request.back_referral
         if travel is None and lon is not None and lat is not None:
             travel = self.travel_from(lon, lat)
+            if back:
+                travel = {**travel, **self.travel_to_the_rest(lon, lat)}
         if travel is None:
-            travel = self.travel_from_facility(request.origin_id)
+            travel = (self.back_referral_travel if back else self.travel_from_facility)(request.origin_id)
         return suggest(
             request,
             pack=self.pack,
-            facilities=self.receiving,
+            facilities=self.everyone if back else self.receiving,
             statuses=statuses,
             travel=travel,
             now=now,

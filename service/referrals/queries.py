@@ -3,8 +3,13 @@
 The rule (UU 27/2022: personal data only to those who need it):
 
 - the referring facility's staff see their referrals, drafts included, with the patient;
-- the receiving facility's staff see a referral only once it was sent to them, with the patient;
+- the receiving facility's staff see a referral only once it was sent to them, with the patient
+  (for a back-referral, any of the receiving facility's staff: a Puskesmas receives its patients
+  back);
   a draft, even a cancelled one, is not theirs to see;
+- a receiving facility the referral was sent to before it went elsewhere (it declined, or the
+  sender redirected it after an escalation) keeps a read-only trace of it: the clinical part of
+  the letter and the history, never the patient's identity;
 - dispatchers see a referral only once it was accepted (it needs transport), and then only its
   transport data: no patient identity, no letter, no attachments;
 - admins see everything; anyone else sees nothing.
@@ -27,7 +32,25 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Sequence
 
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
+
+
+def receives(p: Principal, back_referral: bool) -> bool:
+    """Whether this user answers referrals sent to their facility: receiving staff; for a
+    back-referral, any of the facility's staff (a Puskesmas receives its patients back)."""  # noqa: D205, D209
+    return p.has(Role.RECEIVER) or (back_referral and p.has(Role.REFERRER))
+
+
+#: events that send a referral to a facility (the event names the facility it went to)
+SENT_KINDS = ("send", "redirect")
+
+
+def ever_sent_to(facility_id: str | None) -> Select[str]:
+    """The ids of referrals ever sent to a facility, including those that have moved on since."""
+    return select(ReferralEvent.referral_id).where(
+        ReferralEvent.destination_id == facility_id, ReferralEvent.kind.in_(SENT_KINDS)
+    )
 
 
 def sides_of(p: Principal, r: Referral) -> frozenset[Side]:
@@ -35,7 +58,8 @@ def sides_of(p: Principal, r: Referral) -> frozenset[Side]:
     sides: set[Side] = set()
     if p.facility_id == r.origin_id and p.has(Role.REFERRER, Role.RECEIVER):
         sides.add(Side.SENDER)
-    if p.facility_id == r.destination_id and p.has(Role.RECEIVER) and r.sent_at is not None:
+    back = r.back_referral_of is not None
+    if p.facility_id == r.destination_id and r.sent_at is not None and receives(p, back):
         sides.add(Side.RECEIVER)
     if p.has(Role.DISPATCHER):
         sides.add(Side.DISPATCHER)
@@ -50,9 +74,25 @@ def sees_patient(p: Principal, r: Referral) -> bool:
     return Side.SENDER in sides or Side.RECEIVER in sides
 
 
+def was_asked(p: Principal, r: Referral) -> bool:
+    """A facility asked before the current one (it declined, or the referral was escalated away):
+    its receiving staff keep a read-only trace, without the patient's identity."""  # noqa: D205, D209
+    return (
+        p.facility_id is not None
+        and p.facility_id != r.destination_id
+        and p.facility_id in r.tried
+        and receives(p, r.back_referral_of is not None)
+    )
+
+
 def can_read(p: Principal, r: Referral) -> bool:
-    """Staff see their own facility's referrals; dispatchers those ever accepted; admins all."""
-    return sees_patient(p, r) or (Side.DISPATCHER in sides_of(p, r) and r.accepted_at is not None)
+    """Staff see their own facility's referrals; a facility asked before, a trace; dispatchers
+    those ever accepted; admins all."""  # noqa: D205, D209
+    return (
+        sees_patient(p, r)
+        or was_asked(p, r)
+        or (Side.DISPATCHER in sides_of(p, r) and r.accepted_at is not None)
+    )
 
 
 def get_referral(s: Session, p: Principal, referral_id: str) -> Referral:
@@ -73,13 +113,21 @@ def list_referrals(
     before: dt.datetime | None,
     nik: str | None = None,
 ) -> Sequence[Referral]:
-    """The caller's outbox (sent by its facility) or inbox (received), newest first."""
+    """The caller's outbox (sent by its facility) or inbox (received), newest first.
+
+    The inbox holds what was sent to the facility and, when no status is asked for, the traces
+    of referrals it declined or let be escalated away (read-only, without the patient).
+    """
     q = select(Referral)
     if nik is not None:
         q = q.where(Referral.nik_hash == keyring_of(s.get_bind().dialect).lookup_hash(nik))
     if box == "inbox":
         if not p.is_admin:
-            q = q.where(Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None))
+            here = (Referral.destination_id == p.facility_id) & Referral.sent_at.is_not(None)
+            # the traces of referrals that moved on are history: listed only without a status filter
+            q = q.where(here if status else here | Referral.id.in_(ever_sent_to(p.facility_id)))
+            if not receives(p, back_referral=False):  # referring staff receive back-referrals only
+                q = q.where(Referral.back_referral_of.is_not(None))
     elif box == "outbox":
         if not p.is_admin:
             q = q.where(Referral.origin_id == p.facility_id)
@@ -103,10 +151,15 @@ def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> S
     q = select(ReferralEvent).where(ReferralEvent.id > after_id)
     if not p.is_admin:
         mine = ReferralEvent.origin_id == p.facility_id
-        if p.has(Role.RECEIVER):
+        if receives(p, back_referral=True):
+            # sent here now (a paper referral too), or sent here once and moved on since (its
+            # events from when it was here: the trace of Side.RECEIVER's answer)
             sent_to_me = select(Referral.id).where(
-                Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None)
+                (Referral.destination_id == p.facility_id) & Referral.sent_at.is_not(None)
+                | Referral.id.in_(ever_sent_to(p.facility_id))
             )
+            if not receives(p, back_referral=False):
+                sent_to_me = sent_to_me.where(Referral.back_referral_of.is_not(None))
             mine = mine | (
                 (ReferralEvent.destination_id == p.facility_id)
                 & (ReferralEvent.to_status != Status.CREATED.value)
@@ -114,6 +167,14 @@ def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> S
             )
         q = q.where(mine)
     return s.scalars(q.order_by(ReferralEvent.id).limit(limit)).all()
+
+
+def back_referrals_of(s: Session, p: Principal, referral_id: str) -> list[str]:
+    """The ids of the back-referrals of a referral that this user may read, oldest first."""
+    rows = s.scalars(
+        select(Referral).where(Referral.back_referral_of == referral_id).order_by(Referral.created_at)
+    ).all()
+    return [r.id for r in rows if can_read(p, r)]
 
 
 def history(s: Session, referral_id: str) -> Sequence[ReferralEvent]:

@@ -17,8 +17,9 @@ from sqlalchemy import or_, select
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Service
 from rules import icd
-from service.database import Referral, ServiceVolume
+from service.database import Referral, ReferralEvent, ServiceVolume
 from service.referrals.lifecycle import Status
+from service.referrals.queries import ever_sent_to
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -114,21 +115,46 @@ def _month_rows(
         for r in s.scalars(select(Referral).where(Referral.origin_id == facility_id, *in_month))
         if r.status not in UNSENT or r.offline
     ]
+    # received: sent here (now, or a paper referral), or sent here once and moved on since
     received = list(
         s.scalars(
             select(Referral).where(
-                Referral.destination_id == facility_id,
                 *in_month,
-                or_(Referral.status.notin_(UNSENT), Referral.offline),
+                or_(
+                    (Referral.destination_id == facility_id)
+                    & or_(Referral.status.notin_(UNSENT), Referral.offline),
+                    Referral.id.in_(ever_sent_to(facility_id)),
+                ),
             )
         )
     )
     return sent, received
 
 
-def _indicators(sent: list[Referral], received: list[Referral], served: int | None) -> dict[str, Any]:
-    """The five indicators of Pasal 23(2)."""
-    served_received = [r for r in received if r.status in SERVED]
+def _declined_by(s: Session, facility_id: str, received: list[Referral]) -> int:
+    """How many of the referrals received this facility declined (each counted once)."""
+    ids = [r.id for r in received]
+    if not ids:
+        return 0
+    q = select(ReferralEvent.referral_id).where(
+        ReferralEvent.destination_id == facility_id,
+        ReferralEvent.kind == "decline",
+        ReferralEvent.referral_id.in_(ids),
+    )
+    return len(set(s.scalars(q)))
+
+
+def _indicators(
+    facility_id: str, sent: list[Referral], received: list[Referral], served: int | None, declined: int
+) -> dict[str, Any]:
+    """The five indicators of Pasal 23(2).
+
+    A referral received is served when this facility took the patient in (a paper referral
+    too); one sent here that went elsewhere (declined, or redirected after an escalation)
+    counts as received and not served.
+    """
+    served_received = [r for r in received if r.destination_id == facility_id and r.status in SERVED]
+    paper = [r for r in received if r.offline]
     referred_up = [r for r in sent if r.back_referral_of is None]
     back = [r for r in sent if r.back_referral_of is not None]
     return {
@@ -141,6 +167,8 @@ def _indicators(sent: list[Referral], received: list[Referral], served: int | No
             "received": len(received),
             "served": len(served_received),
             "share": _share(len(served_received), len(received)),
+            "declined": declined,
+            "paper": len(paper),
         },
         "c_back_referred_of_served": {
             "back_referred": len(back),
@@ -148,7 +176,10 @@ def _indicators(sent: list[Referral], received: list[Referral], served: int | No
             "share": _share(len(back), len(served_received)),
         },
         "d_top_diagnoses": {"referred": _top(referred_up), "back_referred": _top(back)},
-        "e_response_time": {"as_sender": _times(referred_up), "as_receiver": _times(received)},
+        "e_response_time": {
+            "as_sender": _times(referred_up),
+            "as_receiver": _times([r for r in received if r.destination_id == facility_id]),
+        },
     }
 
 
@@ -228,7 +259,13 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
         "facility": {"id": fac.id, "name": fac.name, "kind": fac.kind.value, "regency": fac.regency},
         "month": month,
         "timezone": ds.timezone,
-        "indicators": _indicators(sent, received, vol.patients_served if vol else None),
+        "indicators": _indicators(
+            facility_id,
+            sent,
+            received,
+            vol.patients_served if vol else None,
+            _declined_by(s, facility_id, received),
+        ),
         "tables": tables,
     }
 
@@ -255,6 +292,8 @@ def _sheets(rep: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
             ind["b_served_of_received"]["received"],
             ind["b_served_of_received"]["share"],
         ],
+        ["   rujukan ditolak", ind["b_served_of_received"]["declined"], "", ""],
+        ["   rujukan manual/luring (kertas, Pasal 20 ayat 3)", ind["b_served_of_received"]["paper"], "", ""],
         [
             "c. rujuk balik / rujukan dilayani",
             ind["c_back_referred_of_served"]["back_referred"],

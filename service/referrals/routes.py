@@ -48,13 +48,16 @@ def create_referral(
     """
     if p.facility_id is None:
         raise ForbiddenError("your account is not bound to a facility")
-    if body.destination_id not in rt.receiving_ids:
+    if body.back_referral_of is None and body.destination_id not in rt.receiving_ids:
         raise InputError("destination_id", f"{body.destination_id!r} is not a receiving facility")
+    if body.destination_id not in rt.facility_ids:  # a back-referral goes to any facility (Pasal 11(2))
+        raise InputError("destination_id", f"{body.destination_id!r} is not a facility")
     if body.destination_id == p.facility_id:
         raise InputError("destination_id", "a facility cannot refer to itself")
     now = rt.clock()
     store.check_times(body, now)
-    req = store.domain_request(body, p.facility_id, now.date())
+    referred_from = store.referred_from(db, body, p.facility_id)
+    req = store.domain_request(body, p.facility_id, now.date(), referred_from=referred_from)
     try:
         s = rt.matcher.suggest(req, statuses=rt.statuses.read(db), now=now)
     except RulesError as exc:
@@ -90,7 +93,7 @@ def list_referrals(
                                 before=before, nik=nik)  # fmt: skip
     out = []
     for r in rows:
-        j = referral_json(r, with_patient=box != "transport")
+        j = referral_json(r, with_patient=box != "transport" and queries.sees_patient(p, r))
         sent = aware(r.sent_at)
         j["waiting_s"] = round((now - sent).total_seconds()) if sent and r.due_at else None
         out.append(j)
@@ -98,9 +101,11 @@ def list_referrals(
 
 
 @router.get("/referrals/{referral_id}", **doc(ReferralOut, 401, 404))
-def get_referral(r: CurrentReferral, p: AnyUser) -> dict[str, Any]:
-    """One referral (404 when it does not exist or is not yours to see)."""
-    return referral_json(r, with_patient=queries.sees_patient(p, r))
+def get_referral(r: CurrentReferral, db: Db, p: AnyUser) -> dict[str, Any]:
+    """One referral (404 when it does not exist or is not yours to see), with its back-referrals."""
+    out = referral_json(r, with_patient=queries.sees_patient(p, r))
+    out["back_referrals"] = queries.back_referrals_of(db, p, r.id)
+    return out
 
 
 @router.get("/referrals/{referral_id}/events", **doc(list[EventOut], 401, 404))
@@ -119,7 +124,9 @@ def _act(
     note: str = "",
     redirect: store.Redirect | None = None,
 ) -> dict[str, Any]:
-    terms = store.Terms(answer_within_min=rt.answer_within_min, receiving_ids=rt.receiving_ids)
+    terms = store.Terms(
+        answer_within_min=rt.answer_within_min, receiving_ids=rt.receiving_ids, facility_ids=rt.facility_ids
+    )
     store.act(db, p, r, action, now=rt.clock(), terms=terms, note=note, redirect=redirect)
     db.commit()
     # the answer shows the patient only to those who may see it (a dispatcher acts on transport)

@@ -77,12 +77,18 @@ async def suggestions(request: Request) -> Response:
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
     own_facility(p, body.origin_id)
+    if body.referred_from is not None and body.referred_from not in rt.facility_ids:
+        raise InputError("referred_from", f"unknown facility {body.referred_from!r}")
     now = rt.clock()
     req = body.to_domain()
     statuses = rt.statuses.fresh()
     if statuses is None:
         statuses = await run_in_threadpool(rt.read, rt.statuses)
-    travel = rt.matcher.cached_travel(body.origin_id) if body.lon is None or body.lat is None else None
+    travel = (
+        rt.matcher.cached_travel(body.origin_id, back_referral=body.back_referral)
+        if body.lon is None or body.lat is None
+        else None
+    )
 
     def compute() -> Response:
         assert statuses is not None
@@ -94,7 +100,8 @@ async def suggestions(request: Request) -> Response:
         out["road_network"] = {"modelled": rt.dataset.roads.modelled, "version": rt.matcher.engine.version}
         return fast_json(out)
 
-    if travel is not None and len(rt.matcher.receiving) <= INLINE_MAX_CANDIDATES:
+    candidates = rt.matcher.everyone if body.back_referral else rt.matcher.receiving
+    if travel is not None and len(candidates) <= INLINE_MAX_CANDIDATES:
         return compute()
     return await run_in_threadpool(compute)
 

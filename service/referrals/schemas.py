@@ -228,6 +228,9 @@ class ReferralOut(BaseModel):
     times: dict[str, str | None]
     patient: dict[str, Any] | None = None
     waiting_s: int | None = Field(default=None, description="in lists: seconds since it was sent")
+    back_referrals: list[str] | None = Field(
+        default=None, description="in a single read: the back-referrals of this referral the caller may read"
+    )
 
 
 class EventOut(BaseModel):

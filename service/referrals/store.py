@@ -84,7 +84,32 @@ def check_times(body: ReferralIn, now: dt.datetime) -> None:
             )
 
 
-def domain_request(body: ReferralIn, origin_id: str, today: dt.date) -> ReferralRequest:
+#: states in which a referral's patient has been received, so may be referred back (Pasal 11 ayat (1))
+BACK_REFERABLE = frozenset({Status.ARRIVED.value, Status.COMPLETED.value})
+
+
+def referred_from(s: Session, body: ReferralIn, origin_id: str) -> str | None:
+    """For a back-referral: the facility that referred the patient here (None: not a back-referral).
+
+    The referral named must be one this facility received and whose patient arrived; an
+    InputError naming ``back_referral_of`` otherwise.
+    """
+    if body.back_referral_of is None:
+        return None
+    orig = s.get(Referral, body.back_referral_of)
+    if orig is None or orig.destination_id != origin_id:
+        raise InputError("back_referral_of", "must be a referral this facility received")
+    if orig.status not in BACK_REFERABLE:
+        raise InputError(
+            "back_referral_of",
+            f"that referral is {orig.status}: a patient is referred back once arrived (Pasal 11 ayat (1))",
+        )
+    return orig.origin_id
+
+
+def domain_request(
+    body: ReferralIn, origin_id: str, today: dt.date, *, referred_from: str | None = None
+) -> ReferralRequest:
     """The engine's request for a letter (age on ``today``), to check it against the rule pack."""
     dob = body.patient.date_of_birth
     return ReferralRequest(
@@ -99,6 +124,7 @@ def domain_request(body: ReferralIn, origin_id: str, today: dt.date) -> Referral
         specialty=body.specialty,
         tacc=body.tacc,
         back_referral=body.back_referral_of is not None,
+        referred_from=referred_from,
     )
 
 
@@ -128,11 +154,7 @@ def create_referral(
     if idempotency_key is not None and (prior := _prior(s, origin_id, idempotency_key, digest)):
         return prior
     if body.back_referral_of is not None:
-        orig = s.get(Referral, body.back_referral_of)
-        if orig is None or orig.destination_id != origin_id or orig.origin_id != body.destination_id:
-            raise InputError(
-                "back_referral_of", "must be a referral this facility received from the destination facility"
-            )
+        referred_from(s, body, origin_id)
     r = _new_referral(body, digest, keyring=keyring_of(s.get_bind().dialect), origin_id=origin_id,
                       idempotency_key=idempotency_key, suggestion=suggestion, created_by=principal.user_id,
                       now=now)  # fmt: skip
@@ -153,7 +175,7 @@ def create_referral(
         frm=None,
         actor=principal.user_id,
         now=now,
-        note="offline entry" if r.offline else "",
+        note="paper referral (Pasal 20 ayat (3))" if r.offline else "",
     )
     audit(
         s,
@@ -183,6 +205,10 @@ def _new_referral(
 ) -> Referral:
     snapshot = snapshot_of(suggestion, body.destination_id)
     m = body.medical
+    # a paper referral (Pasal 20 ayat (3)) is entered after the fact: the patient went with the
+    # paper letter and the receiver took them in, so it is accepted as of when it happened, with
+    # no answer deadline; the receiver records it served and completed
+    paper_at = body.offline.occurred_at.astimezone(dt.UTC) if body.offline else None
     return Referral(
         id=str(uuid.uuid4()),
         idempotency_key=idempotency_key,
@@ -190,7 +216,9 @@ def _new_referral(
         origin_id=origin_id,
         destination_id=body.destination_id,
         receiving_unit=body.receiving_unit,
-        status=Status.CREATED.value,
+        status=Status.ACCEPTED.value if paper_at else Status.CREATED.value,
+        sent_at=paper_at,
+        accepted_at=paper_at,
         service_type=body.service_type.value,
         emergency=body.emergency,
         payer=body.payer.value,
@@ -210,7 +238,7 @@ def _new_referral(
         tried=[body.destination_id],
         proposed_next_id=None,
         created_by=created_by,
-        created_at=body.offline.occurred_at.astimezone(dt.UTC) if body.offline else now,
+        created_at=paper_at or now,
         updated_at=now,
         version=1,
     )
@@ -241,6 +269,8 @@ class Terms:
 
     answer_within_min: float
     receiving_ids: frozenset[str] | None = None
+    #: every facility (a back-referral may go to any); None: not checked
+    facility_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +301,7 @@ def act(
     if action is Action.DECLINE and len(note.strip()) < 3:
         raise InputError("reason", "a decline needs a reason (Pasal 19(4))")
     if action is Action.REDIRECT:
-        _redirect(r, frm, redirect, terms.receiving_ids)
+        _redirect(r, frm, redirect, terms.facility_ids if r.back_referral_of else terms.receiving_ids)
     r.status = to.value
     _stamp(r, action, to, now=now, terms=terms, note=note)
     r.updated_at = now

@@ -67,6 +67,8 @@ class ReferralRequestIn(Strict):
     origin_conditions: list[OriginCondition] = Field(default_factory=list)
     tacc: str = Field(default="", max_length=500)
     back_referral: bool = False
+    #: for a back-referral, the facility that referred the patient (proposed first)
+    referred_from: str | None = Field(default=None, min_length=1, max_length=64)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
 
@@ -98,6 +100,7 @@ class ReferralRequestIn(Strict):
             origin_conditions=frozenset(self.origin_conditions),
             tacc=self.tacc,
             back_referral=self.back_referral,
+            referred_from=self.referred_from,
         )
 
 

@@ -179,7 +179,10 @@ def test_decline_needs_reason_is_counted_and_proposes_next(api: Api) -> None:
     r = api.post(f"/api/referrals/{rid}/redirect", "segarau", json={"destination_id": d["proposed_next_id"]})
     assert r.json()["status"] == "sent"
     assert r.json()["tried"] == [PEMANGKAT, d["proposed_next_id"]]
-    assert api.get(f"/api/referrals/{rid}", "pemangkat").status_code == 404  # no longer theirs
+    trace = api.get(f"/api/referrals/{rid}", "pemangkat")  # no longer theirs: a trace, no patient
+    assert trace.status_code == 200
+    assert "patient" not in trace.json()
+    assert api.get(f"/api/referrals/{rid}/letter", "pemangkat").status_code == 404
 
 
 def test_unanswered_referral_escalates_once(api: Api) -> None:
@@ -222,12 +225,13 @@ def test_back_referral_and_offline_entry(api: Api) -> None:
     back = letter_body(destination_id="PKM-SEGARAU", back_referral_of=rid, service_type="rawat_jalan",
                        emergency=False, reason="Kontrol pasca perdarahan di Puskesmas")  # fmt: skip
     back["medical"]["icd10"] = ["O72.1"]
-    # back-referrals go to a Puskesmas, which is not a receiving hospital in this dataset: refused clearly
+    # a back-referral goes to a Puskesmas, which receives no other referral (Pasal 11 ayat (2) huruf b)
     r = create(api, user="pemangkat", body=back)
-    assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "destination_id"
+    assert r.status_code == 201, r.text
+    assert r.json()["back_referral_of"] == rid
+    # a referral this facility did not receive cannot be referred back
     bad = letter_body(destination_id=SAMBAS, back_referral_of=rid)
-    r = create(api, user="pemangkat", body=bad)
+    r = create(api, user="telukkeramat", body=bad)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "back_referral_of"
     off = letter_body(
