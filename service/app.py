@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
 from service.accounts import routes as accounts
+from service.accounts import routes_stations
 from service.accounts.throttle import Throttle
 from service.body_limit import BodyLimit
 from service.database import make_engine, session_factory
@@ -30,6 +31,8 @@ from service.facilities import routes as facilities
 from service.facilities.status import engine_statuses
 from service.matcher import Matcher
 from service.migrate import upgrade
+from service.notifications import routes as notifications
+from service.notifications.notifier import build_notifier, notifier_loop
 from service.planning import routes as planning
 from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
@@ -37,7 +40,7 @@ from service.referrals.escalation import escalation_loop
 from service.referrals.suggestions import ReferralRequestIn
 from service.runtime import Cached, Runtime, utc_now
 from service.settings import Settings
-from service.tracking import routes_ambulances, routes_dispatch, routes_positions
+from service.tracking import routes_ambulances, routes_dispatch, routes_incoming, routes_positions
 from service.tracking import routes_stream as dispatch_stream
 from service.tracking.ambulances import snapshot
 from service.tracking.tracker import Tracker
@@ -57,13 +60,16 @@ ROUTERS = (
     routes_positions.router,
     facilities.router,
     accounts.router,
+    routes_stations.router,
     referrals.router,
     routes_attachments.router,
     routes_stream.router,
     routes_reports.router,
     routes_ambulances.router,
     routes_dispatch.router,
+    routes_incoming.router,
     dispatch_stream.router,
+    notifications.router,
     planning.router,
 )
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)
@@ -118,13 +124,16 @@ def _lifespan(
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
         gc.freeze()
-        task = asyncio.create_task(escalation_loop(rt))
+        rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
+        tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier))]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            notifier.close()
             if rt.tracker is not None:
                 await rt.tracker.client.aclose()
             await throttle.aclose()

@@ -282,6 +282,64 @@ class Ambulance(Base):
     updated_at: Mapped[dt.datetime]
 
 
+class Station(Base):
+    """A receiving facility's screen: its alerts go on without a staff sign-in.
+
+    The secret is kept only as a SHA-256 hash; it opens the facility's live feed and the count of
+    referrals waiting for an answer, nothing else (``service.accounts.stations``).
+    """
+
+    __tablename__ = "stations"
+    __table_args__ = (Index("ix_stations_facility", "facility_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    facility_id: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription: where to reach a facility's staff with the page closed.
+
+    ``endpoint`` is the push service's URL for that browser (a capability: never logged);
+    ``p256dh`` and ``auth`` are the browser's keys the notice is encrypted to (RFC 8291). The row
+    goes when the push service answers 404 or 410 (``service.notifications``).
+    """
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (
+        Index("ix_push_subscriptions_facility", "facility_id"),
+        Index("ix_push_subscriptions_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    facility_id: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime]
+    last_ok_at: Mapped[dt.datetime | None]
+    #: failed sends since the last one that went through (404/410 delete the row instead)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotifierCursor(Base):
+    """One row: the last referral event whose notices were claimed (by any worker, once)."""
+
+    __tablename__ = "notifier_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime]
+
+
 def aware(t: dt.datetime | None) -> dt.datetime | None:
     """SQLite gives naive datetimes back: they were stored in UTC."""
     if t is None or t.tzinfo is not None:

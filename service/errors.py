@@ -64,13 +64,13 @@ class InputError(ServiceError, ValueError):
 
 
 class UnauthorizedError(ServiceError):
-    """No valid sign-in (401, with ``WWW-Authenticate: Bearer``)."""
+    """No valid sign-in (401, with ``WWW-Authenticate: Bearer``, or the ``challenge`` given)."""
 
     status = 401
     kind = "unauthorized"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    def __init__(self, detail: str, *, challenge: str = "Bearer") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
 class ForbiddenError(ServiceError, PermissionError):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from service.accounts.throttle import Throttle
     from service.auth import Principal
     from service.matcher import Matcher
+    from service.notifications.notifier import Notifier
     from service.settings import Settings
     from service.tracking.tracker import Tracker
 
@@ -86,10 +87,16 @@ class Runtime:
     token_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     #: device tokens -> (ambulance id, monotonic expiry): see ``service.tracking.devices``
     device_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: refused station uses already audited -> when (service clock, seconds): see
+    #: ``service.accounts.stations.first_refusal``
+    station_refusals: dict[tuple[str, str, str], float] = field(default_factory=dict)
     #: ambulance positions in Redis (None: no Redis configured, positions unavailable)
     tracker: Tracker | None = None
     #: sign-in limits (``service.accounts.throttle``), set when the service starts
     throttle: Throttle | None = None
+    #: notices of referral events to push and webhook (``service.notifications``), set when the
+    #: service starts
+    notifier: Notifier | None = None
 
     def read(self, cache: Cached[T]) -> T:
         """A cached read in a session of its own (blocking: call from a worker thread)."""

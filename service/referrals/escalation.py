@@ -57,7 +57,7 @@ def escalate_due(s: Session, now: dt.datetime) -> list[str]:
             frm=r.status,
             actor=None,
             now=now,
-            note=f"unanswered; next candidate {r.proposed_next_id or '-'}",
+            note="tidak dijawab dalam batas waktu (Pasal 19 ayat (4))",  # the next: proposed_next_id
         )
         audit(
             s,

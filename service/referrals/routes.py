@@ -129,6 +129,8 @@ def _act(
     )
     store.act(db, p, r, action, now=rt.clock(), terms=terms, note=note, redirect=redirect)
     db.commit()
+    if r.ambulance_id is not None:
+        rt.registry.forget()  # its ambulance may have moved with it (transporting, free again)
     # the answer shows the patient only to those who may see it (a dispatcher acts on transport)
     return referral_json(r, with_patient=queries.sees_patient(p, r))
 

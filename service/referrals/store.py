@@ -175,7 +175,7 @@ def create_referral(
         frm=None,
         actor=principal.user_id,
         now=now,
-        note="paper referral (Pasal 20 ayat (3))" if r.offline else "",
+        note="rujukan kertas (Pasal 20 ayat (3))" if r.offline else "",
     )
     audit(
         s,
@@ -426,7 +426,7 @@ def arrive_by_gps(
         return None
     s.refresh(r)
     _ambulance_follows(s, r, Action.ARRIVE, now=now, actor=None)
-    note = f"arrival detected by GPS: ambulance {ambulance_id} within {distance_m:.0f} m of the destination"
+    note = f"kedatangan terdeteksi GPS: ambulans {ambulance_id} {distance_m:.0f} m dari tujuan"
     record_event(s, r, kind=Action.ARRIVE.value, frm=frm.value, actor=None, now=now, note=note)
     audit(
         s,

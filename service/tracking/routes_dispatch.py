@@ -32,16 +32,9 @@ from service.tracking.schemas import (
     TrackOut,
 )
 from service.tracking.tracker import Latest
-from service.tracking.views import age_s, position_json
+from service.tracking.views import age_s, eta_json, position_json
 
 router = APIRouter(prefix="/api", tags=["tracking"])
-
-
-def _eta_json(la: Latest | None, status: str) -> dict[str, Any] | None:
-    if la is None or la.eta_s is None or status != AmbulanceStatus.TRANSPORTING.value:
-        return None
-    at = dt.datetime.fromtimestamp(la.eta_at_ms / 1000, tz=dt.UTC).isoformat() if la.eta_at_ms else None
-    return {"destination_id": la.destination_id, "eta_s": la.eta_s, "eta_at": at}
 
 
 @router.get("/dispatch/ambulances", **doc(BoardOut, 401, 403))
@@ -62,7 +55,7 @@ async def dispatch_board(rt: Rt, _: Dispatcher) -> dict[str, Any]:
     rows = [
         {"id": a.id, "kind": a.kind, "status": a.status, "home_facility_id": a.home_facility_id,
          "referral_id": a.referral_id, "destination_id": a.destination_id,
-         "position": pos.get(a.id), "eta": _eta_json(latest.get(a.id), a.status)}
+         "position": pos.get(a.id), "eta": eta_json(latest.get(a.id), a.status)}
         for a in reg.values()
     ]  # fmt: skip
     return {

@@ -200,3 +200,30 @@ class ProposalOut(BaseModel):
     ambulances_considered: int
     assignments: list[dict[str, Any]]
     unassigned: list[dict[str, Any]]
+
+
+class IncomingAmbulanceOut(BaseModel):
+    """The ambulance of a referral on its way."""
+
+    id: str
+    kind: str
+    status: str
+    position: PositionOut | None
+    eta: EtaOut | None
+
+
+class IncomingPatientOut(BaseModel):
+    """A referral accepted and not arrived: the letter, the road time from its origin, its ambulance."""
+
+    referral: dict[str, Any]
+    road_time_s: float | None
+    ambulance: IncomingAmbulanceOut | None
+
+
+class IncomingOut(BaseModel):
+    """Patients on their way to the caller's facility."""
+
+    facility_id: str
+    positions_available: bool
+    at: str
+    patients: list[IncomingPatientOut]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import datetime as dt
+from service.tracking.ambulances import AmbulanceStatus
 
+if TYPE_CHECKING:
     from service.tracking.tracker import Latest
 
 
@@ -25,3 +26,11 @@ def position_json(latest: Latest | None, now: dt.datetime, stale_s: float) -> di
         "lat": p.lat, "lon": p.lon, "at": p.at.isoformat(), "age_s": round(age, 1), "stale": age > stale_s,
         "speed_ms": p.speed_ms, "heading": p.heading, "accuracy_m": p.accuracy_m,
     }  # fmt: skip
+
+
+def eta_json(la: Latest | None, status: str) -> dict[str, Any] | None:
+    """A transporting ambulance's time to its destination (None otherwise)."""
+    if la is None or la.eta_s is None or status != AmbulanceStatus.TRANSPORTING.value:
+        return None
+    at = dt.datetime.fromtimestamp(la.eta_at_ms / 1000, tz=dt.UTC).isoformat() if la.eta_at_ms else None
+    return {"destination_id": la.destination_id, "eta_s": la.eta_s, "eta_at": at}

@@ -213,6 +213,38 @@ def test_back_referral_goes_to_a_lower_level(run: Run) -> None:
     assert "back-referral-goes-down" in excluded(s, ABDUL_AZIZ)
 
 
+def test_back_referral_proposes_the_referring_puskesmas_first(run: Run) -> None:
+    # Pasal 5 ayat (3): back to the facility that referred, then any first-level one by road
+    req = ReferralRequest(
+        RSUD_PEMANGKAT, 28, Sex.FEMALE, ("O72.1",), back_referral=True, referred_from="PKM-SEGARAU"
+    )
+    s = run(req)
+    assert s.referral_type is ReferralType.BACK_REFERRAL
+    assert ids(s)[0] == "PKM-SEGARAU"
+    assert cites(s.candidates[0].reasons, "Pasal 5 ayat (3)")
+    rest = [c for c in s.candidates[1:] if c.facility_id.startswith("PKM-")]
+    assert [c.travel_time_s for c in rest] == sorted(c.travel_time_s for c in rest)
+    assert cites(rest[0].reasons, "Pasal 11 ayat (2)")
+    # the acute need (a blood bank for a haemorrhage) does not follow the patient back
+    assert not any(e.facility_id.startswith("PKM-") for e in s.excluded)
+    # without the referring facility, the nearest first-level one comes first
+    plain = run(ReferralRequest(RSUD_PEMANGKAT, 28, Sex.FEMALE, ("O72.1",), back_referral=True))
+    assert ids(plain)[0] == "PKM-PEMANGKAT"
+
+
+def test_an_inpatient_back_referral_goes_to_a_lower_level_hospital(run: Run) -> None:
+    # Pasal 11 ayat (2) huruf a: continued inpatient care needs a bed, which no Puskesmas reports
+    req = ReferralRequest(
+        RSUD_PEMANGKAT, 60, Sex.MALE, ("E11.9",), service_type=ServiceType.RAWAT_INAP,
+        back_referral=True, referred_from="PKM-SEGARAU",
+    )  # fmt: skip
+    s = run(req)
+    first = s.candidates[0]
+    assert not first.facility_id.startswith("PKM-")
+    assert cites(first.reasons, "Pasal 11 ayat (2)")
+    assert "bed-available" in excluded(s, "PKM-SEGARAU")
+
+
 # ---- Pasal 13-14: consent, not transportable ---------------------------------------------------
 
 

@@ -530,3 +530,52 @@ def test_nearest_refuses_latitudes_no_map_holds(tr: Tr, lat: float) -> None:
     r = tr.get(f"/api/dispatch/nearest?lon=109.3&lat={lat}", "dispatch")
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "query.lat"
+
+
+def test_the_receiving_er_sees_accepted_patients_on_their_way_with_the_ambulances_eta(tr: Tr) -> None:
+    rid = _accepted_referral(tr)
+
+    def mine() -> dict[str, Any]:
+        r = tr.get("/api/incoming", "pemangkat")
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["facility_id"] == PEMANGKAT
+        return next(x for x in got["patients"] if x["referral"]["id"] == rid)
+
+    # accepted, no ambulance yet: the road time from the Puskesmas is the estimate
+    first = mine()
+    assert first["ambulance"] is None
+    assert first["referral"]["patient"]["name"] == "Siti Contoh"  # the receiving ER prepares for them
+    expected = tr.rt.matcher.travel_from_facility("PKM-SEGARAU")[PEMANGKAT]
+    assert expected is not None
+    assert first["road_time_s"] == pytest.approx(expected[0], abs=0.1)
+    # an ambulance assigned, then transporting: its live ETA here
+    amb, tok = tr.register(home=SAMBAS)
+    origin = facility_lonlat(tr, "PKM-SEGARAU")
+    tr.send(amb, tok, tr.fix(*origin, ago_s=5))
+    assert (
+        tr.post(
+            "/api/dispatch/assign", "dispatch", json={"referral_id": rid, "ambulance_id": amb}
+        ).status_code
+        == 200
+    )
+    got = mine()
+    assert got["ambulance"]["id"] == amb
+    assert got["ambulance"]["eta"] is None  # not on the road to us yet
+    assert tr.post(f"/api/referrals/{rid}/depart", "dispatch").status_code == 200
+    sent = tr.send(amb, tok, tr.fix(*origin)).json()
+    got = mine()
+    assert got["referral"]["status"] == "in_transit", (sent, got)
+    assert got["ambulance"]["eta"] is not None, (sent, got, tr.board()[amb])
+    assert got["ambulance"]["eta"]["eta_s"] == pytest.approx(sent["eta_s"])
+    assert got["ambulance"]["position"]["stale"] is False
+    # other facilities, dispatchers and Puskesmas see nothing of it
+    assert rid not in {x["referral"]["id"] for x in tr.get("/api/incoming", "sambas").json()["patients"]}
+    assert tr.get("/api/incoming", "dispatch").status_code == 403
+    assert tr.get("/api/incoming", "segarau").json()["patients"] == []
+    assert tr.client.get("/api/incoming").status_code == 401
+    # arrived by GPS: no longer on the way
+    dest = facility_lonlat(tr, PEMANGKAT)
+    tr.clock.advance(minutes=20)
+    assert tr.send(amb, tok, tr.fix(dest[0] + 0.0005, dest[1])).json()["arrived"] is True
+    assert rid not in {x["referral"]["id"] for x in tr.get("/api/incoming", "pemangkat").json()["patients"]}
