@@ -102,7 +102,9 @@ def _head(p: Page) -> str:
         '<!doctype html>\n<html lang="id">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>rujuk · {html.escape(p.title)}</title>\n"
-        '<link rel="icon" href="data:,">\n<link rel="stylesheet" href="/static/rujuk.css">\n'
+        '<link rel="icon" href="/static/icons/rujuk-192.png">\n'
+        '<link rel="stylesheet" href="/static/rujuk.css">\n'
+        '<link rel="manifest" href="/manifest.webmanifest">\n<meta name="theme-color" content="#0b6e4f">\n'
         f"{leaflet if p.map else ''}{preload}"
         f'<script type="module" src="/static/{p.module}.js"></script>\n</head>\n'
     )
@@ -124,6 +126,26 @@ def _page_route(p: Page) -> Any:  # noqa: ANN401  a FastAPI endpoint
 
 for _path, _p in PAGES.items():
     router.add_api_route(_path, _page_route(_p), methods=["GET"], include_in_schema=False)
+
+
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> Response:
+    """The service worker, at the root so that its scope is every page (offline app, push)."""
+    return Response(
+        (STATIC_DIR / "sw.js").read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+@router.get("/manifest.webmanifest", include_in_schema=False)
+def manifest() -> Response:
+    """The web app manifest: the pages install as an app (Bahasa Indonesia)."""
+    return Response(
+        (STATIC_DIR / "manifest.webmanifest").read_bytes(),
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 def base_map(ds: Dataset) -> dict[str, Any]:

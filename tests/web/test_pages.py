@@ -166,11 +166,13 @@ class Visit:
         assert path.stat().st_size > 10_000
         return path
 
-    def close(self, *, answered: tuple[int, ...] = ()) -> None:
-        """Done: nothing left the server, and no script error (nor HTTP errors but those ``answered``)."""
+    def close(self, *, answered: tuple[int, ...] = (), offline: bool = False) -> None:
+        """Done: nothing left the server, and no script error (nor HTTP errors but those ``answered``,
+        nor, for a page that was ``offline`` a while, its requests that failed for want of a network)."""
         self.context.close()
         assert self.outside == [], f"requests left the rujuk server: {self.outside}"
         expected = tuple(f"status of {code} " for code in answered)
+        expected += ("net::ERR_INTERNET_DISCONNECTED",) if offline else ()
         assert [e for e in self.errors if not any(x in e for x in expected)] == [], self.errors
 
 

@@ -6,6 +6,8 @@ import { TEXT } from "/static/i18n.js";
 const LANG_KEY = "rujuk.lang";
 const TOKEN_KEY = "rujuk.token";
 const ME_KEY = "rujuk.me";
+/** When a password was last typed in this browser (any tab): a revoked station waits for one. */
+export const SIGNIN_AT_KEY = "rujuk.signin_at";
 
 export let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
 
@@ -177,9 +179,24 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/** True while this tab holds a staff token that has not expired (read from its own claims, with a
+ * few seconds to spare): a page can tell, without asking the server, whether patient data can be
+ * read now or a sign-in is needed first. */
+export function signedIn() {
+  const tk = token();
+  if (!tk) return false;
+  try {
+    const claims = JSON.parse(atob(tk.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return Number(claims.exp) * 1000 > Date.now() + 10_000;
+  } catch {
+    return false;
+  }
+}
+
 export function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(ME_KEY);
+  localStorage.removeItem("rujuk.last_user");
   location.href = "/";
 }
 
@@ -206,11 +223,13 @@ export async function signIn(username, password) {
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
   const who = await api("/api/me");
   sessionStorage.setItem(ME_KEY, JSON.stringify(who));
+  localStorage.setItem(SIGNIN_AT_KEY, String(Date.now()));
+  window.dispatchEvent(new CustomEvent("rujuk:signed-in", { detail: who }));
   return who;
 }
 
 /** Ask for the password again without leaving the page (tokens are short-lived; work is kept). */
-function signInAgain() {
+export function signInAgain() {
   if (signInAgain.pending) return signInAgain.pending;
   const who = me();
   const dlg = el("dialog", { "aria-labelledby": "again-title" },
@@ -242,8 +261,9 @@ function signInAgain() {
   return signInAgain.pending;
 }
 
-/** Call the API: JSON in and out; an ApiError (message naming the field) when it says no. */
-export async function api(path, { method = "GET", body, headers = {}, raw = false } = {}) {
+/** Call the API: JSON in and out; an ApiError (message naming the field) when it says no. A 401
+ * asks for the password again and retries, unless ``quiet`` (then it is an ApiError like any). */
+export async function api(path, { method = "GET", body, headers = {}, raw = false, quiet = false } = {}) {
   for (let attempt = 0; ; attempt++) {
     const h = { ...headers };
     const tk = token();
@@ -255,7 +275,7 @@ export async function api(path, { method = "GET", body, headers = {}, raw = fals
     } catch {
       throw new ApiError(0, { detail: t("err.network") });
     }
-    if (r.status === 401 && attempt === 0 && path !== "/api/me") {
+    if (r.status === 401 && attempt === 0 && path !== "/api/me" && !quiet) {
       await signInAgain();
       continue;
     }
@@ -275,11 +295,22 @@ export function me() {
 }
 
 export const PAGES = [
-  { path: "/rujuk", roles: ["referrer"], key: "nav.refer" },
-  { path: "/terima", roles: ["receiver"], key: "nav.receive" },
+  // hospital staff refer onward and back; a Puskesmas receives its patients back (rujuk balik)
+  { path: "/rujuk", roles: ["referrer", "receiver"], key: "nav.refer" },
+  { path: "/terima", roles: ["receiver", "referrer"], key: "nav.receive" },
   { path: "/dispatch", roles: ["dispatcher"], key: "nav.dispatch" },
   { path: "/rencana", roles: ["planner"], key: "nav.plan" },
 ];
+
+/** Where a user lands after signing in: the receiving page for receiving staff (alerts first), the
+ * referring page for referring staff; null when there is no single obvious page (the chooser). */
+export function landingPage(who) {
+  const roles = new Set(who?.roles ?? []);
+  if (roles.has("receiver")) return "/terima";
+  if (roles.has("referrer")) return "/rujuk";
+  const pages = pagesFor(who);
+  return pages.length === 1 ? pages[0].path : null;
+}
 
 export function pagesFor(who) {
   const roles = new Set(who?.roles ?? []);
@@ -289,7 +320,9 @@ export function pagesFor(who) {
 /** The page's header (who, facility, the pages this user may open, language, sign out); sends
  * anyone not signed in, or without the role, to the sign-in page. */
 export async function startPage(path) {
-  if (!token()) {
+  registerWorker();
+  const last = lastUser();
+  if (!token() && !(offline() && last)) {
     location.href = `/?next=${encodeURIComponent(path)}`;
     return null;
   }
@@ -297,10 +330,18 @@ export async function startPage(path) {
   try {
     [who] = await Promise.all([api("/api/me"), webConfig()]);
     sessionStorage.setItem(ME_KEY, JSON.stringify(who));
-  } catch {
-    signOut();
-    return null;
+    localStorage.setItem(LAST_USER_KEY, JSON.stringify(who));
+  } catch (e) {
+    // no network: the page opens for the last user of this device, to read what it kept and to
+    // write letters that wait on the device until the network returns (Pasal 20(3))
+    if (!(e instanceof ApiError && e.status === 0) || !last) {
+      signOut();
+      return null;
+    }
+    who = last;
+    await webConfig().catch(() => null);
   }
+  watchNetwork();
   const pages = pagesFor(who);
   if (!pages.some((p) => p.path === path)) {
     location.href = "/?denied=1";
@@ -320,13 +361,89 @@ export async function startPage(path) {
     $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia";
   });
   applyI18n();
+  const pushToggle = document.querySelector("#push-toggle");
+  // loaded on its own: a page opened offline without it in the cache still works, without the toggle
+  if (pushToggle) import("/static/push.js").then((m) => m.installPushToggle(pushToggle)).catch(() => { pushToggle.hidden = true; });
   return who;
+}
+
+// ---------------------------------------------------------------------------- offline, app
+
+/** The last user signed in on this device (who they are, never their token): an offline page opens for them. */
+const LAST_USER_KEY = "rujuk.last_user";
+export function lastUser() {
+  try { return JSON.parse(localStorage.getItem(LAST_USER_KEY) ?? "null"); } catch { return null; }
+}
+
+/** True when the browser knows it has no network. */
+export function offline() {
+  return navigator.onLine === false;
+}
+
+/** The service worker: the pages install as an app and open without a network (sw.js). */
+export function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  // after the page has loaded: the worker's first fill of its cache never competes with the page
+  const keep = (reg) => {
+    const urls = [location.pathname, ...performance.getEntriesByType("resource").map((e) => e.name)]
+      .filter((u) => new URL(u, location.href).origin === location.origin);
+    (reg.active ?? navigator.serviceWorker.controller)?.postMessage({ type: "keep", urls });
+  };
+  const go = () => setTimeout(() => {
+    navigator.serviceWorker.register("/sw.js", { type: "module" }).catch(() => undefined);
+    navigator.serviceWorker.ready.then(keep).catch(() => undefined);
+  }, 500);
+  if (document.readyState === "complete") go(); else window.addEventListener("load", go, { once: true });
+}
+
+/** A banner while the network is down, in the page's language; gone when it returns. */
+function watchNetwork() {
+  const show = () => {
+    let b = document.getElementById("net-state");
+    if (!offline()) { b?.remove(); return; }
+    if (!b) {
+      b = el("p", { id: "net-state", class: "notice warn", role: "status" });
+      document.querySelector("main")?.prepend(b);
+    }
+    b.textContent = t("net.offline");
+  };
+  window.addEventListener("online", show);
+  window.addEventListener("offline", show);
+  window.addEventListener("rujuk:lang", show);
+  show();
 }
 
 // ------------------------------------------------------------------------------- live events
 
-/** Follow a server-sent-events route; calls onEvent(type, data). Reconnects by itself (resuming
- * after the last event id); returns a function that stops it. */
+/** Read a server-sent-events body to its end: onEvent(type, data, id) per event with data (JSON). */
+export async function readEvents(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let type = "message", data = "", id = null;
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+        else if (line.startsWith("id:")) id = line.slice(3).trim();
+      }
+      if (data) {
+        try { onEvent(type, JSON.parse(data), id); } catch (e) { console.error(e); }
+      }
+    }
+  }
+}
+
+/** Follow a server-sent-events route with the staff token; calls onEvent(type, data). Reconnects by
+ * itself (resuming after the last event id); when the token has expired it asks for the password
+ * (saying so through onState(false, text) first). onState(up, text): whether the feed is up, and
+ * the words for it. Returns a function that stops it. */
 export function follow(path, onEvent, { onState } = {}) {
   let stopped = false;
   let lastId = null;
@@ -338,36 +455,23 @@ export function follow(path, onEvent, { onState } = {}) {
         const headers = { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" };
         if (lastId !== null) headers["Last-Event-ID"] = lastId;
         const r = await fetch(path, { headers, signal: ctrl.signal });
-        if (r.status === 401) { await signInAgain(); continue; }
-        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
-        onState?.(true);
-        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buf = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += value;
-          let i;
-          while ((i = buf.indexOf("\n\n")) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            let type = "message", data = "", id = null;
-            for (const line of block.split("\n")) {
-              if (line.startsWith("event:")) type = line.slice(6).trim();
-              else if (line.startsWith("data:")) data += line.slice(5).trim();
-              else if (line.startsWith("id:")) id = line.slice(3).trim();
-            }
-            if (id !== null) lastId = id;
-            if (data) {
-              try { onEvent(type, JSON.parse(data)); } catch (e) { console.error(e); }
-            }
-          }
+        if (r.status === 401) {
+          onState?.(false, t("live.signin"));
+          await signInAgain();
+          continue;
         }
+        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
+        onState?.(true, t("live.on"));
+        await readEvents(r.body, (type, data, id) => {
+          if (id !== null) lastId = id;
+          onEvent(type, data);
+        });
       } catch (e) {
         if (stopped) return;
       }
-      onState?.(false);
-      if (!stopped) await new Promise((res) => setTimeout(res, 2000));
+      if (stopped) return;
+      onState?.(false, t("live.off"));
+      await new Promise((res) => setTimeout(res, 2000));
     }
   })();
   return () => { stopped = true; ctrl?.abort(); };

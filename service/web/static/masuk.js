@@ -1,5 +1,5 @@
 // The sign-in page: on success, on to the page asked for, or the first one the user's roles open.
-import { $, applyI18n, el, lang, pagesFor, setLang, signIn, signInProblem, t } from "/static/common.js";
+import { $, applyI18n, el, landingPage, lang, pagesFor, registerWorker, setLang, signIn, signInProblem, t } from "/static/common.js";
 
 const params = new URLSearchParams(location.search);
 $("#denied").hidden = !params.has("denied");
@@ -7,6 +7,7 @@ $("#lang-switch").addEventListener("click", () => setLang(lang === "id" ? "en" :
 window.addEventListener("rujuk:lang", () => { $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia"; });
 $("#lang-switch").textContent = lang === "id" ? "English" : "Bahasa Indonesia";
 applyI18n();
+registerWorker();
 document.body.dataset.ready = "1"; // for tests and the page benchmark
 
 $("#signin").addEventListener("submit", async (ev) => {
@@ -23,7 +24,8 @@ $("#signin").addEventListener("submit", async (ev) => {
     const pages = pagesFor(who);
     const next = params.get("next");
     if (next && pages.some((p) => p.path === next)) { location.href = next; return; }
-    if (pages.length === 1) { location.href = pages[0].path; return; }
+    const landing = landingPage(who);
+    if (landing) { location.href = landing; return; }
     if (pages.length === 0) { err.textContent = t("signin.no_pages"); return; }
     $("#signin").hidden = true;
     $("#choose").hidden = false;

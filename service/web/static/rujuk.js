@@ -1,8 +1,9 @@
 // Referring staff: request suggestions, see them on a map and as a list with reasons, write the
 // referral letter (prefilled) and send it in one click, then follow the receiver's answer live.
 import {
-  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, follow, label, lang, plain, soundAlarm, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, label, lang, offline, plain, signedIn, soundAlarm, startPage, t,
 } from "/static/common.js";
+import { followStation } from "/static/station.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 
 const who = await startPage("/rujuk");
@@ -74,6 +75,29 @@ async function main(who) {
     } else if (ev.key === "Escape") closeResults();
   });
 
+  // ------------------------------------------------------------ back-referral (rujuk balik)
+  // /rujuk?back=<id>: a hospital refers a treated patient back (Pasal 5(3), 11(2)); the request
+  // and the letter start from the referral it received, the referring Puskesmas proposed first
+  let backOf = null;
+  const backId = new URLSearchParams(location.search).get("back");
+  if (backId) {
+    try {
+      backOf = await api(`/api/referrals/${encodeURIComponent(backId)}`);
+      const p = backOf.patient ?? {};
+      const notice = $("#back-notice");
+      notice.hidden = false;
+      notice.textContent = t("refer.back_intro", { f: fac.get(backOf.origin_id)?.name ?? backOf.origin_id });
+      if (p.date_of_birth) $("#age").value = Math.floor((Date.now() - new Date(p.date_of_birth).getTime()) / 3.15576e10);
+      if (p.sex) $("#sex").value = p.sex;
+      $("#service-type").value = "rawat_jalan";
+      for (const code of backOf.icd10) {
+        const hit = (await api(`/api/icd10?q=${encodeURIComponent(code)}&limit=1`).catch(() => []))[0];
+        chosen.push(hit?.code === code ? hit : { code, title: code, name_id: "" });
+      }
+      renderChosen();
+    } catch (e) { announce(e.message, "bad"); backOf = null; }
+  }
+
   // ------------------------------------------------------------------------------ the map
   const m = await makeMap("map", { label: t("refer.results") });
   let markers = null;
@@ -99,17 +123,45 @@ async function main(who) {
       service_type: $("#service-type").value || null,
       beds: [...document.querySelectorAll("input[name=bed]:checked")].map((i) => i.value),
       equipment: [...document.querySelectorAll("input[name=equipment]:checked")].map((i) => i.value),
+      ...(backOf ? { back_referral: true, referred_from: backOf.origin_id } : {}),
     };
     $("#suggest-button").disabled = true;
     try {
       suggestion = await api(`/api/suggestions?lang=${lang}`, { method: "POST", body: request });
+      localStorage.setItem(LAST_SUGGESTION_KEY, JSON.stringify({ at: new Date().toISOString(), request, suggestion }));
       renderSuggestion();
     } catch (e) {
-      err.textContent = e.message;
+      if (e.status === 0) offlineSuggestion();
+      else err.textContent = e.message;
     } finally {
       $("#suggest-button").disabled = false;
     }
   });
+
+  // ------------------------------------------------------------------ suggestions offline
+  // the last suggestion is kept on the device (no patient identity in it: age, sex, codes); with
+  // no network it is shown again for the same diagnoses, otherwise every receiving hospital is
+  // listed by its last known road time, marked as not checked (beds, specialists) offline
+  const LAST_SUGGESTION_KEY = `rujuk.last_suggestion.${origin?.id ?? ""}`;
+  function offlineSuggestion() {
+    let last = null;
+    try { last = JSON.parse(localStorage.getItem(LAST_SUGGESTION_KEY) ?? "null"); } catch { /* none */ }
+    const same = last && JSON.stringify([...last.request.icd10].sort()) === JSON.stringify([...request.icd10].sort())
+      && last.request.back_referral === request.back_referral;
+    if (same) {
+      suggestion = { ...last.suggestion, offline_at: last.at };
+    } else {
+      const road = new Map((last?.suggestion.candidates ?? []).map((c) => [c.facility_id, c]));
+      const note = { rule_id: "offline", effect: "warn", text: { id: t("offline.unchecked"), en: t("offline.unchecked") }, references: ["Perbup 49/2025 Pasal 20 ayat (3)"] };
+      const list = [...fac.values()].filter((f) => f.receiving && f.id !== origin.id)
+        .map((f) => ({ facility_id: f.id, name: f.name, travel_time_s: road.get(f.id)?.travel_time_s ?? null, distance_m: road.get(f.id)?.distance_m ?? null, reasons: [note] }))
+        .sort((a, b) => (a.travel_time_s ?? Infinity) - (b.travel_time_s ?? Infinity) || a.name.localeCompare(b.name))
+        .map((c, i) => ({ ...c, rank: i + 1 }));
+      suggestion = { decision: "offline", referral_type: null, candidates: list, excluded: [], reasons: [], warnings: [],
+        need: { specialty: null, beds: [] }, offline_at: null };
+    }
+    renderSuggestion();
+  }
   window.addEventListener("rujuk:lang", async () => {
     renderChosen();
     if (!request) return;
@@ -130,7 +182,9 @@ async function main(who) {
         s.referral_type ? ` · ${label("rtype", s.referral_type)}` : ""),
       s.reasons.length ? reasonItems(s.reasons) : null,
       s.warnings.length ? el("div", { class: "notice warn" }, reasonItems(s.warnings)) : null,
-      s.road_network?.modelled ? el("p", { class: "muted" }, t("map.modelled_times")) : null);
+      s.road_network?.modelled ? el("p", { class: "muted" }, t("map.modelled_times")) : null,
+      s.offline_at !== undefined ? el("p", { class: "notice warn", id: "offline-suggestion" },
+        s.offline_at ? t("offline.last", { at: fmtTime(s.offline_at) }) : t("offline.list")) : null);
     $("#candidates").replaceChildren(...s.candidates.map((c, i) => el("li", { class: i === 0 ? "top" : "", "data-facility": c.facility_id },
       el("div", { class: "cand-head" },
         el("span", { class: "rank" }, `${c.rank}.`),
@@ -177,6 +231,7 @@ async function main(who) {
     $("#l-st").value = request.service_type || (request.emergency ? "gawat_darurat" : (suggestion.need.beds.length ? "rawat_inap" : "rawat_jalan"));
     $("#m-dx").value = [...new Set(chosen.map((x) => (lang === "en" ? x.title : x.name_id || x.title)))].join("; ").slice(0, 200);
     $("#m-icd").value = chosen.map((x) => x.code).join(", ");
+    if (backOf) prefillBack(f?.name ?? c.name);
     if (!$("#l-reason").value) {
       $("#l-reason").value = specialty
         ? t("letter.reason_specialty", { s: cfg.service_labels?.[specialty] ?? specialty, f: f?.name ?? c.name })
@@ -186,6 +241,18 @@ async function main(who) {
     $("#letter-card").hidden = false;
     $("#letter-card").scrollIntoView({ behavior: "smooth", block: "start" });
     $("#p-name").focus({ preventScroll: true });
+  }
+  /** The letter of a back-referral starts from the patient and the letter received. */
+  function prefillBack(destName) {
+    const p = backOf.patient ?? {};
+    const set = (id, v) => { if (v && !$(id).value) $(id).value = v; };
+    set("#p-name", p.name); set("#p-nik", p.nik); set("#p-mrn", p.medical_record_number); set("#p-dob", p.date_of_birth);
+    set("#p-jkn", p.jkn_number); set("#p-phone", p.phone); set("#p-address", p.address);
+    if (p.sex) $("#p-sex").value = p.sex;
+    $("#p-payer").value = backOf.payer;
+    if (backOf.medical?.diagnosis_text) $("#m-dx").value = backOf.medical.diagnosis_text;
+    if (!$("#l-reason").value) $("#l-reason").value = t("letter.reason_back", { f: destName });
+    $("#l-unit").value = t("letter.unit_back");
   }
   $("#letter-cancel").addEventListener("click", () => { $("#letter-card").hidden = true; target = null; });
 
@@ -230,23 +297,98 @@ async function main(who) {
       emergency: request.emergency,
       payer: $("#p-payer").value,
       specialty: suggestion.need.specialty,
+      ...(backOf ? { back_referral_of: backOf.id } : {}),
     };
     $("#send-button").disabled = true;
-    try {
-      const r = await api("/api/referrals", { method: "POST", body, headers: { "Idempotency-Key": idemKey } });
-      const sent = r.status === "created" ? await api(`/api/referrals/${r.id}/send`, { method: "POST" }) : r;
+    const done = () => {
       $("#letter-card").hidden = true;
       $("#letter").reset();
       $("#c-explained").value = who.username;
+      if (backOf) { backOf = null; $("#back-notice").hidden = true; history.replaceState(null, "", "/rujuk"); }
+    };
+    try {
+      if (offline()) throw Object.assign(new Error("offline"), { status: 0 });
+      const sent = await deliver(body, idemKey);
+      done();
       showReferral(sent);
       announce(t("letter.sent"), "ok");
       loadOutbox();
     } catch (e) {
-      err.textContent = e.message;
+      if (e.status === 0) {  // no network: the letter waits on this device, and goes when it returns
+        enqueue({ key: idemKey, body, dest_name: target.name, queued_at: new Date().toISOString() });
+        done();
+        announce(t("queue.saved"), "warn");
+        $("#queue-card").scrollIntoView({ block: "start" });
+      } else {
+        err.textContent = e.message;
+      }
     } finally {
       $("#send-button").disabled = false;
     }
   });
+
+  /** Create (idempotent with its key: a retry never makes a second referral) and send. */
+  async function deliver(body, key) {
+    const r = await api("/api/referrals", { method: "POST", body, headers: { "Idempotency-Key": key } });
+    if (r.status !== "created") return r;
+    try {
+      return await api(`/api/referrals/${r.id}/send`, { method: "POST" });
+    } catch (e) {
+      if (e.status === 409) return api(`/api/referrals/${r.id}`); // sent already, by an earlier try
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------- letters queued offline
+  // kept in this browser only until they are sent (then deleted); each keeps its Idempotency-Key
+  const QUEUE_KEY = `rujuk.queue.${who.username}`;
+  const queued = () => { try { return JSON.parse(localStorage.getItem(QUEUE_KEY) ?? "[]"); } catch { return []; } };
+  const saveQueue = (q) => { if (q.length) localStorage.setItem(QUEUE_KEY, JSON.stringify(q)); else localStorage.removeItem(QUEUE_KEY); renderQueue(); };
+  function enqueue(item) { saveQueue([...queued().filter((x) => x.key !== item.key), item]); }
+  function renderQueue() {
+    const q = queued();
+    $("#queue-card").hidden = q.length === 0;
+    document.body.dataset.queued = String(q.length);
+    $("#queue").replaceChildren(...q.map((x) => el("li", { class: "card inbox-item", "data-key": x.key },
+      el("div", { class: "cand-head" },
+        el("span", { class: "name" }, x.dest_name),
+        x.body.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
+        el("span", { class: "time" }, t("queue.since", { at: fmtTime(x.queued_at) }))),
+      el("p", {}, `${x.body.patient.name} · ${x.body.medical.icd10.join(", ")}`),
+      el("p", { class: x.error ? "error" : "muted" }, x.error ? t("queue.refused", { e: x.error }) : t("queue.waiting")),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", onclick: () => flush() }, t("queue.retry")),
+        el("button", { type: "button", class: "danger", onclick: (ev) => discard(ev.currentTarget, x.key) }, t("queue.discard"))))));
+  }
+  function discard(button, key) {
+    if (!button.dataset.confirm) { button.dataset.confirm = "1"; button.textContent = t("queue.discard_confirm"); return; }
+    saveQueue(queued().filter((x) => x.key !== key));
+  }
+  let flushing = false;
+  async function flush() {
+    if (flushing || offline()) return;
+    flushing = true;
+    try {
+      for (const item of queued()) {
+        try {
+          const sent = await deliver(item.body, item.key);
+          saveQueue(queued().filter((x) => x.key !== item.key));
+          showReferral(sent);
+          announce(t("queue.delivered", { f: item.dest_name }), "ok");
+        } catch (e) {
+          if (e.status === 0) break; // still no network: try again later
+          saveQueue(queued().map((x) => (x.key === item.key ? { ...x, error: e.message } : x)));
+        }
+      }
+      loadOutbox();
+    } finally {
+      flushing = false;
+    }
+  }
+  window.addEventListener("online", () => flush());
+  setInterval(() => { if (queued().length) flush(); }, 20000);
+  renderQueue();
+  flush();
 
   // ----------------------------------------------------------------------- status, live
   let current = null;
@@ -274,6 +416,10 @@ async function main(who) {
       // the reason goes to the new destination: the sender may rewrite what was written for the last one
       $("#redirect-reason-label").textContent = t("status.redirect_reason", { f: facName(r.proposed_next_id) });
       $("#redirect-reason").value = r.reason;
+      // or a choice among the other suggested facilities not asked yet, in the engine's order
+      const others = (r.suggestion?.candidates ?? []).filter((id) => id !== r.proposed_next_id && id !== r.origin_id && !r.tried.includes(id));
+      $("#redirect-other-row").hidden = !others.length;
+      $("#redirect-other").replaceChildren(...others.map((id) => el("option", { value: id }, facName(id))));
     }
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
@@ -317,14 +463,21 @@ async function main(who) {
       loadOutbox();
     } catch (e) { announce(e.message, "bad"); }
   });
-  $("#redirect").addEventListener("click", async () => {
+  async function redirectTo(destination) {
     try {
       const reason = $("#redirect-reason").value.trim();
-      const body = { destination_id: current.proposed_next_id, ...(reason && reason !== current.reason ? { reason } : {}) };
+      const body = { destination_id: destination, ...(reason && reason !== current.reason ? { reason } : {}) };
       const r = await api(`/api/referrals/${current.id}/redirect`, { method: "POST", body });
       showReferral(r);
+      loadOutbox();
     } catch (e) { announce(e.message, "bad"); }
+  }
+  $("#redirect").addEventListener("click", () => redirectTo(current.proposed_next_id));
+
+  $("#redirect-other").addEventListener("change", () => {
+    $("#redirect-reason-label").textContent = t("status.redirect_reason", { f: facName($("#redirect-other").value) });
   });
+  $("#redirect-other-go").addEventListener("click", () => redirectTo($("#redirect-other").value));
 
   async function letterHtml() {
     const r = await api(`/api/referrals/${current.id}/letter`, { raw: true });
@@ -342,7 +495,7 @@ async function main(who) {
 
   async function loadOutbox() {
     try {
-      const rows = await api("/api/referrals?box=outbox&limit=20");
+      const rows = await api("/api/referrals?box=outbox&limit=20", { quiet: true });
       const needing = rows.filter((r) => r.status === "declined" || (r.status === "sent" && r.times.escalated)).length;
       document.title = needing ? `(${needing}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
       $("#outbox").replaceChildren(...rows.map((r) => el("tr", {},
@@ -354,14 +507,21 @@ async function main(who) {
     } catch { /* shown on the next change */ }
   }
   loadOutbox();
+  window.addEventListener("rujuk:signed-in", () => loadOutbox());
 
   document.body.dataset.ready = "1"; // for tests and the page benchmark
   // answers reach the sender wherever they are on the page: a banner (a click opens the
   // referral), the sound when it is on, and the count of referrals waiting for them in the tab
   const { beep } = soundAlarm($("#sound"));
   const ALERTS = { decline: "refer.alert_declined", escalated: "refer.alert_escalated", accept: "refer.alert_accepted" };
-  follow("/api/events/stream", async (_type, ev) => {
-    loadOutbox();
+  // the alerts follow this device's station: they go on when the staff sign-in ends (the details
+  // then wait for a password, asked when the banner is clicked)
+  const waitingOnMe = new Set(); // declined or escalated, seen on the feed
+  followStation(async (_type, ev) => {
+    if (ev.origin_id === origin?.id && (ev.kind === "decline" || ev.kind === "escalated")) waitingOnMe.add(ev.referral_id);
+    if (ev.origin_id === origin?.id && ["redirect", "accept", "cancel"].includes(ev.kind)) waitingOnMe.delete(ev.referral_id);
+    if (signedIn()) loadOutbox();
+    else document.title = waitingOnMe.size ? `(${waitingOnMe.size}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
     if (ev.origin_id === origin?.id && ALERTS[ev.kind]) {
       const banner = $("#answer-alert");
       banner.hidden = false;
@@ -374,8 +534,8 @@ async function main(who) {
       };
       if (ev.kind !== "accept") beep();
     }
-    if (current && ev.referral_id === current.id) {
+    if (current && ev.referral_id === current.id && signedIn()) {
       showReferral(await api(`/api/referrals/${current.id}`));
     }
-  }, { onState: (up) => { $("#live-state").textContent = up ? t("live.on") : t("live.off"); } });
+  }, { onState: (_up, text) => { $("#live-state").textContent = text; } });
 }

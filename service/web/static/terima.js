@@ -1,8 +1,9 @@
 // Receiving hospital: the live inbox (alert with sound and colour, time waiting), accept or
 // decline with a reason, and the facility's status board with the age of every figure.
 import {
-  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, follow, label, secondsSince, soundAlarm, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, label, secondsSince, signedIn, soundAlarm, startPage, t,
 } from "/static/common.js";
+import { followStation, stationInbox } from "/static/station.js";
 import { webConfig } from "/static/map.js";
 
 const who = await startPage("/terima");
@@ -16,6 +17,9 @@ async function main(who) {
     $("#main").prepend(el("p", { class: "notice bad" }, t("refer.no_facility")));
     return;
   }
+  // a Puskesmas receives its patients back (rujuk balik) but keeps no status board
+  if (!mine.receiving) $("#board-card").hidden = true;
+  const mayRefer = (who.roles ?? []).some((r) => ["referrer", "receiver", "admin"].includes(r));
 
   // --------------------------------------------------------------------------- the alert
   const { beep } = soundAlarm($("#sound"));
@@ -47,6 +51,7 @@ async function main(who) {
     $("#inbox-empty").hidden = waiting.length > 0;
     document.title = waiting.length ? `(${waiting.length}) rujuk · ${t("receive.title")}` : `rujuk · ${t("receive.title")}`;
     $("#inbox").replaceChildren(...waiting.map((r) => {
+      if (!r.times) return briefItem(r);
       const p = r.patient ?? {};
       const waited = secondsSince(r.times.sent);
       const due = r.times.due ? -secondsSince(r.times.due) : null;
@@ -54,6 +59,7 @@ async function main(who) {
         el("div", { class: "cand-head" },
           el("span", { class: "name" }, fac.get(r.origin_id)?.name ?? r.origin_id),
           r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
+          r.back_referral_of ? el("span", { class: "badge back" }, t("receive.back_badge")) : null,
           el("span", { class: "badge" }, label("st", r.service_type)),
           el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(waited) }))),
         el("p", {}, el("strong", {}, `${r.icd10.join(", ")} · ${r.medical?.diagnosis_text ?? ""}`),
@@ -71,16 +77,108 @@ async function main(who) {
     }));
   }
 
-  async function loadInbox() {
+  // a referral known from the station only (the sign-in has ended): no patient until a sign-in
+  function briefItem(r) {
+    return el("li", { class: `card inbox-item${fresh.has(r.id) ? " new" : ""}`, "data-referral": r.id },
+      el("div", { class: "cand-head" },
+        el("span", { class: "name" }, fac.get(r.origin_id)?.name ?? r.origin_id),
+        r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
+        el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(secondsSince(r.sent_at)) }))),
+      el("p", { class: "muted" }, t("receive.signin_to_see")),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "show-details", onclick: () => loadInbox({ ask: true }) }, t("receive.show_details"))));
+  }
+
+  function showWaiting(box) {
+    if (!box) return;
+    waiting = box.referrals;
+    renderInbox();
+  }
+
+  // signed in: the full inbox; after the sign-in ended: what the station sees (no patient), unless
+  // ``ask`` (a click): then the password is asked for
+  async function loadInbox({ ask = false } = {}) {
     try {
+      if (!ask && !signedIn()) { showWaiting(await stationInbox()); return; }
       const [w, recent] = await Promise.all([
-        api("/api/referrals?box=inbox&status=sent&limit=100"), api("/api/referrals?box=inbox&limit=20"),
+        api("/api/referrals?box=inbox&status=sent&limit=100", { quiet: !ask }), api("/api/referrals?box=inbox&limit=20", { quiet: !ask }),
       ]);
-      waiting = w;
+      waiting = w.filter((r) => r.destination_id === mine.id);
       renderInbox();
-      $("#recent").replaceChildren(...recent.map((r) => el("tr", {},
-        el("td", {}, fmtTime(r.times.sent ?? r.times.created)), el("td", {}, fac.get(r.origin_id)?.name ?? r.origin_id),
-        el("td", {}, r.icd10.join(", ")), el("td", {}, el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))))));
+      loadIncoming();
+      $("#recent").replaceChildren(...recent.map(recentRow));
+    } catch (e) {
+      if (e.status === 401) showWaiting(await stationInbox());
+      else announce(e.message, "bad");
+    }
+  }
+
+  // --------------------------------------------------------------- patients on the way here
+  let onTheWay = [];
+  let onTheWayAt = Date.now();
+  async function loadIncoming() {
+    if (!signedIn()) return; // patient data: not without a sign-in, and never a dialog by itself
+    try {
+      onTheWay = (await api("/api/incoming", { quiet: true })).patients;
+      onTheWayAt = Date.now();
+      renderIncoming();
+    } catch { /* shown on the next change */ }
+  }
+  function renderIncoming() {
+    $("#on-the-way-empty").hidden = onTheWay.length > 0;
+    const since = (Date.now() - onTheWayAt) / 1000;
+    $("#on-the-way").replaceChildren(...onTheWay.map(({ referral: r, ambulance: a, road_time_s: road }) => {
+      const from = fac.get(r.origin_id)?.name ?? r.origin_id;
+      let when;
+      if (a?.eta) {
+        const left = Math.max(0, a.eta.eta_s - since);
+        when = el("strong", { class: "eta" }, t("receive.eta", { d: fmtDuration(left), at: fmtTime(a.eta.eta_at) }));
+      } else if (road !== null) {
+        when = el("span", { class: "muted" }, t("receive.road_time", { d: fmtDuration(road), f: from }));
+      }
+      return el("li", { class: "card inbox-item", "data-referral": r.id },
+        el("div", { class: "cand-head" },
+          el("span", { class: "name" }, from),
+          r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
+          el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))),
+        el("p", {}, el("strong", {}, r.icd10.join(", ")), r.medical?.diagnosis_text ? ` · ${r.medical.diagnosis_text}` : "",
+          r.patient ? ` · ${label("sex", r.patient.sex)}` : ""),
+        el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
+        when ? el("p", {}, when) : null);
+    }));
+  }
+  setInterval(renderIncoming, 15000);
+  setInterval(loadIncoming, 30000);
+
+  /** One row of the recent referrals: paper and back-referrals marked, what to do next. */
+  function recentRow(r) {
+    const here = r.destination_id === mine.id;
+    const name = (id) => fac.get(id)?.name ?? id;
+    const step = (action, key) => el("button", { type: "button", class: "secondary", "data-action": action,
+      onclick: () => act(r, action, key) }, t(key));
+    const actions = [];
+    if (here && ["accepted", "dispatched", "in_transit"].includes(r.status)) actions.push(step("arrive", "receive.arrived"));
+    if (here && r.status === "arrived") actions.push(step("complete", "receive.completed"));
+    if (here && mayRefer && mine.level === "fktl" && ["arrived", "completed"].includes(r.status)) {
+      actions.push(el("a", { class: "button secondary", href: `/rujuk?back=${encodeURIComponent(r.id)}`, "data-action": "back" }, t("receive.refer_back")));
+    }
+    return el("tr", { "data-referral": r.id },
+      el("td", {}, fmtTime(r.times.sent ?? r.times.created)),
+      el("td", {}, name(r.origin_id),
+        r.offline ? el("span", { class: "badge paper", title: r.offline_note }, t("receive.paper_badge")) : null,
+        r.back_referral_of ? el("span", { class: "badge back" }, t("receive.back_badge")) : null),
+      el("td", {}, r.icd10.join(", ")),
+      el("td", {}, here
+        ? el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))
+        : el("span", { class: "badge moved", title: t("receive.trace_hint") }, t("receive.moved_to", { f: name(r.destination_id) }))),
+      el("td", { class: "row-actions" }, ...actions));
+  }
+
+  async function act(r, action, key) {
+    try {
+      await api(`/api/referrals/${r.id}/${action}`, { method: "POST" });
+      announce(t(`${key}_done`), "ok");
+      loadInbox();
     } catch (e) { announce(e.message, "bad"); }
   }
 
@@ -124,12 +222,11 @@ async function main(who) {
 
   setInterval(renderInbox, 15000);
   loadInbox();
-  follow("/api/events/stream", (_type, ev) => {
-    if (ev.to === "sent" && ev.destination_id === mine.id) {
-      api(`/api/referrals/${ev.referral_id}`).then(alertNew).catch(() => {});
-    }
+  // the alert path follows the station's feed: it goes on when the staff sign-in ends
+  followStation((_type, ev) => {
+    if (ev.to === "sent" && ev.destination_id === mine.id) alertNew({ id: ev.referral_id, origin_id: ev.origin_id });
     loadInbox();
-  }, { onState: (up) => { $("#live-state").textContent = up ? t("live.on") : t("live.off"); } });
+  }, { onState: (_up, text) => { $("#live-state").textContent = text; } });
 
   // ------------------------------------------------------------------------- status board
   const dirty = new Set();
