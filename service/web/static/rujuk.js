@@ -423,8 +423,13 @@ async function main(who) {
     }
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
-    cancel.dataset.confirm = "";
-    cancel.textContent = t("status.cancel");
+    // a live update of the same referral in the same state keeps a cancel half-confirmed
+    if (cancel.dataset.for !== r.id || cancel.dataset.status !== r.status) {
+      cancel.dataset.confirm = "";
+      cancel.textContent = t("status.cancel");
+    }
+    cancel.dataset.for = r.id;
+    cancel.dataset.status = r.status;
     try {
       const events = await api(`/api/referrals/${r.id}/events`);
       $("#timeline").replaceChildren(...events.map((e) => el("li", {}, `${fmtTime(e.at)} · ${timelineText(e)}`)));
