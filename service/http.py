@@ -1,19 +1,25 @@
-"""What every route module shares to answer: fast JSON, and the OpenAPI declaration of answers.
+"""What every route module shares to answer: fast JSON, live feeds, and the OpenAPI declaration of answers.
 
 Each operation declares its success schema and every error status it can give.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import Response
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from service.errors import DESCRIPTIONS
 from service.schemas import ErrorOut
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     from pydantic import BaseModel
 
 
@@ -64,3 +70,51 @@ def doc(
         else:
             responses[code] = {"model": ErrorOut, "description": DESCRIPTIONS[code]}
     return {"response_model": None, "responses": responses, "status_code": status}
+
+
+#: seconds between polls of a live feed's source, and between keep-alive comments
+FEED_POLL_S = 0.5
+FEED_KEEP_ALIVE_S = 15.0
+
+
+def event_feed(
+    request: Request,
+    poll: Callable[[int], tuple[list[dict[str, Any]], str | None]],
+    *,
+    start: int,
+    max_events: int | None,
+    timeout_s: float | None,
+) -> StreamingResponse:
+    """A live feed as server-sent events, resumable by event id.
+
+    ``poll(after_id)`` (blocking: run in the thread pool) gives the events after an id, each with
+    its ``id``, and a last event to send before the feed ends (None: it goes on). The feed ends
+    when the client leaves, after ``max_events`` or ``timeout_s``; a comment keeps it alive.
+    """
+
+    async def gen() -> AsyncIterator[str]:
+        cursor, sent = start, 0
+        loop = asyncio.get_running_loop()
+        t_end = loop.time() + timeout_s if timeout_s else None
+        last_beat = loop.time()
+        yield f"retry: 2000\n: connected after {cursor}\n\n"
+        while not await request.is_disconnected():
+            events, last = await run_in_threadpool(poll, cursor)
+            for ev in events:
+                cursor = ev["id"]
+                yield f"id: {ev['id']}\nevent: referral\ndata: {json.dumps(ev)}\n\n"
+                sent += 1
+                if max_events and sent >= max_events:
+                    return
+            if last is not None:
+                yield last
+                return
+            now = loop.time()
+            if t_end is not None and now >= t_end:
+                return
+            if now - last_beat > FEED_KEEP_ALIVE_S:
+                last_beat = now
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(FEED_POLL_S)
+
+    return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -7,9 +7,8 @@ waits for an answer (``service.accounts.stations``). No other route reads that h
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,18 +19,11 @@ from service.accounts.schemas import StationCreatedOut, StationIn, StationInboxO
 from service.accounts.stations import StationAccess, StationRefusedError
 from service.auth import Principal, Role
 from service.deps import Db, Rt, own_facility, require
-from service.http import doc
+from service.http import doc, event_feed
 from service.runtime import Runtime
 from service.schemas import MAX_ROW_ID
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
 router = APIRouter(prefix="/api/stations", tags=["stations"])
-
-#: seconds between polls of the events table, and between keep-alive comments (as the staff feed)
-POLL_S = 0.5
-KEEP_ALIVE_S = 15
 
 #: a facility's staff: a hospital's receivers, a Puskesmas's referring staff
 FacilityStaff = Annotated[Principal, Depends(require(Role.RECEIVER, Role.REFERRER))]
@@ -116,14 +108,6 @@ def _start(rt: Runtime) -> int:
         return stations.feed_start(s)
 
 
-def _poll(rt: Runtime, st: StationAccess, after_id: int) -> tuple[list[dict[str, Any]], str | None]:
-    with rt.sessions() as s:
-        refusal = stations.still_valid(s, st, now=rt.clock())
-        if refusal is not None:
-            return [], refusal.value
-        return stations.events(s, st, after_id), None
-
-
 @router.get("/stream", **doc(None, 401, media_type="text/event-stream"))
 async def stream(
     request: Request,
@@ -144,29 +128,11 @@ async def stream(
     if start is None:
         start = await run_in_threadpool(_start, rt)
 
-    async def gen() -> AsyncIterator[str]:
-        cursor, sent = start, 0
-        loop = asyncio.get_running_loop()
-        t_end = loop.time() + timeout_s if timeout_s else None
-        last_beat = loop.time()
-        yield f"retry: 2000\n: connected after {cursor}\n\n"
-        while not await request.is_disconnected():
-            events, refusal = await run_in_threadpool(_poll, rt, st, cursor)
-            if refusal is not None:
-                yield f"event: station\ndata: {json.dumps({'state': refusal})}\n\n"
-                return
-            for ev in events:
-                cursor = ev["id"]
-                yield f"id: {ev['id']}\nevent: referral\ndata: {json.dumps(ev)}\n\n"
-                sent += 1
-                if max_events and sent >= max_events:
-                    return
-            now = loop.time()
-            if t_end is not None and now >= t_end:
-                return
-            if now - last_beat > KEEP_ALIVE_S:
-                last_beat = now
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(POLL_S)
+    def poll(after_id: int) -> tuple[list[dict[str, Any]], str | None]:
+        with rt.sessions() as s:
+            refusal = stations.still_valid(s, st, now=rt.clock())
+            if refusal is not None:  # the feed ends, saying why
+                return [], f"event: station\ndata: {json.dumps({'state': refusal.value})}\n\n"
+            return stations.events(s, st, after_id), None
 
-    return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    return event_feed(request, poll, start=start, max_events=max_events, timeout_s=timeout_s)
