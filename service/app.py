@@ -38,6 +38,8 @@ from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
 from service.referrals.escalation import escalation_loop
 from service.referrals.suggestions import ReferralRequestIn
+from service.roads import routes as roads
+from service.roads.sync import road_sync_loop, sync_once
 from service.runtime import Cached, Runtime, utc_now
 from service.settings import Settings
 from service.tracking import routes_ambulances, routes_dispatch, routes_incoming, routes_positions
@@ -70,6 +72,7 @@ ROUTERS = (
     routes_incoming.router,
     dispatch_stream.router,
     notifications.router,
+    roads.router,
     planning.router,
 )
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)
@@ -125,7 +128,9 @@ def _lifespan(
         gc.collect()
         gc.freeze()
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
-        tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier))]
+        await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
+        tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
+                 asyncio.create_task(road_sync_loop(rt))]  # fmt: skip
         try:
             yield
         finally:

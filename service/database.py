@@ -276,9 +276,73 @@ class Ambulance(Base):
     status: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[dt.datetime | None]
-    #: the referral it is serving (dispatched, transporting, at hospital)
+    #: the referral it is serving (dispatched, at pickup, transporting, at hospital)
     referral_id: Mapped[str | None] = mapped_column(String(36))
+    #: why it is out of service (empty otherwise)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class Trip(Base):
+    """One ambulance's trip for one referral: each step with its time and who (or what) set it.
+
+    ``*_by`` is ``user:<id>`` (staff), ``device`` (the crew's device) or ``gps`` (a geofence).
+    A trip ends handed over (the patient reached the hospital) or released (the ambulance was
+    taken off it before the patient was aboard: the referral waits for another).
+    """
+
+    __tablename__ = "trips"
+    __table_args__ = (
+        Index("ix_trips_ambulance", "ambulance_id", "dispatched_at"),
+        Index("ix_trips_referral", "referral_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ambulance_id: Mapped[str] = mapped_column(ForeignKey("ambulances.id"))
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    pickup_id: Mapped[str] = mapped_column(String(64))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    dispatched_at: Mapped[dt.datetime]
+    dispatched_by: Mapped[str] = mapped_column(String(20))
+    at_pickup_at: Mapped[dt.datetime | None]
+    at_pickup_by: Mapped[str | None] = mapped_column(String(20))
+    transporting_at: Mapped[dt.datetime | None]
+    transporting_by: Mapped[str | None] = mapped_column(String(20))
+    at_hospital_at: Mapped[dt.datetime | None]
+    at_hospital_by: Mapped[str | None] = mapped_column(String(20))
+    ended_at: Mapped[dt.datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(20))
+    #: handed_over | released (None while the trip goes on)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class RoadConditionRow(Base):
+    """A live road condition: a stretch closed (bridge out, landslide) or slowed (flood, works).
+
+    Chosen as a road segment picked on the map or an area; applied by every worker until lifted
+    or expired.
+    """
+
+    __tablename__ = "road_conditions"
+    __table_args__ = (Index("ix_road_conditions_active", "lifted_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: closed | slow
+    kind: Mapped[str] = mapped_column(String(10))
+    #: travel time multiplier of a slowdown (None: closed)
+    factor: Mapped[float | None] = mapped_column(Float)
+    #: what was chosen, as GeoJSON: the segment (LineString) or the area (Polygon)
+    geometry: Mapped[dict[str, Any]]
+    #: a picked segment's road node ids, [[u, v], ...] (None for an area)
+    segments: Mapped[list[Any] | None]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]
+    lifted_at: Mapped[dt.datetime | None]
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime]
 
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     max_speed_kmh: float = Field(default=250.0, gt=0, le=1000)
     #: an ambulance this close to its destination has arrived
     arrival_radius_m: float = Field(default=150.0, gt=0, le=5000)
+    #: an ambulance must stay inside the radius this long to count as arrived (passing by is not
+    #: arriving); it has left once farther than twice the radius
+    geofence_dwell_s: float = Field(default=60.0, ge=0, le=3600)
+    #: every worker brings its road conditions up to date this often (seconds)
+    road_sync_s: float = Field(default=2.0, gt=0, le=300)
 
     #: web pages: an online tile layer under rujuk's own base map, e.g.
     #: https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty (the default): offline base map only

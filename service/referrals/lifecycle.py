@@ -37,6 +37,7 @@ class Action(StrEnum):
     DISPATCH = "dispatch"
     DEPART = "depart"  # in transit
     ARRIVE = "arrive"  # arrived / handed over
+    RELEASE = "release"  # the ambulance was taken off before the patient was aboard: wait for another
     COMPLETE = "complete"
     CANCEL = "cancel"
 
@@ -73,6 +74,7 @@ RULES: dict[Action, Rule] = {
         frozenset({_R, _D}),
         Status.ARRIVED,
     ),
+    Action.RELEASE: Rule(frozenset({Status.DISPATCHED}), frozenset({_D}), Status.ACCEPTED),
     Action.COMPLETE: Rule(frozenset({Status.ARRIVED}), frozenset({_R}), Status.COMPLETED),
     Action.CANCEL: Rule(
         frozenset({Status.CREATED, Status.SENT, Status.DECLINED, Status.ACCEPTED}),

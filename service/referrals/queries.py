@@ -165,8 +165,28 @@ def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> S
                 & (ReferralEvent.to_status != Status.CREATED.value)
                 & ReferralEvent.referral_id.in_(sent_to_me)
             )
+        if p.has(Role.DISPATCHER):
+            # the transport of every accepted referral: what waits for an ambulance, and each move
+            needs_transport = select(Referral.id).where(Referral.accepted_at.is_not(None))
+            transport = ReferralEvent.kind.in_(TRANSPORT_EVENTS) | (
+                ReferralEvent.to_status == Status.ACCEPTED.value
+            )
+            mine = mine | (transport & ReferralEvent.referral_id.in_(needs_transport))
         q = q.where(mine)
     return s.scalars(q.order_by(ReferralEvent.id).limit(limit)).all()
+
+
+#: the events a dispatcher follows (of accepted referrals): answers, cancellations, the trip (and
+#: any event that makes a referral accepted: an outpatient referral is accepted when sent)
+TRANSPORT_EVENTS = ("accept", "cancel", "dispatch", "depart", "arrive", "release", "at_pickup", "handover")
+#: of these, the ones whose note speaks of the ambulance only (an answer's note is for its facilities)
+AMBULANCE_NOTES = frozenset({"dispatch", "depart", "arrive", "release", "at_pickup", "handover"})
+
+
+def sees_note(p: Principal, e: ReferralEvent) -> bool:
+    """Whether the caller may read an event's note: its facilities, admins; dispatchers the
+    ambulance's notes only."""  # noqa: D205, D209
+    return p.is_admin or p.facility_id in (e.origin_id, e.destination_id) or e.kind in AMBULANCE_NOTES
 
 
 def back_referrals_of(s: Session, p: Principal, referral_id: str) -> list[str]:

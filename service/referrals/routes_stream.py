@@ -45,6 +45,9 @@ async def stream(
 
     def poll(after_id: int) -> tuple[list[dict[str, Any]], None]:
         with rt.sessions() as s:
-            return [event_json(e) for e in queries.events_after(s, p, after_id)], None
+            return [
+                event_json(e) | ({} if queries.sees_note(p, e) else {"note": ""})
+                for e in queries.events_after(s, p, after_id)
+            ], None
 
     return event_feed(request, poll, start=start, max_events=max_events, timeout_s=timeout_s)

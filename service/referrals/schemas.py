@@ -220,6 +220,7 @@ class ReferralOut(BaseModel):
     suggestion: dict[str, Any]
     tried: list[str]
     proposed_next_id: str | None
+    ambulance_id: str | None = Field(default=None, description="the ambulance on its way for it, if any")
     decline_reason: str | None
     decline_count: int
     escalation_count: int

@@ -21,7 +21,7 @@ from rules.model import ReferralRequest, ServiceType, Sex
 from service.audit import audit
 from service.database import Ambulance, Referral, ReferralEvent, aware, keyring_of
 from service.errors import ConflictError, InputError
-from service.referrals.lifecycle import Action, Side, Status, transition
+from service.referrals.lifecycle import RULES, Action, Side, Status, transition
 from service.referrals.queries import sides_of
 from service.tracking.moves import move
 
@@ -389,57 +389,78 @@ _AMBULANCE_AFTER = {Action.DEPART: "transporting", Action.ARRIVE: "at_hospital",
 
 
 def _ambulance_follows(
-    s: Session, r: Referral, action: Action, *, now: dt.datetime, actor: int | None
+    s: Session, r: Referral, action: Action, *, now: dt.datetime, actor: int | None, by: str | None = None
 ) -> None:
     """The referral's ambulance follows its transport (transporting, at hospital, free again)."""
     status = _AMBULANCE_AFTER.get(action)
     if r.ambulance_id is None or status is None:
         return
     a = s.get(Ambulance, r.ambulance_id)
-    if a is None or a.referral_id != r.id:
+    if a is None or a.referral_id != r.id or a.status == status:
         return
-    move(s, a, status, actor=actor, now=now)
+    move(s, a, status, actor=actor, now=now, by=by)
 
 
-def arrive_by_gps(
-    s: Session, referral_id: str, ambulance_id: str, *, now: dt.datetime, distance_m: float
+#: the transport steps an ambulance's trip drives on its referral
+TRANSPORT_ACTIONS = frozenset({Action.DEPART, Action.ARRIVE, Action.RELEASE})
+
+
+def transport_step(
+    s: Session,
+    referral_id: str,
+    ambulance_id: str,
+    action: Action,
+    *,
+    now: dt.datetime,
+    actor: int | None,
+    by: str,
+    note: str,
 ) -> Referral | None:
-    """The referral's ambulance reached the destination: arrived (no user acts; the GPS did).
+    """The referral follows its ambulance's trip: departed with the patient, arrived, or released
+    (the ambulance taken off before the patient was aboard: the referral waits for another).
 
-    Nothing happens (None) if the referral has moved on already, e.g. another worker saw the
-    same position first or staff recorded the arrival by hand.
-    """
+    Set by the dispatcher, the crew's device or a GPS geofence (``by``). Nothing happens (None)
+    if the referral has moved on already, e.g. another worker saw the same position first or
+    the receiving staff recorded the arrival by hand: a step is never counted twice.
+    """  # noqa: D205
+    assert action in TRANSPORT_ACTIONS
     r = s.get(Referral, referral_id)
     if r is None or r.ambulance_id != ambulance_id:
         return None
     frm = Status(r.status)
-    if frm not in (Status.DISPATCHED, Status.IN_TRANSIT):
+    if frm not in RULES[action].sources:
         return None
-    to = transition(Action.ARRIVE, frm, frozenset({Side.DISPATCHER}))
+    to = transition(action, frm, frozenset({Side.DISPATCHER}))
     # claimed by a conditional update: with several workers seeing the same fix, one records it
     claimed = s.execute(
         update(Referral)
         .where(Referral.id == referral_id, Referral.status == frm.value)
-        .values(status=to.value, arrived_at=now, updated_at=now, version=Referral.version + 1)
+        .values(status=to.value, updated_at=now, version=Referral.version + 1)
     ).rowcount  # type: ignore[attr-defined]
     if claimed != 1:
         return None
     s.refresh(r)
-    _ambulance_follows(s, r, Action.ARRIVE, now=now, actor=None)
-    note = f"kedatangan terdeteksi GPS: ambulans {ambulance_id} {distance_m:.0f} m dari tujuan"
-    record_event(s, r, kind=Action.ARRIVE.value, frm=frm.value, actor=None, now=now, note=note)
-    audit(
-        s,
-        actor=None,
-        action="referral.arrive",
-        entity="referral",
-        entity_id=r.id,
-        now=now,
-        frm=frm.value,
-        to=r.status,
-        by="gps",
-    )
+    if action in _STAMPED:
+        setattr(r, _STAMPED[action], now)
+    if action is Action.RELEASE:
+        r.ambulance_id = None
+        r.dispatched_at = None
+    else:
+        _ambulance_follows(s, r, action, now=now, actor=actor, by=by)
+    record_event(s, r, kind=action.value, frm=frm.value, actor=actor, now=now, note=note)
+    audit(s, actor=actor, action=f"referral.{action.value}", entity="referral", entity_id=r.id, now=now,
+          frm=frm.value, to=r.status, by=by)  # fmt: skip
     return r
+
+
+def note_event(
+    s: Session, referral_id: str, *, kind: str, actor: int | None, now: dt.datetime, note: str
+) -> None:
+    """An entry in the referral's history that changes no status (the ambulance at the pickup, the
+    patient handed over)."""  # noqa: D205, D209
+    r = s.get(Referral, referral_id)
+    if r is not None:
+        record_event(s, r, kind=kind, frm=r.status, actor=actor, now=now, note=note)
 
 
 def next_candidate(r: Referral) -> str | None:

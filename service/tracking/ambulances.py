@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service.audit import audit
-from service.database import Ambulance, Referral, aware
+from service.database import Ambulance, Referral, Trip, aware
 from service.errors import ConflictError, InputError, NotFoundError
 from service.referrals import store
 from service.referrals.lifecycle import Action
 from service.referrals.queries import get_referral
-from service.tracking.moves import move
+from service.tracking.moves import author, move, start_trip
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,6 +50,7 @@ class AmbulanceStatus(StrEnum):
 
     AVAILABLE = "available"
     DISPATCHED = "dispatched"
+    AT_PICKUP = "at_pickup"
     TRANSPORTING = "transporting"
     AT_HOSPITAL = "at_hospital"
     OUT_OF_SERVICE = "out_of_service"
@@ -75,6 +76,8 @@ def ambulance_json(a: Ambulance) -> dict[str, Any]:
         "plate": a.plate,
         "crew": list(a.crew),
         "status": a.status,
+        "status_reason": a.status_reason or None,
+        "referral_id": a.referral_id,
         "device_token_active": a.token_hash is not None,
         "device_token_issued_at": issued.isoformat() if issued else None,
     }
@@ -154,29 +157,119 @@ def by_token(s: Session, token: str) -> Ambulance | None:
     return s.scalar(select(Ambulance).where(Ambulance.token_hash == token_hash(token)))
 
 
-#: Statuses a dispatcher sets by hand; the others follow the referral (dispatch, depart, arrive).
+#: Statuses a dispatcher sets by hand; the others follow the trip (dispatch, pickup, arrival).
 MANUAL_STATUSES = frozenset({AmbulanceStatus.AVAILABLE, AmbulanceStatus.OUT_OF_SERVICE})
+#: before the patient is aboard: freeing the ambulance sends its referral back to the waiting list
+BEFORE_PATIENT = frozenset({AmbulanceStatus.DISPATCHED.value, AmbulanceStatus.AT_PICKUP.value})
 
 
 def set_status(
-    s: Session, ambulance_id: str, status: AmbulanceStatus, *, actor: int | None, now: dt.datetime
+    s: Session,
+    ambulance_id: str,
+    status: AmbulanceStatus,
+    *,
+    actor: int | None,
+    now: dt.datetime,
+    reason: str = "",
+    by: str | None = None,
 ) -> Ambulance:
-    """Available again (after a hand-over) or out of service; ends its link to a referral.
+    """Available again or out of service (with a reason); ends its trip.
 
-    Refused (409) while the ambulance is carrying a patient: record the arrival first.
+    At the hospital, the patient is handed over. Before the patient is aboard, the referral goes
+    back to waiting for an ambulance (released). Refused (409) while carrying a patient: record
+    the arrival first.
     """
     if status not in MANUAL_STATUSES:
         raise InputError(
             "status",
-            f"{status.value!r} follows the referral (dispatch, depart, arrive): "
-            "set available or out_of_service",
+            f"{status.value!r} follows the trip (dispatch, pickup, arrival): set available or out_of_service",
         )
+    reason = reason.strip()
+    if status is AmbulanceStatus.OUT_OF_SERVICE and len(reason) < 3:
+        raise InputError("reason", "say why the ambulance is out of service (at least 3 characters)")
     a = get(s, ambulance_id)
     if a.status == AmbulanceStatus.TRANSPORTING.value:
         raise ConflictError(
             f"ambulance {a.id} is transporting referral {a.referral_id}: record the arrival first"
         )
-    move(s, a, status.value, actor=actor, now=now)
+    if a.referral_id is not None:
+        rid = a.referral_id
+        if a.status in BEFORE_PATIENT:
+            why = f"ambulans {a.id} dilepas sebelum pasien naik" + (f": {reason}" if reason else "")
+            store.transport_step(s, rid, a.id, Action.RELEASE, now=now, actor=actor,
+                                 by=author(actor, by), note=why)  # fmt: skip
+        elif a.status == AmbulanceStatus.AT_HOSPITAL.value:
+            store.note_event(s, rid, kind="handover", actor=actor, now=now,
+                             note=f"pasien diserahterimakan, ambulans {a.id} selesai")  # fmt: skip
+    move(s, a, status.value, actor=actor, now=now, by=by, reason=reason)
+    return a
+
+
+class Step(StrEnum):
+    """A step of an ambulance's trip, set by the dispatcher, the crew's device or a geofence."""
+
+    AT_PICKUP = "at_pickup"
+    TRANSPORTING = "transporting"
+    AT_HOSPITAL = "at_hospital"
+    HANDED_OVER = "handed_over"
+
+
+#: the ambulance statuses each step may be taken from
+STEP_FROM: dict[Step, frozenset[str]] = {
+    Step.AT_PICKUP: frozenset({AmbulanceStatus.DISPATCHED.value}),
+    Step.TRANSPORTING: frozenset({AmbulanceStatus.DISPATCHED.value, AmbulanceStatus.AT_PICKUP.value}),
+    Step.AT_HOSPITAL: frozenset({AmbulanceStatus.TRANSPORTING.value}),
+    Step.HANDED_OVER: frozenset({AmbulanceStatus.AT_HOSPITAL.value}),
+}
+_STEP_NOTE = {
+    Step.AT_PICKUP: "ambulans {a} tiba di titik jemput",
+    Step.TRANSPORTING: "ambulans {a} berangkat membawa pasien",
+    Step.AT_HOSPITAL: "ambulans {a} tiba di tujuan",
+    Step.HANDED_OVER: "pasien diserahterimakan, ambulans {a} selesai",
+}
+_BY_NOTE = {"gps": " (terdeteksi GPS{d})", "device": " (dicatat dari perangkat kru)"}
+
+
+def step(
+    s: Session,
+    ambulance_id: str,
+    to: Step,
+    *,
+    actor: int | None,
+    by: str,
+    now: dt.datetime,
+    distance_m: float | None = None,
+) -> Ambulance | None:
+    """Take one step of the ambulance's trip; its referral follows (departed, arrived).
+
+    Claimed by a conditional update of the ambulance's status, so a step is taken once even when
+    two workers see the same fix (the second gets None). A step that does not follow from the
+    ambulance's status is refused (409).
+    """
+    a = get(s, ambulance_id)
+    if a.referral_id is None or a.status not in STEP_FROM[to]:
+        raise ConflictError(f"ambulance {a.id} is {a.status}: cannot record {to.value}")
+    frm, rid = a.status, a.referral_id
+    claimed = s.execute(
+        update(Ambulance).where(Ambulance.id == a.id, Ambulance.status == frm).values(updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        return None
+    s.refresh(a)
+    d = f", {distance_m:.0f} m" if distance_m is not None else ""
+    note = _STEP_NOTE[to].format(a=a.id) + _BY_NOTE.get(by, "").format(d=d)
+    if to is Step.AT_PICKUP:
+        move(s, a, AmbulanceStatus.AT_PICKUP.value, actor=actor, now=now, by=by)
+        store.note_event(s, rid, kind="at_pickup", actor=actor, now=now, note=note)
+    elif to is Step.HANDED_OVER:
+        store.note_event(s, rid, kind="handover", actor=actor, now=now, note=note)
+        move(s, a, AmbulanceStatus.AVAILABLE.value, actor=actor, now=now, by=by)
+    else:
+        action = Action.DEPART if to is Step.TRANSPORTING else Action.ARRIVE
+        target = AmbulanceStatus.TRANSPORTING if to is Step.TRANSPORTING else AmbulanceStatus.AT_HOSPITAL
+        store.transport_step(s, rid, a.id, action, now=now, actor=actor, by=by, note=note)
+        if a.status != target.value:  # the referral had moved on (e.g. arrival recorded by hand)
+            move(s, a, target.value, actor=actor, now=now, by=by)
     return a
 
 
@@ -193,7 +286,7 @@ def assign(
     a = get(s, ambulance_id)
     if a.status != AmbulanceStatus.AVAILABLE.value:
         raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
-    note = f"ambulance {a.id}"
+    note = f"ambulans {a.id}"
     r = store.act(
         s,
         p,
@@ -204,9 +297,7 @@ def assign(
         note=note,
     )
     r.ambulance_id = a.id
-    a.status = AmbulanceStatus.DISPATCHED.value
-    a.referral_id = r.id
-    a.updated_at = now
+    start_trip(s, a, r, actor=p.user_id, now=now)
     audit(
         s,
         actor=p.user_id,
@@ -229,19 +320,60 @@ class AmbulanceInfo:
     status: str
     referral_id: str | None
     destination_id: str | None
+    #: where the patient is picked up (the referring facility)
+    origin_id: str | None = None
+    #: why it is out of service
+    status_reason: str = ""
+    #: its current trip as JSON (None when not on one)
+    trip: dict[str, Any] | None = None
 
 
 def snapshot(s: Session) -> dict[str, AmbulanceInfo]:
     """Every ambulance with its current referral's destination."""
     rows = s.execute(
-        select(Ambulance, Referral.destination_id)
+        select(Ambulance, Referral.destination_id, Referral.origin_id)
         .outerjoin(Referral, Referral.id == Ambulance.referral_id)
         .order_by(Ambulance.id)
     ).all()
+    trips = {t.ambulance_id: trip_json(t) for t in s.scalars(select(Trip).where(Trip.ended_at.is_(None)))}
     return {
-        a.id: AmbulanceInfo(a.id, a.home_facility_id, a.kind, a.status, a.referral_id, dest)
-        for a, dest in rows
+        a.id: AmbulanceInfo(
+            a.id,
+            a.home_facility_id,
+            a.kind,
+            a.status,
+            a.referral_id,
+            dest,
+            origin,
+            a.status_reason or "",
+            trips.get(a.id) if a.referral_id else None,
+        )
+        for a, dest, origin in rows
     }
+
+
+def trip_json(t: Trip) -> dict[str, Any]:
+    """A trip's steps with their times and authors."""
+
+    def iso(x: dt.datetime | None) -> str | None:
+        x = aware(x)
+        return x.isoformat() if x is not None else None
+
+    return {
+        "id": t.id, "ambulance_id": t.ambulance_id, "referral_id": t.referral_id, "pickup_id": t.pickup_id,
+        "destination_id": t.destination_id,
+        "dispatched_at": iso(t.dispatched_at), "dispatched_by": t.dispatched_by,
+        "at_pickup_at": iso(t.at_pickup_at), "at_pickup_by": t.at_pickup_by,
+        "transporting_at": iso(t.transporting_at), "transporting_by": t.transporting_by,
+        "at_hospital_at": iso(t.at_hospital_at), "at_hospital_by": t.at_hospital_by,
+        "ended_at": iso(t.ended_at), "ended_by": t.ended_by, "outcome": t.outcome,
+        "end_reason": t.end_reason or None,
+    }  # fmt: skip
+
+
+def trips_of(s: Session, referral_id: str) -> list[Trip]:
+    """A referral's trips, the first first."""
+    return list(s.scalars(select(Trip).where(Trip.referral_id == referral_id).order_by(Trip.id)))
 
 
 #: the last snapshot's available ambulances by kind (worked out once per snapshot)

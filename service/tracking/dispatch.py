@@ -46,7 +46,7 @@ def waiting(rt: Runtime, p: Principal, ids: list[str] | None) -> list[Waiting]:
 
 def propose(rt: Runtime, transfers: list[Waiting], fresh: list[Latest]) -> tuple[DispatchProposal, float]:
     """The optimal proposal (emergencies' minutes count double) and the solver's time in ms."""
-    origins = [(c.position.lon, c.position.lat, c.position.heading) for c in fresh]
+    origins = [c.position.road_origin for c in fresh]
     eta: list[list[float | None]] = []
     for _, pickup, _ in transfers:
         f = rt.dataset.facility(pickup)

@@ -1,7 +1,10 @@
-"""Positions in: parse a device's request, store its fixes, follow a transporting ambulance.
+"""Positions in: parse a device's request, store its fixes, follow an ambulance on its trip.
 
-Following means the ETA to the destination recomputed on each new fix, and arrival recorded
-once (a conditional update) when the ambulance is within the arrival radius.
+Following means the ETA to where it is heading (the pickup, then the destination) recomputed on
+each new fix, and the trip's steps taken by geofences around the pickup and the destination:
+at the pickup or at the hospital after staying inside the arrival radius for the dwell time
+(passing by is not arriving), departed or handed over on leaving it. Each step is claimed by a
+conditional update, so it is recorded once however many workers see the fix.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from geodata.geo import haversine_m
 from routing.errors import RoutingError
-from service.errors import PositionsUnavailableError, TooLargeError
-from service.referrals.store import arrive_by_gps
-from service.tracking import positions
-from service.tracking.ambulances import AmbulanceInfo, AmbulanceStatus
+from service.errors import ConflictError, PositionsUnavailableError, TooLargeError
+from service.tracking import ambulances, positions
+from service.tracking.ambulances import AmbulanceInfo, AmbulanceStatus, Step
 from service.tracking.positions import Limits, Position, PositionError
 
 if TYPE_CHECKING:
@@ -98,38 +100,109 @@ async def store(rt: Runtime, ambulance_id: str, batch: list[Position]) -> dict[s
     return out
 
 
+#: where each status heads: to the pickup (the referring facility) or to the destination
+_PICKUP_LEG = frozenset({AmbulanceStatus.DISPATCHED.value, AmbulanceStatus.AT_PICKUP.value})
+_DEST_LEG = frozenset({AmbulanceStatus.TRANSPORTING.value, AmbulanceStatus.AT_HOSPITAL.value})
+#: the step reached by staying inside the geofence heading there, and by leaving it once there
+_ENTER = {
+    AmbulanceStatus.DISPATCHED.value: Step.AT_PICKUP,
+    AmbulanceStatus.TRANSPORTING.value: Step.AT_HOSPITAL,
+}
+_LEAVE = {
+    AmbulanceStatus.AT_PICKUP.value: Step.TRANSPORTING,
+    AmbulanceStatus.AT_HOSPITAL.value: Step.HANDED_OVER,
+}
+#: the ambulance's status after each step
+AFTER_STEP = {Step.AT_PICKUP: "at_pickup", Step.TRANSPORTING: "transporting", Step.AT_HOSPITAL: "at_hospital",
+              Step.HANDED_OVER: "available"}  # fmt: skip
+#: a geofence is left once farther than this many radii (no flapping at its edge)
+EXIT_RADII = 2.0
+
+
 async def follow(rt: Runtime, t: Tracker, ambulance_id: str, p: Position) -> dict[str, Any]:
-    """ETA of a transporting ambulance to its destination; arrival when within the radius."""
+    """Follow an ambulance on a trip: its geofences (at pickup, departed, at hospital, handed
+    over, each after the dwell time or on leaving) and its ETA to where it is heading."""  # noqa: D205, D209
     info = (await registry(rt)).get(ambulance_id)
-    if info is None or info.status != AmbulanceStatus.TRANSPORTING.value or info.destination_id is None:
+    if info is None or info.referral_id is None:
         return {}
-    dest = rt.dataset.facility(info.destination_id)
-    distance = float(haversine_m(p.lon, p.lat, dest.location.lon, dest.location.lat))
-    if distance <= rt.settings.arrival_radius_m and info.referral_id is not None:
-        arrived = await run_in_threadpool(_arrive, rt, info.referral_id, ambulance_id, distance)
-        with contextlib.suppress(PositionsUnavailableError):
-            await t.set_eta(ambulance_id, eta_s=0.0, eta_at_ms=p.ts_ms, destination_id=dest.id)
-        if arrived:
-            await t.publish(
-                {"type": "arrived", "ambulance_id": ambulance_id, "referral_id": info.referral_id,
-                 "destination_id": dest.id, "distance_m": round(distance)}
-            )  # fmt: skip
-        return {"arrived": arrived, "destination_id": dest.id}
+    status = info.status
+    target_id = (
+        info.origin_id if status in _PICKUP_LEG else info.destination_id if status in _DEST_LEG else None
+    )
+    if target_id is None:
+        return {}
+    target = rt.dataset.facility(target_id)
+    distance = float(haversine_m(p.lon, p.lat, target.location.lon, target.location.lat))
+    radius = rt.settings.arrival_radius_m
+    out: dict[str, Any] = {
+        "leg": "pickup" if status in _PICKUP_LEG else "destination",
+        "destination_id": target_id,
+    }
+    step: Step | None = None
+    if status in _ENTER:
+        inside = distance <= radius
+        dwell = await t.dwell(ambulance_id, f"{info.referral_id}:{status}", inside=inside, ts_ms=p.ts_ms)
+        if dwell is not None:
+            out["inside_s"] = dwell
+            if dwell >= rt.settings.geofence_dwell_s:
+                step = _ENTER[status]
+    elif status in _LEAVE and distance > EXIT_RADII * radius:
+        step = _LEAVE[status]
+    if step is not None:
+        taken = await run_in_threadpool(_gps_step, rt, ambulance_id, step, distance)
+        out["step"] = step.value if taken else None
+        if taken:
+            about = {
+                "ambulance_id": ambulance_id,
+                "referral_id": info.referral_id,
+                "distance_m": round(distance),
+            }
+            await t.publish({"type": "trip", "step": step.value, "facility_id": target_id, **about})
+            if step is Step.AT_HOSPITAL:
+                out["arrived"] = True
+                await t.publish({"type": "arrived", "destination_id": target_id, **about})
+            status = AFTER_STEP[step]
+    if status == AmbulanceStatus.TRANSPORTING.value and target_id != info.destination_id:
+        target_id = info.destination_id  # just left the pickup: now heading for the destination
+        out.update(leg="destination", destination_id=target_id)
+    if (
+        status not in (AmbulanceStatus.DISPATCHED.value, AmbulanceStatus.TRANSPORTING.value)
+        or target_id is None
+    ):
+        with contextlib.suppress(PositionsUnavailableError):  # there, or off the trip: no ETA
+            await t.set_eta(ambulance_id, eta_s=None, eta_at_ms=None, destination_id=None)
+        return out
+    eta_s = await run_in_threadpool(_eta, rt, p, target_id)
+    out["eta_s"] = eta_s
+    eta_at = None if eta_s is None else p.ts_ms + round(eta_s * 1000)
+    with contextlib.suppress(PositionsUnavailableError):
+        await t.set_eta(ambulance_id, eta_s=eta_s, eta_at_ms=eta_at, destination_id=target_id)
+    return out
+
+
+def _eta(rt: Runtime, p: Position, facility_id: str) -> float | None:
+    """Road time from the fix to a facility (any facility: a pickup at a Puskesmas too)."""
+    engine = rt.matcher.engine
+    f = rt.dataset.facility(facility_id)
     try:
-        eta = await run_in_threadpool(
-            rt.matcher.engine.eta, p.lon, p.lat, dest.id, heading=p.heading, at=p.at
+        if facility_id in engine.facility_ids:  # a receiving facility: its precomputed tree
+            return engine.eta(p.lon, p.lat, facility_id, heading=p.road_origin[2], at=p.at).time_s
+        ((time_s, _),) = engine.times_to_point(
+            [p.road_origin], f.location.lon, f.location.lat, with_distance=False
         )
     except RoutingError:
-        return {"eta_s": None, "destination_id": dest.id}
-    eta_at = round(eta.arrival.timestamp() * 1000) if eta.arrival is not None else None
-    with contextlib.suppress(PositionsUnavailableError):
-        await t.set_eta(ambulance_id, eta_s=eta.time_s, eta_at_ms=eta_at, destination_id=dest.id)
-    return {"eta_s": eta.time_s, "destination_id": dest.id}
+        return None
+    return time_s
 
 
-def _arrive(rt: Runtime, referral_id: str, ambulance_id: str, distance_m: float) -> bool:
+def _gps_step(rt: Runtime, ambulance_id: str, step: Step, distance_m: float) -> bool:
     with rt.sessions() as s:
-        r = arrive_by_gps(s, referral_id, ambulance_id, now=rt.clock(), distance_m=distance_m)
+        try:
+            a = ambulances.step(
+                s, ambulance_id, step, actor=None, by="gps", now=rt.clock(), distance_m=distance_m
+            )
+        except ConflictError:  # moved on by hand meanwhile
+            return False
         s.commit()
     rt.registry.forget()
-    return r is not None
+    return a is not None

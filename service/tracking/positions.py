@@ -24,6 +24,9 @@ KNOT_MS = 1852.0 / 3600.0
 MS_THRESHOLD = 1e11
 #: The last millisecond of year 9999: later "times" are refused, not overflowed.
 MAX_TS_MS = 253_402_300_799_999
+#: Below this speed (m/s) a fix's heading says nothing of where the vehicle will drive: a parked
+#: ambulance may leave either way (many GPS clients report heading 0 when standing still).
+MIN_HEADING_SPEED_MS = 2.0
 #: The latitudes Web Mercator (and so Redis GEO) can hold; the poles are no place for an ambulance.
 MAX_LAT = 85.05112878
 
@@ -60,6 +63,12 @@ class Position:
     def at(self) -> datetime:
         """The fix time."""
         return datetime.fromtimestamp(self.ts_ms / 1000, tz=UTC)
+
+    @property
+    def road_origin(self) -> tuple[float, float, float | None]:
+        """``(lon, lat, heading)`` for the road engine: the heading only while the vehicle moves."""
+        moving = self.speed_ms is not None and self.speed_ms >= MIN_HEADING_SPEED_MS
+        return self.lon, self.lat, self.heading if moving else None
 
 
 def _number(value: object, field: str) -> float:

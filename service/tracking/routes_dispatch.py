@@ -3,20 +3,23 @@ batch proposals. Reads of positions answer 503 with Retry-After when Redis canno
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from service.deps import Dispatcher, Rt
-from service.errors import InputError, NotFoundError, PositionsUnavailableError
+from service.auth import Role
+from service.deps import Dispatcher, Rt, authenticate, check_role
+from service.errors import ConflictError, ForbiddenError, InputError, NotFoundError, PositionsUnavailableError
 from service.http import doc
 from service.runtime import Runtime
 from service.tracking import ambulances, dispatch
-from service.tracking.ambulances import AmbulanceStatus, available
-from service.tracking.ingest import registry, tracker
+from service.tracking.ambulances import AmbulanceStatus, Step, available
+from service.tracking.devices import device_ambulance_id
+from service.tracking.ingest import follow, registry, tracker
 from service.tracking.nearest import Query as NearestQuery
 from service.tracking.nearest import nearest as find_nearest
 from service.tracking.positions import MAX_LAT
@@ -29,10 +32,11 @@ from service.tracking.schemas import (
     ProposalIn,
     ProposalOut,
     StatusIn,
+    StepIn,
     TrackOut,
 )
 from service.tracking.tracker import Latest
-from service.tracking.views import age_s, eta_json, position_json
+from service.tracking.views import age_s, eta_json, heading_to, position_json
 
 router = APIRouter(prefix="/api", tags=["tracking"])
 
@@ -55,7 +59,9 @@ async def dispatch_board(rt: Rt, _: Dispatcher) -> dict[str, Any]:
     rows = [
         {"id": a.id, "kind": a.kind, "status": a.status, "home_facility_id": a.home_facility_id,
          "referral_id": a.referral_id, "destination_id": a.destination_id,
-         "position": pos.get(a.id), "eta": eta_json(latest.get(a.id), a.status)}
+         "origin_id": a.origin_id, "status_reason": a.status_reason or None, "trip": a.trip,
+         "position": pos.get(a.id),
+         "eta": eta_json(latest.get(a.id), a.status, heading_to(a.status, a.origin_id, a.destination_id))}
         for a in reg.values()
     ]  # fmt: skip
     return {
@@ -93,7 +99,9 @@ async def nearest(
     include_stale: bool = False,
 ) -> dict[str, Any]:
     """The nearest available ambulances to a pickup by road ETA (not straight line): top ``k``,
-    of a ``kind`` if given, with a fresh position unless ``include_stale``."""  # noqa: D205, D209
+    of a ``kind`` if given, with a fresh position unless ``include_stale``. Every other available
+    ambulance that could not be ranked is in ``left_out`` with the reason (no position yet, stale,
+    too far from any road, no road route); a parked ambulance's heading is ignored."""  # noqa: D205, D209
     lon, lat = _pickup(rt, lon, lat, facility_id)
     t = tracker(rt)
     reg = await registry(rt)
@@ -101,11 +109,14 @@ async def nearest(
     stale_s = rt.settings.position_stale_s
     q = NearestQuery(lon=lon, lat=lat, eligible=available(reg, kind), k=k, now=now, stale_s=stale_s,
                      include_stale=include_stale)  # fmt: skip
-    ranked, considered = await find_nearest(t, rt.matcher.engine, q, fleet_size=len(reg))
+    found = await find_nearest(t, rt.matcher.engine, q, fleet_size=len(reg))
+    ranked = found.ranked
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},
         "road_network_modelled": rt.dataset.roads.modelled,
-        "considered": considered,
+        "considered": found.considered,
+        "left_out": [{"id": x.ambulance_id, "kind": reg[x.ambulance_id].kind, "reason": x.reason,
+                      "detail": x.detail} for x in found.left_out],
         "ambulances": [
             {"id": c.ambulance_id, "kind": reg[c.ambulance_id].kind, "eta_s": round(tt, 1),
              "distance_m": None if d is None else round(d, 1), "position": position_json(c, now, stale_s)}
@@ -151,13 +162,14 @@ async def track(
 
 @router.patch("/ambulances/{ambulance_id}/status", **doc(AmbulanceOut, 401, 403, 404, 409))
 async def set_status(ambulance_id: str, body: StatusIn, rt: Rt, p: Dispatcher) -> dict[str, Any]:
-    """Available again (after a hand-over) or out of service. Other statuses follow the referral."""
+    """Available again or out of service (``reason`` required): ends the ambulance's trip. At the
+    hospital the patient counts as handed over; before the patient is aboard, the referral goes
+    back to waiting for an ambulance. Refused (409) while transporting."""  # noqa: D205, D209
 
     def write() -> dict[str, Any]:
         with rt.sessions() as s:
-            a = ambulances.set_status(
-                s, ambulance_id, AmbulanceStatus(body.status), actor=p.user_id, now=rt.clock()
-            )
+            a = ambulances.set_status(s, ambulance_id, AmbulanceStatus(body.status), actor=p.user_id,
+                                      now=rt.clock(), reason=body.reason)  # fmt: skip
             s.commit()
             return ambulances.ambulance_json(a)
 
@@ -165,6 +177,42 @@ async def set_status(ambulance_id: str, body: StatusIn, rt: Rt, p: Dispatcher) -
     rt.registry.forget()
     if rt.tracker is not None:
         await rt.tracker.publish({"type": "status", "ambulance_id": ambulance_id, "status": out["status"]})
+    return out
+
+
+@router.post("/ambulances/{ambulance_id}/trip", **doc(AmbulanceOut, 401, 403, 404, 409))
+async def trip_step(ambulance_id: str, body: StepIn, request: Request, rt: Rt) -> dict[str, Any]:
+    """A step of the ambulance's trip: ``at_pickup``, ``transporting`` (the patient aboard: the
+    referral is in transit), ``at_hospital`` (the referral has arrived), ``handed_over`` (the
+    ambulance is available again). Set by a dispatcher, or by the crew with the ambulance's own
+    device token; GPS geofences set the same steps on their own. Each step is recorded once
+    with its time and author; a step that does not follow from the ambulance's status is 409."""  # noqa: D205, D209
+    header = request.headers.get("authorization")
+    actor: int | None = None
+    if (header or "").partition(" ")[2].startswith(ambulances.TOKEN_PREFIX):
+        if await device_ambulance_id(rt, header) != ambulance_id:
+            raise ForbiddenError(f"this device token belongs to another ambulance, not {ambulance_id!r}")
+        by = "device"
+    else:
+        p = authenticate(rt, header)
+        check_role(p, Role.DISPATCHER)
+        actor, by = p.user_id, f"user:{p.user_id}"
+
+    def write() -> dict[str, Any] | None:
+        with rt.sessions() as s:
+            a = ambulances.step(s, ambulance_id, Step(body.step), actor=actor, by=by, now=rt.clock())
+            if a is None:
+                return None
+            s.commit()
+            return ambulances.ambulance_json(a)
+
+    out = await run_in_threadpool(write)
+    if out is None:
+        raise ConflictError(f"ambulance {ambulance_id} moved on meanwhile: reload")
+    rt.registry.forget()
+    if rt.tracker is not None:
+        await rt.tracker.publish({"type": "trip", "ambulance_id": ambulance_id, "step": body.step,
+                                  "referral_id": out["referral_id"], "status": out["status"]})  # fmt: skip
     return out
 
 
@@ -186,6 +234,10 @@ async def assign(body: AssignIn, rt: Rt, p: Dispatcher) -> dict[str, Any]:
     out = await run_in_threadpool(write)
     rt.registry.forget()
     if rt.tracker is not None:
+        with contextlib.suppress(PositionsUnavailableError):  # its ETA to the pickup, from where it is
+            latest = await rt.tracker.positions([body.ambulance_id])
+            if body.ambulance_id in latest:
+                await follow(rt, rt.tracker, body.ambulance_id, latest[body.ambulance_id].position)
         await rt.tracker.publish(
             {"type": "dispatched", "ambulance_id": body.ambulance_id, "referral_id": body.referral_id}
         )

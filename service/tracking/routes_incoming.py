@@ -9,15 +9,16 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from service.auth import Role
-from service.deps import Rt, Staff, check_role
+from service.deps import AnyUser, CurrentReferral, Rt, Staff, check_role
 from service.errors import ForbiddenError, PositionsUnavailableError
 from service.http import doc
 from service.runtime import Runtime
+from service.tracking import ambulances
 from service.tracking.incoming import OnTheWay, on_the_way
 from service.tracking.ingest import registry
-from service.tracking.schemas import IncomingOut
+from service.tracking.schemas import IncomingOut, TransportOut
 from service.tracking.tracker import Latest
-from service.tracking.views import eta_json, position_json
+from service.tracking.views import ambulance_now
 
 router = APIRouter(prefix="/api", tags=["tracking"])
 
@@ -56,22 +57,13 @@ async def incoming(rt: Rt, p: Staff) -> dict[str, Any]:
         aid = row.ambulance_id
         info = reg.get(aid) if aid else None
         la = latest.get(aid) if aid else None
-        eta = eta_json(la, info.status) if info else None
-        if eta is not None and eta["destination_id"] != p.facility_id:
-            eta = None  # heading somewhere else: no ETA here
         out.append(
             {
                 "referral": row.referral,
                 "road_time_s": round(road_s, 1) if road_s is not None else None,
                 "ambulance": None
                 if info is None
-                else {
-                    "id": info.id,
-                    "kind": info.kind,
-                    "status": info.status,
-                    "position": position_json(la, now, rt.settings.position_stale_s),
-                    "eta": eta,
-                },
+                else ambulance_now(info, la, now, rt.settings.position_stale_s),
             }
         )
     return {
@@ -79,4 +71,35 @@ async def incoming(rt: Rt, p: Staff) -> dict[str, Any]:
         "positions_available": up,
         "at": now.astimezone(dt.UTC).isoformat(),
         "patients": out,
+    }
+
+
+@router.get("/referrals/{referral_id}/transport", **doc(TransportOut, 401, 404))
+async def transport(r: CurrentReferral, rt: Rt, _: AnyUser) -> dict[str, Any]:
+    """A referral's transport for whoever may read the referral (the sender, the receiving ER,
+    dispatchers): its ambulance now, with its live position and ETA to where it is heading
+    (the pickup, then here), and its trips with each step's time and author."""  # noqa: D205, D209
+
+    def read() -> list[dict[str, Any]]:
+        with rt.sessions() as s:
+            return [ambulances.trip_json(t) for t in ambulances.trips_of(s, r.id)]
+
+    trips = await run_in_threadpool(read)
+    reg = await registry(rt)
+    info = reg.get(r.ambulance_id) if r.ambulance_id else None
+    if info is not None and info.referral_id != r.id:
+        info = None  # it has moved on to another referral
+    la, up = None, rt.tracker is not None
+    if info is not None and rt.tracker is not None:
+        try:
+            la = (await rt.tracker.latest([info.id])).get(info.id)
+        except PositionsUnavailableError:
+            up = False
+    now = rt.clock()
+    return {
+        "referral_id": r.id,
+        "status": r.status,
+        "positions_available": up,
+        "ambulance": None if info is None else ambulance_now(info, la, now, rt.settings.position_stale_s),
+        "trips": trips,
     }

@@ -38,9 +38,16 @@ class AmbulanceIn(Strict):
 
 
 class StatusIn(Strict):
-    """A status a dispatcher sets by hand."""
+    """A status a dispatcher sets by hand: available again, or out of service with a reason."""
 
     status: Literal["available", "out_of_service"]
+    reason: str = Field(default="", max_length=300, description="why out of service (required then)")
+
+
+class StepIn(Strict):
+    """A step of the ambulance's trip, recorded by the dispatcher or the crew's device."""
+
+    step: Literal["at_pickup", "transporting", "at_hospital", "handed_over"]
 
 
 class AssignIn(Strict):
@@ -71,6 +78,8 @@ class AmbulanceOut(BaseModel):
     plate: str
     crew: list[str]
     status: str
+    status_reason: str | None = None
+    referral_id: str | None = None
     device_token_active: bool
     device_token_issued_at: str | None
 
@@ -90,6 +99,9 @@ class StoredOut(BaseModel):
     latest_moved: bool
     eta_s: float | None = None
     destination_id: str | None = None
+    leg: Literal["pickup", "destination"] | None = None
+    inside_s: float | None = Field(default=None, description="seconds inside the geofence so far")
+    step: str | None = Field(default=None, description="the trip step this fix completed")
     arrived: bool | None = None
 
 
@@ -107,11 +119,35 @@ class PositionOut(BaseModel):
 
 
 class EtaOut(BaseModel):
-    """Time to the destination of a transporting ambulance."""
+    """Time to where the ambulance is heading: the pickup (dispatched) or the destination."""
 
+    leg: Literal["pickup", "destination"]
     destination_id: str | None
     eta_s: float
     eta_at: str | None
+
+
+class TripOut(BaseModel):
+    """One ambulance's trip for one referral: each step's time and who set it (``user:<id>``,
+    ``device``, ``gps``)."""  # noqa: D205, D209
+
+    id: int
+    ambulance_id: str
+    referral_id: str
+    pickup_id: str
+    destination_id: str
+    dispatched_at: str
+    dispatched_by: str
+    at_pickup_at: str | None
+    at_pickup_by: str | None
+    transporting_at: str | None
+    transporting_by: str | None
+    at_hospital_at: str | None
+    at_hospital_by: str | None
+    ended_at: str | None
+    ended_by: str | None
+    outcome: str | None
+    end_reason: str | None
 
 
 class BoardRowOut(BaseModel):
@@ -123,6 +159,9 @@ class BoardRowOut(BaseModel):
     home_facility_id: str
     referral_id: str | None
     destination_id: str | None
+    origin_id: str | None
+    status_reason: str | None
+    trip: TripOut | None
     position: PositionOut | None
     eta: EtaOut | None
 
@@ -155,6 +194,15 @@ class NearestRowOut(BaseModel):
     position: PositionOut | None
 
 
+class LeftOutOut(BaseModel):
+    """An available ambulance that could not be ranked by road, and why."""
+
+    id: str
+    kind: str
+    reason: Literal["no_position", "stale", "off_road", "no_route"]
+    detail: str
+
+
 class NearestOut(BaseModel):
     """The nearest available ambulances by road."""
 
@@ -162,6 +210,7 @@ class NearestOut(BaseModel):
     road_network_modelled: bool
     considered: int
     ambulances: list[NearestRowOut]
+    left_out: list[LeftOutOut]
 
 
 class FixOut(BaseModel):
@@ -227,3 +276,13 @@ class IncomingOut(BaseModel):
     positions_available: bool
     at: str
     patients: list[IncomingPatientOut]
+
+
+class TransportOut(BaseModel):
+    """A referral's transport: its ambulance now (position, ETA) and its trips."""
+
+    referral_id: str
+    status: str
+    positions_available: bool
+    ambulance: IncomingAmbulanceOut | None
+    trips: list[TripOut]

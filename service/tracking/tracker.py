@@ -61,6 +61,22 @@ return {stored, newest and 1 or 0}
 """
 
 
+_DWELL = """
+local key, target, inside, ts = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+if inside == '0' then
+  redis.call('DEL', key)
+  return -1
+end
+local cur = redis.call('HMGET', key, 'target', 'since')
+if cur[1] ~= target or tonumber(cur[2]) > ts then
+  redis.call('HSET', key, 'target', target, 'since', ARGV[3])
+  redis.call('PEXPIRE', key, 86400000)
+  return 0
+end
+return ts - tonumber(cur[2])
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Latest:
     """An ambulance's newest fix as stored, with its ETA when it is transporting."""
@@ -109,6 +125,7 @@ class Tracker:
         self.geo = f"{prefix}amb:geo"
         self.channel = f"{prefix}events"
         self._ingest = client.register_script(_INGEST)
+        self._dwell = client.register_script(_DWELL)
 
     def last_key(self, ambulance_id: str) -> str:
         """The hash of the newest fix."""
@@ -121,6 +138,21 @@ class Tracker:
     def pos_key(self, ambulance_id: str) -> str:
         """The newest fix as one compact string (many read with one MGET)."""
         return f"{self.prefix}amb:pos:{ambulance_id}"
+
+    def fence_key(self, ambulance_id: str) -> str:
+        """Since when the ambulance has been inside the geofence it is heading for."""
+        return f"{self.prefix}amb:fence:{ambulance_id}"
+
+    async def dwell(self, ambulance_id: str, target: str, *, inside: bool, ts_ms: int) -> float | None:
+        """Seconds the ambulance has been inside ``target``'s geofence, by its fixes' times (0 on
+        the first fix inside); None when outside (the count starts again next time)."""  # noqa: D205, D209
+        try:
+            ms = await self._dwell(
+                keys=[self.fence_key(ambulance_id)], args=[target, "1" if inside else "0", str(ts_ms)]
+            )
+        except REDIS_DOWN as exc:
+            raise PositionsUnavailableError from exc
+        return None if int(ms) < 0 else int(ms) / 1000
 
     def seen_key(self, ambulance_id: str) -> str:
         """Fix times already stored."""

@@ -74,6 +74,9 @@ class Api:
     def patch(self, url: str, user: str, **kw: Any) -> Any:
         return self.client.patch(url, headers=self.h(user), **kw)
 
+    def delete(self, url: str, user: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self.h(user), **kw)
+
     def put(self, url: str, user: str, **kw: Any) -> Any:
         return self.client.put(url, headers=self.h(user), **kw)
 

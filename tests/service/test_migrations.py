@@ -56,13 +56,15 @@ def test_upgrade_from_the_first_revision_keeps_stored_rows(engine: Engine) -> No
             {"t": now},
         )
     upgrade(engine)
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0008"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
         assert conn.execute(text("SELECT count(*) FROM ambulances")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM stations")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM push_subscriptions")).scalar_one() == 0
         assert conn.execute(text("SELECT last_event_id FROM notifier_cursor")).scalars().all() == [0]
+        assert conn.execute(text("SELECT count(*) FROM trips")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM road_conditions")).scalar_one() == 0
 
 
 PATIENT = {

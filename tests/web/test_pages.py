@@ -438,7 +438,7 @@ def test_dispatcher_sees_the_marker_move_finds_the_nearest_and_assigns(site: Sit
     row = page.locator("#fleet tr[data-ambulance='AMB-E2E-1']")
     assert row.get_attribute("data-lat") == "1.28"
     # the track
-    row.locator("button").click()
+    row.locator("button", has_text="Jejak").click()
     wait_js(page, "document.querySelector('#announce')?.textContent.includes('2 titik')")
 
     # nearest available to the waiting referral's pickup, then assign

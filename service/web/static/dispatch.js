@@ -1,13 +1,23 @@
-// Dispatcher: the live map of ambulances (status colours, stale marked, tracks, ETA to the
-// destination), the nearest available ambulance to a pickup by road, and assigning one to a referral.
+// Dispatcher: the live map of ambulances (status colours, stale marked, tracks, ETA to where each
+// is heading), each trip's steps (at the pickup, transporting, at the hospital, handed over), the
+// units on a trip that lost contact, the referrals waiting for an ambulance (live), the nearest
+// available ambulance to a pickup by road (and those that cannot be ranked, with the reason), and
+// assigning one to a referral.
 import {
-  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, plain, startPage, t,
+  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, plain, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap } from "/static/map.js";
+import { drawRoads, roadEditor } from "/static/roads.js";
 
 const COLOURS = {
-  available: "#1e8e3e", dispatched: "#e37400", transporting: "#1a73e8", at_hospital: "#8e24aa", out_of_service: "#5f6368",
+  available: "#1e8e3e", dispatched: "#e37400", at_pickup: "#b06000", transporting: "#1a73e8", at_hospital: "#8e24aa", out_of_service: "#5f6368",
 };
+//: the next step of a trip from each status (the dispatcher records it when the crew calls in)
+const NEXT_STEPS = {
+  dispatched: ["at_pickup", "transporting"], at_pickup: ["transporting"], transporting: ["at_hospital"], at_hospital: ["handed_over"],
+};
+//: statuses of a unit on a trip: losing contact then is an alert, not a badge
+const ON_TRIP = new Set(["dispatched", "at_pickup", "transporting"]);
 
 const who = await startPage("/dispatch");
 if (who) await main();
@@ -22,6 +32,10 @@ async function main() {
   let pickupMarker = null;
   let chosenReferral = null;
   window.rujukMap = { map: m?.map, markers }; // for people (and tests) looking at the page from the console
+  // road conditions: drawn, and closed or lifted here; a change re-ranks the nearest shown
+  const roads = drawRoads(m);
+  const editor = roadEditor(m, roads);
+  roads.listen(() => { if ($("#pickup").value && $("#nearest").children.length) findNearest(); });
 
   $("#legend").replaceChildren(...Object.entries(COLOURS).map(([s, c]) => el("span", { style: `--c:${c}` }, label("amb", s))));
 
@@ -54,24 +68,121 @@ async function main() {
     mk.setTooltipContent(plain(`${a.id}${stale ? ` (${t("dispatch.stale")})` : ""}${a.eta ? ` · ${fmtDuration(a.eta.eta_s)}` : ""}`));
   }
 
+  let reasonFor = null; // the ambulance whose out-of-service reason is being written
+  function actionsOf(a) {
+    const b = (text, onclick, cls = "secondary", data = {}) => el("button", { type: "button", class: cls, onclick, ...data }, text);
+    if (reasonFor === a.id) {
+      const input = el("input", { type: "text", id: `reason-${a.id}`, maxlength: "300", placeholder: t("dispatch.reason_hint"), "aria-label": t("dispatch.reason") });
+      setTimeout(() => input.focus(), 0);
+      return [el("label", { for: `reason-${a.id}`, class: "sr-only" }, t("dispatch.reason")), input,
+        b(t("dispatch.reason_save"), () => setStatus(a, "out_of_service", input.value), "", { "data-do": "save-reason" }),
+        b(t("dispatch.cancel"), () => { reasonFor = null; renderFleet(); })];
+    }
+    const out = (NEXT_STEPS[a.status] ?? []).map((st) => b(t(`dispatch.step.${st}`), () => step(a, st), "", { "data-step": st }));
+    if (a.status === "dispatched" || a.status === "at_pickup") out.push(b(t("dispatch.release"), () => setStatus(a, "available"), "secondary", { "data-do": "release" }));
+    if (a.status === "available" || a.status === "dispatched" || a.status === "at_pickup") out.push(b(t("dispatch.out_of_service"), () => { reasonFor = a.id; renderFleet(); }, "secondary", { "data-do": "out-of-service" }));
+    if (a.status === "out_of_service") out.push(b(t("dispatch.back_in_service"), () => setStatus(a, "available"), "", { "data-do": "in-service" }));
+    out.push(b(t("dispatch.track"), () => showTrack(a.id)));
+    return out;
+  }
+  function tripText(a) {
+    if (!a.trip) return a.status === "out_of_service" && a.status_reason ? a.status_reason : "";
+    const route = `${fac.get(a.trip.pickup_id)?.name ?? a.trip.pickup_id} → ${fac.get(a.trip.destination_id)?.name ?? a.trip.destination_id}`;
+    const last = ["at_hospital", "transporting", "at_pickup", "dispatched"].find((k) => a.trip[`${k}_at`]);
+    const by = a.trip[`${last}_by`];
+    return `${route} · ${t(`dispatch.since.${last}`, { at: fmtClock(a.trip[`${last}_at`]) })}${by === "gps" ? ` (${t("dispatch.by_gps")})` : by === "device" ? ` (${t("dispatch.by_device")})` : ""}`;
+  }
+  function fmtClock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString(document.documentElement.lang || "id", { hour: "2-digit", minute: "2-digit" }) : "";
+  }
+
   function renderFleet() {
     $("#fleet").replaceChildren(...board.ambulances.map((a) => {
       const age = ageOf(a);
       const stale = isStale(a);
-      return el("tr", { "data-ambulance": a.id, "data-lat": a.position?.lat, "data-lon": a.position?.lon },
+      const trip = tripText(a);
+      return el("tr", { "data-ambulance": a.id, "data-status": a.status, "data-lat": a.position?.lat, "data-lon": a.position?.lon },
         el("td", {}, el("strong", {}, a.id), el("br"), el("span", { class: "muted" }, `${label("kind", a.kind)} · ${fac.get(a.home_facility_id)?.name ?? a.home_facility_id}`)),
-        el("td", {}, el("span", { class: `badge ${a.status}` }, label("amb", a.status))),
-        el("td", {}, a.position ? el("span", { class: stale ? "badge stale" : "" }, `${fmtAge(age)}${stale ? ` · ${t("dispatch.stale")}` : ""}`) : t("dispatch.no_position")),
-        el("td", { class: "eta" }, a.eta ? `${fmtDuration(a.eta.eta_s)} → ${fac.get(a.eta.destination_id)?.name ?? a.eta.destination_id}` : (a.destination_id ? `→ ${fac.get(a.destination_id)?.name ?? a.destination_id}` : "–")),
-        el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => showTrack(a.id) }, t("dispatch.track"))));
+        el("td", {}, el("span", { class: `badge ${a.status}` }, label("amb", a.status)), trip ? el("div", { class: "muted trip" }, trip) : null,
+          el("div", { class: "row-actions" }, ...actionsOf(a))),
+        el("td", {}, a.position ? el("span", { class: stale ? `badge stale${ON_TRIP.has(a.status) ? " lost" : ""}` : "" }, `${fmtAge(age)}${stale ? ` · ${t("dispatch.stale")}` : ""}`) : t("dispatch.no_position"),
+          el("div", { class: "eta" }, etaText(a))));
     }));
     for (const a of board.ambulances) placeMarker(a);
+    declutter();
+    renderLost();
+  }
+  function etaText(a) {
+    if (a.eta) {
+      const where = fac.get(a.eta.destination_id)?.name ?? a.eta.destination_id;
+      return a.eta.leg === "pickup" ? t("dispatch.eta_pickup_row", { d: fmtDuration(a.eta.eta_s), f: where }) : `${fmtDuration(a.eta.eta_s)} → ${where}`;
+    }
+    return a.destination_id ? `→ ${fac.get(a.destination_id)?.name ?? a.destination_id}` : "–";
   }
 
+  // units on a trip that stopped reporting: an alert that stays until they report again
+  const { beep } = soundAlarm($("#sound"));
+  const lostBefore = new Set();
+  function renderLost() {
+    const lost = board.ambulances.filter((a) => ON_TRIP.has(a.status) && isStale(a));
+    $("#lost").hidden = !lost.length;
+    $("#lost-list").replaceChildren(...lost.map((a) => el("li", { "data-ambulance": a.id },
+      t("dispatch.lost_row", { id: a.id, status: label("amb", a.status), age: a.position ? fmtAge(ageOf(a)) : t("dispatch.never") }))));
+    const fresh = lost.filter((a) => !lostBefore.has(a.id));
+    if (fresh.length) beep();
+    lostBefore.clear();
+    for (const a of lost) lostBefore.add(a.id);
+  }
+
+  // labels that would overlap another are hidden (the marker stays; hovering shows its label)
+  function declutter() {
+    if (!m) return;
+    const shown = [];
+    const order = [...markers.entries()].sort(([a], [b]) => {
+      const pa = ON_TRIP.has(board.ambulances.find((x) => x.id === a)?.status) ? 0 : 1;
+      const pb = ON_TRIP.has(board.ambulances.find((x) => x.id === b)?.status) ? 0 : 1;
+      return pa - pb || a.localeCompare(b);
+    });
+    for (const [, mk] of order) {
+      const node = mk.getTooltip()?.getElement();
+      if (!node) continue;
+      node.classList.remove("hidden-label");
+      const r = node.getBoundingClientRect();
+      const clash = shown.some((o) => r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top);
+      if (clash) node.classList.add("hidden-label");
+      else shown.push(r);
+    }
+  }
+  m?.map.on("zoomend moveend", declutter);
+
+  async function step(a, st) {
+    try {
+      await api(`/api/ambulances/${encodeURIComponent(a.id)}/trip`, { method: "POST", body: { step: st } });
+      announce(t("dispatch.step_done", { id: a.id, step: t(`dispatch.step.${st}`) }), "ok");
+    } catch (e) { announce(e.message, "bad"); }
+    loadBoard();
+    loadWaiting();
+  }
+  async function setStatus(a, status, reason = "") {
+    try {
+      await api(`/api/ambulances/${encodeURIComponent(a.id)}/status`, { method: "PATCH", body: { status, reason } });
+      reasonFor = null;
+      announce(t(status === "available" ? "dispatch.now_available" : "dispatch.now_out", { id: a.id }), "ok");
+    } catch (e) { announce(e.message, "bad"); return; }
+    loadBoard();
+    loadWaiting();
+  }
+
+  const etaSeen = new Map(); // ETAs from the live feed, newer than a board read still on its way
   async function loadBoard() {
+    const started = Date.now();
     try {
       board = await api("/api/dispatch/ambulances");
       fetchedAt = Date.now();
+      for (const a of board.ambulances) {
+        const seen = etaSeen.get(a.id);
+        if (seen && seen.at >= started) a.eta = seen.eta;
+      }
       $("#positions-note").replaceChildren(board.positions_available ? "" : el("p", { class: "notice bad" }, t("dispatch.unavailable")));
       renderFleet();
     } catch (e) { announce(e.message, "bad"); }
@@ -97,18 +208,25 @@ async function main() {
       a.position = { ...(a.position ?? {}), lat: ev.lat, lon: ev.lon, age_s: Math.max(0, (Date.now() - ev.ts) / 1000) - (Date.now() - fetchedAt) / 1000 };
       renderFleet();
     } else if (type === "eta" && a) {
-      a.eta = ev.eta_s === null ? null : { destination_id: ev.destination_id, eta_s: ev.eta_s };
+      a.eta = ev.eta_s === null ? null
+        : { leg: a.status === "dispatched" ? "pickup" : "destination", destination_id: ev.destination_id, eta_s: ev.eta_s };
+      etaSeen.set(a.id, { eta: a.eta, at: Date.now() });
       renderFleet();
     } else if (type === "positions_unavailable") {
       $("#positions-note").replaceChildren(el("p", { class: "notice bad" }, t("dispatch.unavailable")));
     } else {
       loadBoard();
-      if (type === "dispatched" || type === "arrived") loadWaiting();
+      if (["dispatched", "arrived", "trip", "status"].includes(type)) loadWaiting();
       if (type === "stale") announce(t("dispatch.went_stale", { id: ev.ambulance_id }), "warn");
+      if (type === "roads") roads.reload();
     }
   }, { onState: (up) => { $("#live-state").textContent = up ? t("live.on") : t("live.off"); } });
   setInterval(renderFleet, 15000);
   setInterval(loadBoard, 60000);
+  // referrals accepted, released or cancelled anywhere: the waiting list follows at once
+  follow("/api/events/stream", (_type, ev) => {
+    if (["accept", "cancel", "release", "dispatch", "depart", "arrive"].includes(ev.kind)) loadWaiting();
+  });
 
   // ------------------------------------------------------------------- waiting referrals
   async function loadWaiting() {
@@ -138,6 +256,7 @@ async function main() {
     ...pickups.map((f) => el("option", { value: f.id }, f.name)));
   let point = null;
   m?.map.on("click", (ev) => {
+    if (editor.picking()) return; // the click chose a road, not a pickup
     point = ev.latlng;
     $("#pickup-point").hidden = false;
     $("#pickup-point").textContent = `${t("dispatch.map_point")} (${point.lat.toFixed(4)}, ${point.lng.toFixed(4)})`;
@@ -167,6 +286,10 @@ async function main() {
         el("span", { class: "muted" }, label("kind", a.kind)), el("span", { class: "time" }, t("dispatch.eta_to_pickup", { d: fmtDuration(a.eta_s) }))),
       el("div", { class: "actions" }, el("button", { type: "button", disabled: !chosenReferral, onclick: () => assign(a.id) },
         chosenReferral ? t("dispatch.assign") : t("dispatch.assign_pick"))))) : [el("li", { class: "notice warn" }, t("dispatch.none_available"))]));
+    const left = res.left_out ?? [];
+    $("#left-out-box").hidden = !left.length;
+    $("#left-out").replaceChildren(...left.map((x) => el("li", { "data-ambulance": x.id, "data-reason": x.reason },
+      el("strong", {}, x.id), ` (${label("kind", x.kind)}): ${t(`dispatch.why.${x.reason}`)}`)));
   }
   $("#nearest-form").addEventListener("submit", (ev) => { ev.preventDefault(); findNearest(); });
 

@@ -2,6 +2,7 @@
 // side, look at the catchment and travel-time maps, download the tables.
 import { $, announce, api, applyI18n, downloadCsv, el, fill, plain, startPage, t } from "/static/common.js";
 import { makeMap } from "/static/map.js";
+import { drawRoads } from "/static/roads.js";
 
 const who = await startPage("/rencana");
 if (who) await main();
@@ -151,6 +152,7 @@ async function main() {
 
   // -------------------------------------------------------------------------------- maps
   const m = await makeMap("map", { label: t("plan.maps") });
+  drawRoads(m); // closed and slowed roads, as every map shows them
   let layer = null;
   let maps = { base: null, scenario: null };
   async function loadMaps(baseBody, scenBody) {

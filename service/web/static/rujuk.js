@@ -5,6 +5,7 @@ import {
 } from "/static/common.js";
 import { followStation } from "/static/station.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
+import { drawRoads } from "/static/roads.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -100,6 +101,7 @@ async function main(who) {
 
   // ------------------------------------------------------------------------------ the map
   const m = await makeMap("map", { label: t("refer.results") });
+  drawRoads(m); // closed and slowed roads, as every map shows them
   let markers = null;
 
   // ---------------------------------------------------------------------------- suggestions
@@ -421,6 +423,7 @@ async function main(who) {
       $("#redirect-other-row").hidden = !others.length;
       $("#redirect-other").replaceChildren(...others.map((id) => el("option", { value: id }, facName(id))));
     }
+    showTransport(r);
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
     // a live update of the same referral in the same state keeps a cancel half-confirmed
@@ -437,6 +440,28 @@ async function main(who) {
   }
 
   const CANCELLABLE = new Set(["created", "sent", "declined", "accepted"]);
+
+  // the ambulance on its way for the referral shown: its status and live ETA (to the pickup, then
+  // to the destination), read again every 30 s while it is on the road
+  let transportTimer = null;
+  async function showTransport(r) {
+    clearTimeout(transportTimer);
+    const box = $("#transport");
+    if (!["accepted", "dispatched", "in_transit"].includes(r.status)) { box.replaceChildren(); return; }
+    let tr;
+    try { tr = await api(`/api/referrals/${r.id}/transport`, { quiet: true }); } catch { return; }
+    if (current?.id !== r.id) return;
+    const a = tr.ambulance;
+    let text;
+    if (!a) text = t("transport.waiting");
+    else if (a.eta) text = t(a.eta.leg === "pickup" ? "transport.to_pickup" : "transport.to_destination",
+      { id: a.id, d: fmtDuration(a.eta.eta_s), at: fmtTime(a.eta.eta_at), f: facName(r.destination_id) });
+    else text = `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}`;
+    const lost = a?.position?.stale;
+    box.replaceChildren(el("p", { class: `notice ${lost ? "warn" : "ok"}`, id: "transport-line" }, text,
+      lost ? ` · ${t("receive.position_old")}` : ""));
+    transportTimer = setTimeout(() => { if (current?.id === r.id) showTransport(current); }, 30000);
+  }
   const facName = (id) => fac.get(id)?.name ?? id;
 
   /** One entry of the history, in the page's language, with the facilities' names. */
@@ -450,6 +475,8 @@ async function main(who) {
       case "escalated": return t("timeline.escalated", { f });
       case "redirect": return t("timeline.redirected", { f });
       case "cancel": return t("timeline.cancelled");
+      case "dispatch": case "at_pickup": case "depart": case "arrive": case "handover": case "release":
+        return `${t(`timeline.${e.kind}`, { f })}${e.note ? ` (${e.note})` : ""}`;
       default: return `${label("rstatus", e.to)} · ${f}${e.note ? ` — ${e.note}` : ""}`;
     }
   }
@@ -503,7 +530,7 @@ async function main(who) {
       const rows = await api("/api/referrals?box=outbox&limit=20", { quiet: true });
       const needing = rows.filter((r) => r.status === "declined" || (r.status === "sent" && r.times.escalated)).length;
       document.title = needing ? `(${needing}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
-      $("#outbox").replaceChildren(...rows.map((r) => el("tr", {},
+      $("#outbox").replaceChildren(...rows.map((r) => el("tr", { "data-referral": r.id },
         el("td", {}, fmtTime(r.times.created)),
         el("td", {}, fac.get(r.destination_id)?.name ?? r.destination_id),
         el("td", {}, r.icd10.join(", ")),

@@ -130,7 +130,10 @@ async function main(who) {
     $("#on-the-way").replaceChildren(...onTheWay.map(({ referral: r, ambulance: a, road_time_s: road }) => {
       const from = fac.get(r.origin_id)?.name ?? r.origin_id;
       let when;
-      if (a?.eta) {
+      if (a?.eta?.leg === "pickup") {
+        const left = Math.max(0, a.eta.eta_s - since);
+        when = el("span", { class: "eta" }, t("receive.eta_pickup", { d: fmtDuration(left), road: road === null ? "–" : fmtDuration(road) }));
+      } else if (a?.eta) {
         const left = Math.max(0, a.eta.eta_s - since);
         when = el("strong", { class: "eta" }, t("receive.eta", { d: fmtDuration(left), at: fmtTime(a.eta.eta_at) }));
       } else if (road !== null) {

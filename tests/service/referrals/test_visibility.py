@@ -110,17 +110,20 @@ def test_boxes_and_the_live_feed_follow_the_rule(api: Api, made: dict[str, Made]
                     assert "patient" not in j
     with api.client.stream("GET", "/api/events/stream?after=0&timeout_s=0.3", headers=api.h(who)) as s:
         feed = "".join(s.iter_text())
-    streamed = {
-        json.loads(line[6:])["referral_id"] for line in feed.splitlines() if line.startswith("data: ")
-    }
+    events = [json.loads(line[6:]) for line in feed.splitlines() if line.startswith("data: ")]
+    streamed = {e["referral_id"] for e in events}
+    if who == "dispatch":  # the transport of accepted referrals only, and no facility's notes
+        transport = {"accept", "cancel", "dispatch", "depart", "arrive", "release", "at_pickup", "handover"}
+        assert all(e["kind"] in transport or e["to"] == "accepted" for e in events), events
+        assert all(e["note"] == "" for e in events if e["kind"] in ("accept", "cancel", "send", "redirect"))
     for name, m in made.items():
         read, _ = expected(who, m)
         if m.id in listed:
             assert read, (who, name, "listed in a box without the right to read it")
         if who in ("segarau", "pemangkat"):  # the outbox and the inbox hold exactly what they may read
             assert (m.id in listed) is read, (who, name, "boxes")
-        # the facilities' feed (dispatchers follow transport on a feed of their own)
-        assert (m.id in streamed) is (read and who != "dispatch"), (who, name, "feed")
+        # the facilities' feed; dispatchers follow the transport of what they may read
+        assert (m.id in streamed) is read, (who, name, "feed")
 
 
 def test_a_cancelled_draft_never_reaches_the_destination(api: Api) -> None:

@@ -375,6 +375,9 @@ def test_dispatch_eta_and_arrival_by_gps(tr: Tr) -> None:
     assert r.json()["eta_s"] < first["eta_s"]
     tr.clock.advance(minutes=5)
     r = tr.send(amb, tok, tr.fix(dest[0] + 0.0005, dest[1]))
+    assert "arrived" not in r.json() and r.json()["inside_s"] == 0  # at the door: the dwell starts
+    tr.clock.advance(seconds=tr.rt.settings.geofence_dwell_s)
+    r = tr.send(amb, tok, tr.fix(dest[0] + 0.0004, dest[1]))
     assert r.json()["arrived"] is True
     ref = tr.get(f"/api/referrals/{rid}", "pemangkat").json()
     assert ref["status"] == "arrived"
@@ -394,10 +397,15 @@ def test_status_rules(tr: Tr) -> None:
     amb, _ = tr.register()
     r = tr.patch(f"/api/ambulances/{amb}/status", "dispatch", json={"status": "transporting"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.status"
-    assert (
-        tr.patch(f"/api/ambulances/{amb}/status", "dispatch", json={"status": "out_of_service"}).status_code
-        == 200
+    r = tr.patch(
+        f"/api/ambulances/{amb}/status", "dispatch", json={"status": "out_of_service", "reason": " "}
     )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"  # out of service: say why
+    r = tr.patch(
+        f"/api/ambulances/{amb}/status", "dispatch", json={"status": "out_of_service", "reason": "ban bocor"}
+    )
+    assert r.status_code == 200 and r.json()["status_reason"] == "ban bocor"
+    assert tr.board()[amb]["status_reason"] == "ban bocor"
     rid = _accepted_referral(tr)
     r = tr.post("/api/dispatch/assign", "dispatch", json={"referral_id": rid, "ambulance_id": amb})
     assert r.status_code == 409 and "out_of_service" in r.json()["detail"]
@@ -414,7 +422,11 @@ def test_batch_proposal_is_optimal(tr: Tr) -> None:
     # start from a clean board: every other ambulance out of service
     for a in tr.get("/api/ambulances", "dispatch").json():
         if a["status"] == "available":
-            tr.patch(f"/api/ambulances/{a['id']}/status", "dispatch", json={"status": "out_of_service"})
+            tr.patch(
+                f"/api/ambulances/{a['id']}/status",
+                "dispatch",
+                json={"status": "out_of_service", "reason": "uji"},
+            )
     rids = [_accepted_referral(tr, emergency=e) for e in (True, False)]
     spots = ["PKM-SAMBAS", "PKM-TEBAS", "PKM-PALOH"]
     ambs = []
@@ -453,7 +465,9 @@ def test_live_feed_sends_positions_statuses_and_stale_alerts(tr: Tr) -> None:
     def later() -> None:
         time.sleep(0.8)
         tr.send(amb, tok, tr.fix(lon, lat + 0.001))
-        tr.patch(f"/api/ambulances/{amb}/status", "dispatch", json={"status": "out_of_service"})
+        tr.patch(
+            f"/api/ambulances/{amb}/status", "dispatch", json={"status": "out_of_service", "reason": "uji"}
+        )
 
     th = threading.Thread(target=later)
     th.start()
@@ -561,7 +575,8 @@ def test_the_receiving_er_sees_accepted_patients_on_their_way_with_the_ambulance
     )
     got = mine()
     assert got["ambulance"]["id"] == amb
-    assert got["ambulance"]["eta"] is None  # not on the road to us yet
+    assert got["ambulance"]["eta"]["leg"] == "pickup"  # not on the road to us yet: to the pickup first
+    assert got["ambulance"]["eta"]["destination_id"] == "PKM-SEGARAU"
     assert tr.post(f"/api/referrals/{rid}/depart", "dispatch").status_code == 200
     sent = tr.send(amb, tok, tr.fix(*origin)).json()
     got = mine()
@@ -577,5 +592,7 @@ def test_the_receiving_er_sees_accepted_patients_on_their_way_with_the_ambulance
     # arrived by GPS: no longer on the way
     dest = facility_lonlat(tr, PEMANGKAT)
     tr.clock.advance(minutes=20)
-    assert tr.send(amb, tok, tr.fix(dest[0] + 0.0005, dest[1])).json()["arrived"] is True
+    tr.send(amb, tok, tr.fix(dest[0] + 0.0005, dest[1]))
+    tr.clock.advance(minutes=2)
+    assert tr.send(amb, tok, tr.fix(dest[0] + 0.0004, dest[1])).json()["arrived"] is True
     assert rid not in {x["referral"]["id"] for x in tr.get("/api/incoming", "pemangkat").json()["patients"]}

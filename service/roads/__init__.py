@@ -1,0 +1,1 @@
+"""Live road conditions: closures and slowdowns stored, applied by every worker, lifted."""
