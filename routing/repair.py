@@ -152,19 +152,23 @@ def subtrees(c: CompiledGraph, pred: Int32Array, roots: IntArray, limit: int) ->
     n_rows = int(frontier.max()) // n + 1 if frontier.size else 0
     size = np.bincount(frontier // n, minlength=n_rows)
     parts = [frontier]
+    counted, pending = 1, 0  # parts counted in size, entries walked since (counted now and then)
+    degree = np.diff(c.reverse_indptr)
     while frontier.size:
         nodes = frontier % n
-        starts = c.reverse_indptr[nodes]
-        counts = c.reverse_indptr[nodes + 1] - starts
-        idx = concat_ranges(starts, counts)
+        counts = degree[nodes]
+        idx = concat_ranges(c.reverse_indptr[nodes], counts)
         cand = np.repeat(frontier - nodes, counts) + c.reverse_indices[idx]
         frontier = cand[pred[cand] == np.repeat(nodes, counts)]
         if nested:
             frontier = frontier[~np.isin(frontier, roots)]
-        size += np.bincount(frontier // n, minlength=n_rows)
-        if np.any(size > limit):
-            frontier = frontier[size[frontier // n] <= limit]
         parts.append(frontier)
+        pending += len(frontier)
+        if not frontier.size or pending > limit // 8:
+            size += np.bincount(np.concatenate(parts[counted:]) // n, minlength=n_rows)
+            counted, pending = len(parts), 0
+            if np.any(size > limit):
+                frontier = frontier[size[frontier // n] <= limit]
     region = np.sort(np.concatenate(parts))  # tree by tree, node by node: memory order
     cut = size > limit
     if cut.any():
@@ -198,18 +202,20 @@ def repair_slower(
     counts = c.forward_indptr[nodes + 1] - starts
     pairs = concat_ranges(starts, counts)
     head_keys = np.repeat(base, counts) + c.pair_v[pairs]
+    leaves = local[head_keys - offset] == 0
+    owner = np.repeat(np.arange(k), counts)[leaves]  # sorted, and by head within an owner
+    pairs, head_keys = pairs[leaves], head_keys[leaves]
     cand = w.time_s[pairs] + dist[head_keys]
-    cand[local[head_keys - offset] != 0] = np.inf
-    has_out = counts > 0
-    group = (np.cumsum(counts) - counts)[has_out]
-    seed_time = np.full(k, np.inf)
-    first = np.full(k, -1, dtype=np.int64)
-    if pairs.size:
-        seed_time[has_out] = np.minimum.reduceat(cand, group)
-        is_min = (cand == np.repeat(seed_time, counts)) & np.isfinite(cand)
-        first[has_out] = np.minimum.reduceat(np.where(is_min, np.arange(len(cand)), len(cand)), group)
-    seed_owner = np.flatnonzero(np.isfinite(seed_time))
-    seed_head = c.pair_v[pairs[first[seed_owner]]]
+    finite = np.isfinite(cand)
+    owner, pairs, cand = owner[finite], pairs[finite], cand[finite]
+    group = np.flatnonzero(_first_in_group(owner))
+    seed_owner = owner[group]
+    seed_time, seed_head = np.zeros(0), np.zeros(0, dtype=np.int64)
+    if cand.size:
+        seed_time = np.minimum.reduceat(cand, group)
+        fastest = cand == np.repeat(seed_time, np.diff(np.append(group, len(cand))))
+        first = np.minimum.reduceat(np.where(fastest, np.arange(len(cand)), len(cand)), group)
+        seed_head = c.pair_v[pairs[first]]
     # inside the region, in the reverse direction (from the facility outward): CSR rows in
     # region order
     rstarts = c.reverse_indptr[nodes]
@@ -220,7 +226,7 @@ def repair_slower(
     keep = (dst >= 0) & np.isfinite(wt)
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     indptr = kept_before[np.concatenate([[0], np.cumsum(rcounts)])]
-    d_new, p_loc = _dijkstra_by_tree(a // n, indptr, dst[keep], wt[keep], seed_owner, seed_time[seed_owner])
+    d_new, p_loc = _dijkstra_by_tree(a // n, indptr, dst[keep], wt[keep], seed_owner, seed_time)
     via_seed = np.full(k, NO_NODE, dtype=np.int64)
     via_seed[seed_owner] = seed_head
     inside = nodes[np.clip(p_loc, 0, k - 1)]  # clipped: only used where 0 <= p_loc < k
@@ -256,11 +262,11 @@ def _dijkstra_by_tree(
     for lo, hi, s0, s1 in zip(bounds[:-1], bounds[1:], seed_bounds[:-1], seed_bounds[1:], strict=True):
         m = int(hi - lo)
         e0, e1 = indptr[lo], indptr[hi]
-        sub = csr_matrix(
+        sub = csr_matrix(  # int32 indices: what scipy would convert them to
             (
                 np.concatenate([data[e0:e1], seed_time[s0:s1]]),
-                np.concatenate([indices[e0:e1] - lo, seed_owner[s0:s1] - lo]),
-                np.concatenate([indptr[lo : hi + 1] - e0, [e1 - e0 + s1 - s0]]),
+                np.concatenate([indices[e0:e1] - lo, seed_owner[s0:s1] - lo], dtype=np.int32),
+                np.concatenate([indptr[lo : hi + 1] - e0, [e1 - e0 + s1 - s0]], dtype=np.int32),
             ),
             shape=(m + 1, m + 1),
         )
