@@ -292,9 +292,8 @@ def repair_faster(
         order = np.lexsort((froms, times, keys))
         keys, froms, times = keys[order], froms[order], times[order]
         first = _first_in_group(keys)
+        # each candidate beat its entry's time when made (nothing has changed since)
         keys, froms, times = keys[first], froms[first], times[first]
-        improve = times < changes.dist(keys)
-        keys, froms, times = keys[improve], froms[improve], times[improve]
         changes.set(keys, times, froms.astype(np.int32))
         # relax the roads into the improved entries
         nodes = keys % n
