@@ -24,6 +24,15 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def concat_ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Concatenation of ``arange(s, s + c)`` for each (s, c)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return np.asarray(np.arange(total, dtype=np.int64) + offsets, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class PairWeights:
     """Time and length of each (u, v) pair under some edge multipliers."""
@@ -79,6 +88,32 @@ class CompiledGraph:
         first = np.minimum.reduceat(positions, self.pair_start)  # first fastest edge of each pair
         length = g.length_m[self.edge_order[first]]
         return PairWeights(time_s=best.astype(np.float64), length_m=length.astype(np.float64))
+
+    def pair_weights_update(self, w: PairWeights, multipliers: FloatArray, pairs: IntArray) -> PairWeights:
+        """``pair_weights(multipliers)`` when only ``pairs`` can differ from ``w`` (new arrays; same values).
+
+        Recomputes just those pairs' edges, the same way: the fastest edge under the multipliers,
+        the first such edge's length.
+        """
+        g = self.graph
+        time_s, length_m = w.time_s.copy(), w.length_m
+        if pairs.size == 0:
+            return PairWeights(time_s=time_s, length_m=length_m)
+        ends = np.r_[self.pair_start[1:], len(self.edge_order)]
+        counts = ends[pairs] - self.pair_start[pairs]
+        pos = concat_ranges(self.pair_start[pairs], counts)  # positions in edge_order, pair by pair
+        edges = self.edge_order[pos]
+        t = g.travel_time_s[edges] * multipliers[edges]
+        group = np.r_[0, np.cumsum(counts)[:-1]]
+        best = np.minimum.reduceat(t, group)
+        is_best = t == np.repeat(best, counts)
+        first = np.minimum.reduceat(np.where(is_best, np.arange(len(t)), len(t)), group)
+        length = g.length_m[edges[first]].astype(np.float64)
+        time_s[pairs] = best
+        if np.any(length != length_m[pairs]):
+            length_m = length_m.copy()
+            length_m[pairs] = length
+        return PairWeights(time_s=time_s, length_m=length_m)
 
     def reverse_matrix(self, w: PairWeights) -> csr_matrix:
         """Reverse graph (v -> u) with pair times: Dijkstra on it gives times *to* a source."""

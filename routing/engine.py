@@ -28,7 +28,7 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
-from routing.repair import repair_faster, repair_slower
+from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
 from routing.trees import NO_NODE, compute_trees
@@ -96,6 +96,8 @@ class RoutingEngine:
         self._update_lock = threading.Lock()  # one update at a time
         self._conditions: dict[str, tuple[RoadCondition, IntArray]] = {}
         self._weights: PairWeights = self.compiled.base
+        self._multipliers: FloatArray = np.ones(graph.n_edges)  # per edge, of the conditions in force
+        self._graph_version = graph.version  # a hash of every array: computed once
         self._version = self._compute_version()
         #: how many trees the last condition update repaired, and how many of them from scratch
         self.last_update_trees = 0
@@ -121,8 +123,8 @@ class RoutingEngine:
 
     def _compute_version(self) -> str:
         if not self._conditions:
-            return self.graph.version
-        h = hashlib.sha256(self.graph.version.encode())
+            return self._graph_version
+        h = hashlib.sha256(self._graph_version.encode())
         for cid in sorted(self._conditions):
             cond, edges = self._conditions[cid]
             h.update(f"{cid}\x1f{cond.factor!r}\x1f".encode())
@@ -132,7 +134,7 @@ class RoutingEngine:
     def _load_or_compute_trees(self, cache_dir: Path | None) -> tuple[FloatArray, npt.NDArray[np.int32]]:
         path = None
         if cache_dir is not None:
-            key = hashlib.sha256(self.graph.version.encode() + self._tree_nodes.tobytes()).hexdigest()[:16]
+            key = hashlib.sha256(self._graph_version.encode() + self._tree_nodes.tobytes()).hexdigest()[:16]
             path = Path(cache_dir) / f"trees-{key}.npz"
             if path.is_file():
                 with np.load(path) as z:
@@ -577,54 +579,67 @@ class RoutingEngine:
             return self._update(new)
 
     def _update(self, new: dict[str, tuple[RoadCondition, IntArray]]) -> str:
-        """Move to a new set of conditions: repair only what the changed pairs touch, then swap."""
+        """Move to a new set of conditions: repair only what the changed pairs touch, then swap.
+
+        The trees are only read until the swap: the repairs collect their new entries aside
+        (a block of trees at a time), and the swap writes them in under the reader lock.
+        """
         c = self.compiled
         w_old = self._weights
-        w_new = c.pair_weights(multipliers(list(new.values()), self.graph.n_edges))
-        slower = np.flatnonzero(w_new.time_s > w_old.time_s)
-        faster = np.flatnonzero(w_new.time_s < w_old.time_s)
+        m_new = multipliers(list(new.values()), self.graph.n_edges)
+        changed = np.unique(c.edge_pair[np.flatnonzero(m_new != self._multipliers)])
+        w_new = c.pair_weights_update(w_old, m_new, changed)
+        slower = changed[w_new.time_s[changed] > w_old.time_s[changed]]
+        faster = changed[w_new.time_s[changed] < w_old.time_s[changed]]
         # first only the slower pairs, then the faster ones on top
-        w_mid = PairWeights(
-            time_s=np.where(w_new.time_s > w_old.time_s, w_new.time_s, w_old.time_s), length_m=w_new.length_m
-        )
-        limit = max(1, c.n_nodes // REPAIR_LIMIT_DIVISOR)
-        sparse: dict[int, tuple[IntArray, FloatArray, npt.NDArray[np.int32]]] = {}
-        full_rows: list[int] = []
-        xs, ys = c.pair_u[slower], c.pair_v[slower]
-        xf, yf = c.pair_u[faster], c.pair_v[faster]
-        for row in range(len(self._tree_nodes)):
-            hit = self._pred[row, xs] == ys
-            helps = w_new.time_s[faster] + self._dist[row, yf] < self._dist[row, xf]
-            if not hit.any() and not (faster.size and (helps.any() or hit.any())):
-                continue
-            d, p = np.array(self._dist[row]), np.array(self._pred[row])
-            touched = []
-            if hit.any():
-                region = repair_slower(c, w_mid, d, p, tails=xs[hit], limit=limit)
-                if region is None:
-                    full_rows.append(row)
-                    continue
-                touched.append(region)
+        w_mid = w_new
+        if slower.size and faster.size:
+            mid_time = w_new.time_s.copy()
+            mid_time[faster] = w_old.time_s[faster]
+            w_mid = PairWeights(time_s=mid_time, length_m=w_new.length_m)
+        n = c.n_nodes
+        limit = max(1, n // REPAIR_LIMIT_DIVISOR)
+        dist_flat, pred_flat = self._dist.reshape(-1), self._pred.reshape(-1)
+        n_trees = len(self._tree_nodes)
+        # the subtrees below the slower pairs, in all trees at once (tree by tree, node by node)
+        region, cut = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if slower.size:
+            hit = self._pred[:, c.pair_u[slower]] == c.pair_v[slower]  # trees whose paths use them
+            roots = (np.arange(n_trees)[:, None] * n + c.pair_u[slower])[hit]
+            region, cut = subtrees(c, pred_flat, roots, limit)
+        full_rows = cut.tolist()
+        collected: list[tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.int32]]] = []
+        block = rows_per_block(n)
+        for first in range(0, n_trees if slower.size or faster.size else 0, block):
+            stop = min(first + block, n_trees)
+            changes = TreeChanges(dist_flat, pred_flat, n, first, stop)
+            a = region[np.searchsorted(region, first * n) : np.searchsorted(region, stop * n)]
+            changes.set(a, *repair_slower(c, w_mid, dist_flat, a))
             if faster.size:
-                touched.append(repair_faster(c, w_new, d, p, faster))
-            idx = np.unique(np.concatenate(touched)) if touched else np.zeros(0, dtype=np.int64)
-            sparse[row] = (idx, d[idx], p[idx])
+                rows = np.arange(first, stop)
+                repair_faster(c, w_new, changes, rows[~np.isin(rows, cut)], faster)
+            keys, d, p = changes.collect()
+            collected.append((*np.divmod(keys, n), d, p))
         full = None
         if full_rows:
             full = compute_trees(
                 c.reverse_matrix(w_new), self._tree_nodes[full_rows].tolist(), workers=self.workers
             )
+        repaired = np.zeros(n_trees, dtype=bool)
+        for row, _, _, _ in collected:
+            repaired[row] = True
         with self._lock:
-            for row, (idx, dv, pv) in sparse.items():
-                self._dist[row, idx] = dv
-                self._pred[row, idx] = pv
+            for row, node, dv, pv in collected:
+                self._dist[row, node] = dv
+                self._pred[row, node] = pv
             if full is not None:
                 self._dist[full_rows] = full[0]
                 self._pred[full_rows] = full[1]
             self._weights = w_new
+            self._multipliers = m_new
             self._conditions = new
             self._version = self._compute_version()
-            self.last_update_trees = len(sparse) + len(full_rows)
+            self.last_update_trees = int(repaired.sum()) + len(full_rows)
             self.last_update_full_trees = len(full_rows)
             return self._version
 

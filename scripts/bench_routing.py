@@ -2,13 +2,16 @@
 
     python scripts/bench_routing.py sambas
     python scripts/bench_routing.py synthetic [--side 1000] [--facilities 100] [--workers 2]
+        [--closures 20] [--closure-seed 11]
 
 ``synthetic`` is a province-scale road-like graph: a jittered side x side grid over West
 Kalimantan's extent (~400 m spacing), 15 % of local links missing, every 25th row and column a
 primary road (60 km/h, the rest 25 km/h), 5 % of local links one-way, lengths = straight distance
 x U(1.0, 1.3); only the largest strongly connected part is kept. Reports build time, peak memory
-(before networkx is loaded), snapping and query latency p50/p99, road-closure re-application, and
-the same origin->all-facilities query with networkx (ratio reported).
+(before networkx is loaded), snapping and query latency p50/p99, road closures (``--closures``
+seeded random primary-road segments, each closed both ways and reopened: apply and revert
+p50/p99/max; then a ~2 km flood polygon), and the same origin->all-facilities query with networkx
+(ratio reported). The first line names the commit measured.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -78,6 +83,25 @@ def synthetic(side: int, seed: int = 1) -> RoadGraph:
     )
 
 
+def git_commit() -> str:
+    """Short hash of the checked-out commit (with "+dirty" when the tree has changes), or "unknown"."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def timed(fn: Callable[[], object], n: int) -> list[float]:
     out = []
     for _ in range(n):
@@ -99,8 +123,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--nx-queries", type=int, default=5)
+    ap.add_argument(
+        "--closures", type=int, default=20, help="road segments closed (and reopened) one at a time"
+    )
+    ap.add_argument("--closure-seed", type=int, default=11)
     args = ap.parse_args()
     rng = np.random.default_rng(7)
+    print(f"commit {git_commit()}")
 
     t0 = time.perf_counter()
     if args.graph == "sambas":
@@ -159,16 +188,18 @@ def main() -> None:
         f"origin->all facilities with road distances: p50 {pct(dist_t, 50):.2f} ms, p99 {pct(dist_t, 99):.2f} ms"
     )
 
-    # road closures: a primary (or any) road segment both ways, then revert; a ~2 km flood polygon
+    # road closures: seeded random primary (or any) road segments, both ways, each applied then
+    # reverted; then a ~2 km flood polygon
     cls_primary = graph.class_names.index("primary") if "primary" in graph.class_names else None
     cand = (
         np.flatnonzero(graph.edge_class == cls_primary)
         if cls_primary is not None
         else np.arange(graph.n_edges)
     )
+    crng = np.random.default_rng(args.closure_seed)
     apply_t, revert_t, trees = [], [], []
-    for k in range(5):
-        e = int(rng.choice(cand))
+    for k in range(args.closures):
+        e = int(crng.choice(cand))
         edges = engine.edges_between(int(graph.node_id[graph.edge_u[e]]), int(graph.node_id[graph.edge_v[e]]))
         t1 = time.perf_counter()
         engine.apply_condition(RoadCondition.closure(f"seg{k}", edges=edges))
@@ -178,10 +209,13 @@ def main() -> None:
         engine.remove_condition(f"seg{k}")
         revert_t.append(time.perf_counter() - t1)
     print(
-        f"closure of one road segment: apply median {statistics.median(apply_t) * 1000:.1f} ms, "
-        f"max {max(apply_t) * 1000:.1f} ms; revert median {statistics.median(revert_t) * 1000:.1f} ms, "
-        f"max {max(revert_t) * 1000:.1f} ms; trees repaired per apply {trees}"
+        f"closure of one road segment ({len(apply_t)} segments, seed {args.closure_seed}): "
+        f"apply p50 {pct(apply_t, 50):.1f} ms, p99 {pct(apply_t, 99):.1f} ms, max {max(apply_t) * 1000:.1f} ms; "
+        f"revert p50 {pct(revert_t, 50):.1f} ms, p99 {pct(revert_t, 99):.1f} ms, max {max(revert_t) * 1000:.1f} ms; "
+        f"trees repaired per apply {min(trees)}-{max(trees)}"
     )
+    print("  apply ms: " + " ".join(f"{t * 1000:.0f}" for t in apply_t))
+    print("  revert ms: " + " ".join(f"{t * 1000:.0f}" for t in revert_t))
     k = int(rng.choice(graph.n_nodes))
     poly = box(graph.lon[k] - 0.01, graph.lat[k] - 0.01, graph.lon[k] + 0.01, graph.lat[k] + 0.01)
     t1 = time.perf_counter()

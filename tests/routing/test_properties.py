@@ -238,6 +238,98 @@ def test_repaired_trees_equal_fresh_trees_after_a_sequence_of_changes(
 
 @PROPS
 @given(road_graphs(), st.data())
+def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
+    case: tuple[RoadGraph, list[int]], data: st.DataObject
+) -> None:
+    """Every tree entry after applies, replacements (slower and faster pairs at once) and reverts,
+    repaired in blocks of any size with the Dijkstra parts split or grouped, equals a fresh build
+    exactly; each next node is on a fastest path (its time is that road's plus the next node's)."""
+    import routing.engine as engine_module
+    import routing.repair as repair_module
+
+    graph, facilities = case
+    saved = (
+        engine_module.REPAIR_LIMIT_DIVISOR,
+        repair_module.BLOCK_SCRATCH_BYTES,
+        repair_module.DIJKSTRA_GROUP_NODES,
+    )
+    engine_module.REPAIR_LIMIT_DIVISOR = data.draw(st.sampled_from([1, 4]))
+    # scratch for one tree per block .. all trees in one block
+    repair_module.BLOCK_SCRATCH_BYTES = (
+        data.draw(st.integers(1, 4)) * graph.n_nodes * repair_module.SCRATCH_BYTES_PER_ENTRY
+    )
+    repair_module.DIJKSTRA_GROUP_NODES = data.draw(st.sampled_from([1, 3, 16_384]))
+    try:
+        engine = engine_for(graph, facilities)
+        in_force: dict[str, tuple[tuple[int, ...], float]] = {}
+        for _ in range(data.draw(st.integers(1, 6))):
+            cid = data.draw(st.sampled_from(["a", "b"]))
+            if cid in in_force and data.draw(st.booleans()):
+                engine.remove_condition(cid)
+                del in_force[cid]
+            else:  # new, or replacing one in force (some of its pairs get slower, some faster)
+                edges = tuple(
+                    data.draw(
+                        st.lists(st.integers(0, graph.n_edges - 1), min_size=1, max_size=6, unique=True)
+                    )
+                )
+                factor = data.draw(st.sampled_from([math.inf, 1.5, 3.0]))
+                engine.apply_condition(RoadCondition(id=cid, factor=factor, edges=edges))
+                in_force[cid] = (edges, factor)
+            factors = np.ones(graph.n_edges)
+            for edges, factor in in_force.values():
+                factors[list(edges)] = np.maximum(factors[list(edges)], factor)
+            w = engine.compiled.pair_weights(factors)
+            assert np.array_equal(engine._weights.time_s, w.time_s)
+            assert np.array_equal(engine._weights.length_m, w.length_m)
+            edited = edited_graph(graph, factors)
+            if edited.n_edges:
+                fresh = engine_for(edited, facilities)
+                assert np.array_equal(fresh._tree_nodes, engine._tree_nodes)
+                assert np.array_equal(engine._dist, fresh._dist)
+            c, dist, pred = engine.compiled, engine._dist, engine._pred
+            for row, facility in enumerate(engine._tree_nodes):
+                reached = np.flatnonzero(np.isfinite(dist[row]))
+                assert np.all(
+                    (pred[row] == -9999) == ~np.isfinite(dist[row]) | (np.arange(graph.n_nodes) == facility)
+                )
+                v = reached[reached != facility]
+                nxt = pred[row, v].astype(np.int64)
+                p = c.pair_index(v, nxt)
+                assert np.all(p >= 0)
+                assert np.array_equal(dist[row, v], w.time_s[p] + dist[row, nxt])
+    finally:
+        (
+            engine_module.REPAIR_LIMIT_DIVISOR,
+            repair_module.BLOCK_SCRATCH_BYTES,
+            repair_module.DIJKSTRA_GROUP_NODES,
+        ) = saved
+
+
+def test_slowdowns_one_below_the_other_on_a_tree_path() -> None:
+    """Two slower roads on one fastest path: the lower subtree lies inside the upper one."""
+    n = 6
+    edges = [(i + 1, i, 100.0, 10.0 + i, "road") for i in range(n - 1)]  # a line towards node 0
+    edges += [(i, i + 1, 100.0, 10.0 + i, "road") for i in range(n - 1)]
+    edges += [(n - 1, 0, 100.0, 200.0, "road")]  # a slow bypass
+    graph = from_edge_list(
+        node_id=np.arange(n), lon=[109.0 + 0.01 * i for i in range(n)], lat=[1.0] * n,
+        edges=edges, modelled=False, source="test",
+    )  # fmt: skip
+    engine = engine_for(graph, [0])
+    before = engine._dist.copy()
+    slow = tuple(int(e) for e in np.flatnonzero((graph.edge_u == 2) & (graph.edge_v == 1)))
+    slow += tuple(int(e) for e in np.flatnonzero((graph.edge_u == 4) & (graph.edge_v == 3)))
+    engine.apply_condition(RoadCondition.slowdown("s", 3.0, edges=slow))
+    factors = np.ones(graph.n_edges)
+    factors[list(slow)] = 3.0
+    assert np.array_equal(engine._dist, engine_for(edited_graph(graph, factors), [0])._dist)
+    engine.remove_condition("s")
+    assert np.array_equal(engine._dist, before)
+
+
+@PROPS
+@given(road_graphs(), st.data())
 def test_times_to_a_point_equal_networkx(case: tuple[RoadGraph, list[int]], data: st.DataObject) -> None:
     # many origins (vehicles) to one point (a pickup), against networkx from each origin
     graph, facilities = case
