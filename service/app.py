@@ -29,6 +29,7 @@ from service.deps import SECURITY_SCHEME
 from service.errors import DESCRIPTIONS, install_error_handlers
 from service.facilities import routes as facilities
 from service.facilities.status import engine_statuses
+from service.incidents import routes as incidents
 from service.matcher import Matcher
 from service.migrate import upgrade
 from service.notifications import routes as notifications
@@ -73,6 +74,7 @@ ROUTERS = (
     dispatch_stream.router,
     notifications.router,
     roads.router,
+    incidents.router,
     planning.router,
 )
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)

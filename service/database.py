@@ -170,6 +170,8 @@ class Referral(Base):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     offline_note: Mapped[str] = mapped_column(Text, default="")
     back_referral_of: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"))
+    #: the mass-casualty incident it is part of (Pasal 6: regional rules waived)
+    incident_id: Mapped[str | None] = mapped_column(String(36), index=True)
     suggestion: Mapped[dict[str, Any]]  # ranked candidate ids, pack id and version at creation
     tried: Mapped[list[Any]]  # destinations asked so far, in order
     proposed_next_id: Mapped[str | None] = mapped_column(String(64))
@@ -344,6 +346,54 @@ class RoadConditionRow(Base):
     lifted_at: Mapped[dt.datetime | None]
     lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime]
+
+
+class Incident(Base):
+    """A mass-casualty incident (Pasal 6: disasters waive the usual matching): where, when, who
+    declared it; its casualties are distributed over the hospitals and referred in one step."""  # noqa: D205, D209
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: accident | flood | fire | outbreak | other
+    kind: Mapped[str] = mapped_column(String(20))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    #: the facility its referrals come from (the nearest to the scene unless chosen)
+    origin_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[dt.datetime]
+    declared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    declared_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime]
+
+
+class IncidentCasualty(Base):
+    """One casualty of an incident: triage, what they need, where the plan sends them, their
+    referral once sent. No identity: a label (K-01) until the receiving hospital records one."""  # noqa: D205, D209
+
+    __tablename__ = "incident_casualties"
+    __table_args__ = (UniqueConstraint("incident_id", "label", name="uq_casualty_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    label: Mapped[str] = mapped_column(String(20))
+    #: red | yellow | green
+    triage: Mapped[str] = mapped_column(String(10))
+    age_years: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(10))
+    icd10: Mapped[list[Any]]
+    #: the bed type needed (None: what the diagnosis needs, else a general bed)
+    bed: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    plan_hospital_id: Mapped[str | None] = mapped_column(String(64))
+    plan_travel_s: Mapped[float | None] = mapped_column(Float)
+    #: solver | hand (who chose the hospital), or the reason it could not be placed
+    plan_by: Mapped[str | None] = mapped_column(String(10))
+    plan_note: Mapped[str] = mapped_column(Text, default="")
+    referral_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime]
 
 
 class Station(Base):

@@ -221,6 +221,9 @@ class ReferralOut(BaseModel):
     tried: list[str]
     proposed_next_id: str | None
     ambulance_id: str | None = Field(default=None, description="the ambulance on its way for it, if any")
+    incident_id: str | None = Field(
+        default=None, description="the mass-casualty incident it is part of (Pasal 6)"
+    )
     decline_reason: str | None
     decline_count: int
     escalation_count: int

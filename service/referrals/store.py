@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from rules.model import ReferralRequest, ServiceType, Sex
+from rules.model import Payer, ReferralRequest, ServiceType, Sex
 from service.audit import audit
 from service.database import Ambulance, Referral, ReferralEvent, aware, keyring_of
 from service.errors import ConflictError, InputError
@@ -190,6 +190,109 @@ def create_referral(
         icd10=r.icd10,
     )
     return Created(r, created=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Casualty:
+    """A casualty of a mass-casualty incident as triaged at the scene (no identity yet)."""
+
+    incident_id: str
+    incident_name: str
+    label: str
+    triage: str
+    age_years: int
+    sex: str
+    icd10: list[str]
+    note: str = ""
+
+
+def create_incident_referral(
+    s: Session,
+    c: Casualty,
+    *,
+    origin_id: str,
+    destination_id: str,
+    suggestion: Suggestion,
+    principal: Principal,
+    answer_within_min: float,
+    now: dt.datetime,
+) -> Referral:
+    """A casualty of a mass-casualty incident referred (Pasal 6: the regional rules waived): sent
+    at once to the hospital the distribution chose. The patient is not identified yet: a label
+    and what was seen at the scene; consent is deferred (an emergency, Pasal 13)."""  # noqa: D205, D209
+    incident_id, incident_name, label, triage, icd10, note = (
+        c.incident_id,
+        c.incident_name,
+        c.label,
+        c.triage,
+        c.icd10,
+        c.note,
+    )
+    triage_id = {"red": "merah", "yellow": "kuning", "green": "hijau"}.get(triage, triage)
+    r = Referral(
+        id=str(uuid.uuid4()),
+        idempotency_key=None,
+        request_hash=hashlib.sha256(f"incident\x1f{incident_id}\x1f{label}".encode()).hexdigest(),
+        origin_id=origin_id,
+        destination_id=destination_id,
+        receiving_unit="IGD",
+        status=Status.SENT.value,
+        sent_at=now,
+        due_at=now + dt.timedelta(minutes=answer_within_min),
+        service_type=ServiceType.RAWAT_INAP.value,
+        emergency=True,
+        payer=Payer.UMUM.value,
+        icd10=icd10,
+        specialty=suggestion.need.specialty.value if suggestion.need.specialty else None,
+        non_specialist=suggestion.need.non_specialist,
+        tacc="",
+        patient={
+            "name": f"Korban {label} (belum dikenal)",
+            "nik": "",
+            "medical_record_number": "",
+            "date_of_birth": "",
+            "sex": c.sex,
+            "age_estimate_years": c.age_years,
+            "unidentified": True,
+        },
+        nik_hash=None,
+        medical={
+            "history": f"Korban insiden: {incident_name}",
+            "vital_signs": {},
+            "icd10": icd10,
+            "diagnosis_text": f"Triase {triage_id} di lokasi kejadian",
+            "therapy": "",
+            "stabilisation": note or "Triase dan pertolongan pertama di lokasi",
+        },
+        reason=f"Korban massal ({incident_name}): pembagian ke rumah sakit menurut kapasitas dan waktu "
+        "tempuh (Pasal 6: regionalisasi tidak berlaku)",
+        consent={
+            "given": False,
+            "deferred": True,
+            "note": "gawat darurat massal: persetujuan menyusul (Pasal 13)",
+        },
+        offline=False,
+        offline_note="",
+        back_referral_of=None,
+        incident_id=incident_id,
+        suggestion=snapshot_of(suggestion, destination_id),
+        tried=[destination_id],
+        proposed_next_id=None,
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    s.add(r)
+    s.flush()
+    record_event(
+        s, r, kind="created", frm=None, actor=principal.user_id, now=now, note=f"insiden {incident_id}"
+    )
+    record_event(s, r, kind="send", frm=Status.CREATED.value, actor=principal.user_id, now=now,
+                 note=f"korban {label}, triase {triage_id}")  # fmt: skip
+    audit(s, actor=principal.user_id, action="referral.create", entity="referral", entity_id=r.id, now=now,
+          origin=origin_id, destination=destination_id, incident=incident_id, icd10=icd10)  # fmt: skip
+    return r
 
 
 def _new_referral(

@@ -21,8 +21,7 @@ _T = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("ambulances") as b:
-        b.add_column(sa.Column("status_reason", sa.Text(), nullable=False, server_default=""))
+    op.add_column("ambulances", sa.Column("status_reason", sa.Text(), nullable=False, server_default=""))
     op.create_table(
         "trips",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -76,5 +75,4 @@ def downgrade() -> None:
     op.drop_index("ix_trips_referral", table_name="trips")
     op.drop_index("ix_trips_ambulance", table_name="trips")
     op.drop_table("trips")
-    with op.batch_alter_table("ambulances") as b:
-        b.drop_column("status_reason")
+    op.drop_column("ambulances", "status_reason")

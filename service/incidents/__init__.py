@@ -1,0 +1,1 @@
+"""Mass-casualty incidents (Pasal 6): declare, distribute over the hospitals, send, follow."""

@@ -1,0 +1,215 @@
+"""HTTP routes for mass-casualty incidents (Pasal 6): declare, add casualties, distribute, adjust,
+send every referral in one step, follow on a board, close. Dispatchers and planners (the
+district office) run them; a receiving hospital reads what happened and its own share."""  # noqa: D205, D209
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+
+from service.auth import Principal, Role
+from service.deps import AnyUser, Rt, check_role, require
+from service.errors import ForbiddenError, InputError, NotFoundError
+from service.http import doc
+from service.incidents import store
+from service.incidents.schemas import (
+    AdjustIn,
+    CasualtiesIn,
+    CasualtyIn,
+    IncidentIn,
+    IncidentOut,
+)
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+router = APIRouter(prefix="/api", tags=["incidents"])
+Commander = Annotated[Principal, Depends(require(Role.DISPATCHER, Role.PLANNER))]
+
+
+def _new(cs: list[CasualtyIn]) -> list[store.NewCasualty]:
+    return [
+        store.NewCasualty(
+            triage=c.triage,
+            age_years=c.age_years,
+            sex=c.sex,
+            icd10=tuple(c.icd10),
+            bed=c.bed,
+            label=c.label,
+            note=c.note,
+        )
+        for c in cs
+    ]
+
+
+def _scene(rt: Runtime, body: IncidentIn) -> tuple[float, float, str]:
+    """Where (lon, lat) and the facility the referrals come from (the nearest by straight line)."""
+    if body.facility_id is not None:
+        try:
+            f = rt.dataset.facility(body.facility_id)
+        except KeyError:
+            raise InputError("facility_id", f"unknown facility {body.facility_id!r}") from None
+        lon, lat = f.location.lon, f.location.lat
+    elif body.lon is not None and body.lat is not None:
+        lon, lat = body.lon, body.lat
+    else:
+        raise InputError("lon", "give lon and lat of the scene, or facility_id")
+    if body.origin_id is not None:
+        if body.origin_id not in rt.facility_ids:
+            raise InputError("origin_id", f"unknown facility {body.origin_id!r}")
+        return lon, lat, body.origin_id
+    near = min(rt.dataset.facilities, key=lambda f: math.dist((f.location.lon, f.location.lat), (lon, lat)))
+    return lon, lat, near.id
+
+
+@router.post("/incidents", **doc(IncidentOut, 401, 403, status=201))
+async def declare(body: IncidentIn, rt: Rt, p: Commander) -> dict[str, Any]:
+    """Declare a mass-casualty incident at a point (or a facility), with its casualties as triaged
+    (or none yet: add them as they are counted)."""  # noqa: D205, D209
+    lon, lat, origin = _scene(rt, body)
+    now = rt.clock()
+    if body.occurred_at is not None and body.occurred_at > now + dt.timedelta(minutes=5):
+        raise InputError("occurred_at", "is in the future")
+
+    def write() -> dict[str, Any]:
+        with rt.sessions() as s:
+            scene = store.Scene(body.name.strip(), body.kind, lon, lat, origin, body.occurred_at or now)
+            inc = store.declare(s, scene, actor=p.user_id, now=now)
+            if body.casualties:
+                store.add_casualties(s, inc, _new(body.casualties), actor=p.user_id, now=now)
+            s.commit()
+            return store.board(s, inc)
+
+    return await run_in_threadpool(write)
+
+
+@router.get("/incidents", **doc(list[dict[str, Any]], 401, 403))
+async def list_incidents(rt: Rt, p: AnyUser) -> list[dict[str, Any]]:
+    """Incidents open now: every one for dispatchers and planners; for a hospital's staff, those
+    that sent it casualties (with its share)."""  # noqa: D205, D209
+
+    def read() -> list[dict[str, Any]]:
+        with rt.sessions() as s:
+            return store.open_incidents(s, p)
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/incidents/{incident_id}", **doc(IncidentOut, 401, 403, 404))
+async def get_incident(incident_id: str, rt: Rt, p: AnyUser) -> dict[str, Any]:
+    """The incident board (dispatchers, planners): every casualty, its plan, its referral's status and
+    ambulance. A hospital's staff get the summary and their share."""  # noqa: D205, D209
+
+    def read() -> dict[str, Any]:
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            if p.is_admin or p.has(Role.DISPATCHER, Role.PLANNER):
+                return store.board(s, inc)
+            if p.facility_id is None:
+                raise ForbiddenError("needs the role dispatcher or planner, or a facility's staff")
+            out = store.summary(s, inc, p.facility_id)
+            if not out["here"]:
+                raise NotFoundError(f"no incident {incident_id!r}")  # not one of theirs
+            return out
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/incidents/{incident_id}/casualties", **doc(IncidentOut, 401, 403, 404, 409))
+async def add(incident_id: str, body: CasualtiesIn, rt: Rt, p: Commander) -> dict[str, Any]:
+    """More casualties, as they are counted (labels K-01, K-02... unless given)."""
+
+    def write() -> dict[str, Any]:
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            store.add_casualties(s, inc, _new(body.casualties), actor=p.user_id, now=rt.clock())
+            s.commit()
+            return store.board(s, inc)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/incidents/{incident_id}/plan", **doc(IncidentOut, 401, 403, 404, 409))
+async def plan(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
+    """Distribute the casualties not sent yet over the hospitals by live free beds and road time from
+    the scene (CP-SAT: as much severity placed as the beds allow, then the least triage-weighted
+    time); each one unplaced says why. Proposes: nothing is sent yet."""  # noqa: D205, D209
+
+    def write() -> dict[str, Any]:
+        statuses = rt.read(rt.statuses)
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            solver = store.plan(s, rt.matcher, inc, statuses=statuses, actor=p.user_id, now=rt.clock())
+            s.commit()
+            return store.board(s, inc) | {"solver": solver}
+
+    return await run_in_threadpool(write)
+
+
+@router.patch("/incidents/{incident_id}/casualties/{casualty_id}", **doc(IncidentOut, 401, 403, 404, 409))
+async def adjust(incident_id: str, casualty_id: int, body: AdjustIn, rt: Rt, p: Commander) -> dict[str, Any]:
+    """Change one casualty's hospital by hand (it must be able to take them, with a bed left), or
+    take them out of the plan (``hospital_id: null``)."""  # noqa: D205, D209
+    if body.hospital_id is not None and body.hospital_id not in rt.receiving_ids:
+        raise InputError("hospital_id", f"{body.hospital_id!r} is not a receiving facility")
+
+    def write() -> dict[str, Any]:
+        statuses = rt.read(rt.statuses)
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            store.adjust(
+                s,
+                rt.matcher,
+                inc,
+                casualty_id,
+                body.hospital_id,
+                statuses=statuses,
+                actor=p.user_id,
+                now=rt.clock(),
+            )
+            s.commit()
+            return store.board(s, inc)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/incidents/{incident_id}/send", **doc(IncidentOut, 401, 403, 404, 409))
+async def send(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
+    """Every planned casualty not sent yet becomes a referral, sent to its hospital, in one step:
+    each an ordinary referral (accepted, dispatched, arrived), marked as part of the incident."""  # noqa: D205, D209
+
+    def write() -> dict[str, Any]:
+        statuses = rt.read(rt.statuses)
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            store.send(
+                s,
+                rt.matcher,
+                inc,
+                principal=p,
+                statuses=statuses,
+                answer_within_min=rt.answer_within_min,
+                now=rt.clock(),
+            )
+            s.commit()
+            return store.board(s, inc)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/incidents/{incident_id}/close", **doc(IncidentOut, 401, 403, 404, 409))
+async def close(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
+    """The incident is over; its referrals go on as ordinary referrals."""
+    check_role(p, Role.DISPATCHER, Role.PLANNER)
+
+    def write() -> dict[str, Any]:
+        with rt.sessions() as s:
+            inc = store.close(s, store.get(s, incident_id), actor=p.user_id, now=rt.clock())
+            s.commit()
+            return store.board(s, inc)
+
+    return await run_in_threadpool(write)
