@@ -108,6 +108,16 @@ class RoutingEngine:
         self._point_trees: dict[
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
         ] = {}
+        #: The base overlay: the no-condition values of the tree entries conditions changed,
+        #: by flat key ``row * n_nodes + node`` (sorted). An entry not in it is at its base value.
+        self._base_keys: IntArray = np.zeros(0, dtype=np.int64)
+        self._base_dist: FloatArray = np.zeros(0, dtype=np.float64)
+        self._base_pred: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self._base_reverse: csr_matrix | None = None
+        self._base_point_trees: dict[
+            tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
+        ] = {}
+        self._attribution: tuple[str, IntArray, dict[int, tuple[str, ...]]] | None = None
 
     # ----- identity -------------------------------------------------------------------------
 
@@ -359,8 +369,32 @@ class RoutingEngine:
         hit = self._point_trees.get(key)
         if hit is not None:
             return hit
+        out = self._point_tree(snap, self._weights, self._reverse_matrix())
+        if len(self._point_trees) >= POINT_TREES_KEPT:
+            self._point_trees.pop(next(iter(self._point_trees)))
+        self._point_trees[key] = out
+        return out
+
+    def _base_tree_to_point(self, snap: Snap) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
+        """``_tree_to_point`` on the base weights (no condition), kept per point like it."""
+        if not self._conditions:
+            return self._tree_to_point(snap)
+        key = (snap.node_a, snap.node_b, round(snap.fraction, 6), self._graph_version)
+        hit = self._base_point_trees.get(key)
+        if hit is not None:
+            return hit
+        if self._base_reverse is None:
+            self._base_reverse = self.compiled.reverse_matrix(self.compiled.base)
+        out = self._point_tree(snap, self.compiled.base, self._base_reverse)
+        if len(self._base_point_trees) >= POINT_TREES_KEPT:
+            self._base_point_trees.pop(next(iter(self._base_point_trees)))
+        self._base_point_trees[key] = out
+        return out
+
+    def _point_tree(
+        self, snap: Snap, w: PairWeights, reverse: csr_matrix
+    ) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
         a, b, f = snap.node_a, snap.node_b, snap.fraction
-        w = self._weights
         pairs = self.compiled.pair_index(np.array([a, b]), np.array([b, a]))
         last = np.full(self.graph.n_nodes, np.inf)
         last[a] = f * float(w.time_s[pairs[0]]) if pairs[0] >= 0 else np.inf
@@ -369,20 +403,14 @@ class RoutingEngine:
             last[a] = 0.0
         elif f >= 1.0 - _AT_NODE:
             last[b] = 0.0
-        reverse = self._reverse_matrix()
         sources = [n for n in (a, b) if math.isfinite(last[n])]
         if not sources:
-            out = (np.full(self.graph.n_nodes, np.inf), np.full(self.graph.n_nodes, NO_NODE, np.int32), last)
-        else:
-            d, p = dijkstra(reverse, directed=True, indices=sources, return_predecessors=True)
-            total = d + last[sources][:, None]
-            best = np.argmin(total, axis=0)
-            cols = np.arange(self.graph.n_nodes)
-            out = (total[best, cols], p[best, cols].astype(np.int32), last)
-        if len(self._point_trees) >= POINT_TREES_KEPT:
-            self._point_trees.pop(next(iter(self._point_trees)))
-        self._point_trees[key] = out
-        return out
+            return np.full(self.graph.n_nodes, np.inf), np.full(self.graph.n_nodes, NO_NODE, np.int32), last
+        d, p = dijkstra(reverse, directed=True, indices=sources, return_predecessors=True)
+        total = d + last[sources][:, None]
+        best = np.argmin(total, axis=0)
+        cols = np.arange(self.graph.n_nodes)
+        return total[best, cols], p[best, cols].astype(np.int32), last
 
     def _reverse_matrix(self) -> csr_matrix:
         if self._reverse is None or self._reverse[0] != self._version:
@@ -628,7 +656,9 @@ class RoutingEngine:
         repaired = np.zeros(n_trees, dtype=bool)
         for row, _, _, _ in collected:
             repaired[row] = True
+        overlay = self._next_overlay(new, collected, full_rows, full)
         with self._lock:
+            self._base_keys, self._base_dist, self._base_pred = overlay
             for row, node, dv, pv in collected:
                 self._dist[row, node] = dv
                 self._pred[row, node] = pv
@@ -642,6 +672,261 @@ class RoutingEngine:
             self.last_update_trees = int(repaired.sum()) + len(full_rows)
             self.last_update_full_trees = len(full_rows)
             return self._version
+
+    # ----- which conditions changed a route -------------------------------------------------
+
+    def conditions_on_routes(
+        self, lon: float, lat: float, facility_ids: Sequence[str], *, heading: float | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        """Which road conditions changed the travel time from a point to each facility.
+
+        For every facility named whose time now differs from its time with no condition in
+        force (slower, or no road route any more where there was one): the ids of the
+        conditions on its *no-condition* fastest route (the origin's own segment included),
+        in route order from the origin. A facility whose time did not change is absent.
+
+        The no-condition route is read from the facility trees with the base overlay (the
+        no-condition values of the entries conditions changed); it always passes over a
+        changed stretch when the time changed, since a slowdown or closure can only change a
+        time through a route that uses it. With no condition in force this is an empty dict
+        at once (the point is not even snapped); unknown facility ids still raise.
+        """
+        fac = self._resolve(facility_ids)
+        if not self._conditions:
+            return {}
+        snap = self.snapper.snap(lon, lat)
+        c, n = self.compiled, self.compiled.n_nodes
+        with self._lock:
+            if not self._conditions:
+                return {}
+            rows = self._fac_row[fac]
+            entries, _ = self._entries(snap, self._weights, heading)
+            now_t, _, _ = self._best_from_entries(entries, rows)
+            base_entries, _ = self._entries(snap, c.base, heading)
+            base_t = np.full(len(rows), np.inf)
+            start = np.full(len(rows), NO_NODE, dtype=np.int64)
+            for node, t0, _ in base_entries:
+                t = t0 + self._base_at(rows * n + node)[0]
+                better = t < base_t
+                base_t = np.where(better, t, base_t)
+                start = np.where(better, node, start)
+            hit = np.flatnonzero(np.isfinite(base_t) & (now_t != base_t))
+            if not hit.size:
+                return {}
+            affected, by_pair = self._affected_pairs()
+            # the origin's own segment (step -1), then the tree path, step by step
+            who = [np.arange(len(hit))]
+            step = [np.full(len(hit), -1)]
+            pair = [np.array([self._entry_pair(snap, int(e)) for e in start[hit]], dtype=np.int64)]
+            r, cur = rows[hit], start[hit].copy()
+            targets = self._tree_nodes[r]
+            active = np.flatnonzero(cur != targets)
+            for k in range(n):
+                if not active.size:
+                    break
+                u = cur[active]
+                v = self._base_at(r[active] * n + u)[1].astype(np.int64)
+                who.append(active)
+                step.append(np.full(len(active), k))
+                pair.append(c.pair_index(u, v))
+                cur[active] = v
+                active = active[(v != targets[active]) & (v != NO_NODE)]
+            who_a, step_a, pair_a = np.concatenate(who), np.concatenate(step), np.concatenate(pair)
+            on = np.isin(pair_a, affected)
+            who_a, step_a, pair_a = who_a[on], step_a[on], pair_a[on]
+        order = np.lexsort((step_a, who_a))
+        named: dict[int, list[str]] = {}
+        for w_i, p in zip(who_a[order].tolist(), pair_a[order].tolist(), strict=True):
+            ids = named.setdefault(w_i, [])
+            ids.extend(cid for cid in by_pair[p] if cid not in ids)
+        return {self.facility_ids[fac[hit[w_i]]]: tuple(ids) for w_i, ids in named.items()}
+
+    def conditions_on_routes_to_point(
+        self, origins: Sequence[tuple[float, float, float | None]], lon: float, lat: float
+    ) -> list[tuple[str, ...]]:
+        """Per origin ``(lon, lat, heading)``: the conditions that changed its time to the point.
+
+        Like :meth:`conditions_on_routes` for a point target (a pickup): for each origin whose
+        time to the point (as :meth:`times_to_point` gives it) differs from its time with no
+        condition in force, the ids of the conditions on its no-condition fastest route, in
+        route order; an empty tuple otherwise, and for an origin off the map. The no-condition
+        route comes from a reverse search from the point on the base weights, kept per point
+        like the current one, and only made while a condition is in force. With none in force
+        every tuple is empty at once (nothing is snapped).
+        """
+        if not self._conditions:
+            return [() for _ in origins]
+        target = self.snapper.snap(lon, lat)
+        snaps: list[Snap | None] = []
+        for o_lon, o_lat, _ in origins:
+            try:
+                snaps.append(self.snapper.snap(o_lon, o_lat))
+            except TooFarFromRoadError:
+                snaps.append(None)
+        out: list[tuple[str, ...]] = []
+        with self._lock:
+            if not self._conditions:
+                return [() for _ in origins]
+            tree, w = self._tree_to_point(target), self._weights
+            base_tree, base_w = self._base_tree_to_point(target), self.compiled.base
+            affected, by_pair = self._affected_pairs()
+            for snap, (_, _, heading) in zip(snaps, origins, strict=True):
+                if snap is None:
+                    out.append(())
+                    continue
+                now, _ = self._one_to_point(snap, heading, tree, target, w, with_distance=False)
+                base, _ = self._one_to_point(snap, heading, base_tree, target, base_w, with_distance=False)
+                if base is None or now == base:
+                    out.append(())
+                    continue
+                pairs = self._point_route_pairs(snap, heading, base_tree, target, base_w)
+                ids: list[str] = []
+                for p in pairs[np.isin(pairs, affected)].tolist():
+                    ids.extend(cid for cid in by_pair[p] if cid not in ids)
+                out.append(tuple(ids))
+        return out
+
+    def _base_at(self, keys: IntArray) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+        """No-condition ``(time, next node)`` of tree entries by flat key: the overlay, else the trees."""
+        dist = self._dist.reshape(-1)[keys]
+        pred = self._pred.reshape(-1)[keys]
+        ok = self._base_keys
+        if ok.size:
+            pos = np.minimum(np.searchsorted(ok, keys), ok.size - 1)
+            held = ok[pos] == keys
+            dist = np.where(held, self._base_dist[pos], dist)
+            pred = np.where(held, self._base_pred[pos], pred)
+        return dist, pred
+
+    def _affected_pairs(self) -> tuple[IntArray, dict[int, tuple[str, ...]]]:
+        """Pairs whose time the conditions in force change (sorted), and the conditions on each.
+
+        A condition is named on a pair when it selects one of the pair's edges; kept per version.
+        """
+        if self._attribution is None or self._attribution[0] != self._version:
+            base, now = self.compiled.base.time_s, self._weights.time_s
+            by_pair: dict[int, list[str]] = {}
+            for cid in sorted(self._conditions):
+                pairs = np.unique(self.compiled.edge_pair[self._conditions[cid][1]])
+                for p in pairs[now[pairs] != base[pairs]].tolist():
+                    by_pair.setdefault(p, []).append(cid)
+            keys = np.array(sorted(by_pair), dtype=np.int64)
+            self._attribution = (self._version, keys, {p: tuple(v) for p, v in by_pair.items()})
+        return self._attribution[1], self._attribution[2]
+
+    def _entry_pair(self, snap: Snap, node: int) -> int:
+        """The pair an origin drives part of to reach its entry ``node``; -1 when it starts there."""
+        a, b, f = snap.node_a, snap.node_b, snap.fraction
+        if node == b and f < 1.0 - _AT_NODE:
+            u, v = a, b
+        elif node == a and f > _AT_NODE:
+            u, v = b, a
+        else:
+            return -1
+        return int(self.compiled.pair_index(np.array([u]), np.array([v]))[0])
+
+    def _point_route_pairs(
+        self,
+        snap: Snap,
+        heading: float | None,
+        tree: tuple[FloatArray, npt.NDArray[np.int32], FloatArray],
+        target: Snap,
+        w: PairWeights,
+    ) -> IntArray:
+        """The pairs of the fastest route from an origin to a point, in order (as ``_one_to_point``)."""
+        t_node, nxt, _ = tree
+        entries, _ = self._entries(snap, w, heading)
+        best_t, best_node = math.inf, -1
+        for node, t0, _ in entries:
+            t = t0 + float(t_node[node])
+            if t < best_t:
+                best_t, best_node = t, node
+        a, b, f = target.node_a, target.node_b, target.fraction
+        direct = self._along_same_segment(snap, target, w, heading)
+        us: list[int] = []
+        vs: list[int] = []
+        if direct is not None and direct[0] <= best_t + target.offroad_s:
+            fo = snap.fraction if (snap.node_a, snap.node_b) == (a, b) else 1.0 - snap.fraction
+            us, vs = ([a], [b]) if f >= fo else ([b], [a])
+        elif math.isfinite(best_t):
+            lead = self._entry_pair(snap, best_node)
+            cur = best_node
+            for _ in range(self.graph.n_nodes):
+                step = int(nxt[cur])
+                if step == NO_NODE:
+                    break
+                us.append(cur)
+                vs.append(step)
+                cur = step
+            if cur == a and f > _AT_NODE:
+                us.append(a)
+                vs.append(b)
+            elif cur == b and f < 1.0 - _AT_NODE:
+                us.append(b)
+                vs.append(a)
+            pairs = self.compiled.pair_index(np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64))
+            return np.concatenate([np.array([lead], dtype=np.int64), pairs])
+        return np.asarray(
+            self.compiled.pair_index(np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)),
+            dtype=np.int64,
+        )
+
+    def _next_overlay(
+        self,
+        new: dict[str, tuple[RoadCondition, IntArray]],
+        collected: list[tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.int32]]],
+        full_rows: list[int],
+        full: tuple[FloatArray, npt.NDArray[np.int32]] | None,
+    ) -> tuple[IntArray, FloatArray, npt.NDArray[np.int32]]:
+        """The base overlay once the update's new values are in (called before they are written).
+
+        The tree arrays still hold the old values: for an entry about to change that the
+        overlay does not hold yet, the old value is its base value (nothing changed it since
+        the trees were built, or since the last time no condition was in force) and is added.
+        An entry going back to its base value leaves the overlay, so it only ever holds the
+        entries that differ now. Empty when no condition remains.
+        """
+        if not new:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32)
+        n = self.compiled.n_nodes
+        keys_l: list[IntArray] = []
+        dist_l: list[FloatArray] = []
+        pred_l: list[npt.NDArray[np.int32]] = []
+        for row, node, dv, pv in collected:
+            keep = ~np.isin(row, full_rows) if full_rows else slice(None)
+            keys_l.append((row * n + node)[keep])
+            dist_l.append(np.asarray(dv, dtype=np.float64)[keep])
+            pred_l.append(np.asarray(pv, dtype=np.int32)[keep])
+        if full is not None:
+            for k, r in enumerate(full_rows):
+                diff = np.flatnonzero((full[0][k] != self._dist[r]) | (full[1][k] != self._pred[r]))
+                keys_l.append(r * n + diff)
+                dist_l.append(full[0][k][diff])
+                pred_l.append(full[1][k][diff])
+        keys = np.concatenate([np.zeros(0, np.int64), *keys_l])
+        new_d = np.concatenate([np.zeros(0, np.float64), *dist_l])
+        new_p = np.concatenate([np.zeros(0, np.int32), *pred_l])
+        old_d = self._dist.reshape(-1)[keys]
+        old_p = self._pred.reshape(-1)[keys]
+        ok, od, op = self._base_keys, self._base_dist, self._base_pred
+        if ok.size:
+            pos = np.minimum(np.searchsorted(ok, keys), ok.size - 1)
+            held = ok[pos] == keys
+        else:
+            pos = np.zeros(len(keys), dtype=np.int64)
+            held = np.zeros(len(keys), dtype=bool)
+        # held entries back at their base value leave; new entries that really change come in
+        back = held & (new_d == od[pos]) & (new_p == op[pos]) if ok.size else held
+        drop = np.zeros(ok.size, dtype=bool)
+        drop[pos[back]] = True
+        add = ~held & ((new_d != old_d) | (new_p != old_p))
+        out_k = np.concatenate([ok[~drop], keys[add]])
+        order = np.argsort(out_k, kind="stable")
+        return (
+            out_k[order],
+            np.concatenate([od[~drop], old_d[add]])[order],
+            np.concatenate([op[~drop], old_p[add]])[order],
+        )
 
     def to_networkx(self) -> nx.DiGraph[int]:
         """The current graph (conditions applied, closed roads left out) as a networkx DiGraph."""
