@@ -53,6 +53,17 @@ SNAP_CHUNK = 32
 POINT_TREES_KEPT = 64
 #: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
 REPAIR_LIMIT_DIVISOR = 4
+#: Up to this many overlay entries in a tree row, a no-condition path is walked with a dict of
+#: them; above it, with a patched copy of the row.
+BASE_ROW_DICT_MAX = 20_000
+
+
+def _named(pairs: IntArray, affected: IntArray, by_pair: Mapping[int, tuple[str, ...]]) -> tuple[str, ...]:
+    """The conditions on a route's pairs (in route order, each once)."""
+    ids: list[str] = []
+    for p in pairs[np.isin(pairs, affected)].tolist():
+        ids.extend(cid for cid in by_pair[p] if cid not in ids)
+    return tuple(ids)
 
 
 class RoutingEngine:
@@ -714,32 +725,21 @@ class RoutingEngine:
             if not hit.size:
                 return {}
             affected, by_pair = self._affected_pairs()
-            # the origin's own segment (step -1), then the tree path, step by step
-            who = [np.arange(len(hit))]
-            step = [np.full(len(hit), -1)]
-            pair = [np.array([self._entry_pair(snap, int(e)) for e in start[hit]], dtype=np.int64)]
-            r, cur = rows[hit], start[hit].copy()
-            targets = self._tree_nodes[r]
-            active = np.flatnonzero(cur != targets)
-            for k in range(n):
-                if not active.size:
-                    break
-                u = cur[active]
-                v = self._base_at(r[active] * n + u)[1].astype(np.int64)
-                who.append(active)
-                step.append(np.full(len(active), k))
-                pair.append(c.pair_index(u, v))
-                cur[active] = v
-                active = active[(v != targets[active]) & (v != NO_NODE)]
-            who_a, step_a, pair_a = np.concatenate(who), np.concatenate(step), np.concatenate(pair)
-            on = np.isin(pair_a, affected)
-            who_a, step_a, pair_a = who_a[on], step_a[on], pair_a[on]
-        order = np.lexsort((step_a, who_a))
-        named: dict[int, list[str]] = {}
-        for w_i, p in zip(who_a[order].tolist(), pair_a[order].tolist(), strict=True):
-            ids = named.setdefault(w_i, [])
-            ids.extend(cid for cid in by_pair[p] if cid not in ids)
-        return {self.facility_ids[fac[hit[w_i]]]: tuple(ids) for w_i, ids in named.items()}
+            out: dict[str, tuple[str, ...]] = {}
+            walked: dict[tuple[int, int], tuple[str, ...]] = {}  # facilities sharing a tree node
+            for i in hit.tolist():
+                key = (int(rows[i]), int(start[i]))
+                if key not in walked:
+                    nodes = self._base_path(*key)
+                    pairs = c.pair_index(
+                        np.array(nodes[:-1], dtype=np.int64), np.array(nodes[1:], dtype=np.int64)
+                    )
+                    pairs = np.concatenate(
+                        [np.array([self._entry_pair(snap, key[1])], dtype=np.int64), pairs]
+                    )
+                    walked[key] = _named(pairs, affected, by_pair)
+                out[self.facility_ids[fac[i]]] = walked[key]
+        return out
 
     def conditions_on_routes_to_point(
         self, origins: Sequence[tuple[float, float, float | None]], lon: float, lat: float
@@ -779,12 +779,46 @@ class RoutingEngine:
                 if base is None or now == base:
                     out.append(())
                     continue
-                pairs = self._point_route_pairs(snap, heading, base_tree, target, base_w)
-                ids: list[str] = []
-                for p in pairs[np.isin(pairs, affected)].tolist():
-                    ids.extend(cid for cid in by_pair[p] if cid not in ids)
-                out.append(tuple(ids))
+                out.append(
+                    _named(
+                        self._point_route_pairs(snap, heading, base_tree, target, base_w), affected, by_pair
+                    )
+                )
         return out
+
+    def _base_path(self, row: int, node: int) -> list[int]:
+        """Nodes of the no-condition tree path from ``node`` to row ``row``'s facility node.
+
+        Walked in Python over the row's next nodes, the overlay's base values taking their
+        place where it holds them: a dict when the row has few of them, else a patched copy of
+        the row. Either costs far less than a step of array operations per node.
+        """
+        n = self.compiled.n_nodes
+        target = int(self._tree_nodes[row])
+        lo, hi = np.searchsorted(self._base_keys, [row * n, (row + 1) * n])
+        current = self._pred[row]
+        nodes = [node]
+        if hi - lo <= BASE_ROW_DICT_MAX:
+            held = dict(
+                zip((self._base_keys[lo:hi] - row * n).tolist(), self._base_pred[lo:hi].tolist(), strict=True)
+            )
+            for _ in range(n):
+                if node in (target, NO_NODE):
+                    break
+                nxt = held.get(node)
+                node = int(current[node]) if nxt is None else nxt
+                nodes.append(node)
+        else:
+            base = current.copy()
+            base[self._base_keys[lo:hi] - row * n] = self._base_pred[lo:hi]
+            for _ in range(n):
+                if node in (target, NO_NODE):
+                    break
+                node = int(base[node])
+                nodes.append(node)
+        if nodes[-1] == NO_NODE:  # not reachable in the base tree (not asked for then)
+            nodes.pop()
+        return nodes
 
     def _base_at(self, keys: IntArray) -> tuple[FloatArray, npt.NDArray[np.int32]]:
         """No-condition ``(time, next node)`` of tree entries by flat key: the overlay, else the trees."""

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from geodata.dataset import Dataset
 from geodata.roadgraph import from_edge_list
+from routing import engine as engine_module
 from routing.conditions import RoadCondition
 from routing.engine import RoutingEngine
 from routing.errors import UnknownFacilityError
@@ -216,10 +217,11 @@ def _base_route_pairs(fresh: RoutingEngine, lon: float, lat: float, fid: str) ->
     return pairs
 
 
-@pytest.mark.parametrize("seed", [7, 11, 19])
+@pytest.mark.parametrize(("seed", "dict_max"), [(7, 20_000), (11, 20_000), (19, 20_000), (7, 0), (23, 0)])
 def test_sambas_random_conditions_overlay_is_the_base_trees(
-    sambas: Dataset, fresh: RoutingEngine, seed: int
+    sambas: Dataset, fresh: RoutingEngine, seed: int, dict_max: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(engine_module, "BASE_ROW_DICT_MAX", dict_max)  # 0: the patched-row walk
     rng = np.random.default_rng(seed)
     e = _engine(sambas)
     origins = _origins(sambas)
