@@ -670,6 +670,9 @@ class RoutingEngine:
         overlay = self._next_overlay(new, collected, full_rows, full)
         with self._lock:
             self._base_keys, self._base_dist, self._base_pred = overlay
+            if not new:  # the current trees are the base again: no base point trees needed
+                self._base_point_trees = {}
+                self._base_reverse = None
             for row, node, dv, pv in collected:
                 self._dist[row, node] = dv
                 self._pred[row, node] = pv

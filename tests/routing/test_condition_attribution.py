@@ -367,3 +367,12 @@ def test_random_graphs_overlay_and_attribution(data: st.DataObject) -> None:
             assert all(named and set(named) <= set(in_force) for named in got.values())
         if not in_force:
             assert e._base_keys.size == 0
+
+
+def test_base_point_trees_are_dropped_with_the_last_condition() -> None:
+    e = diamond()
+    close(e, "bridge", 1, 2)
+    assert e.conditions_on_routes_to_point([(*ORIGIN, None)], LON[2], LAT[2]) == [("bridge",)]
+    assert e._base_point_trees and e._base_reverse is not None
+    e.remove_condition("bridge")
+    assert not e._base_point_trees and e._base_reverse is None
