@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from geodata.models import BedType
 from routing.assignment import Assignment, AssignmentProblem, DisasterAssignment
 from routing.engine import RoutingEngine
-from routing.errors import TooFarFromRoadError
+from routing.errors import RoutingError, TooFarFromRoadError
 from rules.errors import RequestError
 from rules.matching import suggest
 from rules.pack import bundled_pack_path, load_rule_pack
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from geodata.dataset import Dataset
     from geodata.models import Facility
+    from routing.conditions import RoadCondition
     from rules.model import FacilityStatus, ReferralRequest, Suggestion
     from rules.pack import RulePack
 
@@ -200,6 +201,21 @@ class Matcher:
             now=now,
             origin=self._by_id.get(request.origin_id),
         )
+
+    def road_conditions_on(
+        self, lon: float, lat: float, facility_ids: Sequence[str]
+    ) -> dict[str, list[RoadCondition]]:
+        """The live road conditions that changed the road time from a point to each facility (only
+        the facilities whose time changed); nothing, at once, when no condition is in force."""  # noqa: D205, D209
+        conds = {c.id: c for c in self.engine.conditions()}
+        if not conds:
+            return {}
+        known = [f for f in facility_ids if f in self.engine.facility_ids]
+        try:
+            hit = self.engine.conditions_on_routes(lon, lat, known)
+        except RoutingError:
+            return {}
+        return {f: [conds[c] for c in ids if c in conds] for f, ids in hit.items()}
 
     def distribute(
         self,

@@ -15,6 +15,7 @@ from service.auth import Role
 from service.deps import SECURITY_SCHEME, authenticate, check_role, own_facility
 from service.errors import InputError
 from service.http import doc, fast_json
+from service.referrals.road_reasons import reason_json
 from service.referrals.suggestions import (
     IcdOut,
     ReasonLang,
@@ -98,12 +99,31 @@ async def suggestions(request: Request) -> Response:
             raise InputError(getattr(exc, "field", "body"), getattr(exc, "message", str(exc))) from exc
         out = suggestion_json(s, now=now, lang=cast("ReasonLang", lang))
         out["road_network"] = {"modelled": rt.dataset.roads.modelled, "version": rt.matcher.engine.version}
+        _road_reasons(rt, out, body.lon, body.lat, body.origin_id, lang)
         return fast_json(out)
 
     candidates = rt.matcher.everyone if body.back_referral else rt.matcher.receiving
     if travel is not None and len(candidates) <= INLINE_MAX_CANDIDATES:
         return compute()
     return await run_in_threadpool(compute)
+
+
+def _road_reasons(
+    rt: Runtime, out: dict[str, Any], lon: float | None, lat: float | None, origin_id: str, lang: str
+) -> None:
+    """Add to each candidate (and each facility left out) whose road time a live condition changed
+    the reason saying which (nothing at all when no condition is in force)."""  # noqa: D205, D209
+    if not rt.matcher.engine.conditions():
+        return
+    if lon is None or lat is None:
+        f = rt.dataset.facility(origin_id)
+        lon, lat = f.location.lon, f.location.lat
+    rows = [*out["candidates"], *out["excluded"]]
+    hit = rt.matcher.road_conditions_on(lon, lat, [r["facility_id"] for r in rows])
+    for r in rows:
+        conds = hit.get(r["facility_id"])
+        if conds:
+            r["reasons"] = [*r["reasons"], reason_json(conds, lang)]
 
 
 @router.get("/icd10", **doc(list[IcdOut]))

@@ -1,4 +1,8 @@
-"""Which available ambulance should pick up which waiting patient: road ETAs, then OR-Tools."""
+"""Which available ambulance should pick up which waiting patient: road ETAs, then OR-Tools.
+
+An emergency's minutes count double; a mass-casualty incident's casualties weigh by triage (red
+before yellow before green when ambulances are short), so its waves carry the reds first.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from routing.dispatch import DispatchAssignment, DispatchProblem
-from service.database import Referral
+from service.database import IncidentCasualty, Referral
 from service.errors import InputError, NotFoundError
 from service.referrals.lifecycle import Status
 from service.referrals.queries import get_referral
@@ -19,8 +23,17 @@ if TYPE_CHECKING:
     from service.runtime import Runtime
     from service.tracking.tracker import Latest
 
-#: (referral id, pickup facility, emergency)
-Waiting = tuple[str, str, bool]
+#: (referral id, pickup facility, priority: how much its minutes weigh, and who is served first)
+Waiting = tuple[str, str, float]
+#: a mass-casualty incident's casualties by triage (the reds first), above any single emergency
+TRIAGE_PRIORITY = {"red": 6.0, "yellow": 4.0, "green": 2.5}
+
+
+def priority(r: Referral, triage: str | None) -> float:
+    """An incident's casualty by its triage; an emergency's minutes count double; the rest single."""
+    if triage is not None:
+        return TRIAGE_PRIORITY.get(triage, 2.0)
+    return 2.0 if r.emergency else 1.0
 
 
 def waiting(rt: Runtime, p: Principal, ids: list[str] | None) -> list[Waiting]:
@@ -41,7 +54,16 @@ def waiting(rt: Runtime, p: Principal, ids: list[str] | None) -> list[Waiting]:
                         f"referral_ids[{i}]", f"referral {rid} is {r.status}, not waiting for transport"
                     )
                 rows.append(r)
-        return [(r.id, r.origin_id, r.emergency) for r in rows]
+        ids = [r.id for r in rows if r.incident_id is not None]
+        triage: dict[str | None, str] = {}
+        if ids:
+            rows_t = s.execute(
+                select(IncidentCasualty.referral_id, IncidentCasualty.triage).where(
+                    IncidentCasualty.referral_id.in_(ids)
+                )
+            ).all()
+            triage = dict(rows_t)
+        return [(r.id, r.origin_id, priority(r, triage.get(r.id))) for r in rows]
 
 
 def propose(rt: Runtime, transfers: list[Waiting], fresh: list[Latest]) -> tuple[DispatchProposal, float]:
@@ -56,7 +78,7 @@ def propose(rt: Runtime, transfers: list[Waiting], fresh: list[Latest]) -> tuple
         eta,
         transfer_ids=[w[0] for w in transfers],
         ambulance_ids=[c.ambulance_id for c in fresh],
-        priority=[2.0 if w[2] else 1.0 for w in transfers],
+        priority=[w[2] for w in transfers],
     )
     started = time.perf_counter()
     result = DispatchAssignment(problem).solve()

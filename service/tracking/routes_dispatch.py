@@ -247,7 +247,8 @@ async def assign(body: AssignIn, rt: Rt, p: Dispatcher) -> dict[str, Any]:
 @router.post("/dispatch/proposal", **doc(ProposalOut, 401, 403, 503))
 async def proposal(body: ProposalIn, rt: Rt, p: Dispatcher) -> dict[str, Any]:
     """When several transfers wait: which available ambulance should pick up which patient, by
-    road ETA (OR-Tools, optimal: emergencies' minutes count double). Proposes; assigning is
+    road ETA (OR-Tools, optimal: emergencies' minutes count double, an incident's casualties by
+    triage, the reds first). Proposes; assigning is
     ``/dispatch/assign``."""  # noqa: D205, D209
     waiting = await run_in_threadpool(dispatch.waiting, rt, p, body.referral_ids)
     t = tracker(rt)

@@ -59,6 +59,7 @@ PAGES: dict[str, Page] = {
     "/terima": Page("terima.html", "Terima rujukan", "terima", map=False),
     "/dispatch": Page("dispatch.html", "Ambulans", "dispatch"),
     "/rencana": Page("rencana.html", "Perencanaan", "rencana"),
+    "/insiden": Page("insiden.html", "Insiden korban massal", "insiden"),
 }
 
 router = APIRouter()

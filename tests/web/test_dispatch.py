@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -296,4 +297,108 @@ def test_an_area_closed_on_the_map_reorders_nearest_and_suggestions_until_lifted
     _request_suggestions(ask)
     wait_js(ask, f"document.querySelector('#candidates > li[data-facility]')?.dataset.facility === '{top}'")
     midwife.close()
+    v.close()
+
+
+#: free beds each hospital reported before the bus overturned
+MCI_BEDS = {
+    "6101033": {"general": 8, "icu": 2},
+    "6101022": {"general": 8, "icu": 2},
+    "6101135": {"general": 10, "icu": 1},
+}
+
+
+def test_a_bus_overturns_near_pemangkat_25_casualties_distributed_sent_and_carried_in_waves(
+    fleet: Fleet, browser: Any
+) -> None:
+    for fid, beds in MCI_BEDS.items():
+        with fleet.api(HOSPITALS[fid]) as c:
+            assert c.patch(f"/api/facilities/{fid}/status", json={"beds_available": beds}).status_code == 200
+    v = Visit(browser, fleet)
+    page = v.sign_in("dispatch", "/insiden")
+    page.click("#declare-box summary")
+    page.fill("#inc-name", "Bus terbalik di jalan Sambas - Pemangkat")
+    page.select_option("#inc-facility", "PKM-PEMANGKAT")
+    for field, n in (("red-male", 3), ("red-female", 2), ("yellow-male", 5), ("yellow-female", 5),
+                     ("green-male", 5), ("green-female", 5)):  # fmt: skip
+        page.fill(f"#n-{field}", str(n))
+    page.fill("#n-icu", "4")
+    page.click("#declare-button")
+    page.wait_for_selector("#casualties tr[data-label='K-25']")
+    assert "25 korban (5 merah, 10 kuning, 10 hijau)" in page.text_content("#board-summary")
+    page.click("#plan-button")
+    wait_js(page, "[...document.querySelectorAll('#casualties tr')].every((r) => r.dataset.hospital)")
+    v.shot("insiden-rencana")
+    assert "Bus terbalik" in page.text_content("#incidents")
+    # by hand: K-25 (green) to a hospital with general beds left, not over its free beds
+    with fleet.api("dispatch") as c:
+        inc = c.get("/api/incidents").json()[-1]
+        board = c.get(f"/api/incidents/{inc['id']}").json()
+    used = Counter((x["plan"]["hospital_id"], x["bed"] or "general") for x in board["casualties"])
+    for (h, bed), n in used.items():
+        assert n <= MCI_BEDS[h][bed], (h, bed, n)  # capacities never exceeded
+    assert sum(n for (_, bed), n in used.items() if bed == "icu") == 4
+    k25 = next(x for x in board["casualties"] if x["label"] == "K-25")
+    room = next(
+        h
+        for h in MCI_BEDS
+        if used[(h, "general")] < MCI_BEDS[h]["general"] and h != k25["plan"]["hospital_id"]
+    )
+    page.select_option(f"#casualties select[data-casualty='{k25['id']}']", room)
+    page.wait_for_selector(f"#casualties tr[data-label='K-25'][data-hospital='{room}']")
+    # sent in one step
+    page.click("#send-button")
+    wait_js(
+        page, "[...document.querySelectorAll('#casualties tr')].every((r) => r.dataset.status === 'sent')"
+    )
+    with fleet.api("dispatch") as c:
+        board = c.get(f"/api/incidents/{inc['id']}").json()
+    share = {s["hospital_id"]: s["casualties"] for s in board["share"]}
+    assert set(share) == set(MCI_BEDS) and sum(share.values()) == 25  # three hospitals
+    # each hospital's inbox shows the incident and its share; they accept
+    for fid in MCI_BEDS:
+        er = Visit(browser, fleet)
+        inbox = er.sign_in(HOSPITALS[fid], "/terima")
+        inbox.wait_for_selector(f"#incidents [data-incident='{inc['id']}']")
+        assert f"{share[fid]} korban dirujuk ke sini (dari 25)" in inbox.text_content("#incidents")
+        inbox.wait_for_selector("#inbox > li .badge.incident")
+        assert inbox.locator("#inbox > li .badge.incident").count() == share[fid]
+        if fid == "6101033":
+            er.shot("terima-insiden")
+        er.close()
+        with fleet.api(HOSPITALS[fid]) as c:
+            for x in board["casualties"]:
+                if x["referral"]["destination_id"] == fid:
+                    assert c.post(f"/api/referrals/{x['referral']['id']}/accept").status_code == 200
+    # ambulances in waves: the three units take three casualties; freed, the next three
+    pickup = fleet.facility("PKM-PEMANGKAT")
+    with fleet.api("dispatch") as c:
+        for i, amb in enumerate(("AMB-E2E-1", "AMB-E2E-2", "AMB-E2E-3")):
+            c.patch(f"/api/ambulances/{amb}/status", json={"status": "available"})
+            fleet.fix(amb, pickup[0] + 0.01 * (i + 1), pickup[1], ago_s=0)
+    waves = []
+    for _ in range(2):
+        page.click("#wave-button")
+        page.wait_for_selector("#wave > li[data-referral]")
+        waves.append(page.locator("#wave > li[data-referral]").count())
+        page.click("#wave-assign")
+        page.wait_for_selector("#wave-box", state="hidden")
+        wait_js(
+            page,
+            "document.querySelectorAll('#casualties tr[data-status=\"dispatched\"]').length === 3",
+        )
+        v.shot(f"insiden-gelombang-{len(waves)}")
+        with fleet.api("dispatch") as c:  # the crews deliver and hand over: free for the next wave
+            for amb in ("AMB-E2E-1", "AMB-E2E-2", "AMB-E2E-3"):
+                for step in ("transporting", "at_hospital", "handed_over"):
+                    c.post(f"/api/ambulances/{amb}/trip", json={"step": step})
+                fleet.fix(amb, pickup[0], pickup[1] + 0.001, ago_s=0)
+    assert waves == [3, 3]
+    with fleet.api("dispatch") as c:
+        board = c.get(f"/api/incidents/{inc['id']}").json()
+    states = Counter(x["referral"]["status"] for x in board["casualties"])
+    assert states["arrived"] == 6 and states["accepted"] == 19
+    # the reds first: the five red casualties went in the first two waves
+    carried = [x for x in board["casualties"] if x["referral"]["status"] == "arrived"]
+    assert Counter(x["triage"] for x in carried) == {"red": 5, "yellow": 1}
     v.close()

@@ -300,6 +300,7 @@ export const PAGES = [
   { path: "/terima", roles: ["receiver", "referrer"], key: "nav.receive" },
   { path: "/dispatch", roles: ["dispatcher"], key: "nav.dispatch" },
   { path: "/rencana", roles: ["planner"], key: "nav.plan" },
+  { path: "/insiden", roles: ["dispatcher", "planner"], key: "nav.incidents" },
 ];
 
 /** Where a user lands after signing in: the receiving page for receiving staff (alerts first), the
@@ -308,6 +309,8 @@ export function landingPage(who) {
   const roles = new Set(who?.roles ?? []);
   if (roles.has("receiver")) return "/terima";
   if (roles.has("referrer")) return "/rujuk";
+  if (roles.has("dispatcher")) return "/dispatch";
+  if (roles.has("planner")) return "/rencana";
   const pages = pagesFor(who);
   return pages.length === 1 ? pages[0].path : null;
 }

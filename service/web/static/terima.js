@@ -60,10 +60,12 @@ async function main(who) {
           el("span", { class: "name" }, fac.get(r.origin_id)?.name ?? r.origin_id),
           r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
           r.back_referral_of ? el("span", { class: "badge back" }, t("receive.back_badge")) : null,
+          r.incident_id ? el("span", { class: "badge bad incident" }, t("inc.badge")) : null,
           el("span", { class: "badge" }, label("st", r.service_type)),
           el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(waited) }))),
         el("p", {}, el("strong", {}, `${r.icd10.join(", ")} · ${r.medical?.diagnosis_text ?? ""}`),
-          ` · ${label("sex", p.sex)}${ageYears(p.date_of_birth) !== null ? `, ${t("receive.years", { n: ageYears(p.date_of_birth) })}` : ""}`,
+          ` · ${label("sex", p.sex)}${ageYears(p.date_of_birth) !== null ? `, ${t("receive.years", { n: ageYears(p.date_of_birth) })}`
+            : p.age_estimate_years != null ? `, ± ${t("receive.years", { n: p.age_estimate_years })}` : ""}`,
           ` · ${r.receiving_unit}`),
         r.medical?.vital_signs ? el("p", { class: "muted" }, vitalsText(r.medical.vital_signs)) : null,
         el("p", {}, el("span", { class: "muted" }, `${t("letter.stabilisation")}: `), r.medical?.stabilisation ?? ""),
@@ -106,11 +108,21 @@ async function main(who) {
       waiting = w.filter((r) => r.destination_id === mine.id);
       renderInbox();
       loadIncoming();
+      loadIncidents();
       $("#recent").replaceChildren(...recent.map(recentRow));
     } catch (e) {
       if (e.status === 401) showWaiting(await stationInbox());
       else announce(e.message, "bad");
     }
+  }
+
+  // a mass-casualty incident sending casualties here: what happened and this hospital's share
+  async function loadIncidents() {
+    try {
+      const rows = await api("/api/incidents", { quiet: true });
+      $("#incidents").replaceChildren(...rows.map((i) => el("p", { class: "notice bad incident-banner", "data-incident": i.id },
+        t("inc.banner", { name: i.name, here: i.here, n: i.casualties }))));
+    } catch { /* shown on the next change */ }
   }
 
   // --------------------------------------------------------------- patients on the way here

@@ -57,6 +57,15 @@ def test_a_closed_road_changes_the_suggestion_and_lifting_restores_it(api: Api) 
     assert during["road_network"]["version"] == engine.version
     t0, t1 = times(before)[top], times(during)[top]
     assert t0 is not None and (t1 is None or t1 > t0 + 1)  # a detour, or no road at all
+    # the suggestion says so, for that hospital (and not for one whose road time did not change)
+    rows = {r["facility_id"]: r for r in [*during["candidates"], *during["excluded"]]}
+    said = [x for x in rows[top]["reasons"] if x["rule_id"] == "road-condition"]
+    assert len(said) == 1 and "Jembatan putus (ditutup)" in said[0]["text"]["id"]
+    assert said[0]["references"] == ["Pasal 4 ayat (4)"]
+    for fid, t in times(during).items():
+        if t is not None and t == times(before).get(fid):
+            assert not [x for x in rows[fid]["reasons"] if x["rule_id"] == "road-condition"], fid
+    assert not [x for r in before["candidates"] for x in r["reasons"] if x["rule_id"] == "road-condition"]
     listed = api.get("/api/road-conditions", "segarau").json()  # every signed-in user sees them
     assert [c["id"] for c in listed["conditions"]] == [made["id"]]
     assert listed["graph_version"] == engine.version
