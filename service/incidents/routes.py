@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from service.auth import Principal, Role
-from service.deps import AnyUser, Rt, check_role, require
+from service.deps import AnyUser, Rt, require
 from service.errors import ForbiddenError, InputError, NotFoundError
 from service.http import doc
 from service.incidents import store
@@ -22,9 +22,13 @@ from service.incidents.schemas import (
     CasualtyIn,
     IncidentIn,
     IncidentOut,
+    IncidentSummaryOut,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from service.database import Incident
     from service.runtime import Runtime
 
 router = APIRouter(prefix="/api", tags=["incidents"])
@@ -99,7 +103,7 @@ async def list_incidents(rt: Rt, p: AnyUser) -> list[dict[str, Any]]:
     return await run_in_threadpool(read)
 
 
-@router.get("/incidents/{incident_id}", **doc(IncidentOut, 401, 403, 404))
+@router.get("/incidents/{incident_id}", **doc(IncidentOut | IncidentSummaryOut, 401, 403, 404))
 async def get_incident(incident_id: str, rt: Rt, p: AnyUser) -> dict[str, Any]:
     """The incident board (dispatchers, planners): every casualty, its plan, its referral's status and
     ambulance. A hospital's staff get the summary and their share."""  # noqa: D205, D209
@@ -119,18 +123,31 @@ async def get_incident(incident_id: str, rt: Rt, p: AnyUser) -> dict[str, Any]:
     return await run_in_threadpool(read)
 
 
+async def _on(
+    rt: Runtime, incident_id: str, op: Callable[[Any, Incident, Mapping[str, Any]], object]
+) -> dict[str, Any]:
+    """One change to an incident, in a worker thread: the live statuses read, the incident loaded,
+    ``op`` applied, committed; the board answered (with what ``op`` returns when it is a dict)."""  # noqa: D205, D209
+
+    def write() -> dict[str, Any]:
+        statuses = rt.read(rt.statuses)
+        with rt.sessions() as s:
+            inc = store.get(s, incident_id)
+            extra = op(s, inc, statuses)
+            s.commit()
+            return store.board(s, inc) | (extra if isinstance(extra, dict) else {})
+
+    return await run_in_threadpool(write)
+
+
 @router.post("/incidents/{incident_id}/casualties", **doc(IncidentOut, 401, 403, 404, 409))
 async def add(incident_id: str, body: CasualtiesIn, rt: Rt, p: Commander) -> dict[str, Any]:
     """More casualties, as they are counted (labels K-01, K-02... unless given)."""
 
-    def write() -> dict[str, Any]:
-        with rt.sessions() as s:
-            inc = store.get(s, incident_id)
-            store.add_casualties(s, inc, _new(body.casualties), actor=p.user_id, now=rt.clock())
-            s.commit()
-            return store.board(s, inc)
+    def op(s: Any, inc: Incident, _: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
+        return store.add_casualties(s, inc, _new(body.casualties), actor=p.user_id, now=rt.clock())
 
-    return await run_in_threadpool(write)
+    return await _on(rt, incident_id, op)
 
 
 @router.post("/incidents/{incident_id}/plan", **doc(IncidentOut, 401, 403, 404, 409))
@@ -139,15 +156,10 @@ async def plan(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
     the scene (CP-SAT: as much severity placed as the beds allow, then the least triage-weighted
     time); each one unplaced says why. Proposes: nothing is sent yet."""  # noqa: D205, D209
 
-    def write() -> dict[str, Any]:
-        statuses = rt.read(rt.statuses)
-        with rt.sessions() as s:
-            inc = store.get(s, incident_id)
-            solver = store.plan(s, rt.matcher, inc, statuses=statuses, actor=p.user_id, now=rt.clock())
-            s.commit()
-            return store.board(s, inc) | {"solver": solver}
+    def op(s: Any, inc: Incident, st: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
+        return {"solver": store.plan(s, rt.matcher, inc, statuses=st, actor=p.user_id, now=rt.clock())}
 
-    return await run_in_threadpool(write)
+    return await _on(rt, incident_id, op)
 
 
 @router.patch("/incidents/{incident_id}/casualties/{casualty_id}", **doc(IncidentOut, 401, 403, 404, 409))
@@ -157,24 +169,11 @@ async def adjust(incident_id: str, casualty_id: int, body: AdjustIn, rt: Rt, p: 
     if body.hospital_id is not None and body.hospital_id not in rt.receiving_ids:
         raise InputError("hospital_id", f"{body.hospital_id!r} is not a receiving facility")
 
-    def write() -> dict[str, Any]:
-        statuses = rt.read(rt.statuses)
-        with rt.sessions() as s:
-            inc = store.get(s, incident_id)
-            store.adjust(
-                s,
-                rt.matcher,
-                inc,
-                casualty_id,
-                body.hospital_id,
-                statuses=statuses,
-                actor=p.user_id,
-                now=rt.clock(),
-            )
-            s.commit()
-            return store.board(s, inc)
+    def op(s: Any, inc: Incident, st: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
+        return store.adjust(s, rt.matcher, inc, casualty_id, body.hospital_id, statuses=st, actor=p.user_id,
+                            now=rt.clock())  # fmt: skip
 
-    return await run_in_threadpool(write)
+    return await _on(rt, incident_id, op)
 
 
 @router.post("/incidents/{incident_id}/send", **doc(IncidentOut, 401, 403, 404, 409))
@@ -182,34 +181,20 @@ async def send(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
     """Every planned casualty not sent yet becomes a referral, sent to its hospital, in one step:
     each an ordinary referral (accepted, dispatched, arrived), marked as part of the incident."""  # noqa: D205, D209
 
-    def write() -> dict[str, Any]:
-        statuses = rt.read(rt.statuses)
-        with rt.sessions() as s:
-            inc = store.get(s, incident_id)
-            store.send(
-                s,
-                rt.matcher,
-                inc,
-                principal=p,
-                statuses=statuses,
-                answer_within_min=rt.answer_within_min,
-                now=rt.clock(),
-            )
-            s.commit()
-            return store.board(s, inc)
+    def op(s: Any, inc: Incident, st: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
+        within = rt.answer_within_min
+        return store.send(
+            s, rt.matcher, inc, principal=p, statuses=st, answer_within_min=within, now=rt.clock()
+        )
 
-    return await run_in_threadpool(write)
+    return await _on(rt, incident_id, op)
 
 
 @router.post("/incidents/{incident_id}/close", **doc(IncidentOut, 401, 403, 404, 409))
 async def close(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
     """The incident is over; its referrals go on as ordinary referrals."""
-    check_role(p, Role.DISPATCHER, Role.PLANNER)
 
-    def write() -> dict[str, Any]:
-        with rt.sessions() as s:
-            inc = store.close(s, store.get(s, incident_id), actor=p.user_id, now=rt.clock())
-            s.commit()
-            return store.board(s, inc)
+    def op(s: Any, inc: Incident, _: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
+        return store.close(s, inc, actor=p.user_id, now=rt.clock())
 
-    return await run_in_threadpool(write)
+    return await _on(rt, incident_id, op)

@@ -49,8 +49,8 @@ class AdjustIn(Strict):
     hospital_id: str | None = Field(max_length=64)
 
 
-class IncidentOut(BaseModel):
-    """An incident and where every casualty is."""
+class IncidentBase(BaseModel):
+    """What happened, where, when; the facility its referrals come from."""
 
     id: str
     name: str
@@ -61,25 +61,20 @@ class IncidentOut(BaseModel):
     occurred_at: str
     declared_at: str
     closed_at: str | None
-    casualties: list[dict[str, Any]]
     counts: dict[str, int]
+
+
+class IncidentOut(IncidentBase):
+    """An incident and where every casualty is (dispatchers, planners)."""
+
+    casualties: list[dict[str, Any]]
     share: list[dict[str, Any]]
     solver: dict[str, Any] | None = None
 
 
-class IncidentSummaryOut(BaseModel):
-    """What a receiving hospital sees of an incident."""
+class IncidentSummaryOut(IncidentBase):
+    """What a receiving hospital sees of an incident: how many, and its own share."""
 
-    id: str
-    name: str
-    kind: str
-    lon: float
-    lat: float
-    origin_id: str
-    occurred_at: str
-    declared_at: str
-    closed_at: str | None
     casualties: int
-    counts: dict[str, int]
     here: int
     here_by_status: dict[str, int]

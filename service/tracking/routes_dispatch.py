@@ -17,7 +17,7 @@ from service.errors import ConflictError, ForbiddenError, InputError, NotFoundEr
 from service.http import doc
 from service.runtime import Runtime
 from service.tracking import ambulances, dispatch
-from service.tracking.ambulances import AmbulanceStatus, Step, available
+from service.tracking.ambulances import AmbulanceInfo, AmbulanceStatus, Step, available
 from service.tracking.devices import device_ambulance_id
 from service.tracking.ingest import follow, registry, tracker
 from service.tracking.nearest import Query as NearestQuery
@@ -36,7 +36,14 @@ from service.tracking.schemas import (
     TrackOut,
 )
 from service.tracking.tracker import Latest
-from service.tracking.views import age_s, eta_json, heading_to, position_json
+from service.tracking.views import (
+    age_s,
+    eta_json,
+    heading_to,
+    off_the_loop_with_roads,
+    position_json,
+    roads_to_point,
+)
 
 router = APIRouter(prefix="/api", tags=["tracking"])
 
@@ -56,12 +63,18 @@ async def dispatch_board(rt: Rt, _: Dispatcher) -> dict[str, Any]:
             up = False
     stale_s = rt.settings.position_stale_s
     pos = {a: position_json(la, now, stale_s) for a, la in latest.items()}
+
+    def eta(a: AmbulanceInfo) -> dict[str, Any] | None:
+        return eta_json(
+            latest.get(a.id), a.status, heading_to(a.status, a.origin_id, a.destination_id), rt.matcher
+        )
+
+    etas = await off_the_loop_with_roads(rt.matcher, lambda: {a.id: eta(a) for a in reg.values()})
     rows = [
         {"id": a.id, "kind": a.kind, "status": a.status, "home_facility_id": a.home_facility_id,
          "referral_id": a.referral_id, "destination_id": a.destination_id,
          "origin_id": a.origin_id, "status_reason": a.status_reason or None, "trip": a.trip,
-         "position": pos.get(a.id),
-         "eta": eta_json(latest.get(a.id), a.status, heading_to(a.status, a.origin_id, a.destination_id))}
+         "position": pos.get(a.id), "eta": etas[a.id]}
         for a in reg.values()
     ]  # fmt: skip
     return {
@@ -111,6 +124,9 @@ async def nearest(
                      include_stale=include_stale)  # fmt: skip
     found = await find_nearest(t, rt.matcher.engine, q, fleet_size=len(reg))
     ranked = found.ranked
+    roads = await off_the_loop_with_roads(
+        rt.matcher, lambda: roads_to_point(rt.matcher, [c for _, _, c in ranked], lon, lat)
+    )
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},
         "road_network_modelled": rt.dataset.roads.modelled,
@@ -119,8 +135,9 @@ async def nearest(
                       "detail": x.detail} for x in found.left_out],
         "ambulances": [
             {"id": c.ambulance_id, "kind": reg[c.ambulance_id].kind, "eta_s": round(tt, 1),
-             "distance_m": None if d is None else round(d, 1), "position": position_json(c, now, stale_s)}
-            for tt, d, c in ranked
+             "distance_m": None if d is None else round(d, 1), "position": position_json(c, now, stale_s),
+             "road_conditions": roads[i]}
+            for i, (tt, d, c) in enumerate(ranked)
         ],
     }  # fmt: skip
 

@@ -18,7 +18,7 @@ from service.tracking.incoming import OnTheWay, on_the_way
 from service.tracking.ingest import registry
 from service.tracking.schemas import IncomingOut, TransportOut
 from service.tracking.tracker import Latest
-from service.tracking.views import ambulance_now
+from service.tracking.views import ambulance_now, off_the_loop_with_roads
 
 router = APIRouter(prefix="/api", tags=["tracking"])
 
@@ -52,20 +52,23 @@ async def incoming(rt: Rt, p: Staff) -> dict[str, Any]:
         except PositionsUnavailableError:
             up = False
     now = rt.clock()
-    out = []
-    for row, road_s in rows:
-        aid = row.ambulance_id
-        info = reg.get(aid) if aid else None
-        la = latest.get(aid) if aid else None
-        out.append(
-            {
-                "referral": row.referral,
-                "road_time_s": round(road_s, 1) if road_s is not None else None,
-                "ambulance": None
+
+    def build() -> list[dict[str, Any]]:
+        out = []
+        for row, road_s in rows:
+            aid = row.ambulance_id
+            info = reg.get(aid) if aid else None
+            la = latest.get(aid) if aid else None
+            amb = (
+                None
                 if info is None
-                else ambulance_now(info, la, now, rt.settings.position_stale_s),
-            }
-        )
+                else ambulance_now(info, la, now, rt.settings.position_stale_s, rt.matcher)
+            )
+            road = round(road_s, 1) if road_s is not None else None
+            out.append({"referral": row.referral, "road_time_s": road, "ambulance": amb})
+        return out
+
+    out = await off_the_loop_with_roads(rt.matcher, build)
     return {
         "facility_id": p.facility_id,
         "positions_available": up,
@@ -96,10 +99,15 @@ async def transport(r: CurrentReferral, rt: Rt, _: AnyUser) -> dict[str, Any]:
         except PositionsUnavailableError:
             up = False
     now = rt.clock()
+    amb = None
+    if info is not None:
+        amb = await off_the_loop_with_roads(
+            rt.matcher, lambda: ambulance_now(info, la, now, rt.settings.position_stale_s, rt.matcher)
+        )
     return {
         "referral_id": r.id,
         "status": r.status,
         "positions_available": up,
-        "ambulance": None if info is None else ambulance_now(info, la, now, rt.settings.position_stale_s),
+        "ambulance": amb,
         "trips": trips,
     }

@@ -125,6 +125,10 @@ class EtaOut(BaseModel):
     destination_id: str | None
     eta_s: float
     eta_at: str | None
+    road_conditions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="live road conditions that changed this time (id, kind, reason, text)",
+    )
 
 
 class TripOut(BaseModel):
@@ -192,6 +196,10 @@ class NearestRowOut(BaseModel):
     eta_s: float
     distance_m: float | None
     position: PositionOut | None
+    road_conditions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="live road conditions that changed this time (id, kind, reason, text)",
+    )
 
 
 class LeftOutOut(BaseModel):

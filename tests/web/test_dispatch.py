@@ -226,6 +226,10 @@ def test_the_dispatchers_page_on_a_phone_does_not_scroll_sideways(fleet: Fleet, 
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, width
     v.shot("dispatch-telepon")
+    page.goto(fleet.url + "/insiden")
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    v.shot("insiden-telepon")
     v.close()
 
 
@@ -323,8 +327,13 @@ def test_a_bus_overturns_near_pemangkat_25_casualties_distributed_sent_and_carri
                      ("green-male", 5), ("green-female", 5)):  # fmt: skip
         page.fill(f"#n-{field}", str(n))
     page.fill("#n-icu", "4")
+    page.fill("#inc-ago", "20")
     page.click("#declare-button")
     page.wait_for_selector("#casualties tr[data-label='K-25']")
+    with fleet.api("dispatch") as c:
+        declared = c.get("/api/incidents").json()[-1]
+    age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(declared["occurred_at"])
+    assert dt.timedelta(minutes=19) < age < dt.timedelta(minutes=22)
     assert "25 korban (5 merah, 10 kuning, 10 hijau)" in page.text_content("#board-summary")
     page.click("#plan-button")
     wait_js(page, "[...document.querySelectorAll('#casualties tr')].every((r) => r.dataset.hospital)")

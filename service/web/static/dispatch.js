@@ -7,7 +7,7 @@ import {
   $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, plain, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap } from "/static/map.js";
-import { drawRoads, roadEditor } from "/static/roads.js";
+import { drawRoads, roadEditor, roadsText } from "/static/roads.js";
 
 const COLOURS = {
   available: "#1e8e3e", dispatched: "#e37400", at_pickup: "#b06000", transporting: "#1a73e8", at_hospital: "#8e24aa", out_of_service: "#5f6368",
@@ -115,7 +115,9 @@ async function main() {
   function etaText(a) {
     if (a.eta) {
       const where = fac.get(a.eta.destination_id)?.name ?? a.eta.destination_id;
-      return a.eta.leg === "pickup" ? t("dispatch.eta_pickup_row", { d: fmtDuration(a.eta.eta_s), f: where }) : `${fmtDuration(a.eta.eta_s)} → ${where}`;
+      const base = a.eta.leg === "pickup" ? t("dispatch.eta_pickup_row", { d: fmtDuration(a.eta.eta_s), f: where }) : `${fmtDuration(a.eta.eta_s)} → ${where}`;
+      const roadsNote = roadsText(a.eta.road_conditions);
+      return roadsNote ? `${base} · ${roadsNote}` : base;
     }
     return a.destination_id ? `→ ${fac.get(a.destination_id)?.name ?? a.destination_id}` : "–";
   }
@@ -209,7 +211,8 @@ async function main() {
       renderFleet();
     } else if (type === "eta" && a) {
       a.eta = ev.eta_s === null ? null
-        : { leg: a.status === "dispatched" ? "pickup" : "destination", destination_id: ev.destination_id, eta_s: ev.eta_s };
+        : { leg: a.status === "dispatched" ? "pickup" : "destination", destination_id: ev.destination_id, eta_s: ev.eta_s,
+          road_conditions: a.eta?.destination_id === ev.destination_id ? a.eta.road_conditions : [] };
       etaSeen.set(a.id, { eta: a.eta, at: Date.now() });
       renderFleet();
     } else if (type === "positions_unavailable") {
@@ -284,6 +287,7 @@ async function main() {
     $("#nearest").replaceChildren(...(res.ambulances.length ? res.ambulances.map((a, i) => el("li", { class: i === 0 ? "top" : "", "data-ambulance": a.id },
       el("div", { class: "cand-head" }, el("span", { class: "rank" }, `${i + 1}.`), el("span", { class: "name" }, a.id),
         el("span", { class: "muted" }, label("kind", a.kind)), el("span", { class: "time" }, t("dispatch.eta_to_pickup", { d: fmtDuration(a.eta_s) }))),
+      a.road_conditions?.length ? el("p", { class: "muted road-note" }, roadsText(a.road_conditions)) : null,
       el("div", { class: "actions" }, el("button", { type: "button", disabled: !chosenReferral, onclick: () => assign(a.id) },
         chosenReferral ? t("dispatch.assign") : t("dispatch.assign_pick"))))) : [el("li", { class: "notice warn" }, t("dispatch.none_available"))]));
     const left = res.left_out ?? [];

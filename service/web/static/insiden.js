@@ -89,6 +89,9 @@ async function main() {
     if (where === "point" && point) { body.lon = point.lng; body.lat = point.lat; } else if (where) body.facility_id = where;
     else { err.textContent = t("inc.need_scene"); $("#inc-facility").focus(); return; }
     if (body.name.length < 3) { err.textContent = t("inc.need_name"); $("#inc-name").focus(); return; }
+    const ago = Number($("#inc-ago").value || 0);
+    if (!Number.isFinite(ago) || ago < 0 || ago > 1440) { err.textContent = t("inc.bad_ago"); $("#inc-ago").focus(); return; }
+    body.occurred_at = new Date(Date.now() - ago * 60000).toISOString();
     try {
       body.casualties = [...fromCounts(), ...parseList($("#inc-list").value)];
     } catch (e) { err.textContent = e.message; $("#inc-list").focus(); return; }

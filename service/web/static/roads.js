@@ -2,7 +2,7 @@
 // a slowed one in orange, an area shaded), read again every minute and when the dispatchers' feed
 // says they changed; dispatchers and planners also close a road (click it on the map), mark an
 // area (click its corners) and lift a condition.
-import { $, announce, api, el, fmtTime, plain, t } from "/static/common.js";
+import { $, announce, api, el, fmtTime, lang, plain, t } from "/static/common.js";
 
 const COLOUR = { closed: "#c5221f", slow: "#e37400" };
 
@@ -133,4 +133,10 @@ export function roadEditor(m, roads) {
   }
   renderList(roads.list());
   return { picking: () => mode !== null };
+}
+
+/** The live road conditions that changed an ETA, as a short text ("" when none). */
+export function roadsText(conds) {
+  if (!conds?.length) return "";
+  return t("roads.on_route", { list: conds.map((c) => c.text?.[lang] ?? c.text?.id ?? c.reason).join("; ") });
 }

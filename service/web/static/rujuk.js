@@ -5,7 +5,7 @@ import {
 } from "/static/common.js";
 import { followStation } from "/static/station.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
-import { drawRoads } from "/static/roads.js";
+import { drawRoads, roadsText } from "/static/roads.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -455,7 +455,8 @@ async function main(who) {
     let text;
     if (!a) text = t("transport.waiting");
     else if (a.eta) text = t(a.eta.leg === "pickup" ? "transport.to_pickup" : "transport.to_destination",
-      { id: a.id, d: fmtDuration(a.eta.eta_s), at: fmtTime(a.eta.eta_at), f: facName(r.destination_id) });
+      { id: a.id, d: fmtDuration(a.eta.eta_s), at: fmtTime(a.eta.eta_at), f: facName(r.destination_id) })
+      + (a.eta.road_conditions?.length ? ` · ${roadsText(a.eta.road_conditions)}` : "");
     else text = `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}`;
     const lost = a?.position?.stale;
     box.replaceChildren(el("p", { class: `notice ${lost ? "warn" : "ok"}`, id: "transport-line" }, text,

@@ -4,6 +4,7 @@ import {
   $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, label, secondsSince, signedIn, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { followStation, stationInbox } from "/static/station.js";
+import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
 
 const who = await startPage("/terima");
@@ -147,7 +148,8 @@ async function main(who) {
         when = el("span", { class: "eta" }, t("receive.eta_pickup", { d: fmtDuration(left), road: road === null ? "–" : fmtDuration(road) }));
       } else if (a?.eta) {
         const left = Math.max(0, a.eta.eta_s - since);
-        when = el("strong", { class: "eta" }, t("receive.eta", { d: fmtDuration(left), at: fmtTime(a.eta.eta_at) }));
+        when = el("strong", { class: "eta" }, t("receive.eta", { d: fmtDuration(left), at: fmtTime(a.eta.eta_at) }),
+          a.eta.road_conditions?.length ? ` · ${roadsText(a.eta.road_conditions)}` : "");
       } else if (road !== null) {
         when = el("span", { class: "muted" }, t("receive.road_time", { d: fmtDuration(road), f: from }));
       }

@@ -216,3 +216,34 @@ def test_who_sees_a_referrals_transport(tr: Tr) -> None:
     assert tr.get(f"/api/referrals/{rid}/transport", "tebas").status_code == 404
     assert tr.client.get(f"/api/referrals/{rid}/transport").status_code == 401
     assert tr.get("/api/referrals/nope/transport", "segarau").status_code == 404
+
+
+def test_an_eta_and_the_nearest_say_which_road_condition_changed_them(tr: Tr) -> None:
+    _, amb, tok = dispatched(tr)
+    step = f"/api/ambulances/{amb}/trip"
+    assert tr.post(step, "dispatch", json={"step": "transporting"}).status_code == 200
+    pickup = facility_lonlat(tr, PICKUP)
+    route = tr.rt.matcher.engine.route(*pickup, PEMANGKAT).coordinates
+    (x1, y1), (x2, y2) = route[len(route) // 2 - 1], route[len(route) // 2]
+    r = tr.post("/api/road-conditions", "dispatch",
+                json={"kind": "closed", "at": {"lon": (x1 + x2) / 2, "lat": (y1 + y2) / 2}, "reason": "Jembatan putus"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    tr.clock.advance(seconds=30)
+    tr.send(amb, tok, tr.fix(*pickup))
+    eta = tr.board()[amb]["eta"]
+    assert eta["leg"] == "destination"
+    assert [c["id"] for c in eta["road_conditions"]] == [cid]
+    assert eta["road_conditions"][0]["text"]["id"] == "Jembatan putus (ditutup)"
+    # the nearest to the hospital from the Puskesmas: the same closure named on that unit's row
+    other, tok2 = tr.register(home=SAMBAS)
+    tr.send(other, tok2, tr.fix(*pickup))
+    got = tr.get("/api/dispatch/nearest", "dispatch", params={"facility_id": PEMANGKAT, "k": 20}).json()
+    row = next(a for a in got["ambulances"] if a["id"] == other)
+    assert [c["id"] for c in row["road_conditions"]] == [cid]
+    assert tr.delete(f"/api/road-conditions/{cid}", "dispatch").status_code == 200
+    got = tr.get("/api/dispatch/nearest", "dispatch", params={"facility_id": PEMANGKAT, "k": 20}).json()
+    assert next(a for a in got["ambulances"] if a["id"] == other)["road_conditions"] == []
+    tr.patch(
+        f"/api/ambulances/{other}/status", "dispatch", json={"status": "out_of_service", "reason": "uji"}
+    )
