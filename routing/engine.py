@@ -595,6 +595,12 @@ class RoutingEngine:
 
     # ----- live road conditions ---------------------------------------------------------------
 
+    @property
+    def has_conditions(self) -> bool:
+        """Whether any road condition is in force, read without the lock (a search in another
+        thread holds it; an event loop must not wait for it)."""  # noqa: D205, D209
+        return bool(self._conditions)
+
     def conditions(self) -> tuple[RoadCondition, ...]:
         """The road conditions in force, by id."""
         with self._lock:

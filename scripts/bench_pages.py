@@ -29,7 +29,13 @@ PROFILES = {
     "3g": (150, 1_600_000 // 8, 750_000 // 8),
     "slow-3g": (400, 400_000 // 8, 400_000 // 8),
 }
-PAGES = {"/rujuk": "segarau", "/terima": "pemangkat", "/dispatch": "dispatch", "/insiden": "dispatch", "/rencana": "planner"}
+PAGES = {
+    "/rujuk": "segarau",
+    "/terima": "pemangkat",
+    "/dispatch": "dispatch",
+    "/insiden": "dispatch",
+    "/rencana": "planner",
+}
 
 
 def token(url: str, user: str, password: str) -> str:

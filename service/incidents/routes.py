@@ -8,7 +8,7 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
 from service.auth import Principal, Role
@@ -66,7 +66,9 @@ def _scene(rt: Runtime, body: IncidentIn) -> tuple[float, float, str]:
         if body.origin_id not in rt.facility_ids:
             raise InputError("origin_id", f"unknown facility {body.origin_id!r}")
         return lon, lat, body.origin_id
-    near = min(rt.dataset.facilities, key=lambda f: math.dist((f.location.lon, f.location.lat), (lon, lat)))
+    # the nearest first-level facility refers (a hospital at the scene must stay a destination)
+    firsts = [f for f in rt.dataset.facilities if not f.receiving] or list(rt.dataset.facilities)
+    near = min(firsts, key=lambda f: math.dist((f.location.lon, f.location.lat), (lon, lat)))
     return lon, lat, near.id
 
 
@@ -132,7 +134,7 @@ async def _on(
     def write() -> dict[str, Any]:
         statuses = rt.read(rt.statuses)
         with rt.sessions() as s:
-            inc = store.get(s, incident_id)
+            inc = store.get(s, incident_id, for_update=True)
             extra = op(s, inc, statuses)
             s.commit()
             return store.board(s, inc) | (extra if isinstance(extra, dict) else {})
@@ -163,7 +165,13 @@ async def plan(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
 
 
 @router.patch("/incidents/{incident_id}/casualties/{casualty_id}", **doc(IncidentOut, 401, 403, 404, 409))
-async def adjust(incident_id: str, casualty_id: int, body: AdjustIn, rt: Rt, p: Commander) -> dict[str, Any]:
+async def adjust(
+    incident_id: str,
+    casualty_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: AdjustIn,
+    rt: Rt,
+    p: Commander,
+) -> dict[str, Any]:
     """Change one casualty's hospital by hand (it must be able to take them, with a bed left), or
     take them out of the plan (``hospital_id: null``)."""  # noqa: D205, D209
     if body.hospital_id is not None and body.hospital_id not in rt.receiving_ids:

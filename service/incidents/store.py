@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from geodata.models import BedType
 from rules.errors import UnknownCodeError
@@ -57,9 +57,10 @@ class NewCasualty:
     note: str = ""
 
 
-def get(s: Session, incident_id: str) -> Incident:
-    """One incident (NotFoundError if unknown)."""
-    inc = s.get(Incident, incident_id)
+def get(s: Session, incident_id: str, *, for_update: bool = False) -> Incident:
+    """One incident (NotFoundError if unknown); ``for_update`` locks its row until the commit, so
+    two changes to one incident (a double click on "send") run one after the other."""  # noqa: D205, D209
+    inc = s.get(Incident, incident_id, with_for_update=for_update)
     if inc is None:
         raise NotFoundError(f"no incident {incident_id!r}")
     return inc
@@ -384,6 +385,13 @@ def send(
             answer_within_min=answer_within_min,
             now=now,
         )
+        claimed = s.execute(
+            update(IncidentCasualty)
+            .where(IncidentCasualty.id == c.id, IncidentCasualty.referral_id.is_(None))
+            .values(referral_id=r.id)
+        ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            raise ConflictError(f"casualty {c.label} was sent meanwhile: reload")
         c.referral_id = r.id
         if not c.bed:
             c.bed = (sug.need.beds[0] if sug.need.beds else BedType.GENERAL).value

@@ -179,8 +179,9 @@ def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> S
 #: the events a dispatcher follows (of accepted referrals): answers, cancellations, the trip (and
 #: any event that makes a referral accepted: an outpatient referral is accepted when sent)
 TRANSPORT_EVENTS = ("accept", "cancel", "dispatch", "depart", "arrive", "release", "at_pickup", "handover")
-#: of these, the ones whose note speaks of the ambulance only (an answer's note is for its facilities)
-AMBULANCE_NOTES = frozenset({"dispatch", "depart", "arrive", "release", "at_pickup", "handover"})
+#: of these, the ones whose note speaks of the ambulance only, written by the service (an answer's,
+#: a departure's or an arrival's note may be staff's free text: for the two facilities)
+AMBULANCE_NOTES = frozenset({"dispatch", "release", "at_pickup", "handover"})
 
 
 def sees_note(p: Principal, e: ReferralEvent) -> bool:

@@ -109,9 +109,12 @@ def get_referral(r: CurrentReferral, db: Db, p: AnyUser) -> dict[str, Any]:
 
 
 @router.get("/referrals/{referral_id}/events", **doc(list[EventOut], 401, 404))
-def referral_events(r: CurrentReferral, db: Db) -> list[dict[str, Any]]:
-    """The referral's history, every transition with its time."""
-    return [event_json(e) for e in queries.history(db, r.id)]
+def referral_events(r: CurrentReferral, db: Db, p: AnyUser) -> list[dict[str, Any]]:
+    """The referral's history, every transition with its time (a note only for those it is for:
+    the two facilities; dispatchers and facilities it went on from read the ambulance's notes)."""  # noqa: D205, D209
+    return [
+        event_json(e) | ({} if queries.sees_note(p, e) else {"note": ""}) for e in queries.history(db, r.id)
+    ]
 
 
 def _act(

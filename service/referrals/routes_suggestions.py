@@ -103,8 +103,12 @@ async def suggestions(request: Request) -> Response:
         return fast_json(out)
 
     candidates = rt.matcher.everyone if body.back_referral else rt.matcher.receiving
-    if travel is not None and len(candidates) <= INLINE_MAX_CANDIDATES:
-        return compute()
+    if (
+        travel is not None
+        and len(candidates) <= INLINE_MAX_CANDIDATES
+        and not rt.matcher.engine.has_conditions
+    ):
+        return compute()  # lookups only; naming road conditions (when any) walks trees: a thread
     return await run_in_threadpool(compute)
 
 
@@ -113,7 +117,7 @@ def _road_reasons(
 ) -> None:
     """Add to each candidate (and each facility left out) whose road time a live condition changed
     the reason saying which (nothing at all when no condition is in force)."""  # noqa: D205, D209
-    if not rt.matcher.engine.conditions():
+    if not rt.matcher.engine.has_conditions:
         return
     if lon is None or lat is None:
         f = rt.dataset.facility(origin_id)

@@ -29,6 +29,7 @@ from service.errors import ConflictError, InputError, NotFoundError
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Callable
 
     from sqlalchemy.orm import Session
 
@@ -80,14 +81,16 @@ def pick_area(geometry: dict[str, Any]) -> Pick:
     """An area from GeoJSON (a Polygon); InputError naming ``polygon`` when it is not one."""
     try:
         shape = shapely.geometry.shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
-        raise InputError("polygon", f"not a GeoJSON polygon: {exc}") from None
+    except Exception as exc:  # noqa: BLE001  shapely raises many kinds on malformed input (OverflowError too)
+        raise InputError("polygon", f"not a GeoJSON polygon: {type(exc).__name__}") from None
     if shape.geom_type != "Polygon" or shape.is_empty or not shape.is_valid:
         raise InputError(
             "polygon", "must be one valid polygon (at least 3 distinct corners, not crossing itself)"
         )
     minx, miny, maxx, maxy = shape.bounds
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+    if not all(math.isfinite(v) for v in shape.bounds) or not (
+        -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    ):
         raise InputError("polygon", "corners must be longitude, latitude in degrees")
     return Pick(segments=None, geometry=shapely.geometry.mapping(shape))
 
@@ -119,7 +122,11 @@ def active(s: Session, now: dt.datetime) -> list[RoadConditionRow]:
 def create(
     s: Session, engine: RoutingEngine, spec: Spec, *, actor: int, now: dt.datetime
 ) -> tuple[RoadConditionRow, int]:
-    """Store a condition and put it in force on this worker; returns it and the edges it covers."""
+    """Store a condition (checked against the road network); returns it and the edges it covers.
+
+    The caller commits, then puts it in force here with :func:`put_in_force` (before the commit,
+    a sync reading the stored set would take it off again).
+    """
     kind, pick, expires_at = spec.kind, spec.pick, spec.expires_at
     row = RoadConditionRow(
         id=ID_PREFIX + uuid.uuid4().hex[:12],
@@ -145,15 +152,12 @@ def create(
     until = expires_at.isoformat() if expires_at else None
     audit(s, actor=actor, action="road_condition.create", entity="road_condition", entity_id=row.id, now=now,
           kind=kind, factor=row.factor, edges=n_edges, expires_at=until)  # fmt: skip
-    with LOCK:
-        engine.apply_condition(cond)
     return row, n_edges
 
 
-def lift(
-    s: Session, engine: RoutingEngine, condition_id: str, *, actor: int, now: dt.datetime
-) -> RoadConditionRow:
-    """Lift a condition in force (404 unknown, 409 already lifted or expired); off this worker's engine."""
+def lift(s: Session, condition_id: str, *, actor: int, now: dt.datetime) -> RoadConditionRow:
+    """Lift a condition in force (404 unknown, 409 already lifted or expired); the caller commits,
+    then takes it off this worker's engine (:func:`take_off`)."""  # noqa: D205, D209
     row = s.get(RoadConditionRow, condition_id)
     if row is None:
         raise NotFoundError(f"no road condition {condition_id!r}")
@@ -164,17 +168,28 @@ def lift(
     row.lifted_by = actor
     row.updated_at = now
     audit(s, actor=actor, action="road_condition.lift", entity="road_condition", entity_id=row.id, now=now)
-    with LOCK, contextlib.suppress(UnknownConditionError):  # not applied here yet: nothing to undo
-        engine.remove_condition(row.id)
     return row
 
 
-def sync(engine: RoutingEngine, rows: list[RoadConditionRow]) -> tuple[int, int]:
+def put_in_force(engine: RoutingEngine, row: RoadConditionRow) -> None:
+    """Apply a stored (committed) condition on this worker now."""
+    with LOCK:
+        if row.id not in {c.id for c in engine.conditions()}:
+            engine.apply_condition(to_engine(row, engine))
+
+
+def take_off(engine: RoutingEngine, condition_id: str) -> None:
+    """Lift a (committed) condition on this worker now."""
+    with LOCK, contextlib.suppress(UnknownConditionError):  # not applied here yet: nothing to undo
+        engine.remove_condition(condition_id)
+
+
+def sync(engine: RoutingEngine, read: Callable[[], list[RoadConditionRow]]) -> tuple[int, int]:
     """Bring the engine's live conditions to the stored set: (applied, removed). A stored condition
     the engine refuses (its roads gone from a new road graph) is logged and skipped."""  # noqa: D205, D209
-    with LOCK:
+    with LOCK:  # the stored set read under the lock: a change made here meanwhile is in it
         have = {c.id for c in engine.conditions() if c.id.startswith(ID_PREFIX)}
-        want = {r.id: r for r in rows}
+        want = {r.id: r for r in read()}
         removed = 0
         for cid in sorted(have - want.keys()):
             engine.remove_condition(cid)
@@ -184,8 +199,8 @@ def sync(engine: RoutingEngine, rows: list[RoadConditionRow]) -> tuple[int, int]
             try:
                 engine.apply_condition(to_engine(want[cid], engine))
                 applied += 1
-            except (InvalidConditionError, ValueError, TypeError) as exc:
-                log.warning("road condition %s cannot be applied: %s", cid, exc)
+            except Exception:  # one bad condition must not keep the others out, on every worker
+                log.exception("road condition %s cannot be applied", cid)
         return applied, removed
 
 

@@ -71,6 +71,7 @@ async def create(body: RoadConditionIn, rt: Rt, p: Editor) -> dict[str, Any]:
             spec = conditions.Spec(body.kind, body.factor, pick, body.reason.strip(), body.expires_at)
             row, n = conditions.create(s, engine, spec, actor=p.user_id, now=now)
             s.commit()
+            conditions.put_in_force(engine, row)
             return conditions.condition_json(row) | {"edges": n}
 
     out = await run_in_threadpool(write)
@@ -84,8 +85,9 @@ async def lift(condition_id: str, rt: Rt, p: Editor) -> dict[str, Any]:
 
     def write() -> dict[str, Any]:
         with rt.sessions() as s:
-            row = conditions.lift(s, rt.matcher.engine, condition_id, actor=p.user_id, now=rt.clock())
+            row = conditions.lift(s, condition_id, actor=p.user_id, now=rt.clock())
             s.commit()
+            conditions.take_off(rt.matcher.engine, row.id)
             return conditions.condition_json(row)
 
     out = await run_in_threadpool(write)

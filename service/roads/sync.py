@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 
 def sync_once(rt: Runtime) -> tuple[int, int]:
     """Bring this worker's engine to the stored conditions (blocking)."""
-    with rt.sessions() as s:
-        rows = conditions.active(s, rt.clock())
-        s.expunge_all()
-    return conditions.sync(rt.matcher.engine, rows)
+
+    def read() -> list[Any]:
+        with rt.sessions() as s:
+            rows = conditions.active(s, rt.clock())
+            s.expunge_all()
+        return rows
+
+    return conditions.sync(rt.matcher.engine, read)
 
 
 async def road_sync_loop(rt: Runtime) -> None:

@@ -192,17 +192,38 @@ def set_status(
         raise ConflictError(
             f"ambulance {a.id} is transporting referral {a.referral_id}: record the arrival first"
         )
+    _claim(s, a, now)
     if a.referral_id is not None:
         rid = a.referral_id
         if a.status in BEFORE_PATIENT:
             why = f"ambulans {a.id} dilepas sebelum pasien naik" + (f": {reason}" if reason else "")
-            store.transport_step(s, rid, a.id, Action.RELEASE, now=now, actor=actor,
-                                 by=author(actor, by), note=why)  # fmt: skip
+            released = store.transport_step(s, rid, a.id, Action.RELEASE, now=now, actor=actor,
+                                            by=author(actor, by), note=why)  # fmt: skip
+            if released is None:  # the referral moved on meanwhile (e.g. departed by GPS)
+                raise ConflictError(f"referral {rid} moved on meanwhile: reload before freeing {a.id}")
         elif a.status == AmbulanceStatus.AT_HOSPITAL.value:
             store.note_event(s, rid, kind="handover", actor=actor, now=now,
                              note=f"pasien diserahterimakan, ambulans {a.id} selesai")  # fmt: skip
     move(s, a, status.value, actor=actor, now=now, by=by, reason=reason)
     return a
+
+
+def _claim(s: Session, a: Ambulance, now: dt.datetime) -> None:
+    """Take the ambulance as read (status and referral) or refuse (409): another worker, a GPS step
+    or another dispatcher changed it since."""  # noqa: D205, D209
+    claimed = s.execute(
+        update(Ambulance)
+        .where(Ambulance.id == a.id, Ambulance.status == a.status)
+        .where(
+            Ambulance.referral_id.is_(None)
+            if a.referral_id is None
+            else Ambulance.referral_id == a.referral_id
+        )
+        .values(updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        raise ConflictError(f"ambulance {a.id} changed meanwhile: reload")
+    s.refresh(a)
 
 
 class Step(StrEnum):
@@ -239,6 +260,7 @@ def step(
     by: str,
     now: dt.datetime,
     distance_m: float | None = None,
+    referral_id: str | None = None,
 ) -> Ambulance | None:
     """Take one step of the ambulance's trip; its referral follows (departed, arrived).
 
@@ -249,9 +271,13 @@ def step(
     a = get(s, ambulance_id)
     if a.referral_id is None or a.status not in STEP_FROM[to]:
         raise ConflictError(f"ambulance {a.id} is {a.status}: cannot record {to.value}")
+    if referral_id is not None and a.referral_id != referral_id:
+        raise ConflictError(f"ambulance {a.id} is on another referral now")
     frm, rid = a.status, a.referral_id
     claimed = s.execute(
-        update(Ambulance).where(Ambulance.id == a.id, Ambulance.status == frm).values(updated_at=now)
+        update(Ambulance)
+        .where(Ambulance.id == a.id, Ambulance.status == frm, Ambulance.referral_id == rid)
+        .values(updated_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if claimed != 1:
         return None
@@ -286,6 +312,7 @@ def assign(
     a = get(s, ambulance_id)
     if a.status != AmbulanceStatus.AVAILABLE.value:
         raise ConflictError(f"ambulance {a.id} is {a.status}, not available")
+    _claim(s, a, now)  # two dispatchers (or an incident's wave) never send one ambulance twice
     note = f"ambulans {a.id}"
     r = store.act(
         s,

@@ -146,10 +146,10 @@ async def follow(rt: Runtime, t: Tracker, ambulance_id: str, p: Position) -> dic
             out["inside_s"] = dwell
             if dwell >= rt.settings.geofence_dwell_s:
                 step = _ENTER[status]
-    elif status in _LEAVE and distance > EXIT_RADII * radius:
-        step = _LEAVE[status]
+    elif status in _LEAVE and distance > EXIT_RADII * radius and (p.accuracy_m or 0.0) <= radius:
+        step = _LEAVE[status]  # (a fix too vague to tell inside from outside moves nothing)
     if step is not None:
-        taken = await run_in_threadpool(_gps_step, rt, ambulance_id, step, distance)
+        taken = await run_in_threadpool(_gps_step, rt, ambulance_id, step, distance, info.referral_id)
         out["step"] = step.value if taken else None
         if taken:
             about = {
@@ -195,12 +195,11 @@ def _eta(rt: Runtime, p: Position, facility_id: str) -> float | None:
     return time_s
 
 
-def _gps_step(rt: Runtime, ambulance_id: str, step: Step, distance_m: float) -> bool:
+def _gps_step(rt: Runtime, ambulance_id: str, step: Step, distance_m: float, referral_id: str) -> bool:
     with rt.sessions() as s:
-        try:
-            a = ambulances.step(
-                s, ambulance_id, step, actor=None, by="gps", now=rt.clock(), distance_m=distance_m
-            )
+        try:  # on the referral the fix was judged for (the registry may be a moment old)
+            a = ambulances.step(s, ambulance_id, step, actor=None, by="gps", now=rt.clock(),
+                                distance_m=distance_m, referral_id=referral_id)  # fmt: skip
         except ConflictError:  # moved on by hand meanwhile
             return False
         s.commit()

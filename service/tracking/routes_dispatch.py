@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from service.errors import ConflictError, ForbiddenError, InputError, NotFoundEr
 from service.http import doc
 from service.runtime import Runtime
 from service.tracking import ambulances, dispatch
-from service.tracking.ambulances import AmbulanceInfo, AmbulanceStatus, Step, available
+from service.tracking.ambulances import AmbulanceStatus, Step, available
 from service.tracking.devices import device_ambulance_id
 from service.tracking.ingest import follow, registry, tracker
 from service.tracking.nearest import Query as NearestQuery
@@ -45,6 +45,9 @@ from service.tracking.views import (
     roads_to_point,
 )
 
+if TYPE_CHECKING:
+    from service.tracking.views import Roads
+
 router = APIRouter(prefix="/api", tags=["tracking"])
 
 
@@ -64,12 +67,13 @@ async def dispatch_board(rt: Rt, _: Dispatcher) -> dict[str, Any]:
     stale_s = rt.settings.position_stale_s
     pos = {a: position_json(la, now, stale_s) for a, la in latest.items()}
 
-    def eta(a: AmbulanceInfo) -> dict[str, Any] | None:
-        return eta_json(
-            latest.get(a.id), a.status, heading_to(a.status, a.origin_id, a.destination_id), rt.matcher
-        )
+    def etas_of(m: Roads) -> dict[str, dict[str, Any] | None]:
+        return {
+            a.id: eta_json(latest.get(a.id), a.status, heading_to(a.status, a.origin_id, a.destination_id), m)
+            for a in reg.values()
+        }
 
-    etas = await off_the_loop_with_roads(rt.matcher, lambda: {a.id: eta(a) for a in reg.values()})
+    etas = await off_the_loop_with_roads(rt.matcher, etas_of)
     rows = [
         {"id": a.id, "kind": a.kind, "status": a.status, "home_facility_id": a.home_facility_id,
          "referral_id": a.referral_id, "destination_id": a.destination_id,
@@ -124,8 +128,9 @@ async def nearest(
                      include_stale=include_stale)  # fmt: skip
     found = await find_nearest(t, rt.matcher.engine, q, fleet_size=len(reg))
     ranked = found.ranked
-    roads = await off_the_loop_with_roads(
-        rt.matcher, lambda: roads_to_point(rt.matcher, [c for _, _, c in ranked], lon, lat)
+    units = [c for _, _, c in ranked]
+    roads: list[list[dict[str, Any]]] = await off_the_loop_with_roads(
+        rt.matcher, lambda m: roads_to_point(m, units, lon, lat) if m else [[] for _ in units]
     )
     return {
         "pickup": {"lon": lon, "lat": lat, "facility_id": facility_id},

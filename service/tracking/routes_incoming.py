@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from service.auth import Role
 from service.deps import AnyUser, CurrentReferral, Rt, Staff, check_role
-from service.errors import ForbiddenError, PositionsUnavailableError
+from service.errors import ForbiddenError, NotFoundError, PositionsUnavailableError
 from service.http import doc
 from service.runtime import Runtime
 from service.tracking import ambulances
@@ -19,6 +19,9 @@ from service.tracking.ingest import registry
 from service.tracking.schemas import IncomingOut, TransportOut
 from service.tracking.tracker import Latest
 from service.tracking.views import ambulance_now, off_the_loop_with_roads
+
+if TYPE_CHECKING:
+    from service.tracking.views import Roads
 
 router = APIRouter(prefix="/api", tags=["tracking"])
 
@@ -53,17 +56,13 @@ async def incoming(rt: Rt, p: Staff) -> dict[str, Any]:
             up = False
     now = rt.clock()
 
-    def build() -> list[dict[str, Any]]:
+    def build(m: Roads) -> list[dict[str, Any]]:
         out = []
         for row, road_s in rows:
             aid = row.ambulance_id
             info = reg.get(aid) if aid else None
             la = latest.get(aid) if aid else None
-            amb = (
-                None
-                if info is None
-                else ambulance_now(info, la, now, rt.settings.position_stale_s, rt.matcher)
-            )
+            amb = None if info is None else ambulance_now(info, la, now, rt.settings.position_stale_s, m)
             road = round(road_s, 1) if road_s is not None else None
             out.append({"referral": row.referral, "road_time_s": road, "ambulance": amb})
         return out
@@ -78,10 +77,13 @@ async def incoming(rt: Rt, p: Staff) -> dict[str, Any]:
 
 
 @router.get("/referrals/{referral_id}/transport", **doc(TransportOut, 401, 404))
-async def transport(r: CurrentReferral, rt: Rt, _: AnyUser) -> dict[str, Any]:
+async def transport(r: CurrentReferral, rt: Rt, p: AnyUser) -> dict[str, Any]:
     """A referral's transport for whoever may read the referral (the sender, the receiving ER,
     dispatchers): its ambulance now, with its live position and ETA to where it is heading
     (the pickup, then here), and its trips with each step's time and author."""  # noqa: D205, D209
+    if not (p.is_admin or p.has(Role.DISPATCHER) or p.facility_id in (r.origin_id, r.destination_id)):
+        # a facility the referral went on from keeps a trace, not the patient's live whereabouts
+        raise NotFoundError(f"no referral {r.id!r}")
 
     def read() -> list[dict[str, Any]]:
         with rt.sessions() as s:
@@ -102,7 +104,7 @@ async def transport(r: CurrentReferral, rt: Rt, _: AnyUser) -> dict[str, Any]:
     amb = None
     if info is not None:
         amb = await off_the_loop_with_roads(
-            rt.matcher, lambda: ambulance_now(info, la, now, rt.settings.position_stale_s, rt.matcher)
+            rt.matcher, lambda m: ambulance_now(info, la, now, rt.settings.position_stale_s, m)
         )
     return {
         "referral_id": r.id,

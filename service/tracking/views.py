@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from service.matcher import Matcher
+
+    #: the matcher when road conditions are to be named, else None (see off_the_loop_with_roads)
+    Roads = Matcher | None
     from service.tracking.ambulances import AmbulanceInfo
     from service.tracking.tracker import Latest
 
@@ -120,9 +123,10 @@ def roads_to_point(
     return [[condition_json(conds[i]) for i in ids if i in conds] for ids in hit]
 
 
-async def off_the_loop_with_roads(matcher: Matcher, fn: Callable[[], T]) -> T:
-    """Run ``fn`` here when no road condition is in force (lookups only), else in a worker thread:
-    naming the conditions on a route walks trees and may search from a new pickup."""  # noqa: D205, D209
-    if not matcher.engine.conditions():
-        return fn()
-    return await run_in_threadpool(fn)
+async def off_the_loop_with_roads(matcher: Matcher, fn: Callable[[Matcher | None], T]) -> T:
+    """``fn(None)`` here when no road condition is in force (lookups only: nothing to name), else
+    ``fn(matcher)`` in a worker thread: naming the conditions on a route walks trees, may search
+    from a new pickup, and waits for the engine's lock."""  # noqa: D205, D209
+    if not matcher.engine.has_conditions:
+        return fn(None)
+    return await run_in_threadpool(fn, matcher)

@@ -69,18 +69,21 @@ async function main() {
   }
 
   let reasonFor = null; // the ambulance whose out-of-service reason is being written
+  let reasonDraft = ""; // what was typed so far (the fleet is redrawn on every live position)
   function actionsOf(a) {
     const b = (text, onclick, cls = "secondary", data = {}) => el("button", { type: "button", class: cls, onclick, ...data }, text);
     if (reasonFor === a.id) {
-      const input = el("input", { type: "text", id: `reason-${a.id}`, maxlength: "300", placeholder: t("dispatch.reason_hint"), "aria-label": t("dispatch.reason") });
-      setTimeout(() => input.focus(), 0);
+      const had = document.activeElement?.id === `reason-${a.id}`;
+      const input = el("input", { type: "text", id: `reason-${a.id}`, maxlength: "300", value: reasonDraft, placeholder: t("dispatch.reason_hint"),
+        "aria-label": t("dispatch.reason"), oninput: (ev) => { reasonDraft = ev.target.value; } });
+      if (had || !reasonDraft) setTimeout(() => { input.focus(); input.setSelectionRange(reasonDraft.length, reasonDraft.length); }, 0);
       return [el("label", { for: `reason-${a.id}`, class: "sr-only" }, t("dispatch.reason")), input,
         b(t("dispatch.reason_save"), () => setStatus(a, "out_of_service", input.value), "", { "data-do": "save-reason" }),
-        b(t("dispatch.cancel"), () => { reasonFor = null; renderFleet(); })];
+        b(t("dispatch.cancel"), () => { reasonFor = null; reasonDraft = ""; renderFleet(); })];
     }
     const out = (NEXT_STEPS[a.status] ?? []).map((st) => b(t(`dispatch.step.${st}`), () => step(a, st), "", { "data-step": st }));
     if (a.status === "dispatched" || a.status === "at_pickup") out.push(b(t("dispatch.release"), () => setStatus(a, "available"), "secondary", { "data-do": "release" }));
-    if (a.status === "available" || a.status === "dispatched" || a.status === "at_pickup") out.push(b(t("dispatch.out_of_service"), () => { reasonFor = a.id; renderFleet(); }, "secondary", { "data-do": "out-of-service" }));
+    if (a.status === "available" || a.status === "dispatched" || a.status === "at_pickup") out.push(b(t("dispatch.out_of_service"), () => { reasonFor = a.id; reasonDraft = ""; renderFleet(); }, "secondary", { "data-do": "out-of-service" }));
     if (a.status === "out_of_service") out.push(b(t("dispatch.back_in_service"), () => setStatus(a, "available"), "", { "data-do": "in-service" }));
     out.push(b(t("dispatch.track"), () => showTrack(a.id)));
     return out;
@@ -169,6 +172,7 @@ async function main() {
     try {
       await api(`/api/ambulances/${encodeURIComponent(a.id)}/status`, { method: "PATCH", body: { status, reason } });
       reasonFor = null;
+      reasonDraft = "";
       announce(t(status === "available" ? "dispatch.now_available" : "dispatch.now_out", { id: a.id }), "ok");
     } catch (e) { announce(e.message, "bad"); return; }
     loadBoard();

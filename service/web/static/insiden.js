@@ -8,11 +8,12 @@ import {
 import { facilityLatLng, makeMap, numberMarker } from "/static/map.js";
 import { drawRoads } from "/static/roads.js";
 
+const TRIAGE_OF = { merah: "red", red: "red", m: "red", kuning: "yellow", yellow: "yellow", k: "yellow", hijau: "green", green: "green", h: "green" };
+const DEFAULT_ICD = { red: "T07", yellow: "T14.2", green: "T14.0" };
+
 const who = await startPage("/insiden");
 if (who) await main();
 
-const TRIAGE_OF = { merah: "red", red: "red", m: "red", kuning: "yellow", yellow: "yellow", k: "yellow", hijau: "green", green: "green", h: "green" };
-const DEFAULT_ICD = { red: "T07", yellow: "T14.2", green: "T14.0" };
 
 async function main() {
   const fac = await facilities();
@@ -139,6 +140,7 @@ async function main() {
     $("#send-button").disabled = !inc.casualties.some((c) => c.plan.hospital_id && !c.referral);
     $("#wave-button").hidden = !open_ || !dispatcher || !sent;
     $("#close-button").hidden = !open_;
+    $("#add-box").hidden = !open_;
     $("#share").replaceChildren(...(inc.share.length ? [el("p", {}, `${t("inc.share")}: `,
       ...inc.share.map((s, i) => el("span", { class: "chip", "data-hospital": s.hospital_id }, `${i ? "" : ""}${name(s.hospital_id)}: ${s.casualties}`)))] : []));
     $("#casualties").replaceChildren(...inc.casualties.map((c) => el("tr", { "data-casualty": c.id, "data-label": c.label,
@@ -165,13 +167,33 @@ async function main() {
     }
     if (pts.length > 1) m.map.fitBounds(pts, { padding: [30, 30], maxZoom: 12 });
   }
+  const BUTTONS = ["#plan-button", "#send-button", "#close-button", "#add-button"];
+  let busy = false; // one change at a time: a double click sends nothing twice
   async function act(path, method = "POST", body) {
+    if (busy) return null;
+    busy = true;
+    for (const b of BUTTONS) $(b).disabled = true;
     try {
       const inc = await api(`/api/incidents/${encodeURIComponent(current.id)}${path}`, { method, body });
       show(inc);
       return inc;
-    } catch (e) { announce(e.message, "bad"); return null; }
+    } catch (e) { announce(e.message, "bad"); return null; } finally {
+      busy = false;
+      for (const b of BUTTONS) $(b).disabled = false;
+      if (current) $("#send-button").disabled = !current.casualties.some((c) => c.plan.hospital_id && !c.referral);
+    }
   }
+  $("#add-button").addEventListener("click", async () => {
+    const err = $("#add-error");
+    err.textContent = "";
+    let more;
+    try { more = parseList($("#add-list").value); } catch (e) { err.textContent = e.message; $("#add-list").focus(); return; }
+    if (!more.length) { err.textContent = t("inc.need_list"); $("#add-list").focus(); return; }
+    if (await act("/casualties", "POST", { casualties: more })) {
+      $("#add-list").value = "";
+      announce(t("inc.added", { n: more.length }), "ok");
+    }
+  });
   async function adjust(c, hospitalId) {
     if (await act(`/casualties/${c.id}`, "PATCH", { hospital_id: hospitalId })) announce(t("inc.adjusted", { k: c.label }), "ok");
     else show(current); // the select back to the plan

@@ -449,7 +449,10 @@ async function main(who) {
     const box = $("#transport");
     if (!["accepted", "dispatched", "in_transit"].includes(r.status)) { box.replaceChildren(); return; }
     let tr;
-    try { tr = await api(`/api/referrals/${r.id}/transport`, { quiet: true }); } catch { return; }
+    try { tr = await api(`/api/referrals/${r.id}/transport`, { quiet: true }); } catch {
+      transportTimer = setTimeout(() => { if (current?.id === r.id) showTransport(current); }, 30000);
+      return;
+    }
     if (current?.id !== r.id) return;
     const a = tr.ambulance;
     let text;

@@ -182,3 +182,5 @@ def test_who_runs_an_incident(api: Api) -> None:
     assert api.get(f"/api/incidents/{inc['id']}", "segarau").status_code == 404
     assert api.get("/api/incidents/ins-nope", "dispatch").status_code == 404
     assert api.post(f"/api/incidents/{inc['id']}/plan", "dispatch").status_code == 409  # no casualty yet
+    r = api.patch(f"/api/incidents/{inc['id']}/casualties/{2**40}", "dispatch", json={"hospital_id": None})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.casualty_id"

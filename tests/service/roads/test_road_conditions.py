@@ -146,6 +146,17 @@ BAD: list[tuple[dict[str, Any], str]] = [
         {"kind": "closed", "at": {"lon": 109.2, "lat": 1.3}, "reason": "Banjir", "until": "besok"},
         "body.until",
     ),
+    (
+        {
+            "kind": "closed",
+            "polygon": {
+                "type": "Polygon",
+                "coordinates": [[[10**400, 1], [109, 1.2], [109.1, 1.2], [10**400, 1]]],
+            },
+            "reason": "Angka terlalu besar",
+        },
+        "polygon",
+    ),
 ]
 
 

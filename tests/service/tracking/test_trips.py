@@ -247,3 +247,14 @@ def test_an_eta_and_the_nearest_say_which_road_condition_changed_them(tr: Tr) ->
     tr.patch(
         f"/api/ambulances/{other}/status", "dispatch", json={"status": "out_of_service", "reason": "uji"}
     )
+
+
+def test_dispatchers_do_not_read_staff_notes_of_an_arrival(tr: Tr) -> None:
+    rid, _, _ = dispatched(tr)
+    assert tr.post(f"/api/referrals/{rid}/depart", "dispatch").status_code == 200
+    note = {"note": "Ny. S., GCS 8, perdarahan berlanjut"}
+    assert tr.post(f"/api/referrals/{rid}/arrive", "pemangkat", json=note).status_code == 200
+    by_er = {e["kind"]: e["note"] for e in tr.get(f"/api/referrals/{rid}/events", "pemangkat").json()}
+    by_dispatch = {e["kind"]: e["note"] for e in tr.get(f"/api/referrals/{rid}/events", "dispatch").json()}
+    assert "GCS 8" in by_er["arrive"] and by_dispatch["arrive"] == ""
+    assert by_dispatch["dispatch"].startswith("ambulans")  # the ambulance's own notes stay
