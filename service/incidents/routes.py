@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
+from routing.errors import RoutingError
 from service.auth import Principal, Role
 from service.deps import AnyUser, Rt, require
 from service.errors import ForbiddenError, InputError, NotFoundError
@@ -62,6 +63,10 @@ def _scene(rt: Runtime, body: IncidentIn) -> tuple[float, float, str]:
         lon, lat = body.lon, body.lat
     else:
         raise InputError("lon", "give lon and lat of the scene, or facility_id")
+    try:  # casualties leave the scene by road
+        rt.matcher.engine.snap(lon, lat)
+    except RoutingError as exc:
+        raise InputError("lon" if body.facility_id is None else "facility_id", str(exc)) from None
     if body.origin_id is not None:
         if body.origin_id not in rt.facility_ids:
             raise InputError("origin_id", f"unknown facility {body.origin_id!r}")

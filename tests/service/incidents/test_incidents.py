@@ -151,6 +151,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"name": "Bus", "kind": "meteor", **SCENE}, "body.kind"),
     ({"name": "Bus", "kind": "accident"}, "lon"),
     ({"name": "Bus", "kind": "accident", "facility_id": "NOPE"}, "facility_id"),
+    ({"name": "Bus", "kind": "accident", "lon": 100.0, "lat": -5.0}, "lon"),
     ({"name": "Bus", "kind": "accident", **SCENE, "origin_id": "NOPE"}, "origin_id"),
     ({"name": "Bus", "kind": "accident", **SCENE, "casualties": [{"triage": "black", "age_years": 3, "sex": "male"}]},
      "body.casualties.0.triage"),
