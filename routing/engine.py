@@ -445,12 +445,7 @@ class RoutingEngine:
         from any road raises as ``snap`` does.
         """
         target = self.snapper.snap(lon, lat)
-        origin_snaps: list[Snap | None] = []
-        for o_lon, o_lat, _ in origins:
-            try:
-                origin_snaps.append(self.snapper.snap(o_lon, o_lat))
-            except TooFarFromRoadError:
-                origin_snaps.append(None)
+        origin_snaps = self.snapper.snap_many([(x, y) for x, y, _ in origins])  # None: off the map
         with self._lock:
             tree = self._tree_to_point(target)
             w = self._weights
@@ -766,12 +761,7 @@ class RoutingEngine:
         if not self._conditions:
             return [() for _ in origins]
         target = self.snapper.snap(lon, lat)
-        snaps: list[Snap | None] = []
-        for o_lon, o_lat, _ in origins:
-            try:
-                snaps.append(self.snapper.snap(o_lon, o_lat))
-            except TooFarFromRoadError:
-                snaps.append(None)
+        snaps = self.snapper.snap_many([(x, y) for x, y, _ in origins])  # None: off the map
         out: list[tuple[str, ...]] = []
         with self._lock:
             if not self._conditions:
