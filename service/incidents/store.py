@@ -325,7 +325,7 @@ def adjust(
             if x.id != c.id
             and x.referral_id is None
             and x.plan_hospital_id == hospital_id
-            and (x.bed or _need_bed(matcher, inc, x)) == bed
+            and bed_of(x, matcher, inc) == bed
         )
         if taken + 1 > free:
             raise ConflictError(
@@ -349,10 +349,6 @@ def adjust(
         hospital=hospital_id,
     )
     return c
-
-
-def _need_bed(matcher: Matcher, inc: Incident, c: IncidentCasualty) -> str:
-    return bed_of(c, matcher, inc)
 
 
 def send(
