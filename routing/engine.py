@@ -28,6 +28,7 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
+from routing.kernels import warm_up
 from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
@@ -114,6 +115,7 @@ class RoutingEngine:
         self.last_update_trees = 0
         self.last_update_full_trees = 0
         self._dist, self._pred = self._load_or_compute_trees(cache_dir)
+        warm_up()  # the repair kernels: compiled now, not at the first road closure
         self._reverse: tuple[str, csr_matrix] | None = None
         self._top_speed: tuple[str, float] | None = None
         self._point_trees: dict[

@@ -7,25 +7,29 @@ reach them: improvements are propagated outward from the pair until nothing impr
 Both give exactly the times a full Dijkstra gives (the same sums in the same order).
 
 Many trees are repaired at once: an entry of the ``(trees, nodes)`` arrays is addressed by its
-flat *key* ``row * n_nodes + node``, so each level of a subtree walk or of a propagation is one
-set of array operations for all trees (not one per tree), and the damaged parts of all trees
-are recomputed by one Dijkstra on their disjoint union. The tree arrays are only read here; the
-new entries are collected in a ``TreeChanges`` for the engine to swap in.
+flat *key* ``row * n_nodes + node``. The subtree walk and the Dijkstra over the damaged parts
+are compiled loops (``routing.kernels``); each level of a propagation is one set of array
+operations for all trees (not one per tree). The tree arrays are only read here; the new
+entries are collected in a ``TreeChanges`` for the engine to swap in.
 """
 
 from __future__ import annotations
 
 import mmap
-from typing import TYPE_CHECKING, Any, TypeVar
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from routing.compiled import concat_ranges
+from routing.kernels import repair_region, walk_subtrees
 from routing.trees import NO_NODE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     from routing.compiled import CompiledGraph, FloatArray, IntArray, PairWeights
@@ -34,15 +38,48 @@ if TYPE_CHECKING:
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
-#: Bytes of scratch per tree entry while repairing (a region index, a changed flag, a time and
-#: a next node): what a block of trees repaired together may take up at most.
+#: Bytes of scratch per tree entry while repairing (a changed flag, a time and a next node,
+#: with room to spare): what a block of trees repaired together may take up at most.
 SCRATCH_BYTES_PER_ENTRY = 17
 #: Upper bound on that scratch for one block of trees (it is only taken up where written).
 BLOCK_SCRATCH_BYTES = 256 * 2**20
+#: Threads a repair may spread its trees over (the compiled loops run without the GIL).
+REPAIR_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: Below this many entries (region entries, or graph nodes for the walk) one thread does it:
+#: starting a second would cost more than it saves.
+PARALLEL_MIN_ENTRIES = 10_000
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+_T = TypeVar("_T")
 
 
-#: Tree parts of the region smaller than this are searched together (per-call overhead).
-DIJKSTRA_GROUP_NODES = 16_384
+def _on_threads(fn: Callable[[IntArray], _T], chunks: list[IntArray]) -> list[_T]:
+    """``fn`` on each chunk, the chunks spread over the repair threads."""
+    global _pool  # noqa: PLW0603 (one pool for the process, made on first use)
+    if len(chunks) == 1:
+        return [fn(chunks[0])]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(REPAIR_THREADS, thread_name_prefix="repair")
+    return list(_pool.map(fn, chunks))
+
+
+def _by_rows(keys: IntArray, n: int, size: int) -> list[IntArray]:
+    """``keys`` (grouped by row) in up to ``REPAIR_THREADS`` chunks, cut between rows.
+
+    The chunks are of about equal length; one chunk when ``size`` (the work they stand for)
+    is small.
+    """
+    if REPAIR_THREADS < 2 or size < PARALLEL_MIN_ENTRIES or len(keys) < 2:
+        return [keys]
+    starts = np.flatnonzero(np.diff(keys // n)) + 1
+    if not starts.size:
+        return [keys]
+    targets = np.arange(1, REPAIR_THREADS) * len(keys) / REPAIR_THREADS
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, targets), len(starts) - 1)])
+    return np.split(keys, cuts)
 
 
 def rows_per_block(n_nodes: int) -> int:
@@ -143,37 +180,15 @@ def subtrees(c: CompiledGraph, pred: Int32Array, roots: IntArray, limit: int) ->
 
     ``pred`` is the flat next-node array; ``roots`` are keys. A row whose part grows past
     ``limit`` entries is dropped from the walk and returned as cut off (to be recomputed whole).
-    In a tree every node has one parent, so the walk reaches each entry once; only a root lying
-    below another root (several closed pairs in one tree) could be reached twice, and is skipped.
     """
     n = c.n_nodes
-    frontier = np.unique(roots)
-    nested = len(frontier) > len(np.unique(frontier // n))
-    n_rows = int(frontier.max()) // n + 1 if frontier.size else 0
-    size = np.bincount(frontier // n, minlength=n_rows)
-    parts = [frontier]
-    counted, pending = 1, 0  # parts counted in size, entries walked since (counted now and then)
-    degree = np.diff(c.reverse_indptr)
-    while frontier.size:
-        nodes = frontier % n
-        counts = degree[nodes]
-        idx = concat_ranges(c.reverse_indptr[nodes], counts)
-        cand = np.repeat(frontier - nodes, counts) + c.reverse_indices[idx]
-        frontier = cand[pred[cand] == np.repeat(nodes, counts)]
-        if nested:
-            frontier = frontier[~np.isin(frontier, roots)]
-        parts.append(frontier)
-        pending += len(frontier)
-        if not frontier.size or pending > limit // 8:
-            size += np.bincount(np.concatenate(parts[counted:]) // n, minlength=n_rows)
-            counted, pending = len(parts), 0
-            if np.any(size > limit):
-                frontier = frontier[size[frontier // n] <= limit]
-    region = np.sort(np.concatenate(parts))  # tree by tree, node by node: memory order
-    cut = size > limit
-    if cut.any():
-        region = region[~cut[region // n]]
-    return region, np.flatnonzero(cut)
+    chunks = _by_rows(np.unique(roots).astype(np.int64), n, n)
+    done = _on_threads(
+        lambda r: walk_subtrees(c.reverse_indptr, c.reverse_indices, pred, n, r, limit), chunks
+    )
+    if len(done) == 1:
+        return done[0]
+    return np.concatenate([r for r, _ in done]), np.concatenate([x for _, x in done])
 
 
 def repair_slower(
@@ -182,98 +197,20 @@ def repair_slower(
     """Recompute the region ``a`` (sorted keys, whole subtrees): new ``(times, next nodes)``.
 
     ``dist`` is the flat time array (read only); the times around the region are still valid.
+    Each tree's part is searched from its seeds (its entries' roads out of the part), so the
+    part's entries get exactly the times and next nodes a full Dijkstra would give them.
     """
-    n = c.n_nodes
-    k = len(a)
-    if k == 0:
+    if len(a) == 0:
         return np.zeros(0, np.float64), np.zeros(0, np.int32)
-    nodes = a % n
-    base = a - nodes
-    offset = int(a.min()) // n * n
-    # region index + 1 of each entry (0: outside), over the rows the region spans
-    span = int(a.max()) // n * n + n - offset
-    local: npt.NDArray[np.signedinteger[Any]] = (
-        lazy_zeros(span, np.int32) if k < 2**31 - 1 else lazy_zeros(span, np.int64)
+    graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
+    a = np.asarray(a, dtype=np.int64)
+    done = _on_threads(
+        lambda part: repair_region(graph, w.time_s, dist, c.n_nodes, part, NO_NODE),
+        _by_rows(a, c.n_nodes, len(a)),
     )
-    local[a - offset] = np.arange(1, k + 1)
-    # seeds: leave the region by one road to an entry whose time is still valid; per entry the
-    # fastest, ties to the lowest node (the forward CSR lists each node's heads in order)
-    starts = c.forward_indptr[nodes]
-    counts = c.forward_indptr[nodes + 1] - starts
-    pairs = concat_ranges(starts, counts)
-    head_keys = np.repeat(base, counts) + c.pair_v[pairs]
-    leaves = local[head_keys - offset] == 0
-    owner = np.repeat(np.arange(k), counts)[leaves]  # sorted, and by head within an owner
-    pairs, head_keys = pairs[leaves], head_keys[leaves]
-    cand = w.time_s[pairs] + dist[head_keys]
-    finite = np.isfinite(cand)
-    owner, pairs, cand = owner[finite], pairs[finite], cand[finite]
-    group = np.flatnonzero(_first_in_group(owner))
-    seed_owner = owner[group]
-    seed_time, seed_head = np.zeros(0), np.zeros(0, dtype=np.int64)
-    if cand.size:
-        seed_time = np.minimum.reduceat(cand, group)
-        fastest = cand == np.repeat(seed_time, np.diff(np.append(group, len(cand))))
-        first = np.minimum.reduceat(np.where(fastest, np.arange(len(cand)), len(cand)), group)
-        seed_head = c.pair_v[pairs[first]]
-    # inside the region, in the reverse direction (from the facility outward): CSR rows in
-    # region order
-    rstarts = c.reverse_indptr[nodes]
-    rcounts = c.reverse_indptr[nodes + 1] - rstarts
-    ridx = concat_ranges(rstarts, rcounts)
-    dst = local[np.repeat(base, rcounts) + c.reverse_indices[ridx] - offset] - 1
-    wt = w.time_s[c.reverse_pair[ridx]]
-    keep = (dst >= 0) & np.isfinite(wt)
-    kept_before = np.concatenate([[0], np.cumsum(keep)])
-    indptr = kept_before[np.concatenate([[0], np.cumsum(rcounts)])]
-    d_new, p_loc = _dijkstra_by_tree(a // n, indptr, dst[keep], wt[keep], seed_owner, seed_time)
-    via_seed = np.full(k, NO_NODE, dtype=np.int64)
-    via_seed[seed_owner] = seed_head
-    inside = nodes[np.clip(p_loc, 0, k - 1)]  # clipped: only used where 0 <= p_loc < k
-    p_new = np.where(p_loc == k, via_seed, np.where(p_loc >= 0, inside, NO_NODE))
-    p_new = np.where(np.isfinite(d_new), p_new, NO_NODE).astype(np.int32)
-    return d_new, p_new
-
-
-def _dijkstra_by_tree(
-    row: IntArray,
-    indptr: IntArray,
-    indices: IntArray,
-    data: FloatArray,
-    seed_owner: IntArray,
-    seed_time: FloatArray,
-) -> tuple[FloatArray, IntArray]:
-    """Dijkstra over the region (CSR over region indices, ``row`` sorted), from its seeds.
-
-    Each tree's part is solved on its own (the parts are disjoint; a heap per tree is smaller
-    and faster than one for all; small parts are grouped), from a super source whose roads are
-    the part's seeds.
-    Returns times and predecessors in region indices, ``len(row)`` meaning "via its seed".
-    """
-    k = len(row)
-    d_new = np.empty(k)
-    p_loc = np.empty(k, dtype=np.int64)
-    bounds = np.concatenate([[0], np.flatnonzero(row[1:] != row[:-1]) + 1, [k]])
-    # small parts together (a call each would cost more than their searches)
-    keep = np.concatenate([[True], np.diff(bounds // DIJKSTRA_GROUP_NODES) > 0])
-    keep[-1] = True
-    bounds = bounds[keep]
-    seed_bounds = np.searchsorted(seed_owner, bounds)
-    for lo, hi, s0, s1 in zip(bounds[:-1], bounds[1:], seed_bounds[:-1], seed_bounds[1:], strict=True):
-        m = int(hi - lo)
-        e0, e1 = indptr[lo], indptr[hi]
-        sub = csr_matrix(  # int32 indices: what scipy would convert them to
-            (
-                np.concatenate([data[e0:e1], seed_time[s0:s1]]),
-                np.concatenate([indices[e0:e1] - lo, seed_owner[s0:s1] - lo], dtype=np.int32),
-                np.concatenate([indptr[lo : hi + 1] - e0, [e1 - e0 + s1 - s0]], dtype=np.int32),
-            ),
-            shape=(m + 1, m + 1),
-        )
-        d, p = dijkstra(sub, directed=True, indices=m, return_predecessors=True)
-        d_new[lo:hi] = d[:m]
-        p_loc[lo:hi] = np.where(p[:m] == m, k, np.where(p[:m] >= 0, p[:m] + lo, p[:m]))
-    return d_new, p_loc
+    if len(done) == 1:
+        return done[0]
+    return np.concatenate([d for d, _ in done]), np.concatenate([p for _, p in done])
 
 
 def repair_faster(

@@ -242,7 +242,7 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     case: tuple[RoadGraph, list[int]], data: st.DataObject
 ) -> None:
     """Every tree entry after applies, replacements (slower and faster pairs at once) and reverts,
-    repaired in blocks of any size with the Dijkstra parts split or grouped, equals a fresh build
+    repaired in blocks of any size, on one thread or several, equals a fresh build
     exactly; each next node is on a fastest path (its time is that road's plus the next node's)."""
     import routing.engine as engine_module
     import routing.repair as repair_module
@@ -251,14 +251,17 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     saved = (
         engine_module.REPAIR_LIMIT_DIVISOR,
         repair_module.BLOCK_SCRATCH_BYTES,
-        repair_module.DIJKSTRA_GROUP_NODES,
+        repair_module.REPAIR_THREADS,
+        repair_module.PARALLEL_MIN_ENTRIES,
     )
+    # split across threads between trees even for tiny regions, or never
+    repair_module.REPAIR_THREADS = data.draw(st.sampled_from([1, 2, 3]))
+    repair_module.PARALLEL_MIN_ENTRIES = data.draw(st.sampled_from([1, 100_000]))
     engine_module.REPAIR_LIMIT_DIVISOR = data.draw(st.sampled_from([1, 4]))
     # scratch for one tree per block .. all trees in one block
     repair_module.BLOCK_SCRATCH_BYTES = (
         data.draw(st.integers(1, 4)) * graph.n_nodes * repair_module.SCRATCH_BYTES_PER_ENTRY
     )
-    repair_module.DIJKSTRA_GROUP_NODES = data.draw(st.sampled_from([1, 3, 16_384]))
     try:
         engine = engine_for(graph, facilities)
         in_force: dict[str, tuple[tuple[int, ...], float]] = {}
@@ -302,7 +305,8 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
         (
             engine_module.REPAIR_LIMIT_DIVISOR,
             repair_module.BLOCK_SCRATCH_BYTES,
-            repair_module.DIJKSTRA_GROUP_NODES,
+            repair_module.REPAIR_THREADS,
+            repair_module.PARALLEL_MIN_ENTRIES,
         ) = saved
 
 

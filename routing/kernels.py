@@ -1,0 +1,259 @@
+"""Compiled loops for repairing facility trees: the subtree walk and the region Dijkstra.
+
+Both are written as plain, typed Python over NumPy arrays and compiled with numba (``nogil``,
+cached on disk next to this module). A subtree walk or a heap is a loop of tiny steps, one
+per tree entry: as NumPy calls their per-call overhead dominated (about 1,000 levels of a
+breadth-first walk per closure on a province graph), compiled they cost what the entries cost.
+
+Keys address an entry of the ``(trees, nodes)`` arrays as ``row * n + node``; ``pred`` holds
+each entry's next node towards the tree's facility (``no_node`` where none).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
+    Int32Array = npt.NDArray[np.int32]
+    FloatArray = npt.NDArray[np.float64]
+
+_F = TypeVar("_F", bound="Callable[..., Any]")
+
+
+def _compiled(fn: _F) -> _F:
+    """Compile ``fn`` without the GIL, cached on disk (its types stay as written)."""
+    return cast("_F", njit(cache=True, nogil=True)(fn))
+
+
+@_compiled
+def _grow(a: IntArray, used: int) -> IntArray:
+    bigger = np.empty(2 * len(a), np.int64)
+    bigger[:used] = a[:used]
+    return bigger
+
+
+@_compiled
+def walk_subtrees(
+    indptr: IntArray,
+    indices: IntArray,
+    pred: Int32Array,
+    n: int,
+    roots: IntArray,
+    limit: int,
+) -> tuple[IntArray, IntArray]:
+    """Entries whose tree path passes through a root entry (roots included), and rows cut off.
+
+    ``indptr``/``indices``: the reverse CSR (for each node, the nodes with a road into it);
+    ``roots``: sorted, unique keys. A row whose part grows past ``limit`` entries is left out
+    of the region and returned as cut off. The region comes row by row (rows ascending), each
+    row's entries sorted. In a tree every node has one parent, so a depth-first walk reaches
+    each entry once; a root lying below another root is left to its own walk.
+    """
+    n_roots = len(roots)
+    out = np.empty(max(1024, 64 * n_roots), np.int64)
+    cut = np.empty(n_roots, np.int64)
+    stack = np.empty(1024, np.int64)
+    n_cut = 0
+    used = 0
+    i = 0
+    while i < n_roots:
+        row = roots[i] // n
+        j = i
+        while j < n_roots and roots[j] // n == row:
+            j += 1
+        base = row * n
+        row_roots = roots[i:j]
+        start = used
+        over = False
+        for r in range(i, j):
+            stack[0] = roots[r] - base
+            sp = 1
+            while sp > 0:
+                sp -= 1
+                v = stack[sp]
+                if used - start >= limit:
+                    over = True
+                    break
+                if used == len(out):
+                    out = _grow(out, used)
+                out[used] = base + v
+                used += 1
+                for e in range(indptr[v], indptr[v + 1]):
+                    u = indices[e]
+                    if pred[base + u] != v:
+                        continue
+                    if j - i > 1:  # several roots in this tree: one may lie below another
+                        p = np.searchsorted(row_roots, base + u)
+                        if p < j - i and row_roots[p] == base + u:
+                            continue
+                    if sp == len(stack):
+                        stack = _grow(stack, sp)
+                    stack[sp] = u
+                    sp += 1
+            if over:
+                break
+        if over:
+            used = start
+            cut[n_cut] = row
+            n_cut += 1
+        else:
+            out[start:used].sort()
+        i = j
+    return out[:used].copy(), cut[:n_cut].copy()
+
+
+@_compiled
+def _sift_up(heap_d: FloatArray, heap_i: IntArray, pos: IntArray, k: int, d: float, i: int) -> None:
+    """Put item ``i`` with key ``d`` at slot ``k`` of the 4-ary min-heap and move it up."""
+    while k > 0:
+        parent = (k - 1) >> 2
+        if heap_d[parent] <= d:
+            break
+        heap_d[k] = heap_d[parent]
+        heap_i[k] = heap_i[parent]
+        pos[heap_i[k]] = k
+        k = parent
+    heap_d[k] = d
+    heap_i[k] = i
+    pos[i] = k
+
+
+@_compiled
+def _pop(heap_d: FloatArray, heap_i: IntArray, pos: IntArray, size: int) -> int:
+    """Remove the top of the heap of ``size`` items (read it first); returns the new size."""
+    pos[heap_i[0]] = -2  # settled
+    size -= 1
+    if size == 0:
+        return 0
+    d, i = heap_d[size], heap_i[size]
+    k = 0
+    while True:
+        first = 4 * k + 1
+        if first >= size:
+            break
+        best, best_d = first, heap_d[first]
+        for c in range(first + 1, min(first + 4, size)):
+            if heap_d[c] < best_d:
+                best, best_d = c, heap_d[c]
+        if best_d >= d:
+            break
+        heap_d[k] = best_d
+        heap_i[k] = heap_i[best]
+        pos[heap_i[k]] = k
+        k = best
+    heap_d[k] = d
+    heap_i[k] = i
+    pos[i] = k
+    return size
+
+
+#: The compiled graph's arrays a repair reads: forward CSR (``forward_indptr``, ``pair_v``:
+#: each node's roads out, heads ascending) and reverse CSR (``reverse_indptr``,
+#: ``reverse_indices``, ``reverse_pair``: each node's roads in).
+Csr = tuple["IntArray", "IntArray", "IntArray", "IntArray", "IntArray"]
+
+
+@_compiled
+def _search_part(
+    g: Csr,
+    time_s: FloatArray,
+    dist: FloatArray,
+    part: IntArray,
+    local: IntArray,
+    out: tuple[FloatArray, Int32Array],
+) -> None:
+    """Dijkstra over one tree's part (keys ``part``; ``local``: node -> index in the part).
+
+    An indexed 4-ary heap: an entry found faster moves up in place (no stale items).
+    """
+    forward_indptr, pair_v, reverse_indptr, reverse_indices, reverse_pair = g
+    d_new, p_new = out
+    m = len(part)
+    base = part[0] - part[0] % len(local)
+    heap_d = np.empty(m, np.float64)
+    heap_i = np.empty(m, np.int64)
+    pos = np.full(m, -1, np.int64)  # slot in the heap; -1 never queued, -2 settled
+    size = 0
+    for x in range(m):  # seeds: each entry's fastest road out of the part
+        v = part[x] - base
+        best, head = np.inf, -1
+        for p in range(forward_indptr[v], forward_indptr[v + 1]):
+            h = pair_v[p]
+            if local[h] < 0:
+                t = time_s[p] + dist[base + h]
+                if t < best:
+                    best, head = t, h
+        if best < np.inf:
+            d_new[x] = best
+            p_new[x] = head
+            _sift_up(heap_d, heap_i, pos, size, best, x)
+            size += 1
+    while size > 0:
+        d, x = heap_d[0], heap_i[0]
+        size = _pop(heap_d, heap_i, pos, size)
+        v = part[x] - base
+        for e in range(reverse_indptr[v], reverse_indptr[v + 1]):
+            y = local[reverse_indices[e]]
+            if y >= 0:
+                t = time_s[reverse_pair[e]] + d
+                if t < d_new[y]:
+                    d_new[y] = t
+                    p_new[y] = v
+                    if pos[y] >= 0:
+                        _sift_up(heap_d, heap_i, pos, pos[y], t, y)
+                    else:
+                        _sift_up(heap_d, heap_i, pos, size, t, y)
+                        size += 1
+
+
+@_compiled
+def repair_region(
+    g: Csr, time_s: FloatArray, dist: FloatArray, n: int, region: IntArray, no_node: int
+) -> tuple[FloatArray, Int32Array]:
+    """New times and next nodes of the region's entries (keys grouped by row), by Dijkstra.
+
+    ``dist`` is the flat time array, valid outside the region. Each row's part is searched on
+    its own: an entry's first tentative time is its fastest road out of the part to an entry
+    outside it (ties to the lowest next node), then times spread inside the part along the
+    roads into its entries. Times are the same sums a full Dijkstra makes (a road's time plus
+    the next node's time), so they are equal bit for bit.
+    """
+    k = len(region)
+    d_new = np.full(k, np.inf)
+    p_new = np.full(k, no_node, np.int32)
+    local = np.full(n, -1, np.int64)
+    lo = 0
+    while lo < k:
+        row = region[lo] // n
+        hi = lo
+        while hi < k and region[hi] // n == row:
+            hi += 1
+        for x in range(lo, hi):
+            local[region[x] - row * n] = x - lo
+        _search_part(g, time_s, dist, region[lo:hi], local, (d_new[lo:hi], p_new[lo:hi]))
+        for x in range(lo, hi):
+            local[region[x] - row * n] = -1
+        lo = hi
+    return d_new, p_new
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) both kernels now, on a two-node graph.
+
+    The first compile takes seconds; done when an engine is built, so that the first road
+    closure a dispatcher puts in does not pay for it.
+    """
+    one_way = np.array([0, 1, 1], np.int64)  # node 0 -> node 1, one road
+    heads = np.array([1], np.int64)
+    graph = (one_way, heads, np.array([0, 0, 1], np.int64), np.array([0], np.int64), np.array([0], np.int64))
+    pred = np.array([1, -1], np.int32)
+    region, _ = walk_subtrees(graph[2], graph[3], pred, 2, np.array([0], np.int64), 2)
+    repair_region(graph, np.array([1.0]), np.array([1.0, 0.0]), 2, region, -1)
