@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from routing.compiled import concat_ranges
-from routing.kernels import repair_region, walk_subtrees
+from routing.kernels import improve_rows, repair_region, walk_subtrees
 from routing.trees import NO_NODE
 
 if TYPE_CHECKING:
@@ -103,13 +102,6 @@ def lazy_zeros(size: int, dtype: type[_Scalar]) -> npt.NDArray[_Scalar]:
     return out
 
 
-def _first_in_group(sorted_keys: IntArray) -> npt.NDArray[np.bool_]:
-    """Mask of the first element of each run of equal keys (empty in, empty out)."""
-    mask = np.ones(len(sorted_keys), dtype=bool)
-    mask[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return mask
-
-
 class TreeChanges:
     """New times and next nodes for some entries of the trees, the tree arrays left untouched.
 
@@ -128,6 +120,11 @@ class TreeChanges:
         self._records: list[tuple[IntArray, FloatArray, Int32Array]] = []
         self._applied = 0  # records copied into the scratch arrays below (made on first read)
         self._scratch: tuple[npt.NDArray[np.bool_], FloatArray, Int32Array] | None = None
+
+    @property
+    def tree_dist(self) -> FloatArray:
+        """The flat time array of the trees (read only)."""
+        return self._dist
 
     def set(self, keys: IntArray, dist: FloatArray, pred: Int32Array) -> None:
         """Record new values (``keys`` unique)."""
@@ -149,16 +146,6 @@ class TreeChanges:
             new_pred[i] = pred
         self._applied = len(self._records)
         return self._scratch
-
-    def dist(self, keys: IntArray) -> FloatArray:
-        """Current time of each entry: the new one if changed, else the tree's."""
-        out = self._dist[keys]
-        if self._records:
-            changed, new_dist, _ = self._sync()
-            i = keys - self._offset
-            hit = changed[i]
-            out[hit] = new_dist[i[hit]]
-        return out
 
     def collect(self) -> tuple[IntArray, FloatArray, Int32Array]:
         """The changed entries: ``(keys, times, next nodes)``, keys sorted unless one record."""
@@ -218,26 +205,17 @@ def repair_faster(
 ) -> None:
     """Propagate the improvements that faster ``pairs`` bring to trees ``rows`` into ``changes``."""
     n = c.n_nodes
-    x, y = c.pair_u[pairs], c.pair_v[pairs]
-    row_base = (rows.astype(np.int64) * n)[:, None]
-    xk, yk = (row_base + x).ravel(), (row_base + y).ravel()
-    froms = np.tile(y, len(rows))
-    cand = np.tile(w.time_s[pairs], len(rows)) + changes.dist(yk)
-    better = cand < changes.dist(xk)
-    keys, froms, times = xk[better], froms[better], cand[better]
-    while keys.size:
-        order = np.lexsort((froms, times, keys))
-        keys, froms, times = keys[order], froms[order], times[order]
-        first = _first_in_group(keys)
-        # each candidate beat its entry's time when made (nothing has changed since)
-        keys, froms, times = keys[first], froms[first], times[first]
-        changes.set(keys, times, froms.astype(np.int32))
-        # relax the roads into the improved entries
-        nodes = keys % n
-        starts = c.reverse_indptr[nodes]
-        counts = c.reverse_indptr[nodes + 1] - starts
-        idx = concat_ranges(starts, counts)
-        t = np.repeat(times, counts) + w.time_s[c.reverse_pair[idx]]
-        into = np.repeat(keys - nodes, counts) + c.reverse_indices[idx]
-        ok = t < changes.dist(into)
-        keys, froms, times = into[ok], np.repeat(nodes, counts)[ok], t[ok]
+    if not rows.size or not pairs.size:
+        return
+    graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
+    faster = (c.pair_u[pairs], c.pair_v[pairs], w.time_s[pairs])
+    prior = changes.collect()  # what the slower pairs changed in these trees, sorted by row
+    rows = np.asarray(rows, dtype=np.int64)
+    done = _on_threads(
+        lambda part: improve_rows(graph, w.time_s, changes.tree_dist, n, part // n, faster, prior),
+        _by_rows(rows * n, n, len(rows) * n),
+    )
+    if len(done) == 1:
+        changes.set(*done[0])
+    else:  # one record: with no slower pairs, what collect hands back as it is
+        changes.set(*(np.concatenate(parts) for parts in zip(*done, strict=True)))
