@@ -111,7 +111,7 @@ def walk_subtrees(
 
 
 @_compiled
-def _sift_up(heap_d: FloatArray, heap_i: IntArray, pos: IntArray, k: int, d: float, i: int) -> None:
+def _sift_up(heap_d: FloatArray, heap_i: Int32Array, pos: Int32Array, k: int, d: float, i: int) -> None:
     """Put item ``i`` with key ``d`` at slot ``k`` of the 4-ary min-heap and move it up."""
     while k > 0:
         parent = (k - 1) >> 2
@@ -127,7 +127,7 @@ def _sift_up(heap_d: FloatArray, heap_i: IntArray, pos: IntArray, k: int, d: flo
 
 
 @_compiled
-def _pop(heap_d: FloatArray, heap_i: IntArray, pos: IntArray, size: int) -> int:
+def _pop(heap_d: FloatArray, heap_i: Int32Array, pos: Int32Array, size: int) -> int:
     """Remove the top of the heap of ``size`` items (read it first); returns the new size."""
     pos[heap_i[0]] = -2  # settled
     size -= 1
@@ -167,7 +167,7 @@ def _search_part(
     time_s: FloatArray,
     dist: FloatArray,
     part: IntArray,
-    local: IntArray,
+    local: Int32Array,
     out: tuple[FloatArray, Int32Array],
 ) -> None:
     """Dijkstra over one tree's part (keys ``part``; ``local``: node -> index in the part).
@@ -179,8 +179,8 @@ def _search_part(
     m = len(part)
     base = part[0] - part[0] % len(local)
     heap_d = np.empty(m, np.float64)
-    heap_i = np.empty(m, np.int64)
-    pos = np.full(m, -1, np.int64)  # slot in the heap; -1 never queued, -2 settled
+    heap_i = np.empty(m, np.int32)
+    pos = np.full(m, -1, np.int32)  # slot in the heap; -1 never queued, -2 settled
     size = 0
     for x in range(m):  # seeds: each entry's fastest road out of the part
         v = part[x] - base
@@ -229,7 +229,7 @@ def repair_region(
     k = len(region)
     d_new = np.full(k, np.inf)
     p_new = np.full(k, no_node, np.int32)
-    local = np.full(n, -1, np.int64)
+    local = np.full(n, -1, np.int32)
     lo = 0
     while lo < k:
         row = region[lo] // n
@@ -254,7 +254,7 @@ def _double(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
 #: value, 1 changed before, 2 improved here), heap slots (set once improved), the heap, and
 #: the entries touched.
 Work = tuple[
-    "FloatArray", "Int32Array", "npt.NDArray[np.int8]", "IntArray", "FloatArray", "IntArray", "IntArray"
+    "FloatArray", "Int32Array", "npt.NDArray[np.int8]", "Int32Array", "FloatArray", "Int32Array", "Int32Array"
 ]
 
 
@@ -303,10 +303,10 @@ def improve_rows(
         np.empty(n, np.float64),
         np.empty(n, np.int32),
         np.zeros(n, np.int8),
-        np.empty(n, np.int64),  # read only where state is 2
+        np.empty(n, np.int32),  # read only where state is 2
         np.empty(n, np.float64),
-        np.empty(n, np.int64),
-        np.empty(n, np.int64),
+        np.empty(n, np.int32),
+        np.empty(n, np.int32),
     )
     _, _, state, pos, heap_d, heap_i, touched = work
     d_row, p_row = work[0], work[1]
