@@ -114,7 +114,9 @@ class RoutingEngine:
         #: how many trees the last condition update repaired, and how many of them from scratch
         self.last_update_trees = 0
         self.last_update_full_trees = 0
-        self._dist, self._pred = self._load_or_compute_trees(cache_dir)
+        dist, pred = self._load_or_compute_trees(cache_dir)
+        # C order: updates write through flat views (``reshape(-1)`` must not copy)
+        self._dist, self._pred = np.ascontiguousarray(dist), np.ascontiguousarray(pred)
         warm_up()  # the repair kernels: compiled now, not at the first road closure
         self._reverse: tuple[str, csr_matrix] | None = None
         self._top_speed: tuple[str, float] | None = None
@@ -650,7 +652,7 @@ class RoutingEngine:
             roots = (np.arange(n_trees)[:, None] * n + c.pair_u[slower])[hit]
             region, cut = subtrees(c, pred_flat, roots, limit)
         full_rows = cut.tolist()
-        collected: list[tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.int32]]] = []
+        collected: list[tuple[IntArray, FloatArray, npt.NDArray[np.int32]]] = []  # flat keys, times, next
         block = rows_per_block(n)
         for first in range(0, n_trees if slower.size or faster.size else 0, block):
             stop = min(first + block, n_trees)
@@ -661,24 +663,24 @@ class RoutingEngine:
                 rows = np.arange(first, stop)
                 repair_faster(c, w_new, changes, rows[~np.isin(rows, cut)], faster)
             keys, d, p = changes.collect()
-            collected.append((*np.divmod(keys, n), d, p))
+            collected.append((keys, d, p))
         full = None
         if full_rows:
             full = compute_trees(
                 c.reverse_matrix(w_new), self._tree_nodes[full_rows].tolist(), workers=self.workers
             )
         repaired = np.zeros(n_trees, dtype=bool)
-        for row, _, _, _ in collected:
-            repaired[row] = True
+        for keys, _, _ in collected:
+            repaired[keys // n] = True
         overlay = self._next_overlay(new, collected, full_rows, full)
         with self._lock:
             self._base_keys, self._base_dist, self._base_pred = overlay
             if not new:  # the current trees are the base again: no base point trees needed
                 self._base_point_trees = {}
                 self._base_reverse = None
-            for row, node, dv, pv in collected:
-                self._dist[row, node] = dv
-                self._pred[row, node] = pv
+            for keys, dv, pv in collected:  # the flat views write into the tree arrays
+                dist_flat[keys] = dv
+                pred_flat[keys] = pv
             if full is not None:
                 self._dist[full_rows] = full[0]
                 self._pred[full_rows] = full[1]
@@ -909,7 +911,7 @@ class RoutingEngine:
     def _next_overlay(
         self,
         new: dict[str, tuple[RoadCondition, IntArray]],
-        collected: list[tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.int32]]],
+        collected: list[tuple[IntArray, FloatArray, npt.NDArray[np.int32]]],
         full_rows: list[int],
         full: tuple[FloatArray, npt.NDArray[np.int32]] | None,
     ) -> tuple[IntArray, FloatArray, npt.NDArray[np.int32]]:
@@ -927,9 +929,9 @@ class RoutingEngine:
         keys_l: list[IntArray] = []
         dist_l: list[FloatArray] = []
         pred_l: list[npt.NDArray[np.int32]] = []
-        for row, node, dv, pv in collected:
-            keep = ~np.isin(row, full_rows) if full_rows else slice(None)
-            keys_l.append((row * n + node)[keep])
+        for keys, dv, pv in collected:
+            keep = ~np.isin(keys // n, full_rows) if full_rows else slice(None)
+            keys_l.append(keys[keep])
             dist_l.append(np.asarray(dv, dtype=np.float64)[keep])
             pred_l.append(np.asarray(pv, dtype=np.int32)[keep])
         if full is not None:
