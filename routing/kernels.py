@@ -41,6 +41,16 @@ def _grow(a: IntArray, used: int) -> IntArray:
 
 
 @_compiled
+def _row_end(keys: IntArray, i: int, n: int) -> int:
+    """End of the run of ``keys`` (grouped by row) in the row of ``keys[i]``."""
+    row = keys[i] // n
+    j = i
+    while j < len(keys) and keys[j] // n == row:
+        j += 1
+    return j
+
+
+@_compiled
 def walk_subtrees(
     indptr: IntArray,
     indices: IntArray,
@@ -66,9 +76,7 @@ def walk_subtrees(
     i = 0
     while i < n_roots:
         row = roots[i] // n
-        j = i
-        while j < n_roots and roots[j] // n == row:
-            j += 1
+        j = _row_end(roots, i, n)
         base = row * n
         row_roots = roots[i:j]
         start = used
@@ -233,9 +241,7 @@ def repair_region(
     lo = 0
     while lo < k:
         row = region[lo] // n
-        hi = lo
-        while hi < k and region[hi] // n == row:
-            hi += 1
+        hi = _row_end(region, lo, n)
         for x in range(lo, hi):
             local[region[x] - row * n] = x - lo
         _search_part(g, time_s, dist, region[lo:hi], local, (d_new[lo:hi], p_new[lo:hi]))
