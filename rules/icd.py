@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
 
 from rules.errors import UnknownCodeError
 
@@ -49,123 +55,146 @@ def description(code: str) -> str:
     return str(_icd.get_description(validate(code)))
 
 
-#: Indonesian names staff type for common referral diagnoses (Puskesmas usage; the codes are WHO
-#: ICD-10 categories). Search also matches WHO's English titles and the codes themselves.
-INDONESIAN_TERMS: tuple[tuple[str, str], ...] = (
-    ("O72", "perdarahan postpartum (pasca persalinan)"),
-    ("O46", "perdarahan antepartum"),
-    ("O44", "plasenta previa"),
-    ("O45", "solusio plasenta"),
-    ("O14", "preeklampsia"),
-    ("O15", "eklampsia"),
-    ("O13", "hipertensi dalam kehamilan"),
-    ("O62", "kelainan his / persalinan lama"),
-    ("O63", "partus lama"),
-    ("O64", "persalinan macet (malposisi janin)"),
-    ("O42", "ketuban pecah dini"),
-    ("O60", "persalinan prematur"),
-    ("O00", "kehamilan ektopik"),
-    ("O03", "abortus spontan"),
-    ("O21", "hiperemesis gravidarum"),
-    ("O99", "anemia dalam kehamilan"),
-    ("P07", "bayi berat lahir rendah (BBLR), prematur"),
-    ("P22", "gawat napas bayi baru lahir"),
-    ("P21", "asfiksia lahir"),
-    ("P59", "ikterus neonatorum (bayi kuning)"),
-    ("P36", "sepsis neonatorum"),
-    ("I21", "infark miokard akut (serangan jantung)"),
-    ("I20", "angina pektoris (nyeri dada jantung)"),
-    ("I50", "gagal jantung"),
-    ("I10", "hipertensi esensial (darah tinggi)"),
-    ("I63", "stroke infark (sumbatan)"),
-    ("I61", "stroke perdarahan intraserebral"),
-    ("I64", "stroke"),
-    ("A97", "demam berdarah dengue (DBD), demam dengue"),
-    ("A01", "demam tifoid (tipes)"),
-    ("A09", "diare dan gastroenteritis"),
-    ("A15", "tuberkulosis (TB) paru"),
-    ("A41", "sepsis"),
-    ("B54", "malaria"),
-    ("B20", "HIV"),
-    ("J18", "pneumonia (radang paru)"),
-    ("J45", "asma"),
-    ("J44", "PPOK (penyakit paru obstruktif kronik)"),
-    ("E11", "diabetes melitus tipe 2 (kencing manis)"),
-    ("E10", "diabetes melitus tipe 1"),
-    ("E43", "gizi buruk berat"),
-    ("E44", "gizi kurang"),
-    ("N18", "gagal ginjal kronik (cuci darah)"),
-    ("N17", "gagal ginjal akut"),
-    ("N39", "infeksi saluran kemih (ISK)"),
-    ("K35", "radang usus buntu (apendisitis akut)"),
-    ("K56", "ileus / sumbatan usus"),
-    ("K25", "tukak lambung"),
-    ("K92", "perdarahan saluran cerna"),
-    ("K74", "sirosis hati"),
-    ("S06", "cedera kepala"),
-    ("S72", "patah tulang paha (fraktur femur)"),
-    ("S52", "patah tulang lengan bawah"),
-    ("T14", "luka / cedera"),
-    ("T30", "luka bakar"),
-    ("T63", "gigitan ular berbisa"),
-    ("G40", "epilepsi (kejang)"),
-    ("R56", "kejang"),
-    ("F20", "skizofrenia"),
-    ("F32", "depresi"),
-    ("H26", "katarak"),
-    ("H25", "katarak senilis"),
-    ("C50", "kanker payudara"),
-    ("C53", "kanker leher rahim (serviks)"),
-    ("D64", "anemia"),
-    ("K02", "karies gigi"),
-    ("H66", "radang telinga tengah (otitis media)"),
-)
+@dataclass(frozen=True)
+class Term:
+    """A vocabulary entry: an ICD-10 code with the Indonesian name shown and what else staff type."""
+
+    code: str
+    name: str
+    also: tuple[str, ...]
+    area: str
+    order: int  # position in the vocabulary file (most common in referrals first, per field)
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents and punctuation off, single spaces (``Pre-eklampsia`` -> ``pre eklampsia``)."""
+    t = unicodedata.normalize("NFKD", text.casefold())
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z.]+", " ", t).split())
+
+
+def vocabulary_path(lang: str = "id") -> Path:
+    """The clinical vocabulary shipped with rujuk (``rules/vocab/<lang>.yaml``)."""
+    return Path(str(resources.files("rules") / "vocab" / f"{lang}.yaml"))
+
+
+@lru_cache(maxsize=4)
+def vocabulary(path: Path | None = None) -> tuple[Term, ...]:
+    """The vocabulary's entries; :class:`UnknownCodeError` names an entry whose code ICD-10 lacks."""
+    p = path or vocabulary_path()
+    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    out = []
+    for i, e in enumerate(raw["entries"]):
+        code = validate(str(e["code"]))
+        also = tuple(str(a) for a in e.get("also") or ())
+        out.append(Term(code=code, name=str(e["name"]), also=also, area=str(e.get("area", "")), order=i))
+    codes = [t.code for t in out]
+    if len(set(codes)) != len(codes):
+        dup = sorted({c for c in codes if codes.count(c) > 1})
+        msg = f"{p.name}: codes listed twice: {', '.join(dup)}"
+        raise ValueError(msg)
+    return tuple(out)
 
 
 _CODE_LIKE = re.compile(r"^[a-z]\d{0,2}(\.?\d{0,2})?$")
 
 
+@dataclass(frozen=True)
+class _Entry:
+    code: str
+    title: str
+    name: str  # Indonesian name shown ("" for none)
+    own: tuple[str, ...]  # folded names and abbreviations of this code
+    inherited: tuple[str, ...]  # folded names of its category (a subcategory with none of its own)
+    title_folded: str
+    area: str
+    order: int
+
+
 @lru_cache(maxsize=1)
-def _index() -> tuple[tuple[str, str, str], ...]:
-    """(code, WHO title, folded search text) of every category and subcategory."""
-    names: dict[str, list[str]] = {}
-    for code, term in INDONESIAN_TERMS:
-        names.setdefault(code, []).append(term)
+def _index() -> tuple[_Entry, ...]:
+    """Every ICD-10 category and subcategory with its vocabulary names."""
+    terms = {t.code: t for t in vocabulary()}
     out = []
     for code in _icd.get_all_codes(with_dots=True):
         c = str(code)
         if "-" in c or not c[:1].isalpha() or len(c) < 3 or not c[1:3].isdigit():
             continue  # chapters and blocks: too broad for a diagnosis
         title = str(_icd.get_description(c))
-        local = " ".join(names.get(c, names.get(c[:3], ())))  # a subcategory: its category's name
-        out.append((c, title, f"{c} {title} {local}".casefold()))
+        term = terms.get(c)
+        parent = terms.get(c[:3]) if len(c) > 3 else None
+        own = tuple(_fold(x) for x in ((term.name, *term.also) if term else ()))
+        inherited = tuple(_fold(x) for x in ((parent.name, *parent.also) if parent and not term else ()))
+        if term:
+            name = term.name
+        elif parent:  # a subcategory with no name of its own: its category's, told apart by the code
+            name = f"{parent.name} ({c})"
+        else:
+            name = ""
+        anchor = term or parent
+        out.append(
+            _Entry(
+                code=c,
+                title=title,
+                name=name,
+                own=own,
+                inherited=inherited,
+                title_folded=_fold(title),
+                area=anchor.area if anchor else "",
+                order=anchor.order if anchor else 1_000_000,
+            )
+        )
     return tuple(out)
 
 
-def search(query: str, *, limit: int = 20) -> list[tuple[str, str, str]]:
+def _word_prefixes(query_words: list[str], text: str) -> bool:
+    """Every query word begins some word of ``text``."""
+    words = text.split()
+    return all(any(w.startswith(q) for w in words) for q in query_words)
+
+
+def _tier(e: _Entry, q: str, words: list[str], code_q: str) -> int | None:
+    """How well ``e`` answers the folded query: lower is better; None for no match."""
+    if code_q and e.code.casefold().replace(".", "").startswith(code_q):
+        return 0
+    if q in e.own:
+        return 1  # exactly a name, spelling or abbreviation of this code
+    if any(t.startswith(q) for t in e.own):
+        return 2
+    if any(_word_prefixes(words, t) for t in e.own):
+        return 3
+    if q in e.inherited or any(_word_prefixes(words, t) for t in e.inherited):
+        return 4  # a subcategory found by its category's words
+    if _word_prefixes(words, e.title_folded):
+        return 5  # WHO's English title
+    return None
+
+
+def areas() -> frozenset[str]:
+    """The fields the vocabulary's entries belong to (what ``search(prefer=...)`` accepts)."""
+    return frozenset(t.area for t in vocabulary())
+
+
+def search(query: str, *, limit: int = 20, prefer: str | None = None) -> list[tuple[str, str, str]]:
     """Codes for what staff type: a code (``o72``, ``O72.1``) or words in Indonesian or English.
 
-    Returns ``(code, WHO title, Indonesian name or "")``; code matches first, then categories
-    before subcategories; every word must match.
+    Returns ``(code, WHO title, Indonesian name or "")``, best first: code matches, then a
+    name or abbreviation typed exactly, then names that begin with what was typed, then names
+    whose words begin with each word typed, then WHO's English title. Within a tier entries of
+    the ``prefer`` field (e.g. ``obstetri`` at a maternity-facing facility) come first, then the
+    vocabulary's order (most common in referrals first), categories before their subcategories.
     """
-    q = query.strip().casefold()
+    q = _fold(query)
     if not q:
         return []
-    indonesian = dict(INDONESIAN_TERMS)
     words = q.split()
     code_q = q.replace(".", "") if _CODE_LIKE.match(q) else ""
-    hits: list[tuple[int, int, str, str]] = []
-    for code, title, text in _index():
-        folded = code.casefold()
-        if code_q and folded.replace(".", "").startswith(code_q):
-            rank = 0
-        elif all(w in text for w in words):
-            rank = 1 if code in indonesian else 2
-        else:
+    hits: list[tuple[int, int, int, int, str, _Entry]] = []
+    for e in _index():
+        tier = _tier(e, q, words, code_q)
+        if tier is None:
             continue
-        hits.append((rank, len(code), code, title))
-    hits.sort()
-    return [
-        (code, title, indonesian.get(code, indonesian.get(code[:3], "")))
-        for _, _, code, title in hits[:limit]
-    ]
+        field = 0 if prefer and e.area == prefer else 1
+        hits.append((tier, field, e.order, len(e.code), e.code, e))
+    hits.sort(key=lambda h: h[:5])
+    return [(e.code, e.title, e.name) for *_, e in hits[:limit]]

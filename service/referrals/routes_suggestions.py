@@ -134,7 +134,13 @@ def _road_reasons(
 async def icd10_search(
     q: Annotated[str, Query(min_length=1, max_length=100, description="a code (o72, O72.1) or words")],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    prefer: Annotated[
+        str | None,
+        Query(max_length=40, description="the user's field (e.g. obstetri): its codes first within a tier"),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """WHO ICD-10 codes for what staff type: by code, Indonesian name or WHO's English title."""
-    hits = await run_in_threadpool(icd.search, q, limit=limit)
+    """WHO ICD-10 codes for what staff type: by code, Indonesian name, abbreviation or WHO's English title."""
+    if prefer is not None and prefer not in icd.areas():
+        raise InputError("query.prefer", f"unknown field; one of: {', '.join(sorted(icd.areas()))}")
+    hits = await run_in_threadpool(icd.search, q, limit=limit, prefer=prefer)
     return [{"code": c, "title": t, "name_id": n} for c, t, n in hits]

@@ -107,8 +107,8 @@ def test_base_map_is_rujuks_own_data(client: TestClient, sambas: Dataset) -> Non
 
 @pytest.mark.parametrize(
     ("q", "first"),
-    [("o72", "O72"), ("O72.1", "O72.1"), ("o721", "O72.1"), ("perdarahan postpartum", "O72"), ("bblr", "P07"),
-     ("demam berdarah", "A97"), ("postpartum haemorrhage", "O72"), ("stroke", "I61")],
+    [("o72", "O72"), ("O72.1", "O72.1"), ("o721", "O72.1"), ("perdarahan postpartum", "O72"), ("bblr", "P07.1"),
+     ("demam berdarah", "A97"), ("postpartum haemorrhage", "O72"), ("stroke", "I64"), ("pendarahan", "O72")],
 )  # fmt: skip
 def test_icd10_search_by_code_indonesian_or_english(client: TestClient, q: str, first: str) -> None:
     r = client.get("/api/icd10", params={"q": q, "limit": 5})
@@ -128,10 +128,17 @@ def test_icd10_search_errors_name_the_field(client: TestClient) -> None:
     assert client.get("/api/icd10", params={"q": "zzzz qqqq"}).json() == []
 
 
-def test_every_indonesian_term_is_a_who_code() -> None:
-    for code, name in icd.INDONESIAN_TERMS:
-        assert icd.validate(code) == code, name
-        assert any(h[0] == code for h in icd.search(name, limit=50)), name
+def test_icd10_search_prefers_the_users_field_and_refuses_an_unknown_one(client: TestClient) -> None:
+    plain = client.get("/api/icd10", params={"q": "kejang", "limit": 5}).json()
+    assert plain[0]["code"] == "R56"  # "Kejang" is exactly its name
+    child = client.get("/api/icd10", params={"q": "kejang d", "prefer": "anak"}).json()
+    assert child[0]["code"] == "R56.0"
+    r = client.get("/api/icd10", params={"q": "kejang", "prefer": "obstetri"})
+    assert r.status_code == 200 and r.json()[0]["code"] == "R56"  # an exact name still comes first
+    r = client.get("/api/icd10", params={"q": "kejang", "prefer": "astrologi"})
+    assert r.status_code == 422
+    err = r.json()["errors"][0]
+    assert err["field"] == "query.prefer" and "obstetri" in err["message"]
 
 
 # ---------------------------------------------------------------------------------- planner
