@@ -109,6 +109,7 @@ class _Entry:
     title_folded: str
     area: str
     order: int
+    blob: str  # everything searchable, for a quick "could it match at all" test
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +143,7 @@ def _index() -> tuple[_Entry, ...]:
                 title_folded=_fold(title),
                 area=anchor.area if anchor else "",
                 order=anchor.order if anchor else 1_000_000,
+                blob=" ".join((c.casefold().replace(".", ""), c.casefold(), *own, *inherited, _fold(title))),
             )
         )
     return tuple(out)
@@ -191,6 +193,9 @@ def search(query: str, *, limit: int = 20, prefer: str | None = None) -> list[tu
     code_q = q.replace(".", "") if _CODE_LIKE.match(q) else ""
     hits: list[tuple[int, int, int, int, str, _Entry]] = []
     for e in _index():
+        by_code = bool(code_q) and e.blob.startswith(code_q)  # the blob begins with the code, dotless
+        if not by_code and not all(w in e.blob for w in words):
+            continue  # neither its code nor every word of the query: no tier can match
         tier = _tier(e, q, words, code_q)
         if tier is None:
             continue
