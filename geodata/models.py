@@ -82,6 +82,71 @@ class Equipment(StrEnum):
     LABORATORY = "laboratory"
 
 
+#: bed types and equipment as a sentence names them, per language (reasons, the letter, the pages)
+BED_NAMES: Mapping[str, Mapping[BedType, str]] = MappingProxyType(
+    {
+        "id": MappingProxyType(
+            {
+                BedType.ICU: "ICU",
+                BedType.HCU: "HCU",
+                BedType.NICU: "NICU",
+                BedType.PICU: "PICU",
+                BedType.ISOLATION: "isolasi",
+                BedType.MATERNITY: "bersalin",
+                BedType.GENERAL: "umum",
+            }
+        ),
+        "en": MappingProxyType(
+            {
+                BedType.ICU: "ICU",
+                BedType.HCU: "HCU",
+                BedType.NICU: "NICU",
+                BedType.PICU: "PICU",
+                BedType.ISOLATION: "isolation",
+                BedType.MATERNITY: "maternity",
+                BedType.GENERAL: "general",
+            }
+        ),
+    }
+)
+EQUIPMENT_NAMES: Mapping[str, Mapping[Equipment, str]] = MappingProxyType(
+    {
+        "id": MappingProxyType(
+            {
+                Equipment.CT: "CT scan",
+                Equipment.MRI: "MRI",
+                Equipment.CATH_LAB: "cath lab",
+                Equipment.VENTILATOR: "ventilator",
+                Equipment.DIALYSIS: "mesin hemodialisis",
+                Equipment.BLOOD_BANK: "bank darah",
+                Equipment.NICU_INCUBATOR: "inkubator NICU",
+                Equipment.XRAY: "rontgen",
+                Equipment.ULTRASOUND: "USG",
+                Equipment.ECG: "EKG",
+                Equipment.OPERATING_THEATRE: "kamar operasi",
+                Equipment.LABORATORY: "laboratorium",
+            }
+        ),
+        "en": MappingProxyType(
+            {
+                Equipment.CT: "CT scanner",
+                Equipment.MRI: "MRI",
+                Equipment.CATH_LAB: "cath lab",
+                Equipment.VENTILATOR: "ventilator",
+                Equipment.DIALYSIS: "dialysis machine",
+                Equipment.BLOOD_BANK: "blood bank",
+                Equipment.NICU_INCUBATOR: "NICU incubator",
+                Equipment.XRAY: "X-ray",
+                Equipment.ULTRASOUND: "ultrasound",
+                Equipment.ECG: "ECG",
+                Equipment.OPERATING_THEATRE: "operating theatre",
+                Equipment.LABORATORY: "laboratory",
+            }
+        ),
+    }
+)
+
+
 class Service(StrEnum):
     """Services: the 25 of the Perbup annex (24 specialties plus Alih Rawat) and first-level care."""
 

@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from string import Formatter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from geodata.models import SERVICE_LABELS, CompetencyLevel, Facility, HospitalClass
+from geodata.models import (
+    BED_NAMES,
+    EQUIPMENT_NAMES,
+    SERVICE_LABELS,
+    CompetencyLevel,
+    Facility,
+    HospitalClass,
+)
 from rules.errors import RequestError
 from rules.facts import Level, Specialist, StatusAge, Tri
 from rules.model import (
@@ -21,6 +28,7 @@ from rules.model import (
     Decision,
     ExcludedFacility,
     FacilityStatus,
+    InLanguage,
     RankedCandidate,
     Reason,
     ReferralRequest,
@@ -63,9 +71,15 @@ def level_rank(f: Facility) -> int:
 
 
 class _Context(dict[str, Any]):
-    """Placeholder values for reason texts; an unknown placeholder shows as '?'."""
+    """Placeholder values for reason texts; an unknown placeholder shows as '?'.
+
+    A value in one language (``beds.id``) that is not there is missing (``KeyError``): the text
+    then reads the plain value (``rules.model.InLanguage``).
+    """
 
     def __missing__(self, key: str) -> str:
+        if "." in key:
+            raise KeyError(key)
         return "?"
 
 
@@ -202,7 +216,10 @@ def _finished(rule: Rule, base: _Context, facility: str, travel_min: float) -> R
 def _finished_now(rule: Rule, ctx: _Context) -> Reason:
     """The reason with its texts formatted from ``ctx`` now."""
     d = rule.description
-    return Reason(rule.id, rule.effect, d.id.format_map(ctx), d.en.format_map(ctx), None, rule.references)
+    text_id = d.id.format_map(InLanguage(ctx, "id"))
+    return Reason(
+        rule.id, rule.effect, text_id, d.en.format_map(InLanguage(ctx, "en")), None, rule.references
+    )
 
 
 def _is_static(rule: Rule) -> bool:
@@ -515,6 +532,11 @@ def _request_context(
         specialty=SERVICE_LABELS[need.specialty] if need.specialty else "-",
         beds=", ".join(b.value for b in need.beds) or "-",
         equipment=", ".join(e.value for e in need.equipment) or "-",
+        **{f"beds.{lang}": ", ".join(said[b] for b in need.beds) or "-" for lang, said in BED_NAMES.items()},
+        **{
+            f"equipment.{lang}": ", ".join(said[e] for e in need.equipment) or "-"
+            for lang, said in EQUIPMENT_NAMES.items()
+        },
         region=region.name if region else "-",
         hospital=names.get(regional_hospital or "", "-"),
         codes=", ".join(request.icd10) or "-",

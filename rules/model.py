@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING, NamedTuple
 from geodata.models import BedType, Equipment, Service  # noqa: TC001  dataclass field types
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from datetime import datetime
 
 
@@ -118,6 +118,31 @@ class ClinicalNeed:
     sources: tuple[str, ...]  # mapping entry ids, or "request"
 
 
+class InLanguage(Mapping[str, object]):
+    """A reason's placeholder values read in one language.
+
+    ``{beds}`` is ``values["beds.id"]`` on a Bahasa text when the values hold one (a bed type's
+    name), else ``values["beds"]``.
+    """
+
+    __slots__ = ("_lang", "_values")
+
+    def __init__(self, values: Mapping[str, object], lang: str) -> None:
+        self._values, self._lang = values, lang
+
+    def __getitem__(self, key: str) -> object:
+        try:
+            return self._values[f"{key}.{self._lang}"]
+        except KeyError:
+            return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class Reason(NamedTuple):
     """One rule that admitted, excluded, boosted or demoted a facility, or shaped the decision.
 
@@ -137,12 +162,16 @@ class Reason(NamedTuple):
     @property
     def text_id(self) -> str:
         """The reason in Bahasa Indonesia."""
-        return self.template_id if self.values is None else self.template_id.format_map(self.values)
+        if self.values is None:
+            return self.template_id
+        return self.template_id.format_map(InLanguage(self.values, "id"))
 
     @property
     def text_en(self) -> str:
         """The reason in English."""
-        return self.template_en if self.values is None else self.template_en.format_map(self.values)
+        if self.values is None:
+            return self.template_en
+        return self.template_en.format_map(InLanguage(self.values, "en"))
 
     def text(self, lang: str = "id") -> str:
         """The reason in Bahasa Indonesia (``id``) or English (``en``)."""

@@ -22,7 +22,12 @@ from starlette.exceptions import HTTPException
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fastapi import FastAPI, Request
+
+#: a value a message's placeholder takes (a limit, a length, a list of choices as text)
+Scalar = str | int | float | bool
 
 #: seconds a client waits before retrying when positions are unavailable
 RETRY_AFTER_S = 5
@@ -50,17 +55,24 @@ class InputError(ServiceError, ValueError):
     status = 422
     kind = "validation_error"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, code: str = "invalid", params: Mapping[str, Scalar] | None = None
+    ) -> None:
         self.field = field
+        self.code = code
+        self.params = dict(params or {})
         super().__init__(message)
+
+    def item(self) -> dict[str, Any]:
+        """The problem as one ``errors`` entry: field, message, and the code pages translate."""
+        out: dict[str, Any] = {"field": self.field, "message": str(self), "code": self.code}
+        if self.params:
+            out["params"] = self.params
+        return out
 
     def body(self) -> dict[str, Any]:
         """``detail`` names the field; ``errors`` lists it."""
-        return {
-            "type": self.kind,
-            "detail": f"field '{self.field}': {self}",
-            "errors": [{"field": self.field, "message": str(self)}],
-        }
+        return {"type": self.kind, "detail": f"field '{self.field}': {self}", "errors": [self.item()]}
 
 
 class UnauthorizedError(ServiceError):
@@ -147,9 +159,37 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(x) for x in loc)
 
 
-def validation_body(errors: list[dict[str, str]]) -> dict[str, Any]:
+def _params(ctx: Mapping[str, Any] | None) -> dict[str, Scalar]:
+    """Pydantic's context of an error (``min_length``, ``ge``, ``expected``...) as plain values."""
+    out: dict[str, Scalar] = {}
+    for k, v in (ctx or {}).items():
+        if isinstance(v, bool | int | float | str):
+            out[k] = v
+        elif k != "error":
+            out[k] = str(v)
+    return out
+
+
+def pydantic_item(e: Mapping[str, Any]) -> dict[str, Any]:
+    """One pydantic error as an ``errors`` entry.
+
+    Its type is the code pages translate (``missing``, ``string_too_short``, ``less_than_equal``...;
+    a validator's own code where it raised a ``PydanticCustomError``), its context the placeholders.
+    """
+    item: dict[str, Any] = {
+        "field": _field(e.get("loc", ())),
+        "message": str(e.get("msg", "")),
+        "code": str(e.get("type", "invalid")),
+    }
+    params = _params(e.get("ctx"))
+    if params:
+        item["params"] = params
+    return item
+
+
+def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     """The 422 body for a list of ``{field, message}`` problems."""
-    first = errors[0] if errors else {"field": "", "message": "invalid input"}
+    first = errors[0] if errors else {"field": "", "message": "invalid input", "code": "invalid"}
     return {
         "type": InputError.kind,
         "detail": f"field '{first['field']}': {first['message']}",
@@ -167,7 +207,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input, named by field
-            problem = {"field": "body", "message": f"cannot be read ({exc.detail}): send UTF-8 JSON or form"}
+            problem = {
+                "field": "body",
+                "message": f"cannot be read ({exc.detail}): send UTF-8 JSON or form",
+                "code": "unreadable",
+            }
             return JSONResponse(validation_body([problem]), status_code=422)
         # Starlette's own: 404 for an unknown path, 405 for a wrong method
         return JSONResponse(
@@ -176,7 +220,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        errors = [pydantic_item(e) for e in exc.errors()]
         return JSONResponse(validation_body(errors), status_code=422)
 
     @app.exception_handler(RoutingError)
@@ -184,6 +228,6 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {
             "type": InputError.kind,
             "detail": str(exc),
-            "errors": [{"field": "body", "message": str(exc)}],
+            "errors": [{"field": "body", "message": str(exc), "code": "routing"}],
         }
         return JSONResponse(body, status_code=422)

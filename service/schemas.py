@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -16,8 +17,11 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def _no_nul(value: Any, path: str = "") -> None:  # noqa: ANN401  any JSON value
     if isinstance(value, str):
         if _UNSTORABLE.search(value):
-            msg = f"{path or 'value'}: NUL characters and lone surrogates are not allowed"
-            raise ValueError(msg)
+            raise PydanticCustomError(
+                "unstorable_text",
+                "{path}: NUL characters and lone surrogates are not allowed",
+                {"path": path or "value"},
+            )
     elif isinstance(value, dict):
         for k, v in value.items():
             _no_nul(k, f"{path}.{k}" if path else str(k))
@@ -51,7 +55,15 @@ class FieldError(BaseModel):
     """One problem of a request, by field (``body.patient.nik``, ``query.limit``)."""
 
     field: str
-    message: str
+    message: str = Field(description="in English, for a developer; pages show the code's text")
+    code: str = Field(
+        default="invalid",
+        description="what is wrong, for a page to say in its language: pydantic's error type "
+        "(missing, string_too_short, less_than_equal...) or rujuk's own (unknown_facility, required...)",
+    )
+    params: dict[str, str | int | float | bool] | None = Field(
+        default=None, description="the values the code's text names (a limit, the choices)"
+    )
 
 
 class ErrorOut(BaseModel):

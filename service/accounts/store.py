@@ -45,7 +45,7 @@ def create_user(
     if rs & FACILITY_ROLES and not facility_id:
         raise InputError("facility_id", "referrer and receiver accounts must be bound to a facility")
     if facility_id is not None and facility_id not in known_facilities:
-        raise InputError("facility_id", f"unknown facility {facility_id!r}")
+        raise InputError("facility_id", f"unknown facility {facility_id!r}", code="unknown_facility")
     if s.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConflictError(f"username {username!r} is taken")
     u = User(

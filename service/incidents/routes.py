@@ -57,7 +57,9 @@ def _scene(rt: Runtime, body: IncidentIn) -> tuple[float, float, str]:
         try:
             f = rt.dataset.facility(body.facility_id)
         except KeyError:
-            raise InputError("facility_id", f"unknown facility {body.facility_id!r}") from None
+            raise InputError(
+                "facility_id", f"unknown facility {body.facility_id!r}", code="unknown_facility"
+            ) from None
         lon, lat = f.location.lon, f.location.lat
     elif body.lon is not None and body.lat is not None:
         lon, lat = body.lon, body.lat
@@ -69,7 +71,7 @@ def _scene(rt: Runtime, body: IncidentIn) -> tuple[float, float, str]:
         raise InputError("lon" if body.facility_id is None else "facility_id", str(exc)) from None
     if body.origin_id is not None:
         if body.origin_id not in rt.facility_ids:
-            raise InputError("origin_id", f"unknown facility {body.origin_id!r}")
+            raise InputError("origin_id", f"unknown facility {body.origin_id!r}", code="unknown_facility")
         return lon, lat, body.origin_id
     # the nearest first-level facility refers (a hospital at the scene must stay a destination)
     firsts = [f for f in rt.dataset.facilities if not f.receiving] or list(rt.dataset.facilities)
@@ -84,7 +86,7 @@ async def declare(body: IncidentIn, rt: Rt, p: Commander) -> dict[str, Any]:
     lon, lat, origin = _scene(rt, body)
     now = rt.clock()
     if body.occurred_at is not None and body.occurred_at > now + dt.timedelta(minutes=5):
-        raise InputError("occurred_at", "is in the future")
+        raise InputError("occurred_at", "is in the future", code="in_future")
 
     def write() -> dict[str, Any]:
         with rt.sessions() as s:
@@ -180,7 +182,9 @@ async def adjust(
     """Change one casualty's hospital by hand (it must be able to take them, with a bed left), or
     take them out of the plan (``hospital_id: null``)."""  # noqa: D205, D209
     if body.hospital_id is not None and body.hospital_id not in rt.receiving_ids:
-        raise InputError("hospital_id", f"{body.hospital_id!r} is not a receiving facility")
+        raise InputError(
+            "hospital_id", f"{body.hospital_id!r} is not a receiving facility", code="not_receiving"
+        )
 
     def op(s: Any, inc: Incident, st: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
         return store.adjust(s, rt.matcher, inc, casualty_id, body.hospital_id, statuses=st, actor=p.user_id,

@@ -59,11 +59,15 @@ def add(
         raise ConflictError(f"the referral is {r.status}")
     ctype = (content_type or "").split(";")[0].strip()
     if ctype not in ATTACHMENT_TYPES:
-        raise InputError("file", f"type {ctype or '?'} not accepted ({', '.join(sorted(ATTACHMENT_TYPES))})")
+        raise InputError(
+            "file",
+            f"type {ctype or '?'} not accepted ({', '.join(sorted(ATTACHMENT_TYPES))})",
+            code="file_type",
+        )
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise TooLargeError("field 'file': larger than 5 MB")
     if not data:
-        raise InputError("file", "empty file")
+        raise InputError("file", "empty file", code="empty")
     name = (filename or "attachment").replace("/", "_").replace("\\", "_")[-200:]
     n = s.scalar(select(func.count()).select_from(Attachment).where(Attachment.referral_id == r.id)) or 0
     if n >= MAX_ATTACHMENTS:

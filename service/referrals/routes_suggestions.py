@@ -79,7 +79,7 @@ async def suggestions(request: Request) -> Response:
         ) from None
     own_facility(p, body.origin_id)
     if body.referred_from is not None and body.referred_from not in rt.facility_ids:
-        raise InputError("referred_from", f"unknown facility {body.referred_from!r}")
+        raise InputError("referred_from", f"unknown facility {body.referred_from!r}", code="unknown_facility")
     now = rt.clock()
     req = body.to_domain()
     statuses = rt.statuses.fresh()

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from geodata.models import Service
 from rules.model import Payer, ServiceType, Sex
@@ -45,8 +46,7 @@ class PatientIn(Strict):
     @classmethod
     def _not_future(cls, v: date) -> date:
         if v > datetime.now(UTC).date() or v.year < 1890:
-            msg = "must be a real date of birth, not in the future"
-            raise ValueError(msg)
+            raise PydanticCustomError("birth_date", "must be a real date of birth, not in the future")
         return v
 
 
@@ -89,8 +89,11 @@ class ConsentIn(Strict):
     def _all_items(cls, v: dict[str, bool]) -> dict[str, bool]:
         missing = [k for k in CONSENT_ITEMS if not v.get(k)]
         if missing:
-            msg = f"Pasal 13(5): items {', '.join(missing)} must be explained"
-            raise ValueError(msg)
+            raise PydanticCustomError(
+                "consent_items",
+                "Pasal 13(5): items {missing} must be explained",
+                {"missing": ", ".join(missing)},
+            )
         return v
 
 
@@ -167,8 +170,9 @@ class ReferralIn(Strict):
     @classmethod
     def _consent_given(cls, v: ConsentIn) -> ConsentIn:
         if not v.given:
-            msg = "no referral without consent (Pasal 13(3), 14(1)b): treat locally"
-            raise ValueError(msg)
+            raise PydanticCustomError(
+                "no_consent", "no referral without consent (Pasal 13(3), 14(1)b): treat locally"
+            )
         return v
 
 

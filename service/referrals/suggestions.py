@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from geodata.models import BedType, Equipment, Service
 from rules.model import OriginCondition, Payer, ReferralRequest, ServiceType, Sex
@@ -76,8 +77,7 @@ class ReferralRequestIn(Strict):
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
-            msg = "must be a finite number"
-            raise ValueError(msg)
+            raise PydanticCustomError("finite_number", "must be a finite number")
         return v
 
     def to_domain(self) -> ReferralRequest:

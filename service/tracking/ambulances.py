@@ -88,7 +88,9 @@ def register(
 ) -> tuple[Ambulance, str]:
     """A new ambulance and its first device token (returned once, stored hashed)."""
     if body.home_facility_id not in known_facilities:
-        raise InputError("home_facility_id", f"unknown facility {body.home_facility_id!r}")
+        raise InputError(
+            "home_facility_id", f"unknown facility {body.home_facility_id!r}", code="unknown_facility"
+        )
     if s.get(Ambulance, body.id) is not None:
         raise ConflictError(f"ambulance {body.id!r} is already registered")
     token = new_token()
@@ -186,7 +188,9 @@ def set_status(
         )
     reason = reason.strip()
     if status is AmbulanceStatus.OUT_OF_SERVICE and len(reason) < 3:
-        raise InputError("reason", "say why the ambulance is out of service (at least 3 characters)")
+        raise InputError(
+            "reason", "say why the ambulance is out of service (at least 3 characters)", code="required"
+        )
     a = get(s, ambulance_id)
     if a.status == AmbulanceStatus.TRANSPORTING.value:
         raise ConflictError(

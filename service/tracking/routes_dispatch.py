@@ -97,7 +97,9 @@ def _pickup(
         try:
             f = rt.dataset.facility(facility_id)
         except KeyError:
-            raise InputError("facility_id", f"unknown facility {facility_id!r}") from None
+            raise InputError(
+                "facility_id", f"unknown facility {facility_id!r}", code="unknown_facility"
+            ) from None
         return f.location.lon, f.location.lat
     if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)):
         raise InputError("lon", "give lon and lat, or facility_id")

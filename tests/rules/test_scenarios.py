@@ -374,7 +374,22 @@ def test_broken_equipment_excludes(run: Run) -> None:
     broken = {
         RSUD_PEMANGKAT: status(RSUD_PEMANGKAT, equipment_out_of_order=frozenset({Equipment.BLOOD_BANK}))
     }
-    assert "equipment-working" in excluded(run(pph("PKM-SELAKAU"), broken), RSUD_PEMANGKAT)
+    s = run(pph("PKM-SELAKAU"), broken)
+    assert "equipment-working" in excluded(s, RSUD_PEMANGKAT)
+    # the reason names the equipment as people say it, in each language: never the data's identifier
+    why = next(x for x in s.excluded if x.facility_id == RSUD_PEMANGKAT).reasons
+    said = next(r for r in why if r.rule_id == "equipment-working")
+    assert "bank darah" in said.text_id and "blood_bank" not in said.text_id, said.text_id
+    assert "blood bank" in said.text_en, said.text_en
+
+
+def test_a_full_ward_is_named_in_bahasa(run: Run) -> None:
+    full = {RSUD_PEMANGKAT: status(RSUD_PEMANGKAT, beds_available={BedType.MATERNITY: 0})}
+    s = run(pph("PKM-SELAKAU"), full)
+    why = next(x for x in s.excluded if x.facility_id == RSUD_PEMANGKAT).reasons
+    said = next(r for r in why if r.rule_id == "bed-available")
+    assert "tempat tidur bersalin" in said.text_id and "maternity" not in said.text_id, said.text_id
+    assert "maternity bed" in said.text_en, said.text_en
 
 
 def test_no_capable_facility(run: Run) -> None:

@@ -162,13 +162,47 @@ export function label(group, value) {
 
 // --------------------------------------------------------------------------------------- API
 
+/** A field's name for a person: ``body.patient.nik`` -> "NIK pasien" (i18n.js ``field.*``), tried
+ * from the whole path (list positions dropped) to its last part; never the API's identifier. */
+export function fieldLabel(field) {
+  const parts = String(field ?? "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  for (let i = 0; i < parts.length; i++) {
+    const key = `field.${parts.slice(i).join(".")}`;
+    if (TEXT[key]) return t(key);
+  }
+  return t("field.unknown");
+}
+
+/** One problem of a refused request in the page's language: ``err.code.<code>`` filled from its
+ * ``params`` (a field may have its own text: ``err.<field>.<code>``). On an English page an
+ * unknown code shows the server's (English) message; on a Bahasa page never. */
+export function problemText(item) {
+  const code = item?.code ?? "invalid";
+  const params = { ...(item?.params ?? {}) };
+  const path = String(item?.field ?? "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  for (let i = 0; i < path.length; i++) {
+    const own = `err.${path.slice(i).join(".")}.${code}`;
+    if (TEXT[own]) return t(own, params);
+  }
+  if (code === "string_too_short" && Number(params.min_length) === 1) return t("err.code.missing");
+  if (TEXT[`err.code.${code}`]) return t(`err.code.${code}`, params);
+  return lang === "en" && item?.message ? item.message : t("err.code.invalid");
+}
+
+/** What a refused request tells the user, from the catalogue by the error's type, field and code. */
+export function errorText(status, body) {
+  const errors = Array.isArray(body?.errors) ? body.errors : [];
+  if (errors.length) return errors.map((e) => `${fieldLabel(e.field)}: ${problemText(e)}`).join("; ");
+  const type = body?.type;
+  if (type && TEXT[`err.type.${type}`]) return t(`err.type.${type}`);
+  if (status === 0 && body?.detail) return body.detail;
+  return t("err.type.error", { status });
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     const errors = Array.isArray(body?.errors) ? body.errors : [];
-    const detail = errors.length
-      ? errors.map((e) => `${e.field}: ${e.message}`).join("; ")
-      : body?.detail ?? `HTTP ${status}`;
-    super(detail);
+    super(errorText(status, body));
     this.status = status;
     this.body = body;
     this.errors = errors;

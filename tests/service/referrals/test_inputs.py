@@ -108,3 +108,32 @@ def test_an_unreadable_body_is_a_422_naming_the_body(api: Api) -> None:
     r = api.post("/api/users", "admin", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
     assert r.json()["type"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code", "params"),
+    [
+        ({"patient": {"nik": "6101"}}, "body.patient.nik", "string_pattern_mismatch", None),
+        ({"patient": {"name": ""}}, "body.patient.name", "string_too_short", {"min_length": 1}),
+        ({"medical": {"vital_signs": {"pulse": 900}}}, "body.medical.vital_signs.pulse", "less_than_equal",
+         {"le": 300}),
+        ({"patient": {"date_of_birth": "2999-01-01"}}, "body.patient.date_of_birth", "birth_date", None),
+        ({"consent": {"explained_items": {"a": True}}}, "body.consent.explained_items", "consent_items",
+         {"missing": "b, c, d, e, f, g, h"}),
+        ({"destination_id": "RS-TIDAK-ADA"}, "destination_id", "not_receiving", None),
+    ],
+)  # fmt: skip
+def test_every_problem_carries_a_code_a_page_can_say_in_its_language(
+    api: Api, change: dict[str, object], field: str, code: str, params: dict[str, object] | None
+) -> None:
+    body = letter_body()
+    for k, v in change.items():
+        body[k] = {**body[k], **v} if isinstance(v, dict) and isinstance(body.get(k), dict) else v
+    if "vital_signs" in str(change):
+        body["medical"] = {**letter_body()["medical"], "vital_signs": {"pulse": 900}}
+    r = create(api, body=body)
+    assert r.status_code == 422, r.text
+    item = r.json()["errors"][0]
+    assert (item["field"], item["code"]) == (field, code), item
+    if params is not None:
+        assert {k: item["params"][k] for k in params} == params, item
