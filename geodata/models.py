@@ -214,6 +214,40 @@ SERVICE_LABELS: Mapping[Service, str] = MappingProxyType(
     }
 )
 
+#: the services in English (the pages' English side; the Bahasa names above are the data's own)
+SERVICE_LABELS_EN: Mapping[Service, str] = MappingProxyType(
+    {
+        Service.ANAK: "Paediatrics",
+        Service.BEDAH: "Surgery",
+        Service.BEDAH_DIGESTIF: "Digestive surgery",
+        Service.BEDAH_MULUT: "Oral surgery",
+        Service.BEDAH_SARAF: "Neurosurgery",
+        Service.GIGI: "Dentistry",
+        Service.GIGI_ENDODONTIS: "Endodontics",
+        Service.HEMODIALISA: "Haemodialysis",
+        Service.IGD: "Emergency department",
+        Service.REHABILITASI_MEDIK: "Physical medicine and rehabilitation",
+        Service.JANTUNG: "Cardiology",
+        Service.JIWA: "Psychiatry",
+        Service.KULIT_KELAMIN: "Dermatology and venereology",
+        Service.MATA: "Ophthalmology",
+        Service.OBGYN: "Obstetrics and gynaecology",
+        Service.ONKOLOGI: "Oncology",
+        Service.ORTHOPEDI: "Orthopaedics",
+        Service.PARU: "Pulmonology",
+        Service.PATOLOGI: "Clinical and anatomical pathology",
+        Service.PENYAKIT_DALAM: "Internal medicine",
+        Service.RADIOLOGI: "Radiology",
+        Service.SARAF: "Neurology",
+        Service.THT_KL: "ENT (head and neck)",
+        Service.UROLOGI: "Urology",
+        Service.ALIH_RAWAT: "Transfer of care",
+        Service.UMUM: "General care",
+        Service.PERSALINAN: "Childbirth (PONED)",
+        Service.RAWAT_INAP_DASAR: "Basic inpatient care",
+    }
+)
+
 
 class CoordinateQuality(StrEnum):
     """How a coordinate was obtained."""

@@ -315,6 +315,8 @@ def users_create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from stdin")
     ] = False,
+    full_name: Annotated[str, typer.Option(help="the person, as their letters name them")] = "",
+    profession: Annotated[str, typer.Option(help="e.g. Bidan, Perawat, Dokter umum")] = "",
 ) -> None:
     """Create an account (the first admin is made this way: there is no default password)."""
     from service.accounts import store  # noqa: PLC0415
@@ -322,7 +324,8 @@ def users_create(
     from service.runtime import utc_now  # noqa: PLC0415
 
     password = _read_password(password_stdin)
-    body = _validated(UserIn, username=username, password=password, roles=role, facility_id=facility)
+    body = _validated(UserIn, username=username, password=password, roles=role, facility_id=facility,
+                      full_name=full_name, profession=profession)  # fmt: skip
     with _store() as (s, known):
         u = store.create_user(
             s,
@@ -334,9 +337,37 @@ def users_create(
             actor=None,
             now=utc_now(),
         )
+        store.set_profile(
+            s, u, full_name=body.full_name, profession=body.profession, actor=None, now=utc_now()
+        )
     typer.echo(
         f"created user {u.username} (id {u.id}) roles {','.join(u.roles)} facility {u.facility_id or '-'}"
     )
+
+
+@users.command("profile")
+def users_profile(
+    username: Annotated[str, typer.Argument(help="login name")],
+    full_name: Annotated[str, typer.Option(help="the person, as their letters name them")],
+    profession: Annotated[str, typer.Option(help="e.g. Bidan, Perawat, Dokter umum")] = "",
+) -> None:
+    """Record who is behind an account: the letters they write carry this name and profession."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from service.accounts import store  # noqa: PLC0415
+    from service.database import User  # noqa: PLC0415
+    from service.runtime import utc_now  # noqa: PLC0415
+
+    if len(full_name) > 200 or len(profession) > 100:
+        typer.echo("error: field 'full_name': at most 200 characters; 'profession': at most 100", err=True)
+        raise typer.Exit(2)
+    with _store() as (s, _known):
+        u = s.scalar(select(User).where(User.username == username))
+        if u is None:
+            typer.echo(f"error: no user {username!r}", err=True)
+            raise typer.Exit(2)
+        store.set_profile(s, u, full_name=full_name, profession=profession, actor=None, now=utc_now())
+    typer.echo(f"user {username}: {u.full_name}" + (f", {u.profession}" if u.profession else ""))
 
 
 @ambulances_cli.command("register")

@@ -121,6 +121,9 @@ class User(Base):
     facility_id: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime]
+    #: the person, as a letter names them ("Ani Lestari, A.Md.Keb.") and what they are ("Bidan")
+    full_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    profession: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class StatusFigure(Base):
@@ -141,12 +144,15 @@ class Referral(Base):
     __tablename__ = "referrals"
     __table_args__ = (
         UniqueConstraint("origin_id", "idempotency_key", name="uq_referral_idempotency"),
+        Index("uq_referrals_number", "number", unique=True),
         Index("ix_referrals_due", "status", "due_at"),
         Index("ix_referrals_origin", "origin_id", "created_at"),
         Index("ix_referrals_destination", "destination_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: the letter's number for people: ``007/RJK/PKM-SEGARAU/XII/2026`` (per facility and month)
+    number: Mapped[str | None] = mapped_column(String(100))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_hash: Mapped[str] = mapped_column(String(64))
     origin_id: Mapped[str] = mapped_column(String(64))
@@ -196,6 +202,16 @@ class Referral(Base):
     ambulance_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class LetterCounter(Base):
+    """The last letter number given by a facility in a month (the month in the jurisdiction's zone)."""
+
+    __tablename__ = "letter_counters"
+
+    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class ReferralEvent(Base):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "text/event-stream": {},
     "application/octet-stream": {"type": "string", "format": "binary"},
+    "application/pdf": {"type": "string", "format": "binary"},
 }
 
 

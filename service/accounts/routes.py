@@ -37,14 +37,17 @@ async def token(
 
 
 @router.get("/me", **doc(MeOut, 401))
-def me(p: AnyUser, rt: Rt) -> dict[str, Any]:
-    """Who is signed in."""
+def me(p: AnyUser, rt: Rt, db: Db) -> dict[str, Any]:
+    """Who is signed in (their full name and profession as their letters name them)."""
     fac = next((f for f in rt.dataset.facilities if f.id == p.facility_id), None)
+    full_name, profession = store.profile_of(db, p.user_id)
     return {
         "id": p.user_id,
         "username": p.username,
         "roles": sorted(r.value for r in p.roles),
         "facility": {"id": fac.id, "name": fac.name} if fac else None,
+        "full_name": full_name,
+        "profession": profession,
     }
 
 
@@ -61,5 +64,15 @@ def create_user(body: UserIn, rt: Rt, db: Db, p: Admin) -> dict[str, Any]:
         actor=p.user_id,
         now=rt.clock(),
     )
+    store.set_profile(
+        db, u, full_name=body.full_name, profession=body.profession, actor=p.user_id, now=rt.clock()
+    )
     db.commit()
-    return {"id": u.id, "username": u.username, "roles": u.roles, "facility_id": u.facility_id}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "roles": u.roles,
+        "facility_id": u.facility_id,
+        "full_name": u.full_name,
+        "profession": u.profession,
+    }

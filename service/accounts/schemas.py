@@ -19,6 +19,10 @@ class UserIn(Strict):
         min_length=1, max_length=5
     )
     facility_id: str | None = Field(default=None, max_length=64)
+    full_name: str = Field(
+        default="", max_length=200, description="as a letter names them: 'Ani Lestari, A.Md.Keb.'"
+    )
+    profession: str = Field(default="", max_length=100, description="e.g. Bidan, Perawat, Dokter umum")
 
 
 class TokenOut(BaseModel):
@@ -43,6 +47,8 @@ class MeOut(BaseModel):
     username: str
     roles: list[str]
     facility: FacilityRef | None
+    full_name: str = ""
+    profession: str = ""
 
 
 class UserOut(BaseModel):
@@ -52,6 +58,8 @@ class UserOut(BaseModel):
     username: str
     roles: list[str]
     facility_id: str | None
+    full_name: str = ""
+    profession: str = ""
 
 
 class StationIn(Strict):

@@ -72,6 +72,23 @@ def create_user(
     return u
 
 
+def set_profile(
+    s: Session, u: User, *, full_name: str, profession: str, actor: int | None, now: dt.datetime
+) -> None:
+    """The person behind an account, as the letters they write name them (audited)."""
+    full_name, profession = " ".join(full_name.split()), " ".join(profession.split())
+    if (u.full_name, u.profession) == (full_name, profession):
+        return
+    u.full_name, u.profession = full_name, profession
+    audit(s, actor=actor, action="user.profile", entity="user", entity_id=str(u.id), now=now)
+
+
+def profile_of(s: Session, user_id: int) -> tuple[str, str]:
+    """An account's full name and profession ("", "" when not recorded)."""
+    u = s.get(User, user_id)
+    return (u.full_name, u.profession) if u is not None else ("", "")
+
+
 def authenticate(s: Session, username: str, password: str) -> Principal | None:
     """The principal for these credentials, or None.
 

@@ -28,6 +28,7 @@ from service.database import Incident, IncidentCasualty, Referral, aware
 from service.errors import ConflictError, InputError, NotFoundError
 from service.matcher import Casualty
 from service.referrals import store as referrals
+from service.referrals.numbers import assign_number
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -381,6 +382,7 @@ def send(
             answer_within_min=answer_within_min,
             now=now,
         )
+        assign_number(s, r, timezone=matcher.dataset.timezone, now=now)
         claimed = s.execute(
             update(IncidentCasualty)
             .where(IncidentCasualty.id == c.id, IncidentCasualty.referral_id.is_(None))

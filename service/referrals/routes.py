@@ -7,7 +7,7 @@ thread pool, so routing and matching never block the event loop.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
@@ -19,11 +19,17 @@ from service.deps import AnyUser, CurrentReferral, Db, Rt, Staff, check_role
 from service.errors import ForbiddenError, InputError, NotFoundError
 from service.http import doc, fast_json
 from service.referrals import queries, store
-from service.referrals.letter import render_letter
+from service.referrals.letter import author_of, pdf_of, render_letter
 from service.referrals.lifecycle import Action, Status
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
 from service.referrals.views import event_json, referral_json
 from service.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from service.auth import Principal
+    from service.database import Referral
 
 router = APIRouter(prefix="/api", tags=["referrals"])
 
@@ -49,11 +55,15 @@ def create_referral(
     if p.facility_id is None:
         raise ForbiddenError("your account is not bound to a facility")
     if body.back_referral_of is None and body.destination_id not in rt.receiving_ids:
-        raise InputError("destination_id", f"{body.destination_id!r} is not a receiving facility")
+        raise InputError(
+            "destination_id", f"{body.destination_id!r} is not a receiving facility", code="not_receiving"
+        )
     if body.destination_id not in rt.facility_ids:  # a back-referral goes to any facility (Pasal 11(2))
-        raise InputError("destination_id", f"{body.destination_id!r} is not a facility")
+        raise InputError(
+            "destination_id", f"{body.destination_id!r} is not a facility", code="unknown_facility"
+        )
     if body.destination_id == p.facility_id:
-        raise InputError("destination_id", "a facility cannot refer to itself")
+        raise InputError("destination_id", "a facility cannot refer to itself", code="same_facility")
     now = rt.clock()
     store.check_times(body, now)
     referred_from = store.referred_from(db, body, p.facility_id)
@@ -64,7 +74,8 @@ def create_referral(
         field = getattr(exc, "field", "medical.icd10")
         raise InputError(field.replace("icd10", "medical.icd10"), getattr(exc, "message", str(exc))) from exc
     res = store.create_referral(db, body, principal=p, origin_id=p.facility_id,
-                                idempotency_key=idempotency_key, suggestion=s, now=now)  # fmt: skip
+                                idempotency_key=idempotency_key, suggestion=s, now=now,
+                                timezone=rt.dataset.timezone)  # fmt: skip
     db.commit()
     return fast_json(referral_json(res.referral), 201 if res.created else 200)
 
@@ -190,9 +201,39 @@ for _action, _doc in (
 
 
 @router.get("/referrals/{referral_id}/letter", **doc(None, 401, 404, media_type="text/html"))
-def letter(r: CurrentReferral, rt: Rt, p: AnyUser) -> HTMLResponse:
-    """The printable referral letter (Pasal 17(2))."""
+def letter(
+    r: CurrentReferral,
+    rt: Rt,
+    db: Db,
+    p: AnyUser,
+    lang: Annotated[Literal["id", "en"], Query(description="the letter's language")] = "id",
+) -> HTMLResponse:
+    """The referral letter (Pasal 17(2)) to read and print: A4 on paper, readable on a phone."""
+    return HTMLResponse(_letter_html(r, rt, db, p, lang))
+
+
+@router.get("/referrals/{referral_id}/letter.pdf", **doc(None, 401, 404, media_type="application/pdf"))
+def letter_pdf(
+    r: CurrentReferral,
+    rt: Rt,
+    db: Db,
+    p: AnyUser,
+    lang: Annotated[Literal["id", "en"], Query(description="the letter's language")] = "id",
+) -> Response:
+    """The referral letter as a PDF (A4), rendered from the same page (runs on a worker thread)."""
+    body = pdf_of(_letter_html(r, rt, db, p, lang))
+    name = (r.number or r.id).replace("/", "-")
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="surat-rujukan-{name}.pdf"'},
+    )
+
+
+def _letter_html(r: Referral, rt: Runtime, db: Session, p: Principal, lang: str) -> str:
     if not queries.sees_patient(p, r):
         raise NotFoundError(f"no referral {r.id!r}")
     names = {f.id: f for f in rt.dataset.facilities}
-    return HTMLResponse(render_letter(r, names, now=rt.clock(), timezone=rt.dataset.timezone))
+    return render_letter(
+        r, names, now=rt.clock(), timezone=rt.dataset.timezone, lang=lang, author=author_of(db, r.created_by)
+    )

@@ -204,6 +204,11 @@ class ReferralOut(BaseModel):
     """A referral letter and where it is in its lifecycle (``patient`` only for its two facilities)."""
 
     id: str
+    number: str | None = Field(
+        default=None,
+        description="the letter's number for people, per facility and month: 007/RJK/PKM-SEGARAU/XII/2026 "
+        "(none on letters made before numbers were given)",
+    )
     status: str
     origin_id: str
     destination_id: str

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from geodata.timezones import WIB
 from rules.model import Payer, ReferralRequest, ServiceType, Sex
 from service.audit import audit
 from service.database import Ambulance, Referral, ReferralEvent, aware, keyring_of
 from service.errors import ConflictError, InputError
 from service.referrals.lifecycle import RULES, Action, Side, Status, transition
+from service.referrals.numbers import assign_number
 from service.referrals.queries import sides_of
 from service.tracking.moves import move
 
@@ -75,9 +77,9 @@ def check_times(body: ReferralIn, now: dt.datetime) -> None:
         times.append(("offline.occurred_at", body.offline.occurred_at))
     for field, t in times:
         if t > now + CLOCK_SKEW:
-            raise InputError(field, "cannot be in the future")
+            raise InputError(field, "cannot be in the future", code="in_future")
         if t < born:
-            raise InputError(field, "is before the patient's date of birth")
+            raise InputError(field, "is before the patient's date of birth", code="before_birth")
         if t < floor:
             raise InputError(
                 field, f"is more than {ENTRY_WINDOW.days} days ago; enter referrals within a month"
@@ -148,8 +150,10 @@ def create_referral(
     idempotency_key: str | None,
     suggestion: Suggestion,
     now: dt.datetime,
+    timezone: str = WIB,
 ) -> Created:
-    """Store a new referral letter (status created, or as it happened for an offline entry)."""
+    """Store a new referral letter (status created, or as it happened for an offline entry), its
+    number given in the month of ``now`` in the jurisdiction's ``timezone``."""  # noqa: D205, D209
     digest = request_hash(body)
     if idempotency_key is not None and (prior := _prior(s, origin_id, idempotency_key, digest)):
         return prior
@@ -168,6 +172,7 @@ def create_referral(
         if prior is None:
             raise ConflictError("this Idempotency-Key was used for a different referral") from None
         return prior
+    assign_number(s, r, timezone=timezone, now=now)
     record_event(
         s,
         r,
@@ -402,7 +407,7 @@ def act(
     outpatient = r.service_type == "rawat_jalan"
     to = transition(action, frm, sides_of(p, r), outpatient=outpatient)
     if action is Action.DECLINE and len(note.strip()) < 3:
-        raise InputError("reason", "a decline needs a reason (Pasal 19(4))")
+        raise InputError("reason", "a decline needs a reason (Pasal 19(4))", code="required")
     if action is Action.REDIRECT:
         _redirect(r, frm, redirect, terms.facility_ids if r.back_referral_of else terms.receiving_ids)
     r.status = to.value
@@ -431,11 +436,15 @@ def _redirect(
     """Point the referral at another facility (checked), forgetting the last one's answer."""
     destination_id = redirect.destination_id if redirect else None
     if not destination_id or (receiving_ids is not None and destination_id not in receiving_ids):
-        raise InputError("destination_id", f"{destination_id!r} is not a receiving facility")
+        raise InputError(
+            "destination_id", f"{destination_id!r} is not a receiving facility", code="not_receiving"
+        )
     if destination_id == r.destination_id and frm is Status.DECLINED:
-        raise InputError("destination_id", "that facility has just declined; choose another")
+        raise InputError(
+            "destination_id", "that facility has just declined; choose another", code="declined_already"
+        )
     if destination_id == r.origin_id:
-        raise InputError("destination_id", "a referral cannot go back to its origin")
+        raise InputError("destination_id", "a referral cannot go back to its origin", code="same_facility")
     assert redirect is not None
     r.destination_id = destination_id
     if redirect.receiving_unit:

@@ -30,8 +30,8 @@ TIMES = (
 
 #: columns copied as they are
 _PLAIN = (
-    "id", "status", "origin_id", "destination_id", "receiving_unit", "service_type", "emergency", "payer",
-    "icd10", "specialty", "non_specialist", "tacc", "reason", "medical", "consent", "offline",
+    "id", "number", "status", "origin_id", "destination_id", "receiving_unit", "service_type", "emergency",
+    "payer", "icd10", "specialty", "non_specialist", "tacc", "reason", "medical", "consent", "offline",
     "offline_note", "back_referral_of", "suggestion", "tried", "proposed_next_id", "decline_reason",
     "decline_count", "escalation_count", "response_time_s", "version", "ambulance_id", "incident_id",
 )  # fmt: skip

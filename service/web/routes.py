@@ -27,7 +27,7 @@ from shapely.geometry import mapping
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from geodata.models import SERVICE_LABELS
+from geodata.models import SERVICE_LABELS, SERVICE_LABELS_EN
 from geodata.timezones import zone_label
 from service.deps import Rt
 from service.http import doc
@@ -44,22 +44,24 @@ STATIC_DIR = WEB_DIR / "static"
 
 @dataclass(frozen=True)
 class Page:
-    """A page: its body file, its title, whether it draws a map, its script module."""
+    """A page: its body file, its title (Bahasa, and its key in the pages' catalogue), whether it
+    draws a map, its script module."""  # noqa: D205, D209
 
     file: str
     title: str
     module: str
     map: bool = True
+    title_key: str = ""
 
 
 #: URL path -> page; the sign-in page sends each user on to the first page their roles open
 PAGES: dict[str, Page] = {
-    "/": Page("masuk.html", "Masuk", "masuk", map=False),
-    "/rujuk": Page("rujuk.html", "Rujuk pasien", "rujuk"),
-    "/terima": Page("terima.html", "Terima rujukan", "terima", map=False),
-    "/dispatch": Page("dispatch.html", "Ambulans", "dispatch"),
-    "/rencana": Page("rencana.html", "Perencanaan", "rencana"),
-    "/insiden": Page("insiden.html", "Insiden korban massal", "insiden"),
+    "/": Page("masuk.html", "Masuk", "masuk", map=False, title_key="title.masuk"),
+    "/rujuk": Page("rujuk.html", "Rujuk pasien", "rujuk", title_key="title.rujuk"),
+    "/terima": Page("terima.html", "Terima rujukan", "terima", map=False, title_key="title.terima"),
+    "/dispatch": Page("dispatch.html", "Ambulans", "dispatch", title_key="title.dispatch"),
+    "/rencana": Page("rencana.html", "Perencanaan", "rencana", title_key="title.rencana"),
+    "/insiden": Page("insiden.html", "Insiden korban massal", "insiden", title_key="title.insiden"),
 }
 
 router = APIRouter()
@@ -86,6 +88,7 @@ class WebConfigOut(BaseModel):
     timezone: str
     timezone_label: str
     service_labels: dict[str, str]
+    service_labels_en: dict[str, str]
 
 
 def _head(p: Page) -> str:
@@ -102,7 +105,7 @@ def _head(p: Page) -> str:
     return (
         '<!doctype html>\n<html lang="id">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>rujuk · {html.escape(p.title)}</title>\n"
+        f'<title data-i18n="{p.title_key}">rujuk · {html.escape(p.title)}</title>\n'
         '<link rel="icon" href="/static/icons/rujuk-192.png">\n'
         '<link rel="stylesheet" href="/static/rujuk.css">\n'
         '<link rel="manifest" href="/manifest.webmanifest">\n<meta name="theme-color" content="#0b6e4f">\n'
@@ -237,6 +240,7 @@ def web_config(rt: Rt) -> dict[str, Any]:
         "timezone": rt.dataset.timezone,
         "timezone_label": zone_label(rt.dataset.timezone),
         "service_labels": {k.value: v for k, v in SERVICE_LABELS.items()},
+        "service_labels_en": {k.value: v for k, v in SERVICE_LABELS_EN.items()},
     }
 
 

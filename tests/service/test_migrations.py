@@ -56,9 +56,12 @@ def test_upgrade_from_the_first_revision_keeps_stored_rows(engine: Engine) -> No
             {"t": now},
         )
     upgrade(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
+        # an account made before names were recorded has none (its letters say so), not NULL
+        assert conn.execute(text("SELECT full_name, profession FROM users")).one() == ("", "")
+        assert conn.execute(text("SELECT count(*) FROM letter_counters")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM ambulances")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM stations")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM push_subscriptions")).scalar_one() == 0

@@ -462,7 +462,7 @@ def test_planner_compares_a_scenario_and_downloads_the_tables(site: Site, browse
     page.set_input_files("#upload", files=[{"name": "salah.yaml", "mimeType": "text/yaml",
                                             "buffer": b"name: x\nchanges:\n  - close_facility: {facility: RS-TIDAK-ADA}\n"}])  # fmt: skip
     page.wait_for_selector("#scenario-state.error")
-    assert "changes[0]" in page.text_content("#scenario-state")
+    assert "Perubahan ke-1" in page.text_content("#scenario-state")  # the first change, in words
     page.select_option("#example", label="RSUD Pemangkat tutup sementara")
     page.fill("#referrals", "2000")
     page.click("#run-compare")

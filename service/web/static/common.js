@@ -26,27 +26,31 @@ export function webConfig() {
 
 /** A text in the current language; {name} placeholders are filled from vars. */
 export function t(key, vars = {}) {
+  return tIn(lang, key, vars);
+}
+
+/** A text in a given language (a letter's prefilled content is Bahasa on an English page too). */
+export function tIn(l, key, vars = {}) {
   const entry = TEXT[key];
-  let s = entry ? entry[lang] ?? entry.id : key;
+  let s = entry ? entry[l] ?? entry.id : key;
   for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
   return s;
 }
 
-/** Texts written in the page (Bahasa Indonesia) switch with data-i18n="key" (English from TEXT). */
+/** Texts in the page carry data-i18n="key": the catalogue (i18n.js) gives them in the page's
+ * language; the Bahasa written in the HTML is what shows before the scripts run. */
 export function applyI18n(root = document) {
   document.documentElement.lang = lang;
   for (const el of root.querySelectorAll("[data-i18n]")) {
     if (el.dataset.i18nId === undefined) el.dataset.i18nId = el.textContent;
-    const en = TEXT[el.dataset.i18n]?.en;
-    el.textContent = lang === "en" && en ? en : el.dataset.i18nId;
+    el.textContent = TEXT[el.dataset.i18n]?.[lang] ?? el.dataset.i18nId;
   }
   for (const attr of ["placeholder", "aria-label", "title"]) {
     for (const el of root.querySelectorAll(`[data-i18n-${attr}]`)) {
       const key = el.getAttribute(`data-i18n-${attr}`);
       const store = `i18n${attr.replace("-", "")}Id`;
       if (el.dataset[store] === undefined) el.dataset[store] = el.getAttribute(attr) ?? "";
-      const en = TEXT[key]?.en;
-      el.setAttribute(attr, lang === "en" && en ? en : el.dataset[store]);
+      el.setAttribute(attr, TEXT[key]?.[lang] ?? el.dataset[store]);
     }
   }
 }
@@ -96,8 +100,20 @@ export function fmtAge(s) {
   return t("fmt.ago_d", { d: Math.round(s / 86400) });
 }
 
+/** A number as people here write it: "37,5" and "5.000" in Bahasa, "37.5" and "5,000" in English. */
+export function fmtNum(x, digits = 0) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return "–";
+  return Number(x).toLocaleString(lang === "en" ? "en-GB" : "id-ID", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+/** A share (0-1) as a percentage: "23,2 %". */
+export function fmtPct(share, digits = 1) {
+  if (share === null || share === undefined || !Number.isFinite(Number(share))) return "–";
+  return `${fmtNum(Number(share) * 100, digits)} %`;
+}
+
 export function fmtKm(m) {
-  return m === null || m === undefined ? "" : `${(m / 1000).toLocaleString(lang, { maximumFractionDigits: 1 })} km`;
+  return m === null || m === undefined ? "" : `${fmtNum(m / 1000, 1)} km`;
 }
 
 export function fmtTime(iso) {
@@ -154,6 +170,11 @@ export function announce(message, kind = "info") {
   announce.timer = setTimeout(() => box.replaceChildren(), 8000);
 }
 
+/** A service (specialty) in the page's language, from the server's labels (web config). */
+export function serviceLabel(cfg, s) {
+  return (lang === "en" ? cfg?.service_labels_en?.[s] : cfg?.service_labels?.[s]) ?? cfg?.service_labels?.[s] ?? s;
+}
+
 /** Status and other enum values in words. */
 export function label(group, value) {
   const key = `${group}.${value}`;
@@ -165,10 +186,20 @@ export function label(group, value) {
 /** A field's name for a person: ``body.patient.nik`` -> "NIK pasien" (i18n.js ``field.*``), tried
  * from the whole path (list positions dropped) to its last part; never the API's identifier. */
 export function fieldLabel(field) {
-  const parts = String(field ?? "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  const raw = String(field ?? "");
+  const parts = raw.replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  // which one of a list: "changes[0].facility" is the first change's facility, "icd10[1]" the second code
+  const lists = [...raw.matchAll(/([A-Za-z_0-9]+)\[(\d+)\]/g)].map(([, name, i]) => [name, Number(i) + 1]);
+  const last = parts[parts.length - 1];
+  const nth = (n) => t("field.nth", { n });
   for (let i = 0; i < parts.length; i++) {
     const key = `field.${parts.slice(i).join(".")}`;
-    if (TEXT[key]) return t(key);
+    if (!TEXT[key]) continue;
+    const own = lists.filter(([name]) => name === last).map(([, n]) => nth(n));
+    const outer = lists.filter(([name]) => name !== last)
+      .map(([name, n]) => (TEXT[`field.${name}`] ? `${t(`field.${name}`)} ${nth(n)}` : nth(n)));
+    const label = [t(key), ...own].join(" ");
+    return outer.length ? `${label} (${outer.join(", ")})` : label;
   }
   return t("field.unknown");
 }
@@ -519,6 +550,39 @@ let facilitiesPromise = null;
 export function facilities() {
   facilitiesPromise ??= api("/api/facilities").then((list) => new Map(list.map((f) => [f.id, f])));
   return facilitiesPromise;
+}
+
+// ------------------------------------------------------------------------------ the letter
+
+/** The signed-in person as their letters name them: "Ani Lestari, A.Md.Keb. (Bidan)"; the user
+ * name only when the account has no full name recorded. */
+export function staffName(who) {
+  const name = who?.full_name || who?.username || "";
+  return who?.profession ? `${name} (${who.profession})` : name;
+}
+
+/** The referral letter's page (HTML) in a language (the page's by default). */
+export async function letterHtml(id, l = lang) {
+  const r = await api(`/api/referrals/${encodeURIComponent(id)}/letter?lang=${l}`, { raw: true });
+  return r.text();
+}
+
+/** Open the letter in a new tab (its language one click away: the other button opens the other). */
+export async function openLetter(id, l = lang) {
+  const url = URL.createObjectURL(new Blob([await letterHtml(id, l)], { type: "text/html" }));
+  window.open(url, "_blank", "noopener");
+}
+
+/** Download the letter as a PDF (A4), rendered by the server from the same page. */
+export async function downloadLetterPdf(id, number, l = lang) {
+  const r = await api(`/api/referrals/${encodeURIComponent(id)}/letter.pdf?lang=${l}`, { raw: true });
+  const a = el("a", {
+    href: URL.createObjectURL(await r.blob()),
+    download: `surat-rujukan-${String(number || id).replaceAll("/", "-")}${l === "en" ? "-en" : ""}.pdf`,
+  });
+  document.body.append(a);
+  a.click();
+  a.remove();
 }
 
 /** A table's rows as a CSV file download (planner tables). */

@@ -2,12 +2,12 @@
 // a slowed one in orange, an area shaded), read again every minute and when the dispatchers' feed
 // says they changed; dispatchers and planners also close a road (click it on the map), mark an
 // area (click its corners) and lift a condition.
-import { $, announce, api, el, fmtTime, lang, plain, t } from "/static/common.js";
+import { $, announce, api, el, fmtNum, fmtTime, lang, plain, t } from "/static/common.js";
 
 const COLOUR = { closed: "#c5221f", slow: "#e37400" };
 
 function describe(c) {
-  const what = c.kind === "closed" ? t("roads.closed") : t("roads.slow", { f: c.factor });
+  const what = c.kind === "closed" ? t("roads.closed") : t("roads.slow", { f: fmtNum(c.factor, 1) });
   const until = c.expires_at ? ` · ${t("roads.until", { at: fmtTime(c.expires_at) })}` : "";
   return `${what}: ${c.reason}${until}`;
 }
@@ -59,7 +59,7 @@ export function roadEditor(m, roads) {
   function renderList(list) {
     $("#roads-empty").hidden = list.length > 0;
     $("#roads-list").replaceChildren(...list.map((c) => el("li", { "data-condition": c.id, "data-kind": c.kind },
-      el("span", { class: `badge ${c.kind === "closed" ? "bad" : "warn"}` }, c.kind === "closed" ? t("roads.closed") : t("roads.slow", { f: c.factor })),
+      el("span", { class: `badge ${c.kind === "closed" ? "bad" : "warn"}` }, c.kind === "closed" ? t("roads.closed") : t("roads.slow", { f: fmtNum(c.factor, 1) })),
       " ", c.reason, c.expires_at ? el("span", { class: "muted" }, ` · ${t("roads.until", { at: fmtTime(c.expires_at) })}`) : null, " ",
       el("button", { type: "button", class: "secondary", "data-do": "lift", onclick: () => lift(c) }, t("roads.lift")))));
   }

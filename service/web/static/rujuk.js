@@ -1,7 +1,9 @@
 // Referring staff: request suggestions, see them on a map and as a list with reasons, write the
 // referral letter (prefilled) and send it in one click, then follow the receiver's answer live.
 import {
-  $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, label, lang, offline, plain, signedIn, soundAlarm, startPage, t,
+  $, announce, api, applyI18n, downloadLetterPdf, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, label, lang,
+  letterHtml, offline, openLetter as openLetterPage, plain, signedIn, soundAlarm, staffName, startPage, t,
+  tIn,
 } from "/static/common.js";
 import { followStation } from "/static/station.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
@@ -15,7 +17,7 @@ async function main(who) {
   const cfg = await webConfig();
   const origin = who.facility;
   $("#origin").value = origin ? origin.name : t("refer.no_facility");
-  $("#c-explained").value = who.username;
+  $("#c-explained").value = staffName(who);
 
   // needs: the bed types and equipment the engine knows
   const BEDS = ["icu", "hcu", "nicu", "picu", "isolation", "maternity"];
@@ -36,8 +38,16 @@ async function main(who) {
 
   function renderChosen() {
     $("#icd-chosen").replaceChildren(...chosen.map((c, i) => el("span", { class: "chip" },
-      `${c.code} · ${lang === "en" ? c.title : c.name_id || c.title}`,
+      `${c.code} · `, lang === "en" || !c.name_id ? el("span", { lang: "en" }, c.title) : c.name_id,
       el("button", { type: "button", "aria-label": t("refer.remove_dx", { code: c.code }), onclick: () => { chosen.splice(i, 1); renderChosen(); } }, "×"))));
+  }
+  // a facility that delivers babies reads "perdarahan" as a haemorrhage in childbirth first
+  const originServices = fac.get(origin?.id)?.services ?? [];
+  const preferArea = originServices.includes("persalinan") || originServices.includes("obgyn") ? "&prefer=obstetri" : "";
+  /** A code's names in the page's language; the other language's, marked as such, muted. */
+  function icdNames(o) {
+    if (lang === "en") return [o.title, o.name_id ? el("span", { class: "muted", lang: "id" }, ` — ${o.name_id}`) : null];
+    return o.name_id ? [o.name_id] : [el("span", { lang: "en" }, o.title)];
   }
   function closeResults() { results.hidden = true; search.setAttribute("aria-expanded", "false"); active = -1; }
   function pick(o) {
@@ -52,13 +62,13 @@ async function main(who) {
     const seq = ++searchSeq;
     if (q.length < 2) { closeResults(); return; }
     let list;
-    try { list = await api(`/api/icd10?q=${encodeURIComponent(q)}&limit=12`); } catch { return; }
+    try { list = await api(`/api/icd10?q=${encodeURIComponent(q)}&limit=12${preferArea}`); } catch { return; }
     if (seq !== searchSeq) return;
     options = list;
     active = -1;
     results.replaceChildren(...(list.length ? list.map((o, i) => el("div", {
       role: "option", id: `icd-opt-${i}`, "aria-selected": "false", "data-code": o.code, onclick: () => pick(o),
-    }, el("strong", {}, o.code), " ", o.name_id ? `${o.name_id} — ` : "", el("span", { class: "muted" }, o.title)))
+    }, el("strong", {}, o.code), " ", ...icdNames(o)))
       : [el("div", { class: "muted", style: "padding:.4rem" }, t("refer.icd_none"))]));
     results.hidden = false;
     search.setAttribute("aria-expanded", "true");
@@ -227,17 +237,19 @@ async function main(who) {
     const f = fac.get(c.facility_id);
     $("#l-dest").value = c.name;
     const specialty = suggestion.need.specialty;
-    const unit = request.emergency ? "IGD" : (request.service_type === "rawat_inap" ? t("letter.inpatient") : t("letter.clinic"));
+    // the letter is written for the receiving facility: what is prefilled in it is in Bahasa
+    // Indonesia, whatever the language of this page
+    const unit = request.emergency ? "IGD" : (request.service_type === "rawat_inap" ? tIn("id", "letter.inpatient") : tIn("id", "letter.clinic"));
     $("#l-unit").value = specialty ? `${unit} ${cfg.service_labels?.[specialty] ?? specialty}` : unit;
     $("#p-sex").value = request.sex;
     $("#l-st").value = request.service_type || (request.emergency ? "gawat_darurat" : (suggestion.need.beds.length ? "rawat_inap" : "rawat_jalan"));
-    $("#m-dx").value = [...new Set(chosen.map((x) => (lang === "en" ? x.title : x.name_id || x.title)))].join("; ").slice(0, 200);
+    $("#m-dx").value = [...new Set(chosen.map((x) => x.name_id || x.title))].join("; ").slice(0, 200);
     $("#m-icd").value = chosen.map((x) => x.code).join(", ");
     if (backOf) prefillBack(f?.name ?? c.name);
     if (!$("#l-reason").value) {
       $("#l-reason").value = specialty
-        ? t("letter.reason_specialty", { s: cfg.service_labels?.[specialty] ?? specialty, f: f?.name ?? c.name })
-        : t("letter.reason_default", { f: f?.name ?? c.name });
+        ? tIn("id", "letter.reason_specialty", { s: cfg.service_labels?.[specialty] ?? specialty, f: f?.name ?? c.name })
+        : tIn("id", "letter.reason_default", { f: f?.name ?? c.name });
     }
     $("#letter-error").textContent = "";
     $("#letter-card").hidden = false;
@@ -253,8 +265,8 @@ async function main(who) {
     if (p.sex) $("#p-sex").value = p.sex;
     $("#p-payer").value = backOf.payer;
     if (backOf.medical?.diagnosis_text) $("#m-dx").value = backOf.medical.diagnosis_text;
-    if (!$("#l-reason").value) $("#l-reason").value = t("letter.reason_back", { f: destName });
-    $("#l-unit").value = t("letter.unit_back");
+    if (!$("#l-reason").value) $("#l-reason").value = tIn("id", "letter.reason_back", { f: destName });
+    $("#l-unit").value = tIn("id", "letter.unit_back");
   }
   $("#letter-cancel").addEventListener("click", () => { $("#letter-card").hidden = true; target = null; });
 
@@ -305,7 +317,7 @@ async function main(who) {
     const done = () => {
       $("#letter-card").hidden = true;
       $("#letter").reset();
-      $("#c-explained").value = who.username;
+      $("#c-explained").value = staffName(who);
       if (backOf) { backOf = null; $("#back-notice").hidden = true; history.replaceState(null, "", "/rujuk"); }
     };
     try {
@@ -404,6 +416,7 @@ async function main(who) {
     fill(box, 
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
+      r.number ? el("p", { class: "muted", id: "letter-number" }, t("status.number", { n: r.number })) : null,
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,
@@ -515,19 +528,16 @@ async function main(who) {
   });
   $("#redirect-other-go").addEventListener("click", () => redirectTo($("#redirect-other").value));
 
-  async function letterHtml() {
-    const r = await api(`/api/referrals/${current.id}/letter`, { raw: true });
-    return r.text();
-  }
   $("#print-letter").addEventListener("click", async () => {
     const frame = $("#print-frame");
-    frame.srcdoc = await letterHtml();
+    try { frame.srcdoc = await letterHtml(current.id); } catch (e) { announce(e.message, "bad"); return; }
     frame.onload = () => frame.contentWindow.print();
   });
-  $("#open-letter").addEventListener("click", async () => {
-    const url = URL.createObjectURL(new Blob([await letterHtml()], { type: "text/html" }));
-    window.open(url, "_blank", "noopener");
-  });
+  $("#open-letter").addEventListener("click", () => openLetterPage(current.id).catch((e) => announce(e.message, "bad")));
+  $("#pdf-letter").addEventListener("click", () =>
+    downloadLetterPdf(current.id, current.number).catch((e) => announce(e.message, "bad")));
+  $("#other-letter").addEventListener("click", () =>
+    openLetterPage(current.id, lang === "en" ? "id" : "en").catch((e) => announce(e.message, "bad")));
 
   async function loadOutbox() {
     try {

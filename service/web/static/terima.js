@@ -1,7 +1,9 @@
 // Receiving hospital: the live inbox (alert with sound and colour, time waiting), accept or
 // decline with a reason, and the facility's status board with the age of every figure.
 import {
-  $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, label, secondsSince, signedIn, soundAlarm, startPage, t,
+  $, announce, api, applyI18n, downloadLetterPdf, el, facilities, fmtAge, fmtDuration, fmtNum, fmtTime, label, openLetter, secondsSince,
+  signedIn, soundAlarm, startPage, t,
+  serviceLabel,
 } from "/static/common.js";
 import { followStation, stationInbox } from "/static/station.js";
 import { roadsText } from "/static/roads.js";
@@ -42,7 +44,7 @@ async function main(who) {
     if (v.bp_systolic) parts.push(`TD ${v.bp_systolic}/${v.bp_diastolic ?? "?"}`);
     if (v.pulse) parts.push(`N ${v.pulse}`);
     if (v.respiratory_rate) parts.push(`RR ${v.respiratory_rate}`);
-    if (v.temperature_c) parts.push(`S ${v.temperature_c}°C`);
+    if (v.temperature_c) parts.push(`S ${fmtNum(v.temperature_c, 1)}°C`);
     if (v.spo2) parts.push(`SpO₂ ${v.spo2}%`);
     if (v.gcs) parts.push(`GCS ${v.gcs}`);
     return parts.join(" · ");
@@ -76,7 +78,8 @@ async function main(who) {
         el("div", { class: "actions" },
           el("button", { type: "button", class: "accept", onclick: () => accept(r) }, t("receive.accept")),
           el("button", { type: "button", class: "danger decline", onclick: () => decline(r) }, t("receive.decline")),
-          el("button", { type: "button", class: "secondary", onclick: () => openLetter(r) }, t("status.open"))));
+          el("button", { type: "button", class: "secondary", onclick: () => openLetter(r.id).catch((e) => announce(e.message, "bad")) }, t("status.open")),
+          el("button", { type: "button", class: "secondary pdf", onclick: () => downloadLetterPdf(r.id, r.number).catch((e) => announce(e.message, "bad")) }, t("status.pdf"))));
     }));
   }
 
@@ -232,10 +235,6 @@ async function main(who) {
     } catch (e) { $("#decline-error").textContent = e.message; }
   });
 
-  async function openLetter(r) {
-    const res = await api(`/api/referrals/${r.id}/letter`, { raw: true });
-    window.open(URL.createObjectURL(new Blob([await res.text()], { type: "text/html" })), "_blank", "noopener");
-  }
 
   setInterval(renderInbox, 15000);
   loadInbox();
@@ -283,7 +282,7 @@ async function main(who) {
     const onDuty = new Set(figures.get("specialists_on_duty")?.value ?? []);
     $("#specialists").replaceChildren(...services.filter((s) => s !== "igd").map((s) => el("label", {},
       el("input", { type: "checkbox", name: "specialist", value: s, checked: onDuty.has(s), onchange: () => dirty.add("specialists") }),
-      cfg.service_labels?.[s] ?? s)));
+      serviceLabel(cfg, s))));
     const broken = new Set(figures.get("equipment_out_of_order")?.value ?? []);
     $("#equipment").replaceChildren(...equipment.map((q) => el("label", {},
       el("input", { type: "checkbox", name: "broken", value: q, checked: broken.has(q), onchange: () => dirty.add("equipment") }),

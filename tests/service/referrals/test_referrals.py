@@ -241,7 +241,7 @@ def test_back_referral_and_offline_entry(api: Api) -> None:
     assert o["offline"] is True
     assert o["times"]["created"].startswith("2026-11-21T23:10")
     html = api.get(f"/api/referrals/{o['id']}/letter", "segarau").text
-    assert "RUJUKAN MANUAL/LURING" in html
+    assert "Rujukan manual/luring, dientri kemudian (Pasal 20 ayat 3)" in html
 
 
 def test_printable_letter_has_pasal_17_fields_and_escapes(api: Api) -> None:

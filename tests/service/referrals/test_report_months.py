@@ -72,6 +72,6 @@ def test_the_letter_gives_times_in_wib(api: Api) -> None:
     api.clock.now = dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
     rid = _paper(api, dt.datetime(2026, 11, 30, 20, 0, 0, tzinfo=UTC))  # 1 December, 03:00 WIB
     html = api.get(f"/api/referrals/{rid}/letter", "segarau").text
-    assert "2026-12-01 03:00 WIB" in html
-    assert "2026-12-01 12:00 WIB" in html  # printed now
+    assert "1 Desember 2026, 03.00 WIB" in html  # as people there write it
+    assert "1 Desember 2026, 12.00 WIB" in html  # printed now
     assert "UTC" not in html
