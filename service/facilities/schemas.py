@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from geodata.models import BedType, Equipment, Service
 from rules.model import FacilityStatus
+from service.facilities.status import BEDS_CEILING
 from service.schemas import MONTH, Strict
 
 
@@ -60,7 +61,16 @@ class StatusUpdateIn(Strict):
         },
     )
 
-    beds_available: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] | None = None
+    beds_available: dict[BedType, Annotated[int, Field(ge=0, le=BEDS_CEILING)]] | None = Field(
+        default=None,
+        description="free beds by type; a figure above the facility's registered capacity (its `beds`) "
+        "is refused (422 naming the field) unless `confirm_over_capacity` is true",
+    )
+    confirm_over_capacity: bool = Field(
+        default=False,
+        description="the staff checked that a figure above the registered capacity is right (recorded "
+        "in the audit)",
+    )
     specialists_on_duty: list[Service] | None = Field(default=None, max_length=40)
     specialists_on_call: dict[Service, Annotated[int, Field(ge=0, le=1440)]] | None = None
     equipment_out_of_order: list[Equipment] | None = Field(default=None, max_length=20)
