@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -97,6 +97,19 @@ class LonLat(BaseModel):
     lat: float
 
 
+class PhoneOut(BaseModel):
+    """A facility's telephone number (an Indonesian number, checked when the dataset is loaded)."""
+
+    display: str = Field(description="for reading, national format: (0562) 391020")
+    dial: str = Field(description="for dialling, E.164: +62562391020")
+    tel: str = Field(description="the link: tel:+62562391020")
+    kind: Literal["igd", "main"] = Field(
+        description="igd: the emergency department's own line; main: the facility's main number, "
+        "not verified as the IGD line"
+    )
+    note: str = Field(description="where the number comes from, in Bahasa Indonesia")
+
+
 class FacilityOut(BaseModel):
     """A facility of the dataset."""
 
@@ -115,6 +128,10 @@ class FacilityOut(BaseModel):
     service_labels: list[str]
     equipment: list[str]
     beds: dict[str, int]
+    phone: PhoneOut | None = Field(
+        description="null: no number is known (pages say 'nomor belum tercatat'); where each number "
+        "comes from: the dataset's PROVENANCE.md"
+    )
 
 
 class FeatureCollectionOut(BaseModel):
