@@ -4,6 +4,7 @@ import {
   $, announce, api, applyI18n, el, facilities, fill, fmtAge, fmtDuration, fmtKm, fmtTime, label, lang, offline, plain, signedIn, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { followStation } from "/static/station.js";
+import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
 
@@ -194,6 +195,7 @@ async function main(who) {
         c.stale ? el("span", { class: "badge stale" }, t("refer.stale", { age: fmtAge(c.status_age_s) })) : null,
         el("span", { class: "time" }, `${fmtDuration(c.travel_time_s)}${c.distance_m ? ` · ${fmtKm(c.distance_m)}` : ""}`)),
       reasonItems(c.reasons),
+      contactLine(fac.get(c.facility_id)),
       el("div", { class: "actions" }, el("button", { type: "button", onclick: () => openLetter(c) }, t("refer.choose"))))));
     if (!s.candidates.length) $("#candidates").append(el("li", { class: "notice bad" }, t("refer.none")));
     $("#excluded-box").hidden = !s.excluded.length;

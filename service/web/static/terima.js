@@ -4,6 +4,7 @@ import {
   $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, fmtTime, label, lang, secondsSince, signedIn, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { followStation, stationInbox } from "/static/station.js";
+import { contactLine } from "/static/contact.js";
 import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
 
@@ -71,6 +72,7 @@ async function main(who) {
         r.medical?.vital_signs ? el("p", { class: "muted" }, vitalsText(r.medical.vital_signs)) : null,
         el("p", {}, el("span", { class: "muted" }, `${t("letter.stabilisation")}: `), r.medical?.stabilisation ?? ""),
         el("p", {}, el("span", { class: "muted" }, `${t("letter.reason")}: `), r.reason),
+        contactLine(fac.get(r.origin_id), t("contact.sender")),
         r.times.escalated ? el("p", { class: "error escalated" }, t("receive.escalated"))
           : due !== null ? el("p", { class: due < 0 ? "error" : "muted" }, due < 0 ? t("receive.overdue") : t("receive.due", { d: fmtDuration(due) })) : null,
         el("div", { class: "actions" },
@@ -88,6 +90,7 @@ async function main(who) {
         r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
         el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(secondsSince(r.sent_at)) }))),
       el("p", { class: "muted" }, t("receive.signin_to_see")),
+      contactLine(fac.get(r.origin_id), t("contact.sender")),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "show-details", onclick: () => loadInbox({ ask: true }) }, t("receive.show_details"))));
   }
