@@ -173,6 +173,24 @@ def test_each_suggested_destination_can_be_called_from_its_card(site: Site, brow
         == TEL[PEMANGKAT][1]
     )
     page.click("#lang-switch")
+    page.wait_for_selector(f"#candidates > li[data-facility='{PEMANGKAT}'] a.call:has-text('Telepon')")
+
+    # the letter sent, its status card calls the destination while the midwife waits for the answer
+    page.locator(f"#candidates > li[data-facility='{PEMANGKAT}'] button").click()
+    for field, value in (("#p-name", "Siti Contoh"), ("#p-nik", "6101014107980001"), ("#p-mrn", "RM-000123"),
+                         ("#p-dob", "1998-07-01"), ("#m-stab", "Kompresi bimanual, 2 jalur infus")):  # fmt: skip
+        page.fill(field, value)
+    page.check("#c-items")
+    page.check("#c-given")
+    page.click("#send-button")
+    page.wait_for_selector("#referral-status[data-status='sent']")
+    status = page.locator("#status .contact")
+    assert status.get_attribute("data-contact") == PEMANGKAT
+    assert status.locator(".who").text_content() == "Tujuan:"
+    _check_link(status.locator("a.call"), *TEL[PEMANGKAT])
+    with site.api("pemangkat") as c:  # answered, so the next tests find an empty inbox
+        rid = c.get("/api/referrals?box=inbox&status=sent").json()[0]["id"]
+        assert c.post(f"/api/referrals/{rid}/decline", json={"reason": "Uji telepon"}).status_code == 200
     v.close()
 
 
@@ -194,10 +212,20 @@ def test_the_er_calls_the_sender_from_the_inbox_card(site: Site, browser: Any) -
     assert puskesmas_card.locator("a.call").count() == 0
     assert puskesmas_card.locator(".contact").text_content().startswith("Pengirim:nomor belum tercatat")
     v.shot("terima-inbox-telepon-hp")
-    # answered, so the other tests of this module find an empty inbox
+    # accepted: on its way here, the sender still one tap away
     with site.api("pemangkat") as c:
-        for rid in (from_puskesmas, from_hospital):
-            assert c.post(f"/api/referrals/{rid}/decline", json={"reason": "Uji telepon"}).status_code == 200
+        assert c.post(f"/api/referrals/{from_hospital}/accept", json={"note": ""}).status_code == 200
+        assert (
+            c.post(f"/api/referrals/{from_puskesmas}/decline", json={"reason": "Uji telepon"}).status_code
+            == 200
+        )
+    on_the_way = page.locator(f"#on-the-way > li[data-referral='{from_hospital}']")
+    on_the_way.wait_for()
+    _check_link(on_the_way.locator(".contact a.call"), *TEL[SAMBAS])
+    with site.api("sambas") as c:  # cancelled, so the dispatcher's test finds only its own referral
+        assert (
+            c.post(f"/api/referrals/{from_hospital}/cancel", json={"note": "Uji telepon"}).status_code == 200
+        )
     v.close()
 
 

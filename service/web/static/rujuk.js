@@ -406,6 +406,7 @@ async function main(who) {
     fill(box, 
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
+      contactLine(fac.get(r.destination_id), t("contact.destination")),
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,

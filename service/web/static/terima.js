@@ -164,7 +164,8 @@ async function main(who) {
         el("p", {}, el("strong", {}, r.icd10.join(", ")), r.medical?.diagnosis_text ? ` · ${r.medical.diagnosis_text}` : "",
           r.patient ? ` · ${label("sex", r.patient.sex)}` : ""),
         el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
-        when ? el("p", {}, when) : null);
+        when ? el("p", {}, when) : null,
+        contactLine(fac.get(r.origin_id), t("contact.sender")));
     }));
   }
   setInterval(renderIncoming, 15000);
