@@ -26,10 +26,13 @@ from geodata.models import (
     FacilityKind,
     HospitalClass,
     LonLat,
+    Phone,
+    PhoneKind,
     Region,
     Service,
     Settlement,
 )
+from geodata.phones import UNKNOWN, parse_phone
 from geodata.tables import Record, check_lon_lat, parse_float, read_records, record_point
 
 if TYPE_CHECKING:
@@ -143,6 +146,42 @@ def _parse_bool(raw: object, field: str, rec: Record, file: str, problems: list[
         return False
     problems.append(Problem(file, f"{raw!r} is not a boolean (true/false)", row=rec.row, field=field))
     return None
+
+
+def _parse_phone(rec: Record, file: str, problems: list[Problem]) -> Phone | None:
+    """The ``phone`` column: a number with its ``phone_kind`` (and ``phone_note``), or ``unknown``.
+
+    A file without the column knows no number; in a file with it, every cell says one or the other.
+    """
+    v = rec.values
+    if "phone" not in v:
+        return None
+    row = rec.row
+    raw = str(v.get("phone") or "").strip()
+    kind_raw = str(v.get("phone_kind") or "").strip()
+    note = str(v.get("phone_note") or "").strip()
+    if not raw:
+        problems.append(Problem(file, f"missing value (a number, or {UNKNOWN!r})", row=row, field="phone"))
+        return None
+    if raw.casefold() == UNKNOWN:
+        if kind_raw:
+            problems.append(
+                Problem(file, f"a kind without a number (phone is {UNKNOWN!r})", row=row, field="phone_kind")
+            )
+        return None
+    try:
+        display, dial = parse_phone(raw)
+    except ValueError as exc:
+        problems.append(Problem(file, str(exc), row=row, field="phone"))
+        return None
+    if not kind_raw:
+        allowed = ", ".join(k.value for k in PhoneKind)
+        problems.append(
+            Problem(file, f"missing value: what the number reaches ({allowed})", row=row, field="phone_kind")
+        )
+        return None
+    kind = _parse_enum(PhoneKind, kind_raw, field="phone_kind", rec=rec, file=file, problems=problems)
+    return None if kind is None else Phone(display=display, dial=dial, kind=kind, note=note)
 
 
 def _require(rec: Record, field: str, file: str, problems: list[Problem]) -> str | None:
@@ -259,6 +298,7 @@ def parse_facilities(
         services = _parse_services(v.get("services", ""), rec, file, problems)
         equipment = _parse_equipment(v.get("equipment", ""), rec, file, problems)
         beds = _parse_beds(v.get("beds", ""), rec, file, problems)
+        phone = _parse_phone(rec, file, problems)
         if (
             check is not None
             and point is not None
@@ -286,6 +326,7 @@ def parse_facilities(
                 beds=beds,
                 coordinate_quality=quality,
                 receiving=receiving,
+                phone=phone,
             )
         )
     _check_ids(ids, file, problems)

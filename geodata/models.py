@@ -256,6 +256,28 @@ class CoordinateQuality(StrEnum):
     APPROXIMATE = "approximate"  # a desa / town centroid standing in for the real site
 
 
+class PhoneKind(StrEnum):
+    """What a facility's telephone number reaches."""
+
+    IGD = "igd"  # the emergency department's own line, verified as such
+    MAIN = "main"  # the facility's main number (switchboard): not verified as the IGD line
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A facility's telephone number, for reading and for dialling, with what it reaches."""
+
+    display: str  # national format, for reading: "(0562) 391020"
+    dial: str  # E.164, for a tel: link: "+62562391020"
+    kind: PhoneKind
+    note: str = ""  # where it comes from and what is not known about it, in Bahasa Indonesia
+
+    def __post_init__(self) -> None:
+        if not (self.dial.startswith("+62") and self.dial[1:].isdigit()):
+            msg = f"phone {self.dial!r}: not an Indonesian number in E.164 (+62...)"
+            raise ValueError(msg)
+
+
 @dataclass(frozen=True, slots=True)
 class LonLat:
     """A WGS84 (EPSG:4326) position."""
@@ -290,6 +312,8 @@ class Facility:
     beds: Mapping[BedType, int] = field(default_factory=lambda: MappingProxyType({}))
     coordinate_quality: CoordinateQuality = CoordinateQuality.SURVEYED
     receiving: bool = False
+    #: None: no number is known (the dataset says "unknown"); pages show "nomor belum tercatat"
+    phone: Phone | None = None
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -125,11 +125,16 @@ def get_status(facility_id: str, rt: Rt, db: Db, _: AnyUser) -> dict[str, Any]:
 
 @router.patch("/api/facilities/{facility_id}/status", tags=["status"], **doc(StatusOut, 401, 403, 404))
 def patch_status(facility_id: str, body: StatusUpdateIn, rt: Rt, db: Db, p: Staff) -> dict[str, Any]:
-    """Update some live figures (the facility's own staff). "Not accepting" reverts by itself."""
+    """Update some live figures (the facility's own staff). "Not accepting" reverts by itself.
+
+    Free beds above the registered capacity need `confirm_over_capacity: true` (else 422 naming
+    the figure); negative figures or above 1,000 are refused outright.
+    """
     _known(rt, facility_id)
     own_facility(p, facility_id)
     now = rt.clock()
-    status.update_status(db, facility_id, body, actor=p.user_id, now=now)
+    capacity = rt.dataset.facility(facility_id).beds
+    status.update_status(db, facility_id, body, capacity=capacity, actor=p.user_id, now=now)
     db.commit()
     rt.statuses.forget()
     return status_json(db, facility_id, now)

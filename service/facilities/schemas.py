@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from geodata.models import BedType, Equipment, Service
 from rules.model import FacilityStatus
+from service.facilities.status import BEDS_CEILING
 from service.schemas import MONTH, Strict
 
 
@@ -60,7 +61,16 @@ class StatusUpdateIn(Strict):
         },
     )
 
-    beds_available: dict[BedType, Annotated[int, Field(ge=0, le=5000)]] | None = None
+    beds_available: dict[BedType, Annotated[int, Field(ge=0, le=BEDS_CEILING)]] | None = Field(
+        default=None,
+        description="free beds by type; a figure above the facility's registered capacity (its `beds`) "
+        "is refused (422 naming the field) unless `confirm_over_capacity` is true",
+    )
+    confirm_over_capacity: bool = Field(
+        default=False,
+        description="the staff checked that a figure above the registered capacity is right (recorded "
+        "in the audit)",
+    )
     specialists_on_duty: list[Service] | None = Field(default=None, max_length=40)
     specialists_on_call: dict[Service, Annotated[int, Field(ge=0, le=1440)]] | None = None
     equipment_out_of_order: list[Equipment] | None = Field(default=None, max_length=20)
@@ -87,6 +97,19 @@ class LonLat(BaseModel):
     lat: float
 
 
+class PhoneOut(BaseModel):
+    """A facility's telephone number (an Indonesian number, checked when the dataset is loaded)."""
+
+    display: str = Field(description="for reading, national format: (0562) 391020")
+    dial: str = Field(description="for dialling, E.164: +62562391020")
+    tel: str = Field(description="the link: tel:+62562391020")
+    kind: Literal["igd", "main"] = Field(
+        description="igd: the emergency department's own line; main: the facility's main number, "
+        "not verified as the IGD line"
+    )
+    note: str = Field(description="where the number comes from, in Bahasa Indonesia")
+
+
 class FacilityOut(BaseModel):
     """A facility of the dataset."""
 
@@ -105,6 +128,10 @@ class FacilityOut(BaseModel):
     service_labels: list[str]
     equipment: list[str]
     beds: dict[str, int]
+    phone: PhoneOut | None = Field(
+        description="null: no number is known (pages say 'nomor belum tercatat'); where each number "
+        "comes from: the dataset's PROVENANCE.md"
+    )
 
 
 class FeatureCollectionOut(BaseModel):

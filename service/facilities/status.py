@@ -18,9 +18,47 @@ from service.database import StatusFigure, User, aware
 from service.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy.orm import Session
 
     from service.facilities.schemas import StatusUpdateIn
+
+#: free beds of one type no facility can report: refused outright, confirmed or not (the largest
+#: hospitals in Indonesia have about 1,500-2,000 beds of every type together)
+BEDS_CEILING = 1000
+
+
+def over_capacity(
+    beds: Mapping[BedType, int], capacity: Mapping[BedType, int]
+) -> dict[BedType, tuple[int, int]]:
+    """The figures above the facility's registered capacity: bed type -> (reported, registered)."""
+    return {
+        bed: (n, capacity.get(bed, 0))
+        for bed, n in sorted(beds.items(), key=lambda kv: list(BedType).index(kv[0]))
+        if n > capacity.get(bed, 0)
+    }
+
+
+def _check_capacity(upd: StatusUpdateIn, capacity: Mapping[BedType, int]) -> dict[str, Any]:
+    """Refuse figures above registered capacity unless the request confirms them.
+
+    Returns what the audit records about them (empty when none is above).
+    """
+    over = over_capacity(upd.beds_available or {}, capacity)
+    if not over:
+        return {}
+    if not upd.confirm_over_capacity:
+        bed, (n, cap) = next(iter(over.items()))
+        raise InputError(
+            f"beds_available.{bed.value}",
+            f"{n} free {bed.value} beds is above the registered capacity of {cap}: check the figure, "
+            "or send confirm_over_capacity: true when it is right",
+        )
+    return {
+        "over_capacity": {b.value: {"reported": n, "registered": cap} for b, (n, cap) in over.items()},
+        "confirmed_over_capacity": True,
+    }
 
 
 def _counts(upd: StatusUpdateIn) -> dict[str, Any]:
@@ -61,12 +99,23 @@ def _not_accepting(upd: StatusUpdateIn, now: dt.datetime) -> dict[str, Any]:
 
 
 def update_status(
-    s: Session, facility_id: str, upd: StatusUpdateIn, *, actor: int, now: dt.datetime
+    s: Session,
+    facility_id: str,
+    upd: StatusUpdateIn,
+    *,
+    capacity: Mapping[BedType, int],
+    actor: int,
+    now: dt.datetime,
 ) -> list[str]:
-    """Write the figures present in the update; returns the keys written."""
+    """Write the figures present in the update; returns the keys written.
+
+    Every figure is checked first, so nothing is half-written. ``capacity`` is the facility's
+    registered beds by type.
+    """
     figures = {**_counts(upd), **_not_accepting(upd, now)}
     if not figures:
         raise InputError("body", "no figure to update")
+    confirmed = _check_capacity(upd, capacity)
     for key, value in figures.items():
         row = s.get(StatusFigure, (facility_id, key))
         if row is None:
@@ -83,6 +132,7 @@ def update_status(
         entity_id=facility_id,
         now=now,
         figures=figures,
+        **confirmed,
     )
     return sorted(figures)
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from geodata.dataset import Dataset
-    from geodata.models import Facility, FacilityKind, Service
+    from geodata.models import Facility, FacilityKind, Phone, Service
     from rules.pack import RulePack
 
 MODELLED_NOTE = (
@@ -41,7 +41,16 @@ def facility_json(f: Facility) -> dict[str, Any]:
         "service_labels": sorted(SERVICE_LABELS[s] for s in f.services),
         "equipment": sorted(e.value for e in f.equipment),
         "beds": {b.value: n for b, n in sorted(f.beds.items())},
+        "phone": phone_json(f.phone),
     }
+
+
+def phone_json(p: Phone | None) -> dict[str, str] | None:
+    """A facility's number for reading and for a ``tel:`` link; None when none is known."""
+    if p is None:
+        return None
+    tel = f"tel:{p.dial}"
+    return {"display": p.display, "dial": p.dial, "tel": tel, "kind": p.kind.value, "note": p.note}
 
 
 def facility_feature(f: Facility) -> dict[str, Any]:

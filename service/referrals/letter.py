@@ -83,6 +83,8 @@ WORDS: dict[str, dict[str, str]] = {
         "explained": "Sudah dijelaskan",
         "deferred": "Persetujuan",
         "writer": "Yang merujuk",
+        "main_line": "nomor rumah sakit, belum diverifikasi sebagai nomor IGD",
+        "no_phone": "nomor belum tercatat",
         "unknown_name": "nama lengkap belum dicatat di akun",
         "history_title": "Riwayat",
         "decline_reason": "Alasan penolakan",
@@ -142,6 +144,8 @@ WORDS: dict[str, dict[str, str]] = {
         "explained": "Explained",
         "deferred": "Consent",
         "writer": "Referred by",
+        "main_line": "the hospital's main number, not verified as the ER's line",
+        "no_phone": "no number recorded",
         "unknown_name": "full name not recorded on the account",
         "history_title": "History",
         "decline_reason": "Reason for declining",
@@ -321,7 +325,14 @@ def render_letter(
 
     def facility(fid: str) -> dict[str, str]:
         f = facilities.get(fid)
-        return {"id": fid, "name": f.name if f else fid, "phone": getattr(f, "phone", None) or ""}
+        phone = f.phone if f else None
+        return {
+            "id": fid,
+            "name": f.name if f else fid,
+            "phone": phone.display if phone else "",
+            "tel": phone.dial if phone else "",
+            "main": "1" if phone and phone.kind == "main" else "",
+        }
 
     p, c = r.patient, r.consent
     items = CONSENT_ITEMS if lang == "id" else _CONSENT_ITEMS_EN

@@ -7,6 +7,7 @@ import {
   $, announce, api, applyI18n, el, facilities, fmtAge, fmtDuration, follow, label, plain, soundAlarm, startPage, t,
 } from "/static/common.js";
 import { facilityLatLng, makeMap } from "/static/map.js";
+import { contactLine } from "/static/contact.js";
 import { drawRoads, roadEditor, roadsText } from "/static/roads.js";
 
 const COLOURS = {
@@ -95,6 +96,11 @@ async function main() {
     const by = a.trip[`${last}_by`];
     return `${route} · ${t(`dispatch.since.${last}`, { at: fmtClock(a.trip[`${last}_at`]) })}${by === "gps" ? ` (${t("dispatch.by_gps")})` : by === "device" ? ` (${t("dispatch.by_device")})` : ""}`;
   }
+  /** The trip's pickup and destination to call (the crew's news, a bed to hold). */
+  function tripContacts(a) {
+    if (!a.trip) return [];
+    return [contactLine(fac.get(a.trip.pickup_id), t("contact.origin")), contactLine(fac.get(a.trip.destination_id), t("contact.destination"))];
+  }
   function fmtClock(iso) {
     return iso ? new Date(iso).toLocaleTimeString(document.documentElement.lang || "id", { hour: "2-digit", minute: "2-digit" }) : "";
   }
@@ -107,6 +113,7 @@ async function main() {
       return el("tr", { "data-ambulance": a.id, "data-status": a.status, "data-lat": a.position?.lat, "data-lon": a.position?.lon },
         el("td", {}, el("strong", {}, a.id), el("br"), el("span", { class: "muted" }, `${label("kind", a.kind)} · ${fac.get(a.home_facility_id)?.name ?? a.home_facility_id}`)),
         el("td", {}, el("span", { class: `badge ${a.status}` }, label("amb", a.status)), trip ? el("div", { class: "muted trip" }, trip) : null,
+          ...tripContacts(a),
           el("div", { class: "row-actions" }, ...actionsOf(a))),
         el("td", {}, a.position ? el("span", { class: stale ? `badge stale${ON_TRIP.has(a.status) ? " lost" : ""}` : "" }, `${fmtAge(age)}${stale ? ` · ${t("dispatch.stale")}` : ""}`) : t("dispatch.no_position"),
           el("div", { class: "eta" }, etaText(a))));
@@ -246,7 +253,9 @@ async function main() {
             onchange: () => chooseReferral(r) }),
           el("span", {}, el("strong", {}, `${fac.get(r.origin_id)?.name ?? r.origin_id} → ${fac.get(r.destination_id)?.name ?? r.destination_id}`),
             " ", r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
-            el("br"), el("span", { class: "muted" }, `${r.icd10.join(", ")} · ${label("st", r.service_type)}`))))));
+            el("br"), el("span", { class: "muted" }, `${r.icd10.join(", ")} · ${label("st", r.service_type)}`))),
+        contactLine(fac.get(r.origin_id), t("contact.origin")),
+        contactLine(fac.get(r.destination_id), t("contact.destination")))));
     } catch (e) { announce(e.message, "bad"); }
   }
   function chooseReferral(r) {

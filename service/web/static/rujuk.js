@@ -6,6 +6,7 @@ import {
   tIn,
 } from "/static/common.js";
 import { followStation } from "/static/station.js";
+import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
 
@@ -204,6 +205,7 @@ async function main(who) {
         c.stale ? el("span", { class: "badge stale" }, t("refer.stale", { age: fmtAge(c.status_age_s) })) : null,
         el("span", { class: "time" }, `${fmtDuration(c.travel_time_s)}${c.distance_m ? ` · ${fmtKm(c.distance_m)}` : ""}`)),
       reasonItems(c.reasons),
+      contactLine(fac.get(c.facility_id)),
       el("div", { class: "actions" }, el("button", { type: "button", onclick: () => openLetter(c) }, t("refer.choose"))))));
     if (!s.candidates.length) $("#candidates").append(el("li", { class: "notice bad" }, t("refer.none")));
     $("#excluded-box").hidden = !s.excluded.length;
@@ -417,6 +419,7 @@ async function main(who) {
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
       r.number ? el("p", { class: "muted", id: "letter-number" }, t("status.number", { n: r.number })) : null,
+      contactLine(fac.get(r.destination_id), t("contact.destination")),
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,

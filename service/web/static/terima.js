@@ -1,11 +1,12 @@
 // Receiving hospital: the live inbox (alert with sound and colour, time waiting), accept or
 // decline with a reason, and the facility's status board with the age of every figure.
 import {
-  $, announce, api, applyI18n, downloadLetterPdf, el, facilities, fmtAge, fmtDuration, fmtNum, fmtTime, label, openLetter, secondsSince,
-  signedIn, soundAlarm, startPage, t,
+  $, announce, api, applyI18n, downloadLetterPdf, el, facilities, fmtAge, fmtDuration, fmtNum, fmtTime, label, lang, openLetter,
+  secondsSince, signedIn, soundAlarm, startPage, t,
   serviceLabel,
 } from "/static/common.js";
 import { followStation, stationInbox } from "/static/station.js";
+import { contactLine } from "/static/contact.js";
 import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
 
@@ -73,6 +74,7 @@ async function main(who) {
         r.medical?.vital_signs ? el("p", { class: "muted" }, vitalsText(r.medical.vital_signs)) : null,
         el("p", {}, el("span", { class: "muted" }, `${t("letter.stabilisation")}: `), r.medical?.stabilisation ?? ""),
         el("p", {}, el("span", { class: "muted" }, `${t("letter.reason")}: `), r.reason),
+        contactLine(fac.get(r.origin_id), t("contact.sender")),
         r.times.escalated ? el("p", { class: "error escalated" }, t("receive.escalated"))
           : due !== null ? el("p", { class: due < 0 ? "error" : "muted" }, due < 0 ? t("receive.overdue") : t("receive.due", { d: fmtDuration(due) })) : null,
         el("div", { class: "actions" },
@@ -91,6 +93,7 @@ async function main(who) {
         r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null,
         el("span", { class: "time waiting" }, t("receive.waiting", { d: fmtDuration(secondsSince(r.sent_at)) }))),
       el("p", { class: "muted" }, t("receive.signin_to_see")),
+      contactLine(fac.get(r.origin_id), t("contact.sender")),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "show-details", onclick: () => loadInbox({ ask: true }) }, t("receive.show_details"))));
   }
@@ -164,7 +167,8 @@ async function main(who) {
         el("p", {}, el("strong", {}, r.icd10.join(", ")), r.medical?.diagnosis_text ? ` · ${r.medical.diagnosis_text}` : "",
           r.patient ? ` · ${label("sex", r.patient.sex)}` : ""),
         el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
-        when ? el("p", {}, when) : null);
+        when ? el("p", {}, when) : null,
+        contactLine(fac.get(r.origin_id), t("contact.sender")));
     }));
   }
   setInterval(renderIncoming, 15000);
@@ -261,6 +265,9 @@ async function main(who) {
   }
 
   const bedTypes = Object.keys(mine.beds).filter((b) => mine.beds[b] > 0);
+  //: free beds of one type no facility can report (the API's BEDS_CEILING, service/facilities/status.py)
+  const BEDS_CEILING = 1000;
+  const fmtInt = (n) => new Intl.NumberFormat(lang === "en" ? "en-GB" : "id-ID").format(n);
   const services = mine.services;
   const equipment = mine.equipment;
 
@@ -268,16 +275,17 @@ async function main(who) {
     $("#beds").replaceChildren(...bedTypes.map((b) => {
       const key = `beds_available.${b}`;
       const f = figures.get(key);
-      const input = el("input", { type: "number", id: `bed-${b}`, min: 0, max: 5000, inputmode: "numeric", value: f?.value ?? "",
-        oninput: () => dirty.add("beds") });
-      const step = (d) => { input.value = Math.max(0, Number(input.value || 0) + d); dirty.add("beds"); };
-      return el("div", { class: "row", style: "align-items:center" },
-        el("label", { for: `bed-${b}`, style: "flex:2 1 8rem" }, `${label("bed", b)} `, el("span", { class: "muted" }, t("board.of", { n: mine.beds[b] }))),
+      const input = el("input", { type: "number", id: `bed-${b}`, min: 0, max: BEDS_CEILING, step: 1, inputmode: "numeric", value: f?.value ?? "",
+        "aria-describedby": `bed-err-${b}`, oninput: () => { dirty.add("beds"); fieldError(`bed-${b}`, ""); } });
+      const step = (d) => { input.value = Math.max(0, Number(input.value || 0) + d); dirty.add("beds"); fieldError(`bed-${b}`, ""); };
+      return el("div", { class: "row bed-row", style: "align-items:center" },
+        el("label", { for: `bed-${b}`, style: "flex:2 1 8rem" }, `${label("bed", b)} `, el("span", { class: "muted" }, t("board.of", { n: fmtInt(mine.beds[b]) }))),
         el("span", { class: "stepper" },
           el("button", { type: "button", class: "secondary", "aria-label": t("board.less", { b: label("bed", b) }), onclick: () => step(-1) }, "−"),
           input,
           el("button", { type: "button", class: "secondary", "aria-label": t("board.more", { b: label("bed", b) }), onclick: () => step(1) }, "+")),
-        el("span", { class: ageClass(key), id: `age-${key}` }, ageText(key)));
+        el("span", { class: ageClass(key), id: `age-${key}` }, ageText(key)),
+        el("p", { class: "error field-error", id: `bed-err-${b}`, role: "alert", style: "flex:1 1 100%" }));
     }));
     const onDuty = new Set(figures.get("specialists_on_duty")?.value ?? []);
     $("#specialists").replaceChildren(...services.filter((s) => s !== "igd").map((s) => el("label", {},
@@ -311,37 +319,112 @@ async function main(who) {
     renderBoard();
   }
   async function acceptingAgain() {
-    try { await patch({ accepting_again: true }); announce(t("board.resumed"), "ok"); } catch (e) { announce(e.message, "bad"); }
+    try { await patch({ accepting_again: true }); announce(t("board.resumed"), "ok"); } catch (e) { showRefusal(e, "#board-error"); }
+  }
+
+  /** An error shown next to its field (empty: cleared), in the page's words. */
+  function fieldError(id, text) {
+    const input = document.getElementById(id);
+    const out = document.getElementById(id.startsWith("bed-") ? `bed-err-${id.slice(4)}` : `${id}-error`);
+    if (out) out.textContent = text;
+    if (input) {
+      if (text) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+  }
+  /** The API's refusal told next to its field in the page's language (never the API's own text). */
+  function showRefusal(e, fallback) {
+    if (e.status === 0) { $(fallback).textContent = e.message; return; } // no network: already in words
+    if (e.status === 403) { $(fallback).textContent = t("board.forbidden"); return; }
+    let shown = false;
+    for (const { field } of e.errors ?? []) {
+      const bed = /beds_available\.(\w+)$/.exec(field ?? "")?.[1];
+      if (bed && bedTypes.includes(bed)) {
+        fieldError(`bed-${bed}`, t("board.bed_refused", { b: label("bed", bed), cap: fmtInt(mine.beds[bed] ?? 0) }));
+        shown = true;
+      } else if (field === "not_accepting_reason") {
+        fieldError("stop-reason", t("board.need_reason"));
+        shown = true;
+      } else if (field === "not_accepting_until") {
+        $(fallback).textContent = t("board.bad_until");
+        shown = true;
+      }
+    }
+    if (!shown) $(fallback).textContent = t("board.not_saved");
+  }
+
+  /** The bed figures typed, checked: {beds} to send, or null after showing each error by its field. */
+  function readBeds() {
+    const beds = {};
+    let ok = true;
+    for (const b of bedTypes) {
+      const v = $(`#bed-${b}`).value.trim();
+      fieldError(`bed-${b}`, "");
+      if (v === "") continue;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) { fieldError(`bed-${b}`, t("board.bad_beds", { b: label("bed", b) })); ok = false; continue; }
+      if (n > BEDS_CEILING) { fieldError(`bed-${b}`, t("board.too_many_beds", { b: label("bed", b), max: fmtInt(BEDS_CEILING) })); ok = false; continue; }
+      beds[b] = n;
+    }
+    if (!ok) $("#beds [aria-invalid='true']")?.focus();
+    return ok ? beds : null;
+  }
+
+  let pending = null; // a body with figures above the registered capacity, waiting for "save anyway"
+  function askOverCapacity(body, over) {
+    pending = body;
+    $("#board-confirm-text").textContent = `${over.map(([b, n]) => t("board.over_item", {
+      b: label("bed", b), n: fmtInt(n), cap: fmtInt(mine.beds[b] ?? 0) })).join("; ")}. ${t("board.over_ask")}`;
+    $("#board-confirm").hidden = false;
+    $("#board-confirm").focus();
+  }
+  function closeConfirm() { pending = null; $("#board-confirm").hidden = true; }
+  $("#board-confirm-no").addEventListener("click", () => {
+    const first = Object.keys(pending?.beds_available ?? {}).find((b) => pending.beds_available[b] > (mine.beds[b] ?? 0));
+    closeConfirm();
+    if (first) $(`#bed-${first}`).focus();
+  });
+  $("#board-confirm-yes").addEventListener("click", () => {
+    const body = { ...pending, confirm_over_capacity: true };
+    closeConfirm();
+    save(body);
+  });
+
+  async function save(body) {
+    $("#board-save").disabled = true;
+    try { await patch(body); announce(t("board.saved"), "ok"); } catch (e) { showRefusal(e, "#board-error"); } finally { $("#board-save").disabled = false; }
   }
 
   $("#board").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const err = $("#board-error");
-    err.textContent = "";
+    $("#board-error").textContent = "";
+    closeConfirm();
     const all = dirty.size === 0; // nothing changed: confirm every figure as current
     const body = {};
     if (all || dirty.has("beds")) {
-      body.beds_available = {};
-      for (const b of bedTypes) {
-        const v = $(`#bed-${b}`).value;
-        if (v === "") continue;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0) { err.textContent = t("board.bad_beds", { b: label("bed", b) }); return; }
-        body.beds_available[b] = n;
-      }
+      const beds = readBeds();
+      if (beds === null) return;
+      body.beds_available = beds;
     }
     if (all || dirty.has("specialists")) body.specialists_on_duty = [...document.querySelectorAll("input[name=specialist]:checked")].map((i) => i.value);
     if (all || dirty.has("equipment")) body.equipment_out_of_order = [...document.querySelectorAll("input[name=broken]:checked")].map((i) => i.value);
-    $("#board-save").disabled = true;
-    try { await patch(body); announce(t("board.saved"), "ok"); } catch (e) { err.textContent = e.message; } finally { $("#board-save").disabled = false; }
+    // above the registered capacity: said on the page, and saved only when the staff confirm it
+    const over = Object.entries(body.beds_available ?? {}).filter(([b, n]) => n > (mine.beds[b] ?? 0));
+    if (over.length) { askOverCapacity(body, over); return; }
+    await save(body);
   });
+  $("#stop-reason").addEventListener("input", () => fieldError("stop-reason", ""));
   $("#stop").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    const reason = $("#stop-reason").value.trim();
+    if (!reason) { fieldError("stop-reason", t("board.need_reason")); $("#stop-reason").focus(); return; }
+    fieldError("stop-reason", "");
     const until = new Date(Date.now() + Number($("#stop-hours").value) * 3600e3).toISOString();
     try {
-      await patch({ not_accepting_until: until, not_accepting_reason: $("#stop-reason").value.trim() });
+      await patch({ not_accepting_until: until, not_accepting_reason: reason });
+      $("#stop-reason").value = "";
       announce(t("board.stop_saved"), "warn");
-    } catch (e) { announce(e.message, "bad"); }
+    } catch (e) { showRefusal(e, "#stop-reason-error"); }
   });
   function updateAges() {
     for (const key of [...bedTypes.map((b) => `beds_available.${b}`), "specialists_on_duty", "equipment_out_of_order"]) {

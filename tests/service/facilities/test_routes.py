@@ -74,3 +74,23 @@ def test_geojson(client: TestClient) -> None:
     lon, lat = fc["features"][0]["geometry"]["coordinates"]
     assert 108 < lon < 110
     assert -1 < lat < 2.1
+
+
+def test_facilities_carry_their_phone_or_say_none_is_known(client: TestClient) -> None:
+    f = client.get("/api/facilities/6101022").json()
+    assert f["phone"] == {
+        "display": "(0562) 391020",
+        "dial": "+62562391020",
+        "tel": "tel:+62562391020",
+        "kind": "main",
+        "note": "nomor rumah sakit (RS Online 2021), belum diverifikasi sebagai nomor IGD",
+    }
+    # unknown is explicit: the key is there, null (never an empty string)
+    assert "phone" in (pkm := client.get("/api/facilities/PKM-SEGARAU").json())
+    assert pkm["phone"] is None
+    every = client.get("/api/facilities").json()
+    assert all("phone" in x for x in every)
+    assert sum(x["phone"] is not None for x in every) == 9
+    fc = client.get("/api/facilities.geojson").json()
+    props = next(x["properties"] for x in fc["features"] if x["id"] == "6101033")
+    assert props["phone"]["tel"] == "tel:+62562241203"

@@ -50,7 +50,9 @@ def casualties(red: int = 5, yellow: int = 10, green: int = 10) -> list[dict[str
 def beds(api: Api) -> None:
     for fid, beds in BEDS.items():
         who = USER_OF.get(fid, "admin")
-        r = api.patch(f"/api/facilities/{fid}/status", who, json={"beds_available": beds})
+        # RS St. Elizabeth registers no ICU: its surge bed is confirmed above capacity
+        body = {"beds_available": beds, "confirm_over_capacity": True}
+        r = api.patch(f"/api/facilities/{fid}/status", who, json=body)
         assert r.status_code == 200, r.text
     api.rt.statuses.forget()
 

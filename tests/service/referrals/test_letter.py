@@ -88,6 +88,9 @@ def test_the_letter_in_bahasa_says_everything_in_words_people_use(api: Api) -> N
         "keluarga / wali (suami)",
     ):
         assert said in html, said
+    # the receiving hospital's number to call, said for what it is (RS Online 2021, the main line)
+    assert '<a href="tel:+62562241203">(0562) 241203</a>' in html
+    assert "belum diverifikasi sebagai nomor IGD" in html
     for never in ("bp_systolic", "Status: created", "T02:00", "UTC", "Cetak / Print", rid):
         assert never not in html, never
 
