@@ -54,6 +54,8 @@ def _check_capacity(upd: StatusUpdateIn, capacity: Mapping[BedType, int]) -> dic
             f"beds_available.{bed.value}",
             f"{n} free {bed.value} beds is above the registered capacity of {cap}: check the figure, "
             "or send confirm_over_capacity: true when it is right",
+            code="over_capacity",
+            params={"value": n, "capacity": cap},
         )
     return {
         "over_capacity": {b.value: {"reported": n, "registered": cap} for b, (n, cap) in over.items()},

@@ -19,6 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from geodata.timezones import WIB, zone_label
 from service.database import User, aware
+from service.errors import NotFoundError
+from service.referrals.queries import sees_patient
 from service.referrals.schemas import CONSENT_ITEMS
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from geodata.models import Facility
+    from service.auth import Principal
     from service.database import Referral
 
 LANGS = ("id", "en")
@@ -375,6 +378,25 @@ def render_letter(
         printed=_when(now, timezone, lang),
         times=times,
         author=author,
+    )
+
+
+def letter_for(
+    s: Session,
+    r: Referral,
+    p: Principal,
+    *,
+    facilities: Mapping[str, Facility],
+    now: dt.datetime,
+    timezone: str,
+    lang: str,
+) -> str:
+    """The letter for a reader: only the two facilities (and those the referral's rules let see the
+    patient) read it; anyone else is told there is no such referral."""  # noqa: D205, D209
+    if not sees_patient(p, r):
+        raise NotFoundError(f"no referral {r.id!r}")
+    return render_letter(
+        r, facilities, now=now, timezone=timezone, lang=lang, author=author_of(s, r.created_by)
     )
 
 

@@ -34,7 +34,10 @@ export async function makeMap(id, { label } = {}) {
     style: (f) => f.properties.level === "regency"
       ? { color: "#4a5560", weight: 2, fill: !cfg.tile_url, fillColor: "#f2f0e6", fillOpacity: 1 }
       : { color: "#8a949c", weight: 1, dashArray: "4 3", fill: false },
-    onEachFeature: (f, layer) => layer.bindTooltip(plain(f.properties.name), { sticky: true }),
+    // kecamatan named where they are, so a map reads without an online tile layer
+    onEachFeature: (f, layer) => layer.bindTooltip(plain(f.properties.name), f.properties.level === "regency"
+      ? { sticky: true }
+      : { permanent: true, direction: "center", className: "place-label", interactive: false }),
     interactive: true,
   }).addTo(map);
   L.geoJSON(roads, { style: { color: "#b9a36a", weight: 2, opacity: 0.9 }, interactive: false }).addTo(map);
@@ -45,11 +48,26 @@ export async function makeMap(id, { label } = {}) {
     onEachFeature: (f, layer) => layer.bindTooltip(plain(f.properties.name)),
   }).addTo(map);
   map.fitBounds(regency.getBounds(), { padding: [8, 8] });
+  map.on("zoomend moveend", () => declutter(box));
+  requestAnimationFrame(() => declutter(box));
   const modelled = roads.some((f) => f.properties.modelled);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution(modelled ? t("map.modelled") : t("map.own_data"));
   const byId = new Map(facilities.map((f) => [f.id, f]));
   return { L, map, facilityLayer, facilities: byId, regencyBounds: regency.getBounds() };
+}
+
+/** Place names that would overlap another are hidden (the larger regions first keep theirs); they
+ * come back when a closer zoom makes room. */
+function declutter(box) {
+  const shown = [];
+  for (const label of box.querySelectorAll(".leaflet-tooltip.place-label")) {
+    label.style.visibility = "";
+    const r = label.getBoundingClientRect();
+    const hit = shown.some((o) => r.left < o.right + 2 && r.right > o.left - 2 && r.top < o.bottom + 1 && r.bottom > o.top - 1);
+    if (hit) label.style.visibility = "hidden";
+    else shown.push(r);
+  }
 }
 
 /** [lat, lon] of a facility on the base map (or null). */

@@ -143,9 +143,9 @@ async function main(who) {
       suggestion = await api(`/api/suggestions?lang=${lang}`, { method: "POST", body: request });
       localStorage.setItem(LAST_SUGGESTION_KEY, JSON.stringify({ at: new Date().toISOString(), request, suggestion }));
       renderSuggestion();
+      showResults();
     } catch (e) {
-      if (e.status === 0) offlineSuggestion();
-      else err.textContent = e.message;
+      if (e.status === 0) { offlineSuggestion(); showResults(); } else err.textContent = e.message;
     } finally {
       $("#suggest-button").disabled = false;
     }
@@ -204,9 +204,11 @@ async function main(who) {
         el("span", { class: "name" }, c.name),
         c.stale ? el("span", { class: "badge stale" }, t("refer.stale", { age: fmtAge(c.status_age_s) })) : null,
         el("span", { class: "time" }, `${fmtDuration(c.travel_time_s)}${c.distance_m ? ` · ${fmtKm(c.distance_m)}` : ""}`)),
-      reasonItems(c.reasons),
-      contactLine(fac.get(c.facility_id)),
-      el("div", { class: "actions" }, el("button", { type: "button", onclick: () => openLetter(c) }, t("refer.choose"))))));
+      // compact on a phone: the reasons on demand (open for the first on a wide screen)
+      el("details", { class: "why", open: i === 0 && window.innerWidth > 700 },
+        el("summary", {}, t("refer.why", { n: c.reasons.length })), reasonItems(c.reasons)),
+      el("div", { class: "actions" }, el("button", { type: "button", onclick: () => openLetter(c) }, t("refer.choose")),
+        contactLine(fac.get(c.facility_id))))));
     if (!s.candidates.length) $("#candidates").append(el("li", { class: "notice bad" }, t("refer.none")));
     $("#excluded-box").hidden = !s.excluded.length;
     $("#excluded").replaceChildren(...s.excluded.map((x) => el("li", {}, el("strong", {}, x.name), reasonItems(x.reasons))));
@@ -219,7 +221,7 @@ async function main(who) {
       s.candidates.slice(0, 9).forEach((c, i) => {
         const ll = facilityLatLng(m, c.facility_id);
         if (!ll) return;
-        if (i < 3) pts.push(ll); // framed on the origin and the first three
+        pts.push(ll); // the first view shows the origin and every candidate drawn
         if (o) m.L.polyline([o, ll], { color: i === 0 ? "#0b6e4f" : "#777", weight: i === 0 ? 3 : 1.5, dashArray: i === 0 ? null : "5 5" }).addTo(markers);
         numberMarker(m, ll, c.rank, i === 0 ? "#0b6e4f" : "#56606a", `${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`)
           .bindTooltip(plain(`${c.rank}. ${c.name} · ${fmtDuration(c.travel_time_s)}`)).addTo(markers);
@@ -227,6 +229,13 @@ async function main(who) {
       if (pts.length > 1) m.map.fitBounds(pts, { padding: [30, 30], maxZoom: 12 });
     }
     announce(t("refer.found", { n: s.candidates.length }), "ok");
+  }
+  /** After a search the results come into view (on a phone they are below the form). */
+  function showResults() {
+    const top = $("#res-title").getBoundingClientRect().top;
+    if (top > window.innerHeight * 0.5 || top < 0) $("#res-title").scrollIntoView({ block: "start" });
+    $("#res-title").setAttribute("tabindex", "-1");
+    $("#res-title").focus({ preventScroll: true });
   }
 
   // ---------------------------------------------------------------------------- the letter

@@ -101,7 +101,14 @@ def test_a_figure_above_registered_capacity_is_refused_unless_confirmed(api: Api
     r = api.patch(url, "sambas", json={"beds_available": {"icu": 99, "maternity": 1}})
     assert r.status_code == 422, r.text
     body = r.json()
-    assert body["errors"] == [{"field": "beds_available.icu", "message": body["errors"][0]["message"]}]
+    assert body["errors"] == [
+        {
+            "field": "beds_available.icu",
+            "message": body["errors"][0]["message"],
+            "code": "over_capacity",  # what the page says in its language, with the two figures
+            "params": {"value": 99, "capacity": 6},
+        }
+    ]
     assert "registered capacity of 6" in body["errors"][0]["message"]
     assert "beds_available.icu" in body["detail"]
     # nothing half-written: the maternity figure of the refused request is not saved either
