@@ -91,12 +91,13 @@ class Position:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             at, sep, rid = raw.partition("|")
-            when = dt.datetime.fromisoformat(at)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+            parsed = dt.datetime.fromisoformat(at)
+            when = parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
+        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
             when, sep, rid = None, "", ""
-        if when is None or not sep or not rid or len(rid) > 36 or when.tzinfo is None:
+        if when is None or not sep or not rid or len(rid) > 36:
             raise InputError("query.cursor", "is not a cursor this service gave: start again without it")
-        return cls(when.astimezone(dt.UTC), rid)
+        return cls(when, rid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ def list_referrals(
     if nik is not None:  # exactly, by its keyed hash; found only where the patient is shown
         q = q.where(Referral.nik_hash == keyring_of(s.get_bind().dialect).lookup_hash(nik))
         accept = lambda r: sees_patient(p, r)  # noqa: E731
-    if text and nik != text:
+    if fold(text) and nik != text:  # (punctuation alone searches nothing)
         words = matcher(p, text)
         accept = words if accept is None else (lambda r: sees_patient(p, r) and words(r))
     q = q.order_by(Referral.created_at.desc(), Referral.id)

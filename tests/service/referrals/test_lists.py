@@ -213,6 +213,7 @@ def test_a_search_examines_a_bounded_number_of_rows_and_goes_on_from_there(
         ("cursor=bukan-kursor", "query.cursor"),
         ("cursor=" + "A" * 201, "query.cursor"),
         ("cursor=MjAyNi0xMS0yMlQwMjowMDowMHxhYmM", "query.cursor"),  # a time without its zone
+        ("cursor=MDAwMS0wMS0wMVQwMDowMDowMCswNzowMHxhYmM", "query.cursor"),  # before the calendar's start
         ("limit=0", "query.limit"),
         ("limit=201", "query.limit"),
         ("q=" + "x" * 101, "query.q"),
@@ -227,7 +228,13 @@ def test_bad_parameters_are_named(api: Api, query: str, field: str) -> None:
 
 
 def test_edges_of_the_calendar_and_the_transport_list(api: Api) -> None:
-    for query in ("since=0001-01-01", "until=9999-12-31", "since=0001-01-01&until=9999-12-31", "q=%20%20"):
+    for query in (
+        "since=0001-01-01",
+        "until=9999-12-31",
+        "since=0001-01-01&until=9999-12-31",
+        "q=%20%20",
+        "q=-%2F",
+    ):
         assert api.get(f"/api/referrals?{query}", "segarau").status_code == 200, query
     for query, field in (
         ("box=transport&q=siti", "query.q"),
