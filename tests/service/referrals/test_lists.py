@@ -255,3 +255,28 @@ def test_who_may_list(api: Api) -> None:
     assert api.get("/api/referrals?box=transport", "segarau").status_code == 403
     everything = _ids(api, "admin", "box=outbox&limit=200&q=halaman")
     assert len(everything) >= 7  # an admin searches every facility's patients
+
+
+@pytest.mark.parametrize(
+    ("patient", "today", "age"),
+    [
+        ({"date_of_birth": "1998-07-01"}, dt.date(2026, 6, 30), 27),
+        ({"date_of_birth": "1998-07-01"}, dt.date(2026, 7, 1), 28),  # the birthday itself
+        ({"date_of_birth": "2000-02-29"}, dt.date(2026, 2, 28), 25),
+        (
+            {"date_of_birth": "", "age_estimate_years": 40},
+            dt.date(2026, 7, 1),
+            40,
+        ),  # a casualty, not known yet
+        ({"date_of_birth": "bukan tanggal"}, dt.date(2026, 7, 1), None),
+        ({}, dt.date(2026, 7, 1), None),
+    ],
+)
+def test_age_on_a_row(patient: dict[str, Any], today: dt.date, age: int | None) -> None:
+    assert lists.age_years(patient, today) == age
+
+
+def test_a_cursor_is_a_position_and_back() -> None:
+    at = lists.Position(dt.datetime(2026, 11, 22, 2, 0, 0, 123456, tzinfo=dt.UTC), "a1b2")
+    assert lists.Position.decode(at.encode()) == at
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", at.encode())
