@@ -19,7 +19,7 @@ from tests.web.test_pages import Site, Visit, browser, site
 
 __all__ = ["browser", "site"]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "id-ID"}
 SENT = 23  # more than a page (20)
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
