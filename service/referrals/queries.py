@@ -1,4 +1,6 @@
-"""Who may read which referral, and the reads: one referral, a box, the live feed, a history.
+"""Who may read which referral, and the reads: one referral, the live feed, a history.
+
+The boxes (the lists of sent and received referrals) are ``lists``, on this rule.
 
 The rule (UU 27/2022: personal data only to those who need it):
 
@@ -24,12 +26,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from service.auth import Principal, Role
-from service.database import Referral, ReferralEvent, keyring_of
+from service.database import Referral, ReferralEvent
 from service.errors import NotFoundError
 from service.referrals.lifecycle import Side, Status
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Sequence
 
     from sqlalchemy import Select
@@ -101,45 +102,6 @@ def get_referral(s: Session, p: Principal, referral_id: str) -> Referral:
     if r is None or not can_read(p, r):
         raise NotFoundError(f"no referral {referral_id!r}")
     return r
-
-
-def list_referrals(
-    s: Session,
-    p: Principal,
-    *,
-    box: str,
-    status: str | None,
-    limit: int,
-    before: dt.datetime | None,
-    nik: str | None = None,
-) -> Sequence[Referral]:
-    """The caller's outbox (sent by its facility) or inbox (received), newest first.
-
-    The inbox holds what was sent to the facility and, when no status is asked for, the traces
-    of referrals it declined or let be escalated away (read-only, without the patient).
-    """
-    q = select(Referral)
-    if nik is not None:
-        q = q.where(Referral.nik_hash == keyring_of(s.get_bind().dialect).lookup_hash(nik))
-    if box == "inbox":
-        if not p.is_admin:
-            here = (Referral.destination_id == p.facility_id) & Referral.sent_at.is_not(None)
-            # the traces of referrals that moved on are history: listed only without a status filter
-            q = q.where(here if status else here | Referral.id.in_(ever_sent_to(p.facility_id)))
-            if not receives(p, back_referral=False):  # referring staff receive back-referrals only
-                q = q.where(Referral.back_referral_of.is_not(None))
-    elif box == "outbox":
-        if not p.is_admin:
-            q = q.where(Referral.origin_id == p.facility_id)
-    elif box == "transport":
-        q = q.where(
-            Referral.status.in_([Status.ACCEPTED.value, Status.DISPATCHED.value, Status.IN_TRANSIT.value])
-        )
-    if status:
-        q = q.where(Referral.status == status)
-    if before is not None:
-        q = q.where(Referral.created_at < before)
-    return s.scalars(q.order_by(Referral.created_at.desc(), Referral.id).limit(limit)).all()
 
 
 def events_after(s: Session, p: Principal, after_id: int, limit: int = 100) -> Sequence[ReferralEvent]:

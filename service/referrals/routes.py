@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from rules.errors import RulesError
@@ -18,7 +19,7 @@ from service.database import aware
 from service.deps import AnyUser, CurrentReferral, Db, Rt, Staff, check_role
 from service.errors import ForbiddenError, InputError
 from service.http import doc, fast_json
-from service.referrals import queries, store
+from service.referrals import lists, queries, store
 from service.referrals.letter import letter_for, pdf_of
 from service.referrals.lifecycle import Action, Status
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
@@ -78,35 +79,81 @@ def create_referral(
     return fast_json(referral_json(res.referral), 201 if res.created else 200)
 
 
-@router.get("/referrals", **doc(list[ReferralOut], 401, 403))
-def list_referrals(
+#: the headers of a list's page (declared in the OpenAPI document)
+_PAGE_HEADERS = {
+    "Link": {
+        "description": 'the next page, when there is one: `<url>; rel="next"` (RFC 8288), the same '
+        "query with a `cursor`",
+        "schema": {"type": "string"},
+    },
+    "Rujuk-Searched-Until": {
+        "description": "a search that stopped at its bound of rows examined: the date (ISO 8601) it "
+        "reached; the next page searches on from there",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def _with_headers(kw: dict[str, Any], headers: dict[str, Any]) -> dict[str, Any]:
+    """A route's ``doc()`` with the headers of its success answer declared."""
+    ok = kw["responses"][kw["status_code"]]
+    ok["headers"] = headers
+    return kw
+
+
+@router.get("/referrals", **_with_headers(doc(list[ReferralOut], 401, 403), _PAGE_HEADERS))
+def list_referrals(  # noqa: PLR0913  one parameter per query field
+    request: Request,
     rt: Rt,
     db: Db,
     p: AnyUser,
     box: Annotated[Literal["inbox", "outbox", "transport"], Query()] = "outbox",
-    status: Annotated[Status | None, Query()] = None,
+    status: Annotated[Status | None, Query(description="one state of the lifecycle")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[dt.datetime | None, Query()] = None,
     nik: Annotated[str | None, Query(pattern=r"^\d{16}$", description="one patient's (16-digit NIK)")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="patient name, NIK, medical record no., ICD-10 code or diagnosis"),
+    ] = None,
+    since: Annotated[dt.date | None, Query(description="from this local day (the referral's date)")] = None,
+    until: Annotated[dt.date | None, Query(description="to this local day, inclusive")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="where the page starts: from a `Link` rel=next")
+    ] = None,
 ) -> Response:
-    """The facility's outbox or inbox (or, for dispatchers, referrals needing transport).
+    """The facility's outbox or inbox (or, for dispatchers, referrals needing transport), newest first.
 
-    ``nik`` finds one patient's referrals in the box (through a keyed hash: the NIK is never
-    stored in clear); the transport list cannot be searched by patient.
+    A page of ``limit`` rows; the ``Link`` header gives the next one. ``q`` searches the patient
+    (name, medical record number; a 16-digit NIK exactly, through a keyed hash: the NIK is never
+    stored in clear) on the rows whose patient the caller sees, and the diagnosis (ICD-10 code, the
+    text written, the code's names) on every row; ``status``, ``since`` and ``until`` (local days)
+    filter. The transport list cannot be searched.
     """
     check_role(p, *((Role.DISPATCHER,) if box == "transport" else (Role.REFERRER, Role.RECEIVER)))
-    if nik is not None and box == "transport":
-        raise InputError("query.nik", "the transport list carries no patient identity: no search by NIK")
+    state = status.value if status else None
+    filters = lists.Filters(status=state, since=since, until=until, text=q, nik=nik)
+    lists.check(filters, box)
+    after = lists.Position.decode(cursor) if cursor is not None else None
+    page = lists.list_referrals(db, p, box=box, filters=filters, timezone=rt.dataset.timezone, limit=limit,
+                                after=after, before=before)  # fmt: skip
     now = rt.clock()
-    rows = queries.list_referrals(db, p, box=box, status=status.value if status else None, limit=limit,
-                                before=before, nik=nik)  # fmt: skip
+    today = now.astimezone(ZoneInfo(rt.dataset.timezone)).date()
     out = []
-    for r in rows:
+    for r in page.rows:
         j = referral_json(r, with_patient=box != "transport" and queries.sees_patient(p, r))
+        if "patient" in j:
+            j["patient"] = {**j["patient"], "age_years": lists.age_years(j["patient"], today)}
         sent = aware(r.sent_at)
         j["waiting_s"] = round((now - sent).total_seconds()) if sent and r.due_at else None
         out.append(j)
-    return fast_json(out)
+    res = fast_json(out)
+    if page.next is not None:
+        url = request.url.include_query_params(cursor=page.next.encode())
+        res.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    if page.searched_until is not None:
+        res.headers["Rujuk-Searched-Until"] = page.searched_until.isoformat()
+    return res
 
 
 @router.get("/referrals/{referral_id}", **doc(ReferralOut, 401, 404))

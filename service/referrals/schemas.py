@@ -239,7 +239,10 @@ class ReferralOut(BaseModel):
     response_time_s: float | None
     version: int
     times: dict[str, str | None]
-    patient: dict[str, Any] | None = None
+    patient: dict[str, Any] | None = Field(
+        default=None,
+        description="for those who may see the patient; in lists also `age_years` (today, local)",
+    )
     waiting_s: int | None = Field(default=None, description="in lists: seconds since it was sent")
     back_referrals: list[str] | None = Field(
         default=None, description="in a single read: the back-referrals of this referral the caller may read"

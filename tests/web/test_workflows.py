@@ -108,7 +108,8 @@ def test_a_declining_hospital_keeps_a_trace_without_the_patient(site: Site, brow
     row = page.locator(f"#recent tr[data-referral='{rid}']")
     row.wait_for()
     assert "Dialihkan ke RSUD Sambas" in row.text_content()
-    assert "Siti Contoh" not in page.content()
+    assert "Siti Contoh" not in row.text_content()  # (the list names the patients still theirs)
+    assert "Identitas tidak ditampilkan" in row.text_content()
     assert page.locator(f"#inbox > li[data-referral='{rid}']").count() == 0
     er.shot("terima-jejak")
     er.close()

@@ -9,6 +9,7 @@ import { followStation } from "/static/station.js";
 import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
+import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -551,20 +552,25 @@ async function main(who) {
   $("#other-letter").addEventListener("click", () =>
     openLetterPage(current.id, lang === "en" ? "id" : "en").catch((e) => announce(e.message, "bad")));
 
-  async function loadOutbox() {
-    try {
-      const rows = await api("/api/referrals?box=outbox&limit=20", { quiet: true });
-      const needing = rows.filter((r) => r.status === "declined" || (r.status === "sent" && r.times.escalated)).length;
-      document.title = needing ? `(${needing}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
-      $("#outbox").replaceChildren(...rows.map((r) => el("tr", { "data-referral": r.id },
-        el("td", {}, fmtTime(r.times.created)),
-        el("td", {}, fac.get(r.destination_id)?.name ?? r.destination_id),
-        el("td", {}, r.icd10.join(", ")),
-        el("td", {}, el("button", { class: "link", type: "button", onclick: () => { showReferral(r); $("#status-card").scrollIntoView({ block: "start" }); } },
-          el("span", { class: `badge ${r.status}` }, label("rstatus", r.status)))))));
-    } catch { /* shown on the next change */ }
+  // the sent list: patient, destination, diagnosis, state; searched, filtered, paged (lists.js)
+  function outboxRow(r) {
+    return el("tr", { "data-referral": r.id },
+      el("td", { class: "when", "data-label": t("outbox.time") }, fmtWhen(r.times.created)),
+      patientCell(r),
+      el("td", { "data-label": t("outbox.destination") }, fac.get(r.destination_id)?.name ?? r.destination_id),
+      diagnosisCell(r),
+      el("td", { class: "state", "data-label": t("outbox.status") }, el("button", { class: "link", type: "button", onclick: () => { showReferral(r); $("#status-card").scrollIntoView({ block: "start" }); } },
+        el("span", { class: `badge ${r.status}` }, label("rstatus", r.status)))));
   }
-  loadOutbox();
+  // the title counts what waits for the sender (declined, or unanswered in time) among the newest
+  function countWaiting(rows, filtered) {
+    if (filtered) return;
+    const needing = rows.filter((r) => r.status === "declined" || (r.status === "sent" && r.times.escalated)).length;
+    document.title = needing ? `(${needing}) rujuk · ${t("refer.title")}` : `rujuk · ${t("refer.title")}`;
+  }
+  // called before the list is mounted too (a queue flushed at start): then the mount loads it
+  function loadOutbox() { loadOutbox.list?.then((l) => l.refresh()).catch(() => undefined); }
+  loadOutbox.list = referralList("outbox", { box: "outbox", row: outboxRow, onRows: countWaiting });
   window.addEventListener("rujuk:signed-in", () => loadOutbox());
 
   document.body.dataset.ready = "1"; // for tests and the page benchmark

@@ -10,7 +10,8 @@ const CACHE = "rujuk-shell-v1";
 const SHELL = [
   "/", "/rujuk", "/terima",
   "/static/common.js", "/static/i18n.js", "/static/map.js", "/static/masuk.js", "/static/rujuk.js",
-  "/static/terima.js", "/static/station.js", "/static/push.js", "/static/roads.js", "/static/contact.js", "/static/rujuk.css", "/static/icons/rujuk-192.png",
+  "/static/terima.js", "/static/lists.js", "/static/station.js", "/static/push.js", "/static/roads.js", "/static/contact.js",
+  "/static/rujuk.css", "/static/icons/rujuk-192.png",
   "/manifest.webmanifest",
 ];
 /** API reads without personal data that the pages need to open and to write a letter. */

@@ -9,6 +9,7 @@ import { followStation, stationInbox } from "/static/station.js";
 import { contactLine } from "/static/contact.js";
 import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
+import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 
 const who = await startPage("/terima");
 if (who) await main(who);
@@ -109,14 +110,12 @@ async function main(who) {
   async function loadInbox({ ask = false } = {}) {
     try {
       if (!ask && !signedIn()) { showWaiting(await stationInbox()); return; }
-      const [w, recent] = await Promise.all([
-        api("/api/referrals?box=inbox&status=sent&limit=100", { quiet: !ask }), api("/api/referrals?box=inbox&limit=20", { quiet: !ask }),
-      ]);
+      const w = await api("/api/referrals?box=inbox&status=sent&limit=100", { quiet: !ask });
       waiting = w.filter((r) => r.destination_id === mine.id);
       renderInbox();
       loadIncoming();
       loadIncidents();
-      $("#recent").replaceChildren(...recent.map(recentRow));
+      loadRecent();
     } catch (e) {
       if (e.status === 401) showWaiting(await stationInbox());
       else announce(e.message, "bad");
@@ -174,7 +173,15 @@ async function main(who) {
   setInterval(renderIncoming, 15000);
   setInterval(loadIncoming, 30000);
 
-  /** One row of the recent referrals: paper and back-referrals marked, what to do next. */
+  // the received list (signed in only: it names patients): searched, filtered, paged (lists.js)
+  let recentList = null;
+  function loadRecent() {
+    if (!recentList) recentList = referralList("recent", { box: "inbox", row: recentRow });
+    else recentList.then((l) => l.refresh()).catch(() => undefined);
+  }
+
+  /** One row of the recent referrals: the patient (not on a trace), paper and back-referrals marked,
+   * what to do next. */
   function recentRow(r) {
     const here = r.destination_id === mine.id;
     const name = (id) => fac.get(id)?.name ?? id;
@@ -187,12 +194,13 @@ async function main(who) {
       actions.push(el("a", { class: "button secondary", href: `/rujuk?back=${encodeURIComponent(r.id)}`, "data-action": "back" }, t("receive.refer_back")));
     }
     return el("tr", { "data-referral": r.id },
-      el("td", {}, fmtTime(r.times.sent ?? r.times.created)),
-      el("td", {}, name(r.origin_id),
+      el("td", { class: "when", "data-label": t("outbox.time") }, fmtWhen(r.times.created)),
+      patientCell(r),
+      el("td", { "data-label": t("receive.from") }, name(r.origin_id),
         r.offline ? el("span", { class: "badge paper", title: r.offline_note }, t("receive.paper_badge")) : null,
         r.back_referral_of ? el("span", { class: "badge back" }, t("receive.back_badge")) : null),
-      el("td", {}, r.icd10.join(", ")),
-      el("td", {}, here
+      diagnosisCell(r),
+      el("td", { class: "state", "data-label": t("outbox.status") }, here
         ? el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))
         : el("span", { class: "badge moved", title: t("receive.trace_hint") }, t("receive.moved_to", { f: name(r.destination_id) }))),
       el("td", { class: "row-actions" }, ...actions));

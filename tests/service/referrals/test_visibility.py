@@ -24,6 +24,12 @@ LIFECYCLES: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
     "sent": [("send", "segarau", None)],
     "sent-cancelled": [("send", "segarau", None), ("cancel", "segarau", None)],
     "declined": [("send", "segarau", None), ("decline", "pemangkat", {"reason": "ICU penuh"})],
+    # declined, then sent on to RSUD Sambas: Pemangkat keeps a trace without the patient
+    "declined-redirected": [
+        ("send", "segarau", None),
+        ("decline", "pemangkat", {"reason": "ICU penuh"}),
+        ("redirect", "segarau", {"destination_id": "6101022"}),
+    ],
     "accepted": [("send", "segarau", None), ("accept", "pemangkat", None)],
     "accepted-cancelled": [
         ("send", "segarau", None),
@@ -47,14 +53,18 @@ class Made:
     attachment: int
     sent: bool
     accepted: bool
+    #: the user of the facility it was redirected to (None: it stayed at Pemangkat)
+    moved_to: str | None = None
 
 
 def expected(who: str, m: Made) -> tuple[bool, bool]:
     """(may read it, may see the patient, the letter and the attachments)."""
     if who in ("admin", "segarau"):
         return True, True
-    if who == "pemangkat":
-        return m.sent, m.sent
+    if who == "pemangkat":  # once it moved on: a trace
+        return m.sent, m.sent and m.moved_to is None
+    if who == m.moved_to:
+        return True, True
     if who == "dispatch":
         return m.accepted, False
     return False, False
@@ -74,7 +84,8 @@ def made(api: Api) -> dict[str, Made]:
             r = api.post(f"/api/referrals/{rid}/{action}", actor, json=body)
             assert r.status_code == 200, (name, action, r.text)
         actions = {a for a, _, _ in steps}
-        out[name] = Made(rid, up.json()["id"], "send" in actions, "accept" in actions)
+        moved = "sambas" if "redirect" in actions else None
+        out[name] = Made(rid, up.json()["id"], "send" in actions, "accept" in actions, moved)
     return out
 
 
@@ -149,3 +160,33 @@ def test_the_answer_to_a_dispatchers_action_carries_no_patient(api: Api) -> None
         assert "patient" not in r.json()
         assert "6101014107980001" not in r.text
         assert "Siti" not in r.text
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_a_search_finds_the_patient_only_where_the_patient_is_shown(
+    api: Api, made: dict[str, Made], who: str
+) -> None:
+    """By name, record number or NIK: the referrals whose patient this user sees, never one more; by
+    diagnosis: every referral of the boxes."""
+    ours = {m.id for m in made.values()}
+    by_diagnosis: set[str] = set()
+    for box in ("inbox", "outbox"):
+        r = api.get(f"/api/referrals?box={box}&limit=200&q=O72.1", who)
+        if r.status_code == 403:
+            assert who in ("dispatch", "planner")
+            continue
+        by_diagnosis |= {j["id"] for j in r.json()} & ours
+        for q in ("siti contoh", "RM-000123", "6101014107980001"):
+            found = api.get(f"/api/referrals?box={box}&limit=200&q={q}", who).json()
+            for j in found:
+                assert j["patient"]["name"] == "Siti Contoh", (who, q)
+            for name, m in made.items():
+                if m.id in {j["id"] for j in found}:
+                    assert expected(who, m)[1], (who, name, q, "found by a patient it may not see")
+    for name, m in made.items():
+        read, patient = expected(who, m)
+        if who in ("segarau", "pemangkat"):
+            assert (m.id in by_diagnosis) is read, (who, name, "found by diagnosis")
+            found = {j["id"] for box in ("inbox", "outbox")
+                     for j in api.get(f"/api/referrals?box={box}&limit=200&q=siti", who).json()}  # fmt: skip
+            assert (m.id in found) is patient, (who, name, "found by name")
