@@ -102,3 +102,35 @@ def optimise(
         changes=moves,
     )
     return RegionPlan(sol, float(current), float(current / total) if total else 0.0, p, scenario)
+
+
+def plan_tables(plan: RegionPlan, matcher: Matcher) -> dict[str, list[dict[str, object]]]:
+    """The plan as tables a planner reads: per Puskesmas its regional hospital today and in the
+    plan (names next to ids, road minutes, moved or not); per regional hospital its non-emergency
+    referrals today and in the plan against the capacity the optimiser was given."""  # noqa: D205, D209
+    p, sol = plan.problem, plan.solution
+    names = {f.id: f.name for f in matcher.dataset.facilities}
+    ref = {o: r.hospital for r in matcher.pack.regions for o in r.origins}
+
+    def minutes(i: int, h: str | None) -> float | None:
+        t = p.time_s[i, p.hospital_ids.index(h)] if h in p.hospital_ids else math.inf
+        return round(float(t) / 60, 2) if math.isfinite(t) else None
+
+    assignment: list[dict[str, object]] = []
+    today_load = dict.fromkeys(p.hospital_ids, 0)
+    for i, o in enumerate(p.origin_ids):
+        now, new = ref.get(o), sol.assignment.get(o)
+        if now in today_load:
+            today_load[now] += int(p.demand[i])
+        assignment.append({"origin_id": o, "name": names.get(o, o), "referrals": int(p.demand[i]),
+                           "today_id": now, "today_name": names.get(now, now) if now else None,
+                           "today_min": minutes(i, now), "optimised_id": new,
+                           "optimised_name": names.get(new, new) if new else None,
+                           "optimised_min": minutes(i, new), "moved": bool(new and new != now)})  # fmt: skip
+    load: list[dict[str, object]] = []
+    for j, h in enumerate(p.hospital_ids):
+        got, cap = int(sol.load.get(h, 0)), int(p.capacity[j])
+        load.append({"hospital_id": h, "name": names.get(h, h), "today_load": today_load[h], "load": got,
+                     "capacity": cap, "load_vs_capacity": got / cap if cap else None,
+                     "today_over_capacity": today_load[h] > cap})  # fmt: skip
+    return {"assignment": assignment, "load": load}

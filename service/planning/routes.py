@@ -18,10 +18,11 @@ from fastapi.concurrency import run_in_threadpool
 from service.deps import Planner, Rt
 from service.errors import InputError
 from service.http import doc
+from service.planning.changes import changes
 from service.planning.coverage import coverage
 from service.planning.demand import synthetic
 from service.planning.maps import TIME_BANDS, catchments
-from service.planning.optimise import optimise
+from service.planning.optimise import optimise, plan_tables
 from service.planning.scenario import Scenario, ScenarioError, apply, dump, parse_scenario
 from service.planning.schemas import (
     CompareIn,
@@ -36,7 +37,7 @@ from service.planning.schemas import (
     SimulateIn,
     TablesOut,
 )
-from service.planning.simulate import compare, destinations, matcher_for, metrics, simulate
+from service.planning.simulate import compare, matcher_for, metrics, rounded, simulate
 from service.runtime import Runtime
 
 router = APIRouter(prefix="/api/plan", tags=["planning"])
@@ -51,7 +52,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _tables(tables: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
-    return {name: _records(df) for name, df in tables.items()}
+    return {name: _records(df) for name, df in rounded(tables).items()}
 
 
 def _scenario_matcher(rt: Runtime, raw: dict[str, Any]) -> Any:  # noqa: ANN401  a Matcher
@@ -86,8 +87,10 @@ async def compare_route(body: CompareIn, rt: Rt, _: Planner) -> dict[str, Any]:
         demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
         a = simulate(rt.matcher, demand, occupancy=body.occupancy)
         b = simulate(scen, demand, occupancy=body.occupancy)
+        moved = changes(demand, a, b, scen.dataset)
         return {
-            "changed_destinations": int((destinations(a) != destinations(b)).sum()),
+            "changed_destinations": moved["referrals"],
+            "changes": moved,
             "tables": _tables(compare(metrics(a, demand, rt.matcher), metrics(b, demand, scen))),
         }
 
@@ -108,7 +111,8 @@ async def optimise_route(body: OptimiseIn, rt: Rt, _: Planner) -> dict[str, Any]
             "regulation_mean_min": round(plan.current_mean_s / 60, 2), "gap": s.gap if math.isfinite(s.gap) else None,
             "solve_s": round(s.solve_s, 3), "assignment": dict(s.assignment), "load": dict(s.load),
             "capacity": dict(zip(plan.problem.hospital_ids, plan.problem.capacity, strict=True)),
-            "scenario_yaml": dump(plan.scenario),
+            "scenario_yaml": dump(plan.scenario), "moves": len(plan.scenario.changes),
+            "tables": plan_tables(plan, rt.matcher),
         }  # fmt: skip
 
     return await run_in_threadpool(run)

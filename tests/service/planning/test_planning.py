@@ -279,8 +279,16 @@ def test_planner_api(api_client: tuple[Any, dict[str, str], dict[str, str]]) -> 
             "scenario": {"name": "Segarau", "changes": [{"move_origin": {"origin": "PKM-SEGARAU", "region": "regional-2"}}]}}  # fmt: skip
     r = client.post("/api/plan/compare", json=body, headers=planner)
     assert r.status_code == 200, r.text
-    assert r.json()["changed_destinations"] > 0
-    assert "mean_min_diff" in r.json()["tables"]["overall"][0]
+    out = r.json()
+    assert out["changed_destinations"] > 0
+    assert "mean_min_diff" in out["tables"]["overall"][0]
+    # what changes: every changed referral is Segarau's, named; the map's desa add up to them
+    ch = out["changes"]
+    assert ch["referrals"] == out["changed_destinations"]
+    assert {f["origin_id"] for f in ch["by_puskesmas"]} == {"PKM-SEGARAU"}
+    assert {f["origin_name"] for f in ch["by_puskesmas"]} == {"Puskesmas Segarau"}
+    assert sum(d["referrals"] for d in ch["desa"]) == ch["referrals"]
+    assert list(out["tables"]["by_puskesmas"][0])[:2] == ["origin_id", "name"]
     assert client.post("/api/plan/compare", json=body, headers=referrer).status_code == 403
     bad = {
         **body,
@@ -299,6 +307,10 @@ def test_planner_api(api_client: tuple[Any, dict[str, str], dict[str, str]]) -> 
     r = client.post("/api/plan/optimise", json={"referrals": 2000, "time_limit_s": 5}, headers=planner)
     assert r.status_code == 200 and r.json()["status"] in ("optimal", "feasible")
     assert "move_origin" in r.json()["scenario_yaml"] or r.json()["assignment"]
+    rows = r.json()["tables"]["assignment"]
+    assert {row["origin_id"] for row in rows} == set(r.json()["assignment"])
+    assert all(row["name"] and row["today_name"] and row["optimised_name"] for row in rows)
+    assert sum(row["moved"] for row in rows) == r.json()["moves"]
     r = client.get("/api/plan/coverage", headers=planner)
     assert r.status_code == 200 and {v["view"] for v in r.json()["tables"]["summary"]} >= {
         "icu",
