@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +129,10 @@ def test_closures_and_closed_hospitals(matcher: Matcher, demand: list[dem.Demand
         ({"name": "x", "changes": [{"add_services": {"facility": "RS-X", "services": ["obgyn"]}}]},
          "changes[0].add_services.facility: unknown facility"),
         ({"name": "x", "changes": [{"add_services": {"facility": "6101137", "services": ["astrology"]}}]},
-         "changes.0.add_services.services.0"),
+         "changes[0].add_services.services[0]"),
         ({"name": "x", "changes": [{"close_facility": {"facility": "6101137"}, "set_beds": {"facility": "6101137", "beds": {"icu": 2}}}]},
          "changes[0]: give exactly one change"),
-        ({"name": "x", "changes": [{"teleport": {}}]}, "changes.0.teleport"),
+        ({"name": "x", "changes": [{"teleport": {}}]}, "changes[0].teleport"),
         ({"name": "x", "changes": [{"slow_road": {"polygon": [[109, 1], [109.1, 1], [109.2, 1]]}}]},
          "changes[0].slow_road.factor"),
         ({"changes": []}, "name"),
@@ -142,7 +141,7 @@ def test_closures_and_closed_hospitals(matcher: Matcher, demand: list[dem.Demand
 def test_bad_scenarios_name_the_problem(matcher: Matcher, raw: dict, problem: str) -> None:
     with pytest.raises(ScenarioError) as e:
         apply(parse_scenario(raw), matcher.dataset, matcher.pack)
-    assert any(problem in p for p in e.value.problems), e.value.problems
+    assert any(problem in str(p) for p in e.value.problems), e.value.problems
     assert isinstance(e.value, ValueError)
 
 
@@ -316,36 +315,6 @@ def test_planner_api(api_client: tuple[Any, dict[str, str], dict[str, str]]) -> 
         "icu",
         "any-hospital",
     }
-
-
-@pytest.fixture(scope="module")
-def api_client(
-    sambas: Dataset, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Any, dict[str, str], dict[str, str]]]:
-    from fastapi.testclient import TestClient
-
-    from service.accounts import store
-    from service.app import create_app
-    from service.settings import Settings
-
-    tmp = tmp_path_factory.mktemp("plan")
-    cfg = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'db.sqlite3'}",
-                   secret_key="test-secret-key-that-is-long-enough-for-hs256", escalation_interval_s=3600)  # fmt: skip
-    with TestClient(create_app(cfg, dataset=sambas)) as c:
-        rt = c.app.state.runtime  # type: ignore[attr-defined]
-        import datetime as dt
-
-        with rt.sessions() as s:
-            for name, role, fac in (("planner", "planner", None), ("segarau", "referrer", "PKM-SEGARAU")):
-                store.create_user(s, username=name, password="rahasia-yang-panjang", roles=[role], facility_id=fac,
-                                  known_facilities=rt.facility_ids, actor=None, now=dt.datetime.now(dt.UTC))  # fmt: skip
-            s.commit()
-
-        def h(user: str) -> dict[str, str]:
-            r = c.post("/api/token", data={"username": user, "password": "rahasia-yang-panjang"})
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-        yield c, h("planner"), h("segarau")
 
 
 def test_map_page_is_self_contained(matcher: Matcher, demand: list[dem.DemandRecord], tmp_path: Path) -> None:
