@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from service.planning.demand import DemandRecord
 
 
+#: the solver's status in the scenario file's words
+STATUS_ID = {"optimal": "optimal", "feasible": "layak, belum terbukti optimal", "infeasible": "tidak layak"}
+
+
 @dataclass(frozen=True)
 class RegionPlan:
     """The optimiser's answer, the regulation's on the same demand, and the scenario to adopt."""
@@ -92,12 +96,17 @@ def optimise(
         if ref.get(o) != h
     ]
     total = sum(p.demand)
+    mean_now = current / total / 60 if total else 0.0
+
+    def id_num(x: float, places: int) -> str:  # the scenario file is read in Bahasa Indonesia
+        return f"{x:.{places}f}".replace(".", ",")
+
     scenario = Scenario(
-        name=f"Optimised regionalisation (capacity factor {capacity_factor:g})",
+        name=f"Regionalisasi hasil optimasi (faktor kapasitas {f'{capacity_factor:g}'.replace('.', ',')})",
         description=(
-            f"Demand-weighted travel time {sol.mean_time_s / 60:.1f} min per referral vs "
-            f"{current / total / 60 if total else 0:.1f} min under the regulation; gap to the lower bound "
-            f"{100 * sol.gap:.2f}% ({sol.status})."
+            f"Rata-rata waktu tempuh {id_num(sol.mean_time_s / 60, 1)} menit per rujukan non-gawat darurat, "
+            f"dibanding {id_num(mean_now, 1)} menit menurut Perbup; selisih dari batas bawah "
+            f"{id_num(100 * sol.gap, 2)}% ({STATUS_ID.get(sol.status, sol.status)})."
         ),
         changes=moves,
     )
@@ -133,4 +142,5 @@ def plan_tables(plan: RegionPlan, matcher: Matcher) -> dict[str, list[dict[str, 
         load.append({"hospital_id": h, "name": names.get(h, h), "today_load": today_load[h], "load": got,
                      "capacity": cap, "load_vs_capacity": got / cap if cap else None,
                      "today_over_capacity": today_load[h] > cap})  # fmt: skip
+    assignment.sort(key=lambda r: (not r["moved"], str(r["origin_id"])))  # the moves first
     return {"assignment": assignment, "load": load}

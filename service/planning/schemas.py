@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -167,3 +167,21 @@ class MapOut(BaseModel):
     hospitals: list[dict[str, Any]]
     time_bands: list[dict[str, Any]]
     desa: list[dict[str, Any]]
+
+
+Cell = str | int | float | bool | None
+Rows = Annotated[list[dict[str, Cell]], Field(max_length=5000)]
+
+
+class ExportIn(Strict):
+    """Tables the page shows, as a file: XLSX (every table a sheet) or CSV (one table)."""
+
+    tables: dict[str, Rows] = Field(
+        min_length=1,
+        max_length=8,
+        description="by name (overall, by_puskesmas, ...): rows as the API gave them",
+    )
+    format: Literal["xlsx", "csv"] = "xlsx"
+    lang: Literal["id", "en"] = Field(
+        default="id", description="headers and yes/no; CSV: `;` and decimal comma in id"
+    )
