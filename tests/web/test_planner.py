@@ -114,6 +114,7 @@ def test_a_planner_optimises_compares_and_downloads_at_a_desk(site: Site, browse
         f"the optimised regions move the mean: {mean_diff!r}"
     )
     assert "menit per rujukan" in page.text_content("#changed-time")
+    assert re.search(r"^Hanya \d+,\d% rujukan berganti tujuan", page.text_content("#changed-overall"))
     table_in_words(page, "#side-by-side")
     assert page.is_checked("input[name=view][value=change]")
     flows = page.eval_on_selector_all("#legend span.flow", "els => els.map(e => e.textContent)")
@@ -134,6 +135,8 @@ def test_a_planner_optimises_compares_and_downloads_at_a_desk(site: Site, browse
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:2] == ["Kode Puskesmas", "Puskesmas"] and len(rows) > 1
     no_sideways_scroll(page)
+    words = page.evaluate("document.body.innerText")
+    assert not SNAKE.search(words), SNAKE.findall(words)
     v.shot("rencana-desk")
     # English one click away: the same table in English words
     page.click("#lang-switch")

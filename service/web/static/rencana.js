@@ -278,13 +278,20 @@ async function main() {
         a: num(ch.mean_min_base, 1, { fixed: true }), b: num(ch.mean_min_scenario, 1, { fixed: true }),
         d: num(ch.mean_min_diff, 1, { sign: true, fixed: true }),
       })),
-      ch.referrals ? el("p", { id: "changed-overall", class: "muted" }, t("plan.changed_overall", { d: num(overall.mean_min_diff ?? 0, 2, { sign: true }) })) : null,
+      el("p", { id: "changed-overall", class: "muted" }, few(ch, d, overall)
+        ? t("plan.changed_overall", { share: pct(ch.referrals / d.referrals), d: num(overall.mean_min_diff ?? 0, 2, { sign: true, fixed: true }) })
+        : t("plan.exact_diff")),
       sideBySide(r.tables.overall)));
     changes = ch;
     await loadMaps({ ...d, scenario: null }, { ...d, scenario });
     if (ch.referrals) $("input[name=view][value=change]").checked = true;
     drawMap();
   }));
+
+  /** Few referrals change and the mean barely moves: say why the regency's figures hardly change. */
+  function few(ch, d, overall) {
+    return ch.referrals > 0 && ch.referrals / d.referrals < 0.1 && Math.abs(overall.mean_min_diff ?? 0) < 1;
+  }
 
   $("#run-optimise").addEventListener("click", () => busy(() => t("plan.optimise"), async () => {
     const d = demand();
