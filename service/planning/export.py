@@ -114,13 +114,23 @@ def header(key: str, lang: Lang, *, csv_percent: bool = False) -> str:
 Cell = str | int | float | bool | None
 
 
+#: what a spreadsheet reads as the start of a formula in a text cell (a facility's name from an
+#: uploaded scenario could be "=HYPERLINK(...)")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet shows as written: a leading apostrophe where it would start a formula."""
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
 def _csv_value(value: Cell, kind: Kind, lang: Lang) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     if isinstance(value, bool):
         return YES_NO[lang][0 if value else 1]
     if isinstance(value, str) or kind == "text":
-        return str(value)
+        return _inert(str(value))
     number = 100 * value if kind == "share" else value
     if kind in ("share", "min"):
         text = f"{number:.2f}"
@@ -180,6 +190,9 @@ def tables_xlsx(tables: dict[str, list[dict[str, Cell]]], lang: Lang = "id") -> 
                     v = YES_NO[lang][0] if v else YES_NO[lang][1]
                 values.append(v if kind != "text" or v is None else str(v))
             ws.append(values)
+            for cell in ws[ws.max_row]:
+                if cell.data_type == "f":  # text is never a formula: kept as the string it is
+                    cell.data_type = "s"
         for j, kind in enumerate(kinds, start=1):
             for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                 cell.number_format = _FORMATS[kind]

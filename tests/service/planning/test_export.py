@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 import yaml as pyyaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from shapely.geometry import Polygon
 
 from routing.conditions import RoadCondition
 from service.planning.cache import answer_key
-from service.planning.export import COLUMNS, SIDES, TABLES, column, header
+from service.planning.export import COLUMNS, SIDES, TABLES, column, header, table_csv, tables_xlsx
 from service.planning.schemas import MapIn
 
 I18N = Path(__file__).parents[3] / "service" / "web" / "static" / "i18n.js"
@@ -238,3 +240,54 @@ def test_answers_are_kept_and_the_first_map_is_ready_at_start_up(api_client: Cli
     finally:
         rt.matcher.engine.remove_condition("cache-test")
     assert answer_key(rt, "map", MapIn().model_dump(mode="json")) == before
+
+
+_names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(";\",\n'"),
+                 min_size=1, max_size=30) | st.sampled_from(['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)"])  # fmt: skip
+_ORDER = ("hospital_id", "name", "referrals_diff", "mean_min_base", "load_vs_capacity_base", "moved")
+_rows = st.lists(
+    st.fixed_dictionaries({
+        "hospital_id": st.from_regex(r"[A-Z0-9][A-Z0-9._-]{0,11}", fullmatch=True),  # as NewFacility.id
+        "name": _names,
+        "referrals_diff": st.integers(-10**6, 10**6),
+        "mean_min_base": st.none() | st.floats(-1e4, 1e4, allow_nan=False),
+        "load_vs_capacity_base": st.none() | st.floats(0, 50, allow_nan=False),
+        "moved": st.booleans(),
+    }),
+    min_size=1, max_size=20,
+).map(lambda rows: [{k: r[k] for k in _ORDER} for r in rows])  # a table's rows share their columns' order  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=_rows)
+def test_any_table_reads_back_from_the_indonesian_csv_and_the_xlsx(rows: list[dict[str, Any]]) -> None:
+    got = list(csv.DictReader(io.StringIO(table_csv(rows, "id").decode("utf-8-sig")), delimiter=";"))
+    assert len(got) == len(rows)
+
+    def number(text: str) -> float | None:
+        return None if text == "" else float(text.replace(",", "."))
+
+    for row, line in zip(rows, got, strict=True):
+        assert line["Kode rumah sakit"] == row["hospital_id"]
+        name = row["name"].replace("\r\n", "\n")
+        assert line["Nama"] == (
+            f"'{name}" if name.startswith(("=", "+", "-", "@")) else name
+        )  # never a formula
+        assert int(line["Rujukan (selisih)"]) == row["referrals_diff"]
+        mean, load = (
+            number(line["Rata-rata waktu tempuh (menit) (sekarang)"]),
+            number(line["Beban terhadap kapasitas (%) (sekarang)"]),
+        )
+        assert (mean is None) == (row["mean_min_base"] is None)
+        assert mean is None or mean == pytest.approx(row["mean_min_base"], abs=0.0051)
+        assert (load is None) == (row["load_vs_capacity_base"] is None)
+        assert load is None or load == pytest.approx(100 * row["load_vs_capacity_base"], abs=0.0051)
+        assert line["Berpindah"] == ("ya" if row["moved"] else "tidak")
+    ws = load_workbook(io.BytesIO(tables_xlsx({"by_hospital": rows}, "id")))["Per rumah sakit"]
+    for i, row in enumerate(rows, start=2):
+        values = [c.value for c in ws[i]]
+        assert values[:3] == [row["hospital_id"], row["name"], row["referrals_diff"]]
+        assert ws.cell(i, 2).data_type == "s"  # a name is text, even "=HYPERLINK(...)"
+        for got, want in zip(values[3:5], (row["mean_min_base"], row["load_vs_capacity_base"]), strict=True):
+            assert got == (None if want is None else pytest.approx(want, rel=1e-12))  # 15 digits kept
+        assert values[5] == ("ya" if row["moved"] else "tidak")
