@@ -17,14 +17,14 @@ from service.planning.demand import synthetic
 from service.planning.maps import TIME_BANDS, catchments
 from service.planning.optimise import optimise, plan_tables
 from service.planning.scenario import ScenarioError, apply, dump, parse_scenario
-from service.planning.schemas import MapIn
+from service.planning.schemas import MapIn, SimulateIn
 from service.planning.simulate import compare, matcher_for, metrics, rounded, simulate
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from service.matcher import Matcher
-    from service.planning.schemas import CompareIn, OptimiseIn, SimulateIn
+    from service.planning.schemas import CompareIn, OptimiseIn
     from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -136,16 +136,22 @@ def map_answer(rt: Runtime, body: MapIn) -> dict[str, Any]:
     }
 
 
+#: what the planner's page asks when it opens (its form's defaults): today's map and figures
+FIRST_REFERRALS, FIRST_SEED = 5000, 1
+
+
 def warm(rt: Runtime) -> None:
-    """Compute the map the planner's page opens with, so its first view is quick (blocking)."""
-    body = MapIn()
-    cached(rt, "map", body.model_dump(mode="json"), lambda: map_answer(rt, body))
+    """Compute what the planner's page opens with, so its first view is quick (blocking)."""
+    where = MapIn(referrals=FIRST_REFERRALS, seed=FIRST_SEED)
+    cached(rt, "map", where.model_dump(mode="json"), lambda: map_answer(rt, where))
+    today = SimulateIn(referrals=FIRST_REFERRALS, seed=FIRST_SEED)
+    cached(rt, "simulate", today.model_dump(mode="json"), lambda: simulate_answer(rt, today))
 
 
 async def warm_in_background(rt: Runtime) -> None:
     """``warm`` in a worker thread, at start-up; a failure is logged, never fatal (the page then
-    computes its map when asked)."""  # noqa: D205, D209
+    computes its first view when asked)."""  # noqa: D205, D209
     try:
         await run_in_threadpool(warm, rt)
     except Exception:
-        log.exception("planner: the start-up map could not be computed")
+        log.exception("planner: the first view could not be computed at start-up")

@@ -88,6 +88,8 @@ def test_a_planner_optimises_compares_and_downloads_at_a_desk(site: Site, browse
     v = Visit(browser, site, viewport=DESK, accept_downloads=True)
     page = v.sign_in("planner", "/rencana")
     assert page.text_content("#legend").count("RSUD") >= 2  # the catchment map is drawn
+    assert page.text_content("#today") == "Kondisi sekarang, tanpa skenario: 5.000 rujukan simulasi."
+    table_in_words(page, "#side-by-side")  # today's figures at once
     # the optimiser: names next to ids, words as headers, Indonesian numbers
     page.click("#run-optimise")
     page.wait_for_selector("#use-optimised", timeout=60_000)

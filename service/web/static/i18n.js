@@ -504,6 +504,7 @@ export const TEXT = {
   "plan.changed_share": { id: "{n} dari {total} rujukan ({share}) berganti tujuan.", en: "{n} of {total} referrals ({share}) change destination." },
   "plan.changed_time": { id: "Rujukan yang berganti tujuan: rata-rata {a} menit sekarang, {b} menit dengan skenario ({d} menit per rujukan).", en: "The referrals that change destination: {a} min on average today, {b} min with the scenario ({d} min each)." },
   "plan.changed_overall": { id: "Hanya {share} rujukan berganti tujuan, jadi angka seluruh kabupaten hanya bergeser sedikit (rata-rata {d} menit); median, persentil dan porsi bisa tetap sama. Selisih dihitung dari angka sebelum dibulatkan.", en: "Only {share} of the referrals change destination, so the regency's figures move only a little (mean {d} min); median, percentiles and shares may stay the same. Differences are computed before rounding." },
+  "plan.today": { id: "Kondisi sekarang, tanpa skenario: {n} rujukan simulasi.", en: "As today, without a scenario: {n} simulated referrals." },
   "plan.exact_diff": { id: "Selisih dihitung dari angka sebelum dibulatkan.", en: "Differences are computed before rounding." },
   "plan.min_short": { id: "{m} menit", en: "{m} min" },
   "plan.band.upto": { id: "≤ {b} menit", en: "≤ {b} min" },

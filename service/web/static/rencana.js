@@ -175,7 +175,7 @@ async function main() {
   let tables = {};
   let summary = () => null; // redrawn when the language changes
   const MAX_ROWS = 500;
-  function showTables(tbls, drawSummary) {
+  function showTables(tbls, drawSummary, { scroll = true } = {}) {
     tables = tbls;
     summary = drawSummary;
     $("#results").hidden = false;
@@ -183,7 +183,7 @@ async function main() {
     fill($("#table-pick"), Object.keys(tbls).map((k) => el("option", { value: k }, t(`table.${k}`))));
     if (keep in tbls) $("#table-pick").value = keep;
     renderResults();
-    $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
+    if (scroll) $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
   }
   function renderResults() {
     if ($("#results").hidden) return;
@@ -386,7 +386,13 @@ async function main() {
   document.querySelectorAll("input[name=view]").forEach((r) => r.addEventListener("change", drawMap));
   $("#which").addEventListener("change", drawMap);
   window.addEventListener("rujuk:lang", () => { renderResults(); drawMap(); });
-  await loadMaps({ ...demand(), scenario: null }, null);
+  // the first view: today's map and today's figures (both kept by the server since start-up)
+  const today = { ...demand(), scenario: null };
+  const [, now] = await Promise.all([loadMaps(today, null), api("/api/plan/simulate", { method: "POST", body: today })]);
+  if (!tables.overall) {
+    showTables(now.tables, () => el("div", {}, el("p", { id: "today" }, t("plan.today", { n: num(today.referrals) })),
+      sideBySide(now.tables.overall)), { scroll: false });
+  }
   document.body.dataset.ready = "1"; // for tests and the page benchmark
 }
 
