@@ -8,8 +8,7 @@ OpenAPI document by ``service.schemas.ErrorOut``:
   ``not_found``, ``conflict``, ``invalid_transition``, ``too_large``, ``too_many_requests``,
   ``positions_unavailable``);
 - ``detail``: one sentence for a person, naming the field when there is one;
-- ``errors``: for validation errors, every problem as ``{field, message}``, with an optional
-  machine-readable ``code`` where the field alone does not say what is wrong (``unknown_facility``).
+- ``errors``: for validation errors, every problem as ``{field, message}``.
 """
 
 from __future__ import annotations
@@ -23,12 +22,7 @@ from starlette.exceptions import HTTPException
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from fastapi import FastAPI, Request
-
-#: one problem of a request: (field, message, code or None)
-FieldProblem = tuple[str, str, "str | None"]
 
 #: seconds a client waits before retrying when positions are unavailable
 RETRY_AFTER_S = 5
@@ -56,27 +50,17 @@ class InputError(ServiceError, ValueError):
     status = 422
     kind = "validation_error"
 
-    def __init__(
-        self, field: str, message: str, *, code: str | None = None, more: Sequence[FieldProblem] = ()
-    ) -> None:
+    def __init__(self, field: str, message: str) -> None:
         self.field = field
-        #: what is wrong, for pages that say it in the user's language, where the field alone does
-        #: not tell (``unknown_facility``); optional
-        self.code = code
-        #: further problems of the same request (field, message, code), listed after this one
-        self.more = tuple(more)
         super().__init__(message)
 
     def body(self) -> dict[str, Any]:
-        """``detail`` names the field; ``errors`` lists it and any more (each with its ``code``
-        when it has one)."""  # noqa: D205, D209
-        items = []
-        for field, message, code in ((self.field, str(self), self.code), *self.more):
-            item = {"field": field, "message": message}
-            if code is not None:
-                item["code"] = code
-            items.append(item)
-        return {"type": self.kind, "detail": f"field '{self.field}': {self}", "errors": items}
+        """``detail`` names the field; ``errors`` lists it."""
+        return {
+            "type": self.kind,
+            "detail": f"field '{self.field}': {self}",
+            "errors": [{"field": self.field, "message": str(self)}],
+        }
 
 
 class UnauthorizedError(ServiceError):

@@ -52,9 +52,6 @@ class FieldError(BaseModel):
 
     field: str
     message: str
-    code: str | None = Field(
-        default=None, description="what is wrong, where the field alone does not say (e.g. unknown_facility)"
-    )
 
 
 class ErrorOut(BaseModel):

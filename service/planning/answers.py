@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.concurrency import run_in_threadpool
 
-from service.errors import InputError
 from service.planning.cache import cached
 from service.planning.changes import changes
 from service.planning.coverage import coverage
 from service.planning.demand import synthetic
+from service.planning.errors import PlanInputError
 from service.planning.maps import TIME_BANDS, catchments
 from service.planning.optimise import optimise, plan_tables
 from service.planning.scenario import ScenarioError, apply, dump, parse_scenario
@@ -44,15 +44,15 @@ def tables_json(tables: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any
     return {name: records(df) for name, df in rounded(tables).items()}
 
 
-def input_error(field: str, exc: ScenarioError) -> InputError:
+def input_error(field: str, exc: ScenarioError) -> PlanInputError:
     """Every problem of a scenario, each by its path under ``field`` and with its code."""
-    probs = [(f"{field}.{p.path}" if p.path else field, p.message, p.code) for p in exc.problems]
-    first, *more = probs
-    return InputError(first[0], first[1], code=first[2], more=more)
+    return PlanInputError(
+        [(f"{field}.{p.path}" if p.path else field, p.message, p.code) for p in exc.problems]
+    )
 
 
 def scenario_matcher(rt: Runtime, raw: dict[str, Any], *, field: str = "scenario") -> Matcher:
-    """The engine for a scenario given as JSON (an InputError naming every problem under ``field``)."""
+    """The engine for a scenario given as JSON (a 422 naming every problem under ``field``)."""
     try:
         applied = apply(parse_scenario(raw, source="scenario"), rt.matcher.dataset, rt.matcher.pack)
     except ScenarioError as exc:

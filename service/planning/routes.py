@@ -16,7 +16,6 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from service.deps import Planner, Rt
-from service.errors import InputError
 from service.http import doc
 from service.planning.answers import (
     compare_answer,
@@ -28,6 +27,7 @@ from service.planning.answers import (
     simulate_answer,
 )
 from service.planning.cache import cached
+from service.planning.errors import PlanInputError
 from service.planning.export import TABLES, column, table_csv, tables_xlsx
 from service.planning.scenario import Scenario, ScenarioError, parse_scenario
 from service.planning.schemas import (
@@ -93,7 +93,7 @@ def _scenario_from_text(text: str, field: str) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         msg = f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
-        raise InputError(field, msg, code="yaml_syntax") from None
+        raise PlanInputError.one(field, msg, "yaml_syntax") from None
     try:
         return parse_scenario(raw, source="scenario")
     except ScenarioError as exc:
@@ -142,16 +142,16 @@ def export(body: ExportIn, _: Planner) -> Response:
     (headers in words, shares as percentages), or one table as CSV (``;``, decimal comma, BOM)."""  # noqa: D205, D209
     for name, rows in body.tables.items():
         if name not in TABLES:
-            raise InputError(
-                f"tables.{name}", f"unknown table (known: {', '.join(TABLES)})", code="unknown_table"
+            raise PlanInputError.one(
+                f"tables.{name}", f"unknown table (known: {', '.join(TABLES)})", "unknown_table"
             )
         for i, row in enumerate(rows):
             bad = next((c for c in row if column(c) is None), None)
             if bad is not None:
-                raise InputError(f"tables.{name}[{i}].{bad}", "unknown column", code="unknown_column")
+                raise PlanInputError.one(f"tables.{name}[{i}].{bad}", "unknown column", "unknown_column")
     if body.format == "csv":
         if len(body.tables) != 1:
-            raise InputError("tables", "a CSV file holds one table: send one", code="one_table")
+            raise PlanInputError.one("tables", "a CSV file holds one table: send one", "one_table")
         ((name, rows),) = body.tables.items()
         content, media, filename = table_csv(rows, body.lang), "text/csv; charset=utf-8", f"rujuk-{name}.csv"
     else:

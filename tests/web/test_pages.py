@@ -454,6 +454,34 @@ def test_dispatcher_sees_the_marker_move_finds_the_nearest_and_assigns(site: Sit
     v.close()
 
 
+def test_planner_compares_a_scenario_and_downloads_the_tables(site: Site, browser: Any) -> None:
+    v = Visit(browser, site)
+    page = v.sign_in("planner", "/rencana")
+    page.wait_for_selector("#example option:nth-child(2)", state="attached")
+    # an uploaded file with a mistake is refused, naming the change
+    page.set_input_files("#upload", files=[{"name": "salah.yaml", "mimeType": "text/yaml",
+                                            "buffer": b"name: x\nchanges:\n  - close_facility: {facility: RS-TIDAK-ADA}\n"}])  # fmt: skip
+    page.wait_for_selector("#scenario-state.error")
+    assert "Perubahan ke-1" in page.text_content("#scenario-state")  # the first change, in words
+    page.select_option("#example", label="RSUD Pemangkat tutup sementara")
+    page.fill("#referrals", "2000")
+    page.click("#run-compare")
+    page.wait_for_selector("#changed", timeout=60_000)  # today's figures are there from the start
+    assert "Selisih" in page.text_content("#side-by-side")
+    changed = page.text_content("#changed")
+    assert re.search(r"[1-9][\d.,]* dari 2[.,]?000 rujukan", changed), changed
+    page.wait_for_selector("#which-box:not([hidden])")
+    page.check("input[name=view][value=time]")
+    v.shot("rencana")
+    page.select_option("#table-pick", "by_hospital")
+    with page.expect_download() as dl:
+        page.click("#download-csv")
+    path = dl.value.path()
+    head = Path(path).read_text(encoding="utf-8-sig").splitlines()[0]  # for Excel in Indonesian
+    assert head.startswith("Kode rumah sakit;Nama;") and "Rujukan (selisih)" in head
+    v.close(answered=(422,))  # the scenario with a mistake
+
+
 def test_english_on_a_phone_sized_screen_every_field_labelled(site: Site, browser: Any) -> None:
     v = Visit(browser, site, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = v.sign_in("segarau", "/rujuk")

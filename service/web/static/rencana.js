@@ -83,8 +83,8 @@ function where(field) {
 function problem(item) {
   const field = item.field ?? "";
   const code = item.code ?? "";
-  if (/(^|\.)referrals$/.test(field)) return t("plan.err.referrals");
-  if (/(^|\.)seed$/.test(field)) return t("plan.err.seed");
+  if (/(^|\.)referrals$/.test(field)) return t("plan.bad_referrals");
+  if (/(^|\.)seed$/.test(field)) return t("plan.bad_seed");
   if (field.startsWith("tables") || ["unknown_table", "unknown_column", "one_table"].includes(code)) return t("plan.err.export");
   const w = where(field);
   if (CODES.has(code)) return t(`plan.err.${code}`, { where: w });
@@ -166,8 +166,8 @@ async function main() {
   function demand() {
     const n = Number($("#referrals").value);
     const seed = Number($("#seed").value);
-    if (!Number.isInteger(n) || n < 1 || n > 100000) throw new Error(t("plan.err.referrals"));
-    if (!Number.isInteger(seed) || seed < 0) throw new Error(t("plan.err.seed"));
+    if (!Number.isInteger(n) || n < 1 || n > 100000) throw new Error(t("plan.bad_referrals"));
+    if (!Number.isInteger(seed) || seed < 0) throw new Error(t("plan.bad_seed"));
     return { referrals: n, seed };
   }
 
