@@ -35,6 +35,7 @@ from service.migrate import upgrade
 from service.notifications import routes as notifications
 from service.notifications.notifier import build_notifier, notifier_loop
 from service.planning import routes as planning
+from service.planning.answers import warm_in_background as warm_planner
 from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
 from service.referrals.escalation import escalation_loop
@@ -132,7 +133,7 @@ def _lifespan(
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
-                 asyncio.create_task(road_sync_loop(rt))]  # fmt: skip
+                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt))]  # fmt: skip
         try:
             yield
         finally:

@@ -85,6 +85,8 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utc_now
     #: verified tokens -> (principal, expiry timestamp): a signature is checked once per token
     token_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    #: the planner's answers by what decides them, oldest first: see ``service.planning.cache``
+    plan_cache: dict[str, Any] = field(default_factory=dict)
     #: device tokens -> (ambulance id, monotonic expiry): see ``service.tracking.devices``
     device_cache: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: refused station uses already audited -> when (service clock, seconds): see

@@ -53,6 +53,9 @@ def _write(out: Path | None, tables: dict[str, pd.DataFrame], stem: str) -> None
         return
     import pandas as pd  # noqa: PLC0415
 
+    from service.planning.simulate import rounded  # noqa: PLC0415
+
+    tables = rounded(tables)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         df.to_csv(out / f"{stem}_{name}.csv", index=False)
@@ -86,8 +89,8 @@ def _demand(matcher: Matcher, referrals: int, seed: int, historic_days: int = 0)
 def _summary(label: str, overall: pd.DataFrame) -> None:
     row = overall.iloc[0]
     typer.echo(
-        f"{label}: {int(row['referred'])} referred of {int(row['demand'])}; travel mean {row['mean_min']} min, "
-        f"p50 {row['p50_min']}, p90 {row['p90_min']}; beyond 60 min {100 * row['share_over_60_min']:.1f}%, "
+        f"{label}: {int(row['referred'])} referred of {int(row['demand'])}; travel mean {row['mean_min']:.2f} min, "
+        f"p50 {row['p50_min']:.2f}, p90 {row['p90_min']:.2f}; beyond 60 min {100 * row['share_over_60_min']:.1f}%, "
         f"beyond 120 min {100 * row['share_over_120_min']:.1f}%; regionalisation waived "
         f"{int(row['regionalisation_waived'])}; leaving the regency {int(row['leaving_regency'])}; "
         f"overflow {int(row['overflow'])}, no bed {int(row['no_bed'])}"
@@ -138,7 +141,8 @@ def compare_cmd(
     occupancy: Occupancy = False,
 ) -> None:
     """The base and a scenario on the same demand, side by side with the differences."""
-    from service.planning.simulate import compare, destinations, metrics, simulate  # noqa: PLC0415
+    from service.planning.changes import changes  # noqa: PLC0415
+    from service.planning.simulate import compare, metrics, simulate  # noqa: PLC0415
 
     base = _load()
     scen = _scenario_matcher(base, scenario)
@@ -148,8 +152,13 @@ def compare_cmd(
     b, s = metrics(b_out, demand, base), metrics(s_out, demand, scen)
     _summary("base", b["overall"])
     _summary(scenario.name, s["overall"])
-    moved = int((destinations(b_out) != destinations(s_out)).sum())
-    typer.echo(f"{moved} of {len(demand)} referrals change destination")
+    moved = changes(demand, b_out, s_out, scen.dataset)
+    typer.echo(f"{moved['referrals']} of {len(demand)} referrals change destination")
+    if moved["mean_min_diff"] is not None:
+        typer.echo(
+            f"  their travel time: {moved['mean_min_base']:.2f} min today, {moved['mean_min_scenario']:.2f} "
+            f"in the scenario ({moved['mean_min_diff']:+.2f} min each)"
+        )
     _write(out, compare(b, s), "comparison")
     if out is not None:
         from service.planning.plots import travel_time_png  # noqa: PLC0415

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from service.planning.demand import DemandRecord
 
 
+#: the solver's status in the scenario file's words
+STATUS_ID = {"optimal": "optimal", "feasible": "layak, belum terbukti optimal", "infeasible": "tidak layak"}
+
+
 @dataclass(frozen=True)
 class RegionPlan:
     """The optimiser's answer, the regulation's on the same demand, and the scenario to adopt."""
@@ -92,13 +96,51 @@ def optimise(
         if ref.get(o) != h
     ]
     total = sum(p.demand)
+    mean_now = current / total / 60 if total else 0.0
+
+    def id_num(x: float, places: int) -> str:  # the scenario file is read in Bahasa Indonesia
+        return f"{x:.{places}f}".replace(".", ",")
+
     scenario = Scenario(
-        name=f"Optimised regionalisation (capacity factor {capacity_factor:g})",
+        name=f"Regionalisasi hasil optimasi (faktor kapasitas {f'{capacity_factor:g}'.replace('.', ',')})",
         description=(
-            f"Demand-weighted travel time {sol.mean_time_s / 60:.1f} min per referral vs "
-            f"{current / total / 60 if total else 0:.1f} min under the regulation; gap to the lower bound "
-            f"{100 * sol.gap:.2f}% ({sol.status})."
+            f"Rata-rata waktu tempuh {id_num(sol.mean_time_s / 60, 1)} menit per rujukan non-gawat darurat, "
+            f"dibanding {id_num(mean_now, 1)} menit menurut Perbup; selisih dari batas bawah "
+            f"{id_num(100 * sol.gap, 2)}% ({STATUS_ID.get(sol.status, sol.status)})."
         ),
         changes=moves,
     )
     return RegionPlan(sol, float(current), float(current / total) if total else 0.0, p, scenario)
+
+
+def plan_tables(plan: RegionPlan, matcher: Matcher) -> dict[str, list[dict[str, object]]]:
+    """The plan as tables a planner reads: per Puskesmas its regional hospital today and in the
+    plan (names next to ids, road minutes, moved or not); per regional hospital its non-emergency
+    referrals today and in the plan against the capacity the optimiser was given."""  # noqa: D205, D209
+    p, sol = plan.problem, plan.solution
+    names = {f.id: f.name for f in matcher.dataset.facilities}
+    ref = {o: r.hospital for r in matcher.pack.regions for o in r.origins}
+
+    def minutes(i: int, h: str | None) -> float | None:
+        t = p.time_s[i, p.hospital_ids.index(h)] if h in p.hospital_ids else math.inf
+        return round(float(t) / 60, 2) if math.isfinite(t) else None
+
+    assignment: list[dict[str, object]] = []
+    today_load = dict.fromkeys(p.hospital_ids, 0)
+    for i, o in enumerate(p.origin_ids):
+        now, new = ref.get(o), sol.assignment.get(o)
+        if now in today_load:
+            today_load[now] += int(p.demand[i])
+        assignment.append({"origin_id": o, "name": names.get(o, o), "referrals": int(p.demand[i]),
+                           "today_id": now, "today_name": names.get(now, now) if now else None,
+                           "today_min": minutes(i, now), "optimised_id": new,
+                           "optimised_name": names.get(new, new) if new else None,
+                           "optimised_min": minutes(i, new), "moved": bool(new and new != now)})  # fmt: skip
+    load: list[dict[str, object]] = []
+    for j, h in enumerate(p.hospital_ids):
+        got, cap = int(sol.load.get(h, 0)), int(p.capacity[j])
+        load.append({"hospital_id": h, "name": names.get(h, h), "today_load": today_load[h], "load": got,
+                     "capacity": cap, "load_vs_capacity": got / cap if cap else None,
+                     "today_over_capacity": today_load[h] > cap})  # fmt: skip
+    assignment.sort(key=lambda r: (not r["moved"], str(r["origin_id"])))  # the moves first
+    return {"assignment": assignment, "load": load}

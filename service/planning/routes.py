@@ -6,27 +6,35 @@ thread; inputs are bounded. A scenario is given inline with the file format's sh
 
 from __future__ import annotations
 
-import math
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from service.deps import Planner, Rt
-from service.errors import InputError
 from service.http import doc
-from service.planning.coverage import coverage
-from service.planning.demand import synthetic
-from service.planning.maps import TIME_BANDS, catchments
-from service.planning.optimise import optimise
-from service.planning.scenario import Scenario, ScenarioError, apply, dump, parse_scenario
+from service.planning.answers import (
+    compare_answer,
+    coverage_answer,
+    input_error,
+    map_answer,
+    optimise_answer,
+    scenario_matcher,
+    simulate_answer,
+)
+from service.planning.cache import cached
+from service.planning.errors import PlanInputError
+from service.planning.export import TABLES, column, table_csv, tables_xlsx
+from service.planning.scenario import Scenario, ScenarioError, parse_scenario
 from service.planning.schemas import (
     CompareIn,
     CompareOut,
     ExampleOut,
+    ExportIn,
     MapIn,
     MapOut,
     OptimiseIn,
@@ -36,88 +44,41 @@ from service.planning.schemas import (
     SimulateIn,
     TablesOut,
 )
-from service.planning.simulate import compare, destinations, matcher_for, metrics, simulate
 from service.runtime import Runtime
 
 router = APIRouter(prefix="/api/plan", tags=["planning"])
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = df.to_dict(orient="records")
-    return [
-        {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-        for r in out
-    ]
-
-
-def _tables(tables: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
-    return {name: _records(df) for name, df in tables.items()}
-
-
-def _scenario_matcher(rt: Runtime, raw: dict[str, Any]) -> Any:  # noqa: ANN401  a Matcher
-    try:
-        applied = apply(parse_scenario(raw, source="scenario"), rt.matcher.dataset, rt.matcher.pack)
-    except ScenarioError as exc:
-        first = exc.problems[0]
-        field, _, msg = first.partition(": ")
-        raise InputError(f"scenario.{field}", msg or first) from None
-    return matcher_for(applied, rt.matcher)
+def _answer(
+    rt: Runtime, kind: str, body: BaseModel, compute: Callable[[], dict[str, Any]]
+) -> Awaitable[dict[str, Any]]:
+    """The answer from this worker's memory, or computed in a worker thread and kept."""
+    return run_in_threadpool(cached, rt, kind, body.model_dump(mode="json"), compute)
 
 
 @router.post("/simulate", **doc(TablesOut, 401, 403))
 async def simulate_route(body: SimulateIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """Synthetic demand through the live matching engine: metrics per kecamatan, Puskesmas, hospital."""
-
-    def run() -> dict[str, Any]:
-        m = _scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
-        demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
-        return {"modelled_roads": m.dataset.roads.modelled,
-                "tables": _tables(metrics(simulate(m, demand, occupancy=body.occupancy), demand, m))}  # fmt: skip
-
-    return await run_in_threadpool(run)
+    return await _answer(rt, "simulate", body, lambda: simulate_answer(rt, body))
 
 
 @router.post("/compare", **doc(CompareOut, 401, 403))
 async def compare_route(body: CompareIn, rt: Rt, _: Planner) -> dict[str, Any]:
-    """The base and a scenario on the same demand, side by side with the differences."""
-
-    def run() -> dict[str, Any]:
-        scen = _scenario_matcher(rt, body.scenario)
-        demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
-        a = simulate(rt.matcher, demand, occupancy=body.occupancy)
-        b = simulate(scen, demand, occupancy=body.occupancy)
-        return {
-            "changed_destinations": int((destinations(a) != destinations(b)).sum()),
-            "tables": _tables(compare(metrics(a, demand, rt.matcher), metrics(b, demand, scen))),
-        }
-
-    return await run_in_threadpool(run)
+    """The base and a scenario on the same demand, side by side with the differences (computed on
+    the exact figures, then rounded), and the referrals whose destination changes."""  # noqa: D205, D209
+    return await _answer(rt, "compare", body, lambda: compare_answer(rt, body))
 
 
 @router.post("/optimise", **doc(OptimiseOut, 401, 403))
 async def optimise_route(body: OptimiseIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """The regionalisation with the least demand-weighted travel time under capacities (CP-SAT)."""
-
-    def run() -> dict[str, Any]:
-        demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed)
-        plan = optimise(rt.matcher, demand, capacity_factor=body.capacity_factor,
-                        time_limit_s=body.time_limit_s, seed=body.seed)  # fmt: skip
-        s = plan.solution
-        return {
-            "status": s.status, "reason": s.reason, "mean_min": round(s.mean_time_s / 60, 2) if s.assignment else None,
-            "regulation_mean_min": round(plan.current_mean_s / 60, 2), "gap": s.gap if math.isfinite(s.gap) else None,
-            "solve_s": round(s.solve_s, 3), "assignment": dict(s.assignment), "load": dict(s.load),
-            "capacity": dict(zip(plan.problem.hospital_ids, plan.problem.capacity, strict=True)),
-            "scenario_yaml": dump(plan.scenario),
-        }  # fmt: skip
-
-    return await run_in_threadpool(run)
+    return await _answer(rt, "optimise", body, lambda: optimise_answer(rt, body))
 
 
 @router.get("/coverage", **doc(TablesOut, 401, 403))
 async def coverage_route(rt: Rt, _: Planner) -> dict[str, Any]:
     """Population within 30 / 60 / 120 minutes by road of each kind of care, per view and per desa."""
-    return {"tables": _tables(await run_in_threadpool(coverage, rt.matcher))}
+    return await run_in_threadpool(cached, rt, "coverage", {}, lambda: coverage_answer(rt))
 
 
 # ------------------------------------------------------------------------- for the planner's page
@@ -131,13 +92,12 @@ def _scenario_from_text(text: str, field: str) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InputError(field, f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        msg = f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+        raise PlanInputError.one(field, msg, "yaml_syntax") from None
     try:
         return parse_scenario(raw, source="scenario")
     except ScenarioError as exc:
-        first = exc.problems[0]
-        path, _, msg = first.partition(": ")
-        raise InputError(f"{field}.{path}", msg or first) from None
+        raise input_error(field, exc) from None
 
 
 @router.get("/examples", **doc(list[ExampleOut], 401, 403))
@@ -158,44 +118,44 @@ def check_scenario(body: ScenarioTextIn, rt: Rt, _: Planner) -> dict[str, Any]:
     answer its JSON form, ready for simulate / compare / map."""  # noqa: D205, D209
     sc = _scenario_from_text(body.yaml, "yaml")
     raw = sc.model_dump(mode="json", exclude_none=True)
-    _scenario_matcher(rt, raw)  # unknown facilities, regions...: a 422 naming the change
+    scenario_matcher(rt, raw, field="yaml")  # unknown facilities, regions...: a 422 naming the change
     return {"name": sc.name, "description": sc.description, "changes": len(sc.changes), "scenario": raw}
 
 
 @router.post("/map", **doc(MapOut, 401, 403))
 async def map_route(body: MapIn, rt: Rt, _: Planner) -> dict[str, Any]:
     """Per desa: where its referrals go (the catchments of a simulation) and the road time to the
-    nearest hospital, for the planner's maps."""  # noqa: D205, D209
+    nearest hospital, for the planner's maps (today's, with the page's defaults, computed at start-up)."""  # noqa: D205, D209
+    return await _answer(rt, "map", body, lambda: map_answer(rt, body))
 
-    def run() -> dict[str, Any]:
-        m = _scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
-        demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed)
-        dest_of, hospitals, colour = catchments(demand, simulate(m, demand))
-        names = {f.id: f.name for f in m.dataset.facilities}
-        received = {h: sum(c[h] for c in dest_of.values()) for h in hospitals}
-        desa = []
-        for row in _records(coverage(m)["by_desa"]):
-            counts = dest_of.get(row["desa_id"])
-            top = counts.most_common(1)[0] if counts else None
-            desa.append({"id": row["desa_id"], "name": row["name"], "kecamatan": row["kecamatan"],
-                         "lon": row["lon"], "lat": row["lat"], "population": row["population"],
-                         "destination_id": top[0] if top else None,
-                         "share": round(top[1] / sum(counts.values()), 3) if top and counts else None,
-                         "referrals": sum(counts.values()) if counts else 0,
-                         "nearest_hospital_min": row.get("any-hospital_min")})  # fmt: skip
-        hospital_rows = [
-            {"id": h, "name": names.get(h, h), "colour": colour[h], "referrals": received[h]}
-            for h in hospitals
-        ]
-        bands = [
-            {"max_min": None if math.isinf(t) else t, "colour": c, "label": label}
-            for t, c, label in TIME_BANDS
-        ]
-        return {
-            "modelled_roads": m.dataset.roads.modelled,
-            "hospitals": hospital_rows,
-            "time_bands": bands,
-            "desa": desa,
-        }
 
-    return await run_in_threadpool(run)
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.post(
+    "/export",
+    **doc(None, 401, 403, media_type=_XLSX, description="XLSX; CSV with format=csv",
+          also=("text/csv; charset=utf-8",)),
+)  # fmt: skip
+def export(body: ExportIn, _: Planner) -> Response:
+    """The tables on the page as a file that opens right in a spreadsheet set to Indonesian: XLSX
+    (headers in words, shares as percentages), or one table as CSV (``;``, decimal comma, BOM)."""  # noqa: D205, D209
+    for name, rows in body.tables.items():
+        if name not in TABLES:
+            raise PlanInputError.one(
+                f"tables.{name}", f"unknown table (known: {', '.join(TABLES)})", "unknown_table"
+            )
+        for i, row in enumerate(rows):
+            bad = next((c for c in row if column(c) is None), None)
+            if bad is not None:
+                raise PlanInputError.one(f"tables.{name}[{i}].{bad}", "unknown column", "unknown_column")
+    if body.format == "csv":
+        if len(body.tables) != 1:
+            raise PlanInputError.one("tables", "a CSV file holds one table: send one", "one_table")
+        ((name, rows),) = body.tables.items()
+        content, media, filename = table_csv(rows, body.lang), "text/csv; charset=utf-8", f"rujuk-{name}.csv"
+    else:
+        content, media, filename = tables_xlsx(body.tables, body.lang), _XLSX, "rujuk-perencanaan.xlsx"
+    return Response(
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

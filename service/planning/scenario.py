@@ -48,12 +48,34 @@ if TYPE_CHECKING:
     from rules.pack import RegionRule, RulePack
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem of a scenario: where (``changes[2].move_origin.origin``), what (a sentence) and
+    a code a page can say in its own language (``unknown_facility``; pydantic's error type for
+    shape problems: ``missing``, ``extra_forbidden``, ``enum``...)."""  # noqa: D205, D209
+
+    path: str
+    message: str
+    code: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; ``problems`` lists every problem with its path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as the scenario's paths are written: ``changes[0].add_services``."""
+    out = ""
+    for x in loc:
+        out += f"[{x}]" if isinstance(x, int) else (f".{x}" if out else str(x))
+    return out
 
 
 class _M(BaseModel):
@@ -171,7 +193,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(p.name, [str(exc)]) from exc
+        raise ScenarioError(p.name, [Problem("", str(exc), "unreadable")]) from exc
     return parse_scenario(raw, source=p.name)
 
 
@@ -180,9 +202,10 @@ def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as exc:
-        probs = [f"{'.'.join(str(x) for x in e['loc']) or 'scenario'}: {e['msg']}" for e in exc.errors()]
+        probs = [Problem(_path(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
         raise ScenarioError(source, probs) from None
-    probs = [f"changes[{i}]: give exactly one change" for i, c in enumerate(sc.changes) if not c.kind()]
+    probs = [Problem(f"changes[{i}]", "give exactly one change", "one_change")
+             for i, c in enumerate(sc.changes) if not c.kind()]  # fmt: skip
     if probs:
         raise ScenarioError(source, probs)
     return sc
@@ -198,12 +221,15 @@ class _Edit:
     conditions: list[RoadCondition] = field(default_factory=list)
     improvements: list[tuple[str, Polygon, float]] = field(default_factory=list)
 
-    def move_origin(self, body: MoveOrigin, where: str) -> str | None:
+    def move_origin(self, body: MoveOrigin, where: str) -> Problem | None:
         """A Puskesmas moved to another region."""
         if body.region not in self.regions:
-            return f"{where}.region: unknown region {body.region!r} (known: {', '.join(self.regions)})"
+            known = ", ".join(self.regions)
+            return Problem(
+                f"{where}.region", f"unknown region {body.region!r} (known: {known})", "unknown_region"
+            )
         if body.origin not in self.facilities:
-            return f"{where}.origin: unknown facility {body.origin!r}"
+            return Problem(f"{where}.origin", f"unknown facility {body.origin!r}", "unknown_facility")
         self.regions = {
             rid: dataclasses.replace(
                 r, origins=(r.origins | {body.origin}) if rid == body.region else (r.origins - {body.origin})
@@ -230,10 +256,10 @@ class _Edit:
             f = dataclasses.replace(f, competency=body.competency)
         self.facilities[body.facility] = f
 
-    def add_facility(self, body: NewFacility, where: str) -> str | None:
+    def add_facility(self, body: NewFacility, where: str) -> Problem | None:
         """A new facility."""
         if body.id in self.facilities:
-            return f"{where}.id: facility {body.id!r} exists already"
+            return Problem(f"{where}.id", f"facility {body.id!r} exists already", "facility_exists")
         first_level = body.kind in (FacilityKind.PUSKESMAS, FacilityKind.KLINIK)
         self.facilities[body.id] = Facility(
             id=body.id,
@@ -252,15 +278,16 @@ class _Edit:
         )
         return None
 
-    def road(self, kind: str, body: Road, where: str, i: int) -> str | None:
+    def road(self, kind: str, body: Road, where: str, i: int) -> Problem | None:
         """A road closed, slowed or improved inside a polygon."""
         if kind == "slow_road" and not (body.factor and body.factor > 1):
-            return f"{where}.factor: a slowdown needs a factor > 1"
+            return Problem(f"{where}.factor", "a slowdown needs a factor > 1", "slowdown_factor")
         if kind == "improve_road" and not (body.factor and body.factor < 1):
-            return f"{where}.factor: an improvement needs a factor between 0 and 1 (time x factor)"
+            msg = "an improvement needs a factor between 0 and 1 (time x factor)"
+            return Problem(f"{where}.factor", msg, "improvement_factor")
         poly = Polygon(body.polygon)
         if not poly.is_valid or poly.area == 0:
-            return f"{where}.polygon: not a valid polygon"
+            return Problem(f"{where}.polygon", "not a valid polygon", "bad_polygon")
         if kind == "improve_road":
             self.improvements.append((where, poly, float(body.factor or 1)))
             return None
@@ -272,27 +299,27 @@ class _Edit:
         )
         return None
 
-    def improved_roads(self, probs: list[str]) -> RoadGraph:
+    def improved_roads(self, probs: list[Problem]) -> RoadGraph:
         """The road graph with the improvements applied (their problems added to ``probs``)."""
         roads = self.dataset.roads
         for where, poly, factor in self.improvements:
             try:
                 edges = condition_edges(RoadCondition.slowdown("probe", 2.0, polygon=poly), roads)
             except RoutingError as exc:
-                probs.append(f"{where}.polygon: {exc}")
+                probs.append(Problem(f"{where}.polygon", str(exc), "bad_polygon"))
                 continue
             times = roads.travel_time_s.copy()
             times[edges] *= factor
             roads = dataclasses.replace(roads, travel_time_s=times, meta={**roads.meta, "improved": True})
         return roads
 
-    def one(self, i: int, ch: Change) -> str | None:
+    def one(self, i: int, ch: Change) -> Problem | None:
         """Apply one change; its problem, if any."""
         kind = ch.kind()
         body = getattr(ch, kind)
         where = f"changes[{i}].{kind}"
         if hasattr(body, "facility") and body.facility not in self.facilities:
-            return f"{where}.facility: unknown facility {body.facility!r}"
+            return Problem(f"{where}.facility", f"unknown facility {body.facility!r}", "unknown_facility")
         if isinstance(body, MoveOrigin):
             return self.move_origin(body, where)
         if isinstance(body, NewFacility):

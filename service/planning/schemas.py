@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,10 +60,65 @@ class TablesOut(BaseModel):
     modelled_roads: bool | None = None
 
 
+class FlowOut(BaseModel):
+    """Referrals that went to one hospital today and go to another in the scenario (None: none)."""
+
+    from_id: str | None
+    from_name: str | None
+    to_id: str | None
+    to_name: str | None
+    colour: str
+    referrals: int
+
+
+class OriginFlowOut(BaseModel):
+    """A change of destination, for one Puskesmas."""
+
+    origin_id: str
+    origin_name: str | None
+    from_id: str | None
+    from_name: str | None
+    to_id: str | None
+    to_name: str | None
+    referrals: int
+
+
+class DesaChangeOut(BaseModel):
+    """A desa whose referrals change destination: its largest change, for the map."""
+
+    id: str
+    name: str
+    kecamatan: str
+    lon: float
+    lat: float
+    from_id: str | None
+    to_id: str | None
+    colour: str
+    referrals: int = Field(description="its referrals whose destination changes")
+    of: int = Field(description="all its referrals in the demand")
+
+
+class ChangesOut(BaseModel):
+    """The referrals whose destination changes, and their travel time today and in the scenario
+    (the overall figures barely move when few referrals change)."""  # noqa: D205, D209
+
+    referrals: int
+    emergencies: int
+    timed: int = Field(description="changed referrals with a travel time on both sides")
+    mean_min_base: float | None
+    mean_min_scenario: float | None
+    mean_min_diff: float | None
+    flows: list[FlowOut]
+    by_puskesmas: list[OriginFlowOut]
+    desa: list[DesaChangeOut]
+
+
 class CompareOut(TablesOut):
-    """Base and scenario side by side."""
+    """Base and scenario side by side; differences computed on the exact figures, then rounded
+    (minutes to 0.01, shares to 0.0001)."""  # noqa: D205, D209
 
     changed_destinations: int
+    changes: ChangesOut
 
 
 class OptimiseOut(BaseModel):
@@ -79,6 +134,11 @@ class OptimiseOut(BaseModel):
     load: dict[str, float]
     capacity: dict[str, float]
     scenario_yaml: str
+    moves: int = Field(description="Puskesmas whose regional hospital changes")
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="`assignment` (per Puskesmas: today and optimised, names next to ids) and `load` "
+        "(per regional hospital: today, optimised, capacity)"
+    )
 
 
 class ExampleOut(BaseModel):
@@ -107,3 +167,21 @@ class MapOut(BaseModel):
     hospitals: list[dict[str, Any]]
     time_bands: list[dict[str, Any]]
     desa: list[dict[str, Any]]
+
+
+Cell = str | int | float | bool | None
+Rows = Annotated[list[dict[str, Cell]], Field(max_length=5000)]
+
+
+class ExportIn(Strict):
+    """Tables the page shows, as a file: XLSX (every table a sheet) or CSV (one table)."""
+
+    tables: dict[str, Rows] = Field(
+        min_length=1,
+        max_length=8,
+        description="by name (overall, by_puskesmas, ...): rows as the API gave them",
+    )
+    format: Literal["xlsx", "csv"] = "xlsx"
+    lang: Literal["id", "en"] = Field(
+        default="id", description="headers and yes/no; CSV: `;` and decimal comma in id"
+    )

@@ -197,11 +197,11 @@ def _stats(g: pd.DataFrame) -> pd.Series:
             "referred": n,
             "treat_locally": int((g["decision"] == Decision.TREAT_LOCALLY.value).sum()),
             "no_capable_facility": int((g["decision"] == Decision.NO_CAPABLE_FACILITY.value).sum()),
-            "mean_min": round(float(minutes.mean()), 1) if n else math.nan,
-            "p50_min": round(float(minutes.quantile(0.5)), 1) if n else math.nan,
-            "p90_min": round(float(minutes.quantile(0.9)), 1) if n else math.nan,
-            "share_over_60_min": round(float((minutes > 60).mean()), 4) if n else math.nan,
-            "share_over_120_min": round(float((minutes > 120).mean()), 4) if n else math.nan,
+            "mean_min": float(minutes.mean()) if n else math.nan,
+            "p50_min": float(minutes.quantile(0.5)) if n else math.nan,
+            "p90_min": float(minutes.quantile(0.9)) if n else math.nan,
+            "share_over_60_min": float((minutes > 60).mean()) if n else math.nan,
+            "share_over_120_min": float((minutes > 120).mean()) if n else math.nan,
             "regionalisation_waived": int(g["regionalisation_waived"].sum()),
             "leaving_regency": int(g["leaves_regency"].sum()),
             "overflow": int(g["overflow"].sum()),
@@ -213,7 +213,8 @@ def _stats(g: pd.DataFrame) -> pd.Series:
 def metrics(
     outcomes: Sequence[Outcome], demand: Sequence[DemandRecord], matcher: Matcher
 ) -> dict[str, pd.DataFrame]:
-    """Tables: overall, by kecamatan, by Puskesmas (origin), by hospital (load vs capacity)."""
+    """Tables: overall, by kecamatan, by Puskesmas (origin), by hospital (load vs capacity); exact
+    figures (``rounded`` for people, after any comparison)."""  # noqa: D205, D209
     df = pd.DataFrame([asdict(o) for o in outcomes])
     if df.empty:
         df = pd.DataFrame(columns=[f.name for f in Outcome.__dataclass_fields__.values()])
@@ -221,7 +222,10 @@ def metrics(
     df["emergency"] = [r.emergency for r in demand]
     overall = _stats(df).to_frame().T
     by_kec = pd.DataFrame([{"kecamatan": k, **_stats(g)} for k, g in df.groupby("kecamatan")])
-    by_origin = pd.DataFrame([{"origin_id": k, **_stats(g)} for k, g in df.groupby("origin_id")])
+    names = {f.id: f.name for f in matcher.dataset.facilities}
+    by_origin = pd.DataFrame(
+        [{"origin_id": k, "name": names.get(str(k), str(k)), **_stats(g)} for k, g in df.groupby("origin_id")]
+    )
     received = df[df["decision"] == Decision.REFER.value].groupby("destination_id")
     rows = []
     for f in matcher.dataset.facilities:
@@ -238,10 +242,8 @@ def metrics(
                 "emergencies": int(got["emergency"].sum()) if len(got) else 0,
                 "beds": beds,
                 "yearly_capacity": round(capacity),
-                "load_vs_capacity": round(len(got) / capacity, 4)
-                if capacity
-                else (math.inf if len(got) else 0.0),
-                "mean_min": round(float(got["travel_time_s"].mean() / 60), 1) if len(got) else math.nan,
+                "load_vs_capacity": len(got) / capacity if capacity else (math.inf if len(got) else 0.0),
+                "mean_min": float(got["travel_time_s"].mean() / 60) if len(got) else math.nan,
             }
         )
     return {
@@ -253,7 +255,8 @@ def metrics(
 
 
 def compare(base: dict[str, pd.DataFrame], scenario: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Each table side by side (``_base``, ``_scenario``) with ``_diff`` for every number."""
+    """Each table side by side (``_base``, ``_scenario``) with ``_diff`` for every number, on the
+    exact figures; a text column (a facility's name) once, the scenario's where it has one."""  # noqa: D205, D209
     keys = {
         "overall": "_",
         "by_kecamatan": "kecamatan",
@@ -268,15 +271,47 @@ def compare(base: dict[str, pd.DataFrame], scenario: dict[str, pd.DataFrame]) ->
             b["_"] = 0
             s["_"] = 0
         m = b.merge(s, on=key, how="outer", suffixes=("_base", "_scenario"))
+        texts = []
         for col in b.columns:
-            if (
-                col != key
-                and f"{col}_base" in m
-                and numeric(m[f"{col}_base"])
-                and numeric(m[f"{col}_scenario"])
-            ):
+            if col == key or f"{col}_base" not in m:
+                continue
+            if numeric(m[f"{col}_base"]) and numeric(m[f"{col}_scenario"]):
                 m[f"{col}_diff"] = m[f"{col}_scenario"] - m[f"{col}_base"]
+            else:
+                m[col] = m[f"{col}_scenario"].fillna(m[f"{col}_base"])
+                m = m.drop(columns=[f"{col}_base", f"{col}_scenario"])
+                texts.append(col)
+        m = m[[key, *texts, *(c for c in m.columns if c != key and c not in texts)]]
         out[name] = m.drop(columns=["_"], errors="ignore")
+    return out
+
+
+#: Decimals kept in the tables people read: minutes to 0.01 (under a second), shares (fractions)
+#: to 0.0001 (0.01 %). Only applied last, after the differences: rounding each side first turned a
+#: real change of -0.04 min into 0.0 (40.1 - 40.1).
+MINUTE_DECIMALS = 2
+SHARE_DECIMALS = 4
+
+
+def _decimals(column: str) -> int | None:
+    if column.startswith(("share_", "load_vs_capacity")):
+        return SHARE_DECIMALS
+    if "_min" in column:
+        return MINUTE_DECIMALS
+    return None
+
+
+def rounded(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables as people read them (minutes and shares rounded); every difference is computed
+    before, on the exact values."""  # noqa: D205, D209
+    out = {}
+    for name, table in tables.items():
+        df = table.copy()
+        for col in df.columns:
+            places = _decimals(str(col))
+            if places is not None and pd.api.types.is_numeric_dtype(df[col]):
+                df[col] = df[col].astype(float).round(places)
+        out[name] = df
     return out
 
 

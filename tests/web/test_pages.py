@@ -466,7 +466,7 @@ def test_planner_compares_a_scenario_and_downloads_the_tables(site: Site, browse
     page.select_option("#example", label="RSUD Pemangkat tutup sementara")
     page.fill("#referrals", "2000")
     page.click("#run-compare")
-    page.wait_for_selector("#side-by-side", timeout=60_000)
+    page.wait_for_selector("#changed", timeout=60_000)  # today's figures are there from the start
     assert "Selisih" in page.text_content("#side-by-side")
     changed = page.text_content("#changed")
     assert re.search(r"[1-9][\d.,]* dari 2[.,]?000 rujukan", changed), changed
@@ -475,10 +475,10 @@ def test_planner_compares_a_scenario_and_downloads_the_tables(site: Site, browse
     v.shot("rencana")
     page.select_option("#table-pick", "by_hospital")
     with page.expect_download() as dl:
-        page.click("#download")
+        page.click("#download-csv")
     path = dl.value.path()
-    head = Path(path).read_text(encoding="utf-8").splitlines()[0]
-    assert head.startswith("hospital_id,") and "referrals_diff" in head
+    head = Path(path).read_text(encoding="utf-8-sig").splitlines()[0]  # for Excel in Indonesian
+    assert head.startswith("Kode rumah sakit;Nama;") and "Rujukan (selisih)" in head
     v.close(answered=(422,))  # the scenario with a mistake
 
 

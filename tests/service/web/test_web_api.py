@@ -161,10 +161,10 @@ def test_example_scenarios_are_valid(client: TestClient) -> None:
         ("name: x\nchanges: [\n", "yaml", "line"),
         (
             "name: x\nchanges:\n  - close_facility: {facility: RS-X}\n",
-            "scenario.changes[0].close_facility.facility",
+            "yaml.changes[0].close_facility.facility",
             "RS-X",
         ),
-        ("name: x\nchanges:\n  - explode: {}\n", "yaml.changes.0.explode", "Extra"),
+        ("name: x\nchanges:\n  - explode: {}\n", "yaml.changes[0].explode", "Extra"),
         ("changes: []\n", "yaml.name", "required"),
     ],
 )
