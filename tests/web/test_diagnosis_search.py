@@ -13,7 +13,7 @@ import pypdf
 
 from tests.rules.test_vocabulary import QUERIES
 from tests.web.test_language import problems
-from tests.web.test_pages import Site, Visit, browser, site, wait_js
+from tests.web.test_pages import Site, Visit, browser, send_letter, site, wait_js
 
 __all__ = ["browser", "site"]
 
@@ -54,15 +54,7 @@ def test_the_pdf_downloaded_from_the_page_is_the_letter(site: Site, browser: Any
     page.check("#emergency")
     page.click("#suggest-button")
     page.locator("#candidates > li[data-facility]").first.locator("button").first.click()
-    page.fill("#p-name", "Siti Contoh")
-    page.fill("#p-nik", "6101014107980001")
-    page.fill("#p-mrn", "RM-000123")
-    page.fill("#p-dob", "1998-07-01")
-    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
-    page.check("#c-items")
-    page.check("#c-given")
-    page.click("#send-button")
-    page.wait_for_selector("#referral-status[data-status='sent']")
+    send_letter(page)
     number = (page.text_content("#letter-number") or "").split(": ", 1)[1].strip()
     assert number.endswith("/2026") or number.split("/")[-1].isdigit(), number
     with page.expect_download() as dl:

@@ -23,7 +23,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.service.conftest import letter_body
-from tests.web.test_pages import Site, Visit, _request_suggestions, browser, site, wait_js
+from tests.web.test_pages import Site, Visit, _request_suggestions, browser, send_letter, site, wait_js
 
 __all__ = ["browser", "site"]
 
@@ -249,15 +249,7 @@ def _walk(site: Site, browser: Any, lang: str, **context: Any) -> dict[str, list
     scan(page, lang, "/rujuk saran", seen)
     page.locator("#candidates > li").first.locator("button").first.click()
     scan(page, lang, "/rujuk surat", seen)
-    page.fill("#p-name", letter_body()["patient"]["name"])
-    page.fill("#p-nik", "6101014107980001")
-    page.fill("#p-mrn", "RM-000123")
-    page.fill("#p-dob", "1998-07-01")
-    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
-    page.check("#c-items")
-    page.check("#c-given")
-    page.click("#send-button")
-    page.wait_for_selector("#referral-status[data-status='sent']")
+    send_letter(page)
     scan(page, lang, "/rujuk terkirim", seen)
     # the letter itself, as the page opens it
     html = page.evaluate(

@@ -232,6 +232,20 @@ def _request_suggestions(page: Any) -> None:
     page.wait_for_selector("#candidates > li[data-facility]")
 
 
+def send_letter(page: Any, nik: str = "6101014107980001") -> None:
+    """Write the patient's part of the open letter form (Siti Contoh) and send it: the page shows
+    the referral sent."""
+    page.fill("#p-name", "Siti Contoh")
+    page.fill("#p-nik", nik)
+    page.fill("#p-mrn", "RM-000123")
+    page.fill("#p-dob", "1998-07-01")
+    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
+    page.check("#c-items")
+    page.check("#c-given")
+    page.click("#send-button")
+    page.wait_for_selector("#referral-status[data-status='sent']")
+
+
 def test_refer_send_accept_and_the_sender_sees_it_live(site: Site, browser: Any) -> None:
     sender = Visit(browser, site)
     page = sender.sign_in("segarau", "/rujuk")
