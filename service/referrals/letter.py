@@ -18,6 +18,7 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from geodata.timezones import WIB, zone_label
+from rules import procedures
 from service.database import User, aware
 from service.errors import NotFoundError
 from service.referrals.queries import sees_patient
@@ -77,6 +78,7 @@ WORDS: dict[str, dict[str, str]] = {
         "therapy": "Terapi yang sudah diberikan",
         "stab": "Stabilisasi (Pasal 13 ayat 2)",
         "tacc": "Alasan TACC",
+        "procedures": "Tindakan (ICD-9-CM)",
         "e": "e. Alasan rujukan",
         "consent": "Persetujuan (Pasal 13 ayat 3-5)",
         "given_by": "Diberikan oleh",
@@ -138,6 +140,7 @@ WORDS: dict[str, dict[str, str]] = {
         "therapy": "Treatment given",
         "stab": "Stabilisation (Pasal 13(2))",
         "tacc": "TACC reason",
+        "procedures": "Procedures (ICD-9-CM)",
         "e": "e. Reason for referral",
         "consent": "Consent (Pasal 13(3)-(5))",
         "given_by": "Given by",
@@ -304,6 +307,11 @@ def _when(t: dt.datetime | str | None, zone: str, lang: str) -> str:
     return f"{text} {zone_label(zone)}"
 
 
+def _procedure_title(code: str) -> str:
+    found = procedures.lookup(code)
+    return found.title if found else ""
+
+
 def _date(value: str, lang: str) -> str:
     from datetime import date  # noqa: PLC0415
 
@@ -365,6 +373,10 @@ def render_letter(
         sex=w.get(str(p.get("sex")), str(p.get("sex") or "")),
         dob=_date(str(p.get("date_of_birth") or ""), lang),
         vitals=vital_signs(r.medical.get("vital_signs") or {}, lang),
+        procedures=[
+            (str(x.get("code", "")), _procedure_title(str(x.get("code", ""))), str(x.get("note") or ""))
+            for x in r.medical.get("procedures") or []
+        ],
         items=sorted(items.items()),
         origin=facility(r.origin_id),
         destination=facility(r.destination_id),

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from rules import icd
+from rules import icd, procedures
 from rules.errors import RulesError
 from service.auth import Role
 from service.deps import SECURITY_SCHEME, authenticate, check_role, own_facility
@@ -18,6 +18,7 @@ from service.http import doc, fast_json
 from service.referrals.road_reasons import reason_json
 from service.referrals.suggestions import (
     IcdOut,
+    ProcedureOut,
     ReasonLang,
     ReferralRequestIn,
     SuggestionOut,
@@ -144,3 +145,15 @@ async def icd10_search(
         raise InputError("query.prefer", f"unknown field; one of: {', '.join(sorted(icd.areas()))}")
     hits = await run_in_threadpool(icd.search, q, limit=limit, prefer=prefer)
     return [{"code": c, "title": t, "name_id": n} for c, t, n in hits]
+
+
+@router.get("/icd9cm", **doc(list[ProcedureOut]))
+async def icd9cm_search(
+    q: Annotated[
+        str, Query(min_length=1, max_length=100, description="a code (99.04, 9904, 99.0) or English words")
+    ],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> list[dict[str, Any]]:
+    """ICD-9-CM procedure codes (CMS v32) for the procedures done before a referral."""
+    hits = await run_in_threadpool(procedures.search, q, limit)
+    return [{"code": p.code, "title": p.title} for p in hits]

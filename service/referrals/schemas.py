@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic_core import PydanticCustomError
 
 from geodata.models import Service
+from rules import procedures
 from rules.model import Payer, ServiceType, Sex
 from service.schemas import Strict
 
@@ -62,6 +63,23 @@ class VitalSigns(Strict):
     gcs: int | None = Field(default=None, ge=3, le=15)
 
 
+class ProcedureIn(Strict):
+    """A procedure done before the referral, by its ICD-9-CM code (``rules.procedures``)."""
+
+    code: str = Field(min_length=2, max_length=8, description="ICD-9-CM volume 3, e.g. 99.04 or 9904")
+    note: str = Field(default="", max_length=500, description="what was done, in the staff's words")
+
+    @field_validator("code")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        found = procedures.lookup(v)
+        if found is None:
+            raise PydanticCustomError(
+                "icd9cm_unknown", "{code!r} is not an ICD-9-CM procedure code (e.g. 99.04)", {"code": v[:8]}
+            )
+        return found.code
+
+
 class MedicalIn(Strict):
     """The medical summary (Pasal 17(1)d)."""
 
@@ -71,6 +89,9 @@ class MedicalIn(Strict):
     icd10: list[Annotated[str, Field(min_length=1, max_length=10)]] = Field(min_length=1, max_length=10)
     therapy: LongText = ""
     stabilisation: LongText = Field(min_length=1, description="first aid / stabilisation done (Pasal 13(2))")
+    procedures: list[ProcedureIn] = Field(
+        default_factory=list, max_length=20, description="procedures done, ICD-9-CM (checked against CMS v32)"
+    )
 
 
 class ConsentIn(Strict):

@@ -263,3 +263,10 @@ class IcdOut(BaseModel):
     code: str
     title: str
     name_id: str
+
+
+class ProcedureOut(BaseModel):
+    """An ICD-9-CM procedure code and CMS's (English) title; a category has an empty title."""
+
+    code: str
+    title: str

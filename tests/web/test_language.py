@@ -306,6 +306,7 @@ def _refusals(site: Site) -> list[dict[str, Any]]:
             {"patient": {**bad["patient"], "name": "", "date_of_birth": "2999-01-01"}},
             {"medical": {**bad["medical"], "vital_signs": {"pulse": 900, "temperature_c": 10}}},
             {"consent": {**bad["consent"], "explained_items": {"a": True}}},
+            {"medical": {**bad["medical"], "procedures": [{"code": "99.04"}, {"code": "12.345"}]}},
             {"destination_id": "RS-TIDAK-ADA"},
             {"unexpected": 1},
         ):
@@ -342,6 +343,7 @@ def test_no_refusal_reaches_a_bahasa_page_in_english(site: Site, browser: Any) -
     joined = "\n".join(said)
     for words in ("NIK: harus 16 angka", "Nadi: maksimal 300", "Butir penjelasan: butir b, c, d",
                   "Tujuan rujukan: bukan fasilitas penerima rujukan", "Umur: maksimal 130",
+                  "Kode tindakan ICD-9-CM ke-2: bukan kode tindakan ICD-9-CM",
                   "Akun Anda tidak punya akses", "Data tidak ditemukan"):  # fmt: skip
         assert words in joined, (words, said)
     wait_js(page, "document.body.dataset.ready === '1'")

@@ -186,17 +186,18 @@ export function label(group, value) {
 /** A field's name for a person: ``body.patient.nik`` -> "NIK pasien" (i18n.js ``field.*``), tried
  * from the whole path (list positions dropped) to its last part; never the API's identifier. */
 export function fieldLabel(field) {
-  const raw = String(field ?? "");
+  // pydantic says "procedures.1.code", rujuk "changes[1].facility": both are the second of a list
+  const raw = String(field ?? "").replace(/\.(\d+)(?=\.|$)/g, "[$1]");
   const parts = raw.replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
   // which one of a list: "changes[0].facility" is the first change's facility, "icd10[1]" the second code
   const lists = [...raw.matchAll(/([A-Za-z_0-9]+)\[(\d+)\]/g)].map(([, name, i]) => [name, Number(i) + 1]);
-  const last = parts[parts.length - 1];
   const nth = (n) => t("field.nth", { n });
   for (let i = 0; i < parts.length; i++) {
     const key = `field.${parts.slice(i).join(".")}`;
     if (!TEXT[key]) continue;
-    const own = lists.filter(([name]) => name === last).map(([, n]) => nth(n));
-    const outer = lists.filter(([name]) => name !== last)
+    const named = parts.slice(i);  // the list positions inside what the label names belong to it
+    const own = lists.filter(([name]) => named.includes(name)).map(([, n]) => nth(n));
+    const outer = lists.filter(([name]) => !named.includes(name))
       .map(([name, n]) => (TEXT[`field.${name}`] ? `${t(`field.${name}`)} ${nth(n)}` : nth(n)));
     const label = [t(key), ...own].join(" ");
     return outer.length ? `${label} (${outer.join(", ")})` : label;
@@ -210,7 +211,7 @@ export function fieldLabel(field) {
 export function problemText(item) {
   const code = item?.code ?? "invalid";
   const params = { ...(item?.params ?? {}) };
-  const path = String(item?.field ?? "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  const path = String(item?.field ?? "").replace(/\.(\d+)(?=\.|$)/g, "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
   for (let i = 0; i < path.length; i++) {
     const own = `err.${path.slice(i).join(".")}.${code}`;
     if (TEXT[own]) return t(own, params);

@@ -311,6 +311,9 @@ async function main(who) {
         history: $("#m-history").value, vital_signs: vitals, diagnosis_text: $("#m-dx").value.trim(),
         icd10: $("#m-icd").value.split(/[,;\s]+/).filter(Boolean), therapy: $("#m-therapy").value,
         stabilisation: $("#m-stab").value,
+        // "99.04 transfusi, 75.4 manual plasenta": each its ICD-9-CM code, then the staff's words
+        procedures: $("#m-proc").value.split(",").map((x) => x.trim()).filter(Boolean)
+          .map((x) => { const [code, ...words] = x.split(/\s+/); return { code, note: words.join(" ") }; }),
       },
       reason: $("#l-reason").value.trim(),
       consent: {

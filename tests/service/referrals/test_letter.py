@@ -139,3 +139,25 @@ def test_only_the_two_facilities_read_the_letter(api: Api, path: str) -> None:
     assert api.get(f"/api/referrals/{rid}/{path}", "tebas").status_code == 404  # another Puskesmas
     assert api.get(f"/api/referrals/{rid}/{path}", "dispatch").status_code == 404
     assert api.client.get(f"/api/referrals/{rid}/{path}").status_code == 401
+
+
+def test_procedures_done_are_checked_against_icd9cm_and_named_on_the_letter(api: Api) -> None:
+    body = letter_body()
+    body["medical"] = {
+        **body["medical"],
+        "procedures": [{"code": "9904", "note": "2 kantong PRC"}, {"code": "75.4", "note": "manual plasenta"}],
+    }
+    r = create(api, body=body)
+    assert r.status_code == 201, r.text
+    assert [p["code"] for p in r.json()["medical"]["procedures"]] == ["99.04", "75.4"]  # written as ICD-9-CM prints
+    html = api.get(f"/api/referrals/{r.json()['id']}/letter", "segarau").text
+    assert "Tindakan (ICD-9-CM)" in html
+    assert '99.04 <span lang="en" class="meta">Transfusion of packed cells</span>: 2 kantong PRC' in html
+    bad = letter_body()
+    bad["medical"] = {**bad["medical"], "procedures": [{"code": "75.4"}, {"code": "12.345"}]}
+    r = create(api, body=bad)
+    assert r.status_code == 422, r.text
+    item = r.json()["errors"][0]
+    assert (item["field"], item["code"]) == ("body.medical.procedures.1.code", "icd9cm_unknown"), item
+    found = api.get("/api/icd9cm?q=transfusion%20packed", "segarau").json()
+    assert {"code": "99.04", "title": "Transfusion of packed cells"} in found
