@@ -145,11 +145,17 @@ def test_procedures_done_are_checked_against_icd9cm_and_named_on_the_letter(api:
     body = letter_body()
     body["medical"] = {
         **body["medical"],
-        "procedures": [{"code": "9904", "note": "2 kantong PRC"}, {"code": "75.4", "note": "manual plasenta"}],
+        "procedures": [
+            {"code": "9904", "note": "2 kantong PRC"},
+            {"code": "75.4", "note": "manual plasenta"},
+        ],
     }
     r = create(api, body=body)
     assert r.status_code == 201, r.text
-    assert [p["code"] for p in r.json()["medical"]["procedures"]] == ["99.04", "75.4"]  # written as ICD-9-CM prints
+    assert [p["code"] for p in r.json()["medical"]["procedures"]] == [
+        "99.04",
+        "75.4",
+    ]  # written as ICD-9-CM prints
     html = api.get(f"/api/referrals/{r.json()['id']}/letter", "segarau").text
     assert "Tindakan (ICD-9-CM)" in html
     assert '99.04 <span lang="en" class="meta">Transfusion of packed cells</span>: 2 kantong PRC' in html
