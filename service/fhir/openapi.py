@@ -104,25 +104,26 @@ _ERRORS = {
 }
 
 
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
 def _search_parameters(resource_type: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for name, p in sorted(PARAMS[resource_type].items()):
-        for modifier in ["", *p.modifiers]:
-            key = f"{name}:{modifier}" if modifier else name
-            out.append(
-                {
-                    "name": key,
-                    "in": "query",
-                    "required": False,
-                    "description": p.doc,
-                    "schema": {"type": "string"},
-                }
-            )
-    out.append({"name": "_count", "in": "query", "required": False, "description": "entries per page",
-                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}})  # fmt: skip
-    out.append({"name": "_offset", "in": "query", "required": False, "description": "entries skipped",
-                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}})  # fmt: skip
-    return out
+    out = [
+        _query(f"{name}:{modifier}" if modifier else name, p.doc, {"type": "string"})
+        for name, p in sorted(PARAMS[resource_type].items())
+        for modifier in ["", *p.modifiers]
+    ]
+    return [
+        *out,
+        _query("_count", "entries per page", {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}),
+        _query("_offset", "entries skipped", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+        _query(
+            "_total",
+            "the total is always exact",
+            {"type": "string", "enum": ["none", "estimate", "accurate"]},
+        ),
+    ]
 
 
 def fhir_doc(

@@ -32,6 +32,8 @@ DEFAULT_NEAR_KM = 50.0
 _EARTH_KM = 6371.0088
 #: result parameters that change nothing in a JSON answer (``_format=json``)
 _FORMATS = {"json", "application/json", "application/fhir+json"}
+#: ``_total``: the total is always counted exactly, whichever is asked
+_TOTALS = {"none", "estimate", "accurate"}
 
 #: a search parameter's test on one candidate, given one of the values it ORs
 Test = Callable[[Any, str], bool]
@@ -205,7 +207,7 @@ def parse(resource_type: str, items: Sequence[tuple[str, str]]) -> Query:
     seen: set[str] = set()
     for key, value in items:
         name, _, modifier = key.partition(":")
-        if name in {"_count", "_offset", "_format"}:
+        if name in {"_count", "_offset", "_format", "_total"}:
             if name in seen:
                 raise BadParameterError(key, "give it once")
             seen.add(name)
@@ -213,6 +215,9 @@ def parse(resource_type: str, items: Sequence[tuple[str, str]]) -> Query:
                 count = _int(key, value, 0, MAX_COUNT)
             elif name == "_offset":
                 offset = _int(key, value, 0, MAX_OFFSET)
+            elif name == "_total":
+                if value not in _TOTALS:
+                    raise BadParameterError(key, f"one of {', '.join(sorted(_TOTALS))}")
             elif value not in _FORMATS:
                 raise BadParameterError(
                     key, "only JSON is served (json or application/fhir+json)", code="not-supported"
@@ -220,7 +225,7 @@ def parse(resource_type: str, items: Sequence[tuple[str, str]]) -> Query:
             continue
         param = params.get(name)
         if param is None:
-            known = ", ".join(sorted([*params, "_count", "_offset"]))
+            known = ", ".join(sorted([*params, "_count", "_offset", "_total"]))
             raise BadParameterError(
                 key, f"not supported on {resource_type} (supported: {known})", code="not-supported"
             )
