@@ -51,16 +51,22 @@ def resource_id(candidate: Facility | tuple[Facility, Service]) -> str:
     return res.service_id(*candidate) if isinstance(candidate, tuple) else candidate.id
 
 
+def _lookup(rt: Runtime, resource_type: str, resource_id: str) -> Facility | tuple[Facility, Service] | None:
+    if resource_type != "HealthcareService":
+        return rt.dataset.facility(resource_id) if resource_id in rt.facility_ids else None
+    parsed = res.parse_service_id(resource_id)
+    if parsed is None or parsed[0] not in rt.facility_ids:
+        return None
+    f = rt.dataset.facility(parsed[0])
+    return (f, parsed[1]) if parsed[1] in f.services else None
+
+
 def _candidate(rt: Runtime, resource_type: str, resource_id: str) -> Facility | tuple[Facility, Service]:
-    if resource_type == "HealthcareService":
-        parsed = res.parse_service_id(resource_id)
-        if parsed is not None and parsed[0] in rt.facility_ids:
-            f = rt.dataset.facility(parsed[0])
-            if parsed[1] in f.services:
-                return f, parsed[1]
-    elif resource_id in rt.facility_ids:
-        return rt.dataset.facility(resource_id)
-    raise NotFoundError(resource_type, resource_id)
+    """The facility (or facility and service) of an id; a string that is no FHIR id is none of ours."""
+    found = _lookup(rt, resource_type, resource_id) if res.FHIR_ID.fullmatch(resource_id) else None
+    if found is None:
+        raise NotFoundError(resource_type, resource_id)
+    return found
 
 
 def read(rt: Runtime, resource_type: str, resource_id: str, *, live: bool) -> FHIRAbstractModel:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: a Kemenkes hospital code: the dataset's hospitals are keyed by it (geodata PROVENANCE.md)
 _KODE_RS = re.compile(r"\d{7}")
+#: what FHIR R4 allows as a resource id (datatypes.html#id)
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 KIND_LABELS: dict[FacilityKind, tuple[str, str]] = {
     FacilityKind.PUSKESMAS: ("Puskesmas", "Community health centre"),

@@ -243,7 +243,12 @@ def parse(resource_type: str, items: Sequence[tuple[str, str]]) -> Query:
 
 
 def candidates(resource_type: str, facilities: Sequence[Facility]) -> list[Any]:
-    """What a search of ``resource_type`` runs over, in the dataset's order."""
+    """What a search of ``resource_type`` runs over, in the dataset's order.
+
+    A facility whose dataset id cannot be a FHIR id (letters, digits, ``-``, ``.``; at most 64)
+    is not served (docs/fhir.md); the bundled dataset's ids all can.
+    """
     if resource_type == "HealthcareService":
-        return [(f, s) for f in facilities for s in res.services_of(f)]
-    return list(facilities)
+        pairs = [(f, s) for f in facilities for s in res.services_of(f)]
+        return [c for c in pairs if res.FHIR_ID.fullmatch(res.service_id(*c))]
+    return [f for f in facilities if res.FHIR_ID.fullmatch(f.id)]

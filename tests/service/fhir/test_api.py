@@ -320,3 +320,17 @@ def test_types_not_served_and_bad_tokens(api: Api) -> None:
     r = api.client.get(f"{BASE}/Location/{PEMANGKAT}", headers={"Authorization": "Bearer not-a-token"})
     assert outcome(r, 401)["code"] == "login"
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_facility_whose_id_cannot_be_a_fhir_id_is_not_served() -> None:
+    from geodata.models import CareLevel, FacilityKind, LonLat
+    from service.fhir.search import candidates
+
+    def facility(ident: str) -> Facility:
+        return Facility(id=ident, name=ident, kind=FacilityKind.KLINIK, level=CareLevel.FKTP, kecamatan="Sambas",
+                        regency="Sambas", location=LonLat(109.3, 1.36), services=frozenset({Service.UMUM}))  # fmt: skip
+
+    ok, underscore, long = facility("KLINIK-1"), facility("KLINIK_2"), facility("K" * 60)
+    assert candidates("Organization", [ok, underscore, long]) == [ok, long]
+    # 60 characters fit an Organization id, not with ".umum" a HealthcareService's (64 at most)
+    assert candidates("HealthcareService", [ok, underscore, long]) == [(ok, Service.UMUM)]
