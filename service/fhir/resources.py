@@ -45,7 +45,7 @@ KIND_LABELS: dict[FacilityKind, tuple[str, str]] = {
 #: the HL7 v3 service delivery location type of each kind
 _V3_LOCATION: dict[FacilityKind, tuple[str, str]] = {
     FacilityKind.PUSKESMAS: ("PC", "primary care clinic"),
-    FacilityKind.KLINIK: ("OF", "outpatient facility"),
+    FacilityKind.KLINIK: ("OF", "Outpatient facility"),
     FacilityKind.RUMAH_SAKIT_UMUM: ("HOSP", "Hospital"),
     FacilityKind.RUMAH_SAKIT_KHUSUS: ("HOSP", "Hospital"),
 }
