@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
@@ -74,10 +73,6 @@ def error_response(exc: Exception) -> Response | None:
     if isinstance(exc, ServiceError) and exc.status < 500:
         code = _ISSUE_TYPES.get(exc.status, "processing")
         return fhir_response(outcome(code, exc.detail, None), exc.status, exc.headers)
-    if isinstance(exc, RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ())[1:]) or None
-        return fhir_response(outcome("invalid", str(first.get("msg", "invalid request")), where), 400)
     return None
 
 
