@@ -29,6 +29,7 @@ from service.deps import SECURITY_SCHEME
 from service.errors import DESCRIPTIONS, install_error_handlers
 from service.facilities import routes as facilities
 from service.facilities.status import engine_statuses
+from service.fhir import routes as fhir
 from service.incidents import routes as incidents
 from service.matcher import Matcher
 from service.migrate import upgrade
@@ -77,6 +78,7 @@ ROUTERS = (
     roads.router,
     incidents.router,
     planning.router,
+    fhir.router,
 )
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)
 STATUS_TTL_S = 1.0

@@ -1,0 +1,71 @@
+"""The CapabilityStatement: what this server does, and nothing it does not."""
+
+from __future__ import annotations
+
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+from service.fhir import systems as sid
+from service.fhir.api import TYPES
+from service.fhir.search import PARAMS
+
+#: when this statement's content last changed (the profile's version, not the server's start)
+PROFILE_DATE = "2026-12-02"
+
+SECURITY = (
+    "Facilities are public, as in the JSON API (GET /api/facilities): no sign-in needed. A "
+    "Location carries the live-status extension only for a signed-in caller (Authorization: Bearer "
+    "<token> from POST /api/token, any role), as GET /api/facilities/{id}/status; an invalid or "
+    "expired token is refused (401). No SMART scopes yet."
+)
+
+
+def capability_statement(base: str, *, version: str) -> CapabilityStatement:
+    """The server's statement: the three facility types, read and search-type, their parameters."""
+    resources = []
+    for t in TYPES:
+        params = [
+            {"name": name, "type": p.type, "documentation": p.doc} for name, p in sorted(PARAMS[t].items())
+        ]
+        resources.append(
+            {
+                "type": t,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "no-version",
+                "readHistory": False,
+                "updateCreate": False,
+                "conditionalCreate": False,
+                "conditionalUpdate": False,
+                "conditionalDelete": "not-supported",
+                "searchParam": params,
+            }
+        )
+    common = [
+        {"name": "_count", "type": "number", "documentation": "entries per page (0 to 100; 20 by default)"},
+        {
+            "name": "_offset",
+            "type": "number",
+            "documentation": "entries skipped (the Bundle's next link sets it)",
+        },
+    ]
+    return CapabilityStatement.model_validate(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": PROFILE_DATE,
+            "publisher": "rujuk",
+            "kind": "instance",
+            "software": {"name": "rujuk", "version": version},
+            "implementation": {"description": "rujuk: facilities of the dataset (docs/fhir.md)", "url": base},
+            "fhirVersion": sid.FHIR_VERSION,
+            "format": ["json", sid.MEDIA_TYPE],
+            "rest": [
+                {
+                    "mode": "server",
+                    "documentation": "The dataset's facilities (docs/fhir.md).",
+                    "security": {"cors": False, "description": SECURITY},
+                    "resource": resources,
+                    "searchParam": common,
+                }
+            ],
+        }
+    )

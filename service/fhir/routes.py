@@ -1,0 +1,114 @@
+"""HTTP routes of the FHIR R4 API (``/fhir/R4``): metadata, read and search of the facilities.
+
+Public like ``/api/facilities``; a valid bearer token adds the live status to Locations, as the
+JSON API shows it only to signed-in users. Errors are OperationOutcomes (``FhirRoute``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from service.deps import Rt, authenticate
+from service.fhir import api
+from service.fhir.capability import capability_statement
+from service.fhir.openapi import CAPABILITY_STATEMENT, bundle_schema, fhir_doc, resource_schema
+from service.fhir.outcome import FhirError, FhirRoute, fhir_response
+from service.runtime import Runtime
+
+PREFIX = "/fhir/R4"
+ID = ("resource_id",)
+router = APIRouter(prefix=PREFIX, route_class=FhirRoute, tags=["fhir"])
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+def _signed_in(rt: Runtime, request: Request) -> bool:
+    """False without an Authorization header; True with a valid token; 401 with an invalid one."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return False
+    authenticate(rt, header)
+    return True
+
+
+@router.get("/metadata", **fhir_doc(CAPABILITY_STATEMENT))
+async def metadata(request: Request) -> Response:
+    """The CapabilityStatement: the resource types, interactions and search parameters served."""
+    statement = capability_statement(_base(request), version=request.app.version)
+    return fhir_response(statement)
+
+
+async def _search(rt: Runtime, request: Request, resource_type: str) -> Response:
+    live = _signed_in(rt, request)
+    items = request.query_params.multi_items()
+    bundle = await run_in_threadpool(api.search, rt, resource_type, items, base=_base(request), live=live)
+    return fhir_response(bundle)
+
+
+async def _read(rt: Runtime, request: Request, resource_type: str) -> Response:
+    resource_id = request.path_params["resource_id"]
+    live = _signed_in(rt, request)
+    resource = await run_in_threadpool(api.read, rt, resource_type, resource_id, live=live)
+    return fhir_response(resource)
+
+
+@router.get("/Organization", **fhir_doc(bundle_schema("Organization"), 401, search="Organization"))
+async def search_organization(rt: Rt, request: Request) -> Response:
+    """Facilities as Organizations: by name, identifier (facility id, kode RS), type."""
+    return await _search(rt, request, "Organization")
+
+
+@router.get("/Organization/{resource_id}", **fhir_doc(resource_schema("Organization"), 401, 404, path=ID))
+async def read_organization(rt: Rt, request: Request) -> Response:
+    """One facility as an Organization."""
+    return await _read(rt, request, "Organization")
+
+
+@router.get("/Location", **fhir_doc(bundle_schema("Location"), 401, search="Location"))
+async def search_location(rt: Rt, request: Request) -> Response:
+    """Facilities as Locations: by organization, name, identifier, type, near."""
+    return await _search(rt, request, "Location")
+
+
+@router.get("/Location/{resource_id}", **fhir_doc(resource_schema("Location"), 401, 404, path=ID))
+async def read_location(rt: Rt, request: Request) -> Response:
+    """One facility as a Location (with its live status for a signed-in caller)."""
+    return await _read(rt, request, "Location")
+
+
+@router.get(
+    "/HealthcareService", **fhir_doc(bundle_schema("HealthcareService"), 401, search="HealthcareService")
+)
+async def search_healthcare_service(rt: Rt, request: Request) -> Response:
+    """The services of the facilities: by organization, location, service-type."""
+    return await _search(rt, request, "HealthcareService")
+
+
+@router.get(
+    "/HealthcareService/{resource_id}", **fhir_doc(resource_schema("HealthcareService"), 401, 404, path=ID)
+)
+async def read_healthcare_service(rt: Rt, request: Request) -> Response:
+    """One service of one facility."""
+    return await _read(rt, request, "HealthcareService")
+
+
+def _not_supported(request: Request) -> FhirError:
+    name = request.path_params["resource_type"]
+    return FhirError(404, f"resource type {name!r} is not supported", expression="type", code="not-supported")
+
+
+@router.get("/{resource_type}", **fhir_doc(resource_schema(None), 404, path=("resource_type",)))
+async def other_type(request: Request) -> Response:
+    """Any other resource type: not supported (yet), said as an OperationOutcome."""
+    raise _not_supported(request)
+
+
+@router.get(
+    "/{resource_type}/{resource_id}", **fhir_doc(resource_schema(None), 404, path=("resource_type", *ID))
+)
+async def other_read(request: Request) -> Response:
+    """Any other resource type: not supported (yet), said as an OperationOutcome."""
+    raise _not_supported(request)
