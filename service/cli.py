@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from geodata.dataset import bundled_dataset_path, check_dataset
-from geodata.errors import OsmImportError
+from geodata.errors import OsmImportError, Problem
 from geodata.models import BedType, Service
 from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
@@ -39,6 +39,33 @@ def data_check(
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{target}: OK")
+
+
+@data.command("import-fhir")
+def data_import_fhir(
+    bundle: Annotated[
+        Path, typer.Argument(help="a FHIR R4 Bundle (JSON): Organization, Location, HealthcareService")
+    ],
+    directory: Annotated[Path, typer.Argument(help="the dataset directory whose facilities.csv it writes")],
+) -> None:
+    """Import a facility registry from a FHIR Bundle into a dataset directory (docs/fhir.md)."""
+    from service.fhir.registry import read_registry, write_registry  # noqa: PLC0415
+
+    rows, problems = read_registry(bundle)
+    target = directory / "facilities.csv"
+    if not problems:
+        if not directory.is_dir():
+            problems = [Problem(str(directory), "not a directory")]
+        else:
+            target, problems = write_registry(rows, directory)
+    if problems:
+        typer.echo(f"{bundle}: {len(problems)} problem(s); nothing written", err=True)
+        for p in problems:
+            typer.echo(f"  {p}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"wrote {target}: {len(rows)} facilities; check the dataset with: rujuk data check {directory}"
+    )
 
 
 @data.command("import-osm")
