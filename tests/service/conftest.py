@@ -176,6 +176,11 @@ def letter() -> dict[str, Any]:
     return letter_body()
 
 
+def nik_for(born: dt.date, *, female: bool = True, serial: int = 1) -> str:
+    """A NIK of kecamatan Sambas (61 01 01) whose birth digits say ``born`` (a woman's day + 40)."""
+    return f"610101{born.day + (40 if female else 0):02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+
+
 def new_key() -> str:
     return uuid.uuid4().hex
 
@@ -188,5 +193,5 @@ def create(
     )
 
 
-__all__ = ["PASSWORD", "PPH_REQUEST", "T0", "Api", "Clock", "create", "letter_body", "new_key"]
+__all__ = ["PASSWORD", "PPH_REQUEST", "T0", "Api", "Clock", "create", "letter_body", "new_key", "nik_for"]
 _ = Path

@@ -306,6 +306,7 @@ async function main(who) {
         name: $("#p-name").value.trim(), nik: $("#p-nik").value, medical_record_number: $("#p-mrn").value.trim(),
         date_of_birth: $("#p-dob").value, sex: $("#p-sex").value, address: $("#p-address").value.trim(),
         phone: $("#p-phone").value.trim(), jkn_number: $("#p-jkn").value.trim(),
+        ...($("#p-nik-confirmed").checked ? { nik_confirmed: true } : {}),
       },
       medical: {
         history: $("#m-history").value, vital_signs: vitals, diagnosis_text: $("#m-dx").value.trim(),
@@ -329,6 +330,7 @@ async function main(who) {
     const done = () => {
       $("#letter-card").hidden = true;
       $("#letter").reset();
+      $("#p-nik-confirm").hidden = true;
       $("#c-explained").value = staffName(who);
       if (backOf) { backOf = null; $("#back-notice").hidden = true; history.replaceState(null, "", "/rujuk"); }
     };
@@ -347,6 +349,9 @@ async function main(who) {
         $("#queue-card").scrollIntoView({ block: "start" });
       } else {
         err.textContent = e.message;
+        // a NIK the region list or the birth date disagrees with may still be right as printed:
+        // staff who read it off the KTP or KK can say so (docs/identity.md)
+        if ((e.errors ?? []).some((x) => x.params?.confirmable)) $("#p-nik-confirm").hidden = false;
       }
     } finally {
       $("#send-button").disabled = false;
