@@ -202,3 +202,14 @@ def test_without_a_registry_the_letter_says_structure_only(api: Api) -> None:
     }
     old = _with_patient(nik="9101014107980001", nik_confirmed=True)  # Merauke before 2022, confirmed
     assert create(api, body=old).json()["patient"]["identity"]["structure"] == "confirmed_as_printed"
+
+
+def test_the_printed_letter_says_what_was_checked_of_the_nik(api: Api) -> None:
+    rid = create(api).json()["id"]
+    html = api.get(f"/api/referrals/{rid}/letter", "segarau").text
+    assert "Pemeriksaan NIK" in html
+    assert "struktur dan kode wilayah sesuai data Kemendagri; tidak dicek ke Dukcapil" in html
+    rid = create(api, body=_with_patient(nik="9101014107980001", nik_confirmed=True)).json()["id"]
+    html = api.get(f"/api/referrals/{rid}/letter?lang=en", "segarau").text
+    assert "confirmed by staff as on the KTP or KK" in html, html
+    assert "not looked up in the population registry (Dukcapil)" in html
