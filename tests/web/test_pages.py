@@ -270,6 +270,9 @@ def test_refer_send_a_nik_from_before_a_regency_split_once_confirmed_as_printed(
     page.check("#p-nik-confirmed")
     page.click("#send-button")
     page.wait_for_selector("#referral-status[data-status='sent']")
+    # the sender is told what was checked: the structure, confirmed, and no population registry
+    said = page.text_content("#identity-check")
+    assert said == "Pemeriksaan NIK: dikonfirmasi petugas sesuai KTP/KK; tidak dicek ke Dukcapil", said
     assert page.is_hidden("#p-nik-confirm")  # the next letter starts without it
 
 

@@ -5,6 +5,7 @@ import {
   letterHtml, offline, openLetter as openLetterPage, plain, signedIn, soundAlarm, staffName, startPage, t,
   tIn,
 } from "/static/common.js";
+import { TEXT } from "/static/i18n.js";
 import { followStation } from "/static/station.js";
 import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
@@ -424,6 +425,13 @@ async function main(who) {
   // ----------------------------------------------------------------------- status, live
   let current = null;
 
+  /** What was checked of the patient's NIK (docs/identity.md): said, so nobody takes a structure check for Dukcapil's. */
+  function identityLine(checked) {
+    if (!checked) return null;
+    const said = ["structure", "registry"].map((k) => `identity.${checked[k]}`).filter((key) => TEXT[key]).map((key) => t(key));
+    return el("p", { class: "muted", id: "identity-check" }, `${t("identity.label")}: ${said.join("; ")}`);
+  }
+
   async function showReferral(r) {
     current = r;
     $("#status-card").hidden = false;
@@ -434,6 +442,7 @@ async function main(who) {
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
       r.number ? el("p", { class: "muted", id: "letter-number" }, t("status.number", { n: r.number })) : null,
+      identityLine(r.patient?.identity),
       contactLine(fac.get(r.destination_id), t("contact.destination")),
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
