@@ -251,7 +251,8 @@ def test_refer_send_a_nik_from_before_a_regency_split_once_confirmed_as_printed(
 ) -> None:
     """Merauke was 91 01 until 2022: the region list refuses the code, the page says why in Bahasa
     and offers the confirmation; ticked, the letter goes (docs/identity.md)."""
-    page = Visit(browser, site).sign_in("segarau", "/rujuk")
+    v = Visit(browser, site)
+    page = v.sign_in("segarau", "/rujuk")
     _request_suggestions(page)
     page.locator("#candidates > li").first.locator("button").click()
     assert page.is_hidden("#p-nik-confirm")
@@ -274,6 +275,7 @@ def test_refer_send_a_nik_from_before_a_regency_split_once_confirmed_as_printed(
     said = page.text_content("#identity-check")
     assert said == "Pemeriksaan NIK: dikonfirmasi petugas sesuai KTP/KK; tidak dicek ke Dukcapil", said
     assert page.is_hidden("#p-nik-confirm")  # the next letter starts without it
+    v.close(answered=(422,))
 
 
 def test_refer_send_accept_and_the_sender_sees_it_live(site: Site, browser: Any) -> None:

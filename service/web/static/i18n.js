@@ -36,6 +36,7 @@ export const TEXT = {
   "queue.waiting": { id: "Belum terkirim: menunggu jaringan.", en: "Not sent yet: waiting for the network." },
   "queue.refused": { id: "Ditolak server: {e}", en: "Refused by the server: {e}" },
   "queue.retry": { id: "Coba kirim sekarang", en: "Try to send now" },
+  "queue.confirm_nik": { id: "NIK sesuai KTP/KK, kirim", en: "NIK as on the KTP or KK, send" },
   "queue.discard": { id: "Hapus", en: "Discard" },
   "queue.discard_confirm": { id: "Yakin? Klik lagi untuk menghapus", en: "Sure? Click again to discard" },
   "queue.delivered": { id: "Surat ke {f} sudah terkirim.", en: "The letter to {f} was sent." },

@@ -389,8 +389,15 @@ async function main(who) {
       el("p", {}, `${x.body.patient.name} · ${x.body.medical.icd10.join(", ")}`),
       el("p", { class: x.error ? "error" : "muted" }, x.error ? t("queue.refused", { e: x.error }) : t("queue.waiting")),
       el("div", { class: "actions" },
+        // refused for a NIK that may be right as printed (an older region code): confirm and send
+        x.confirmable ? el("button", { type: "button", class: "confirm-nik", onclick: () => confirmNik(x.key) }, t("queue.confirm_nik")) : null,
         el("button", { type: "button", class: "secondary", onclick: () => flush() }, t("queue.retry")),
         el("button", { type: "button", class: "danger", onclick: (ev) => discard(ev.currentTarget, x.key) }, t("queue.discard"))))));
+  }
+  function confirmNik(key) {
+    saveQueue(queued().map((x) => (x.key === key
+      ? { ...x, error: null, confirmable: false, body: { ...x.body, patient: { ...x.body.patient, nik_confirmed: true } } } : x)));
+    flush();
   }
   function discard(button, key) {
     if (!button.dataset.confirm) { button.dataset.confirm = "1"; button.textContent = t("queue.discard_confirm"); return; }
@@ -409,7 +416,8 @@ async function main(who) {
           announce(t("queue.delivered", { f: item.dest_name }), "ok");
         } catch (e) {
           if (e.status === 0) break; // still no network: try again later
-          saveQueue(queued().map((x) => (x.key === item.key ? { ...x, error: e.message } : x)));
+          const confirmable = (e.errors ?? []).some((x) => x.params?.confirmable);
+          saveQueue(queued().map((x) => (x.key === item.key ? { ...x, error: e.message, confirmable } : x)));
         }
       }
       loadOutbox();
