@@ -40,6 +40,8 @@ from service.planning.answers import warm_in_background as warm_planner
 from service.referrals import routes as referrals
 from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
 from service.referrals.escalation import escalation_loop
+from service.referrals.identity import load_regions
+from service.referrals.registry import population_registry
 from service.referrals.suggestions import ReferralRequestIn
 from service.roads import routes as roads
 from service.roads.sync import road_sync_loop, sync_once
@@ -88,6 +90,7 @@ REGISTRY_TTL_S = 2.0
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
+    load_regions()  # the NIK's region codes, read before the first letter rather than in it
     engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     return Runtime(
@@ -99,6 +102,7 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
         secret=cfg.resolved_secret_key(),
         statuses=Cached(engine_statuses, STATUS_TTL_S),
         registry=Cached(snapshot, REGISTRY_TTL_S),
+        population_registry=population_registry(cfg),
     )
 
 

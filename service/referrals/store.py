@@ -28,6 +28,8 @@ from service.referrals.queries import sides_of
 from service.tracking.moves import move
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy.orm import Session
 
     from rules.model import Suggestion
@@ -350,6 +352,11 @@ def _new_referral(
         updated_at=now,
         version=1,
     )
+
+
+def note_identity(r: Referral, checked: Mapping[str, str]) -> None:
+    """What was checked of the patient's identity, kept (sealed) with the patient's data."""
+    r.patient = {**r.patient, "identity": dict(checked)}
 
 
 def record_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,18 +102,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
 
 
-@pytest.fixture(scope="module")
-def api(database_url: str, sambas: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+@contextmanager
+def serving(database_url: str, sambas: Dataset, data_dir: Path, **settings: Any) -> Iterator[Api]:
+    """The app on ``database_url`` with its users, the clock at T0; ``settings`` over the tests' own."""
     clock = Clock()
     cfg = Settings(
-        data_dir=tmp_path_factory.mktemp("var"),
+        data_dir=data_dir,
         database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         escalation_interval_s=3600,
+        **settings,
     )
     with TestClient(create_app(cfg, dataset=sambas, clock=clock)) as c:
         a = Api(c, clock, "sqlite" if database_url.startswith("sqlite") else "postgresql")
         _seed(a.rt)
+        yield a
+
+
+@pytest.fixture(scope="module")
+def api(database_url: str, sambas: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with serving(database_url, sambas, tmp_path_factory.mktemp("var")) as a:
         yield a
 
 
@@ -176,6 +185,11 @@ def letter() -> dict[str, Any]:
     return letter_body()
 
 
+def nik_for(born: dt.date, *, female: bool = True, serial: int = 1) -> str:
+    """A NIK of kecamatan Sambas (61 01 01) whose birth digits say ``born`` (a woman's day + 40)."""
+    return f"610101{born.day + (40 if female else 0):02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+
+
 def new_key() -> str:
     return uuid.uuid4().hex
 
@@ -188,5 +202,16 @@ def create(
     )
 
 
-__all__ = ["PASSWORD", "PPH_REQUEST", "T0", "Api", "Clock", "create", "letter_body", "new_key"]
+__all__ = [
+    "PASSWORD",
+    "PPH_REQUEST",
+    "T0",
+    "Api",
+    "Clock",
+    "create",
+    "letter_body",
+    "new_key",
+    "nik_for",
+    "serving",
+]
 _ = Path

@@ -246,6 +246,38 @@ def send_letter(page: Any, nik: str = "6101014107980001") -> None:
     page.wait_for_selector("#referral-status[data-status='sent']")
 
 
+def test_refer_send_a_nik_from_before_a_regency_split_once_confirmed_as_printed(
+    site: Site, browser: Any
+) -> None:
+    """Merauke was 91 01 until 2022: the region list refuses the code, the page says why in Bahasa
+    and offers the confirmation; ticked, the letter goes (docs/identity.md)."""
+    v = Visit(browser, site)
+    page = v.sign_in("segarau", "/rujuk")
+    _request_suggestions(page)
+    page.locator("#candidates > li").first.locator("button").click()
+    assert page.is_hidden("#p-nik-confirm")
+    page.fill("#p-name", "Siti Contoh")
+    page.fill("#p-nik", "9101014107980001")
+    page.fill("#p-mrn", "RM-000123")
+    page.fill("#p-dob", "1998-07-01")
+    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
+    page.check("#c-items")
+    page.check("#c-given")
+    page.click("#send-button")
+    page.wait_for_selector("#p-nik-confirm:not([hidden])")
+    said = page.text_content("#letter-error")
+    assert said.startswith("NIK: kode kabupaten/kota di NIK"), said
+    assert "9101" not in said
+    page.check("#p-nik-confirmed")
+    page.click("#send-button")
+    page.wait_for_selector("#referral-status[data-status='sent']")
+    # the sender is told what was checked: the structure, confirmed, and no population registry
+    said = page.text_content("#identity-check")
+    assert said == "Pemeriksaan NIK: dikonfirmasi petugas sesuai KTP/KK; tidak dicek ke Dukcapil", said
+    assert page.is_hidden("#p-nik-confirm")  # the next letter starts without it
+    v.close(answered=(422,))
+
+
 def test_refer_send_accept_and_the_sender_sees_it_live(site: Site, browser: Any) -> None:
     sender = Visit(browser, site)
     page = sender.sign_in("segarau", "/rujuk")

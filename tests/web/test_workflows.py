@@ -226,6 +226,47 @@ def test_a_letter_written_offline_is_queued_and_arrives_once_when_the_network_re
     v.close(answered=(409,), offline=True)
 
 
+def test_a_queued_letter_refused_for_an_old_region_code_is_confirmed_from_the_queue(
+    site: Site, browser: Any
+) -> None:
+    """Written offline with a NIK from before Papua's 2022 split (Merauke, 91 01): the server
+    refuses it when the network returns; the queue offers the confirmation, and the letter goes."""
+    v = Visit(browser, site, **PHONE)
+    page = v.sign_in("segarau", "/rujuk")
+    wait_js(page, "navigator.serviceWorker.controller !== null", timeout_s=20)
+    _suggest_pph(page)
+    v.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    _suggest_pph(page)
+    page.locator("#candidates > li").first.locator("button").click()
+    name = f"Maria Merauke {uuid.uuid4().hex[:6]}"
+    page.fill("#p-name", name)
+    page.fill("#p-nik", "9101014107980001")
+    page.fill("#p-mrn", "RM-000778")
+    page.fill("#p-dob", "1998-07-01")
+    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
+    page.check("#c-items")
+    page.check("#c-given")
+    page.click("#send-button")
+    page.wait_for_selector("#queue-card:not([hidden]) #queue > li")
+    assert page.locator("#queue button.confirm-nik").count() == 0  # nothing refused yet
+    v.context.set_offline(False)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#queue button.confirm-nik", timeout=30_000)
+    said = page.text_content("#queue")
+    assert "kode kabupaten/kota di NIK" in said and "9101" not in said, said
+    page.click("#queue button.confirm-nik")
+    page.wait_for_selector("#queue-card[hidden]", state="attached", timeout=30_000)
+    page.wait_for_selector("#referral-status[data-status='sent']")
+    with site.api("segarau") as c:
+        mine = [
+            r for r in c.get("/api/referrals?box=outbox&limit=200").json() if r["patient"]["name"] == name
+        ]
+    assert len(mine) == 1, mine
+    v.close(answered=(422,), offline=True)
+
+
 def _suggest_pph(page: Any) -> None:
     page.fill("#age", "28")
     page.select_option("#sex", "female")

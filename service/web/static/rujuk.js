@@ -5,6 +5,7 @@ import {
   letterHtml, offline, openLetter as openLetterPage, plain, signedIn, soundAlarm, staffName, startPage, t,
   tIn,
 } from "/static/common.js";
+import { TEXT } from "/static/i18n.js";
 import { followStation } from "/static/station.js";
 import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
@@ -306,6 +307,7 @@ async function main(who) {
         name: $("#p-name").value.trim(), nik: $("#p-nik").value, medical_record_number: $("#p-mrn").value.trim(),
         date_of_birth: $("#p-dob").value, sex: $("#p-sex").value, address: $("#p-address").value.trim(),
         phone: $("#p-phone").value.trim(), jkn_number: $("#p-jkn").value.trim(),
+        ...($("#p-nik-confirmed").checked ? { nik_confirmed: true } : {}),
       },
       medical: {
         history: $("#m-history").value, vital_signs: vitals, diagnosis_text: $("#m-dx").value.trim(),
@@ -332,6 +334,7 @@ async function main(who) {
     const done = () => {
       $("#letter-card").hidden = true;
       $("#letter").reset();
+      $("#p-nik-confirm").hidden = true;
       $("#c-explained").value = staffName(who);
       if (backOf) { backOf = null; $("#back-notice").hidden = true; history.replaceState(null, "", "/rujuk"); }
     };
@@ -350,6 +353,9 @@ async function main(who) {
         $("#queue-card").scrollIntoView({ block: "start" });
       } else {
         err.textContent = e.message;
+        // a NIK the region list or the birth date disagrees with may still be right as printed:
+        // staff who read it off the KTP or KK can say so (docs/identity.md)
+        if ((e.errors ?? []).some((x) => x.params?.confirmable)) $("#p-nik-confirm").hidden = false;
       }
     } finally {
       $("#send-button").disabled = false;
@@ -386,8 +392,15 @@ async function main(who) {
       el("p", {}, `${x.body.patient.name} · ${x.body.medical.icd10.join(", ")}`),
       el("p", { class: x.error ? "error" : "muted" }, x.error ? t("queue.refused", { e: x.error }) : t("queue.waiting")),
       el("div", { class: "actions" },
+        // refused for a NIK that may be right as printed (an older region code): confirm and send
+        x.confirmable ? el("button", { type: "button", class: "confirm-nik", onclick: () => confirmNik(x.key) }, t("queue.confirm_nik")) : null,
         el("button", { type: "button", class: "secondary", onclick: () => flush() }, t("queue.retry")),
         el("button", { type: "button", class: "danger", onclick: (ev) => discard(ev.currentTarget, x.key) }, t("queue.discard"))))));
+  }
+  function confirmNik(key) {
+    saveQueue(queued().map((x) => (x.key === key
+      ? { ...x, error: null, confirmable: false, body: { ...x.body, patient: { ...x.body.patient, nik_confirmed: true } } } : x)));
+    flush();
   }
   function discard(button, key) {
     if (!button.dataset.confirm) { button.dataset.confirm = "1"; button.textContent = t("queue.discard_confirm"); return; }
@@ -406,7 +419,8 @@ async function main(who) {
           announce(t("queue.delivered", { f: item.dest_name }), "ok");
         } catch (e) {
           if (e.status === 0) break; // still no network: try again later
-          saveQueue(queued().map((x) => (x.key === item.key ? { ...x, error: e.message } : x)));
+          const confirmable = (e.errors ?? []).some((x) => x.params?.confirmable);
+          saveQueue(queued().map((x) => (x.key === item.key ? { ...x, error: e.message, confirmable } : x)));
         }
       }
       loadOutbox();
@@ -422,6 +436,13 @@ async function main(who) {
   // ----------------------------------------------------------------------- status, live
   let current = null;
 
+  /** What was checked of the patient's NIK (docs/identity.md): said, so nobody takes a structure check for Dukcapil's. */
+  function identityLine(checked) {
+    if (!checked) return null;
+    const said = ["structure", "registry"].map((k) => `identity.${checked[k]}`).filter((key) => TEXT[key]).map((key) => t(key));
+    return el("p", { class: "muted", id: "identity-check" }, `${t("identity.label")}: ${said.join("; ")}`);
+  }
+
   async function showReferral(r) {
     current = r;
     $("#status-card").hidden = false;
@@ -432,6 +453,7 @@ async function main(who) {
       el("p", { class: "status-big" }, el("span", { class: `badge ${r.status}`, id: "referral-status", "data-status": r.status }, label("rstatus", r.status)),
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
       r.number ? el("p", { class: "muted", id: "letter-number" }, t("status.number", { n: r.number })) : null,
+      identityLine(r.patient?.identity),
       contactLine(fac.get(r.destination_id), t("contact.destination")),
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,

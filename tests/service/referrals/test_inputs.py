@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from tests.service.conftest import PPH_REQUEST, T0, Api, create, letter_body
+from tests.service.conftest import PPH_REQUEST, T0, Api, create, letter_body, nik_for
 
 SUGGEST = PPH_REQUEST
 
@@ -64,7 +64,8 @@ def test_times_outside_a_sane_window_are_refused(api: Api, body: dict[str, objec
 
 def test_consent_before_the_patient_was_born_is_refused(api: Api) -> None:
     body = _consent_at(T0 - dt.timedelta(days=2))
-    body["patient"] = {**body["patient"], "date_of_birth": (T0 - dt.timedelta(days=1)).date().isoformat()}
+    born = (T0 - dt.timedelta(days=1)).date()
+    body["patient"] = {**body["patient"], "date_of_birth": born.isoformat(), "nik": nik_for(born)}
     r = create(api, body=body)
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "consent.at"
