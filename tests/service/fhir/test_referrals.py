@@ -299,3 +299,26 @@ def test_the_capability_statement_says_what_is_served(api: Api) -> None:
         "owner",
         "requester",
     }
+
+
+def test_an_unidentified_casualty_is_a_patient_without_nik_or_birth_date() -> None:
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from service.fhir import referrals as ref
+    from service.referrals.lifecycle import Status
+
+    assert set(ref.SERVICE_REQUEST_STATUS) == set(Status) == set(ref.TASK_STATUS) == set(ref.STATUS_LABELS)
+    r: Any = SimpleNamespace(
+        id="3f1c2a9e-0000-4000-8000-000000000001",
+        origin_id="PKM-SEGARAU",
+        created_at=dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC),
+        icd10=["T07"],
+        patient={"name": "Korban 3 (belum dikenal)", "nik": "", "medical_record_number": "",
+                 "date_of_birth": "", "sex": "male", "age_estimate_years": 40, "unidentified": True},
+    )  # fmt: skip
+    patient = valid(ref.patient(r, names=lambda _: None).model_dump(mode="json"))
+    assert patient.identifier is None and patient.birthDate is None and patient.gender == "male"
+    assert patient.name[0].text == "Korban 3 (belum dikenal)"
+    cond = valid(ref.condition(r, 1, with_patient=False).model_dump(mode="json"))
+    assert cond.subject.reference is None and cond.code.coding[0].code == "T07"
