@@ -214,20 +214,28 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_date(value: str, zone: ZoneInfo | None = None) -> tuple[str, dt.datetime, dt.datetime]:
-    """A date parameter: its prefix and the interval it names (a day, local to ``zone``, or a second)."""
+    """A date parameter: its prefix and the interval it names (a day, local to ``zone``, or a second).
+
+    Years 1900 to 9000 only: no referral is older, and the calendar's edges cannot overflow.
+    """
     prefix, when = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
+    lo: dt.datetime | None
+    hi: dt.datetime | None
     try:
         if _DATE.fullmatch(when):
-            day = dt.date.fromisoformat(when)
-            lo = dt.datetime.combine(day, dt.time(), tzinfo=zone or dt.UTC)
-            return prefix, lo, lo + dt.timedelta(days=1)
-        at = dt.datetime.fromisoformat(when)
+            lo = dt.datetime.combine(dt.date.fromisoformat(when), dt.time(), tzinfo=zone or dt.UTC)
+            hi = lo + dt.timedelta(days=1)
+        else:
+            lo = dt.datetime.fromisoformat(when)
+            hi = lo + dt.timedelta(seconds=1)
     except (ValueError, OverflowError):
-        at = None
-    if at is None or at.tzinfo is None:
+        lo = hi = None
+    if lo is None or hi is None or lo.tzinfo is None or lo.utcoffset() is None:
         msg = "write [eq|ge|le|gt|lt]YYYY-MM-DD (a local day) or a date-time with its offset"
         raise BadParameterError("authored", msg)
-    return prefix, at, at + dt.timedelta(seconds=1)
+    if not 1900 <= lo.year <= 9000:
+        raise BadParameterError("authored", "the year must be between 1900 and 9000")
+    return prefix, lo, hi
 
 
 def _authored(row: ReferralRow, value: str) -> bool:

@@ -269,7 +269,8 @@ def test_search_paging(api: Api) -> None:
     ("resource_type", "key", "value"),
     [("ServiceRequest", "authored", "yesterday"), ("ServiceRequest", "authored", "ge2026-13-01"),
      ("ServiceRequest", "authored", "2026-11-22T10:00"), ("ServiceRequest", "subject", "Patient/x"),
-     ("Task", "performer", "6101033"), ("Task", "_count", "500"), ("ServiceRequest", "status:text", "x")],
+     ("ServiceRequest", "authored", "ge9999-12-31T23:59:59+00:00"), ("ServiceRequest", "authored", "0001-01-01"),
+     ("ServiceRequest", "authored", "ne2026-11-22"), ("Task", "performer", "6101033"), ("Task", "_count", "500"), ("ServiceRequest", "status:text", "x")],
 )  # fmt: skip
 def test_bad_search_parameters_are_400(api: Api, resource_type: str, key: str, value: str) -> None:
     issue = outcome(fhir_get(api, f"{BASE}/{resource_type}", "segarau", **{key: value}), 400)
