@@ -12,7 +12,7 @@ Blocking (database): called from the thread pool.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B.bundle import Bundle
@@ -30,7 +30,7 @@ from service.fhir.search import ReferralRow, parse
 from service.referrals import queries
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from fhir_core.fhirabstractmodel import FHIRAbstractModel
     from sqlalchemy import ColumnElement
@@ -51,7 +51,9 @@ _SCANNED = (
 )  # fmt: skip
 
 
-def _names(rt: Runtime) -> Any:  # noqa: ANN401  a facility id's name (None: not in the dataset)
+def _names(rt: Runtime) -> Callable[[str], str | None]:
+    """A facility id's name (None: not in the dataset)."""
+
     def name(fid: str) -> str | None:
         return rt.dataset.facility(fid).name if fid in rt.facility_ids else None
 

@@ -1,4 +1,4 @@
-"""FHIR search over the dataset's facilities: the parameters each type supports, read strictly.
+"""FHIR search over the facilities and the referrals a caller may read: parameters read strictly.
 
 A parameter the server does not support is refused (400 OperationOutcome naming it), never
 silently ignored: a client filtering by it would otherwise act on every facility. Repeating a
