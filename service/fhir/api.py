@@ -13,7 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from service.fhir import resources as res
 from service.fhir.outcome import NotFoundError
-from service.fhir.search import candidates, parse
+from service.fhir.search import Query, candidates, parse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,6 +80,18 @@ def _link(base: str, resource_type: str, given: Sequence[tuple[str, str]], *, co
     return f"{base}/{resource_type}?{urlencode([*kept, ('_count', count), ('_offset', offset)])}"
 
 
+def page_links(base: str, resource_type: str, q: Query, total: int) -> list[dict[str, str]]:
+    """A searchset's links: this page, the next and the previous (when there are)."""
+    links = [{"relation": "self", "url": _link(base, resource_type, q.given, count=q.count, offset=q.offset)}]
+    if q.count and q.offset + q.count < total:
+        nxt = _link(base, resource_type, q.given, count=q.count, offset=q.offset + q.count)
+        links.append({"relation": "next", "url": nxt})
+    if q.count and q.offset > 0:
+        prev = _link(base, resource_type, q.given, count=q.count, offset=max(0, q.offset - q.count))
+        links.append({"relation": "previous", "url": prev})
+    return links
+
+
 def search(
     rt: Runtime, resource_type: str, items: Sequence[tuple[str, str]], *, base: str, live: bool
 ) -> Bundle:
@@ -98,13 +110,7 @@ def search(
                 "search": {"mode": "match"},
             }
         )
-    links = [{"relation": "self", "url": _link(base, resource_type, q.given, count=q.count, offset=q.offset)}]
-    if q.count and q.offset + q.count < len(matches):
-        nxt = _link(base, resource_type, q.given, count=q.count, offset=q.offset + q.count)
-        links.append({"relation": "next", "url": nxt})
-    if q.count and q.offset > 0:
-        prev = _link(base, resource_type, q.given, count=q.count, offset=max(0, q.offset - q.count))
-        links.append({"relation": "previous", "url": prev})
+    links = page_links(base, resource_type, q, len(matches))
     return Bundle.model_validate(
         {
             "resourceType": "Bundle",

@@ -6,6 +6,8 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from service.fhir import systems as sid
 from service.fhir.api import TYPES
+from service.fhir.referral_api import READ_ONLY
+from service.fhir.referral_api import TYPES as REFERRAL_TYPES
 from service.fhir.search import PARAMS
 
 #: when this statement's content last changed (the profile's version, not the server's start)
@@ -15,28 +17,34 @@ SECURITY = (
     "Facilities are public, as in the JSON API (GET /api/facilities): no sign-in needed. A "
     "Location carries the live-status extension only for a signed-in caller (Authorization: Bearer "
     "<token> from POST /api/token, any role), as GET /api/facilities/{id}/status; an invalid or "
-    "expired token is refused (401). No SMART scopes yet."
+    "expired token is refused (401). Referrals (ServiceRequest, Task, Patient, Condition) need a "
+    "token (401 without) and follow the JSON API's rule: a caller reads a referral exactly when GET "
+    "/api/referrals/{id} shows it to them, and its patient (the Patient resource, the reference to "
+    "it, the NIK) only where that API shows the patient; anything else is 404, as for a resource "
+    "that does not exist. A search returns only what the caller may read. No SMART scopes yet."
 )
 
 
 def capability_statement(base: str, *, version: str) -> CapabilityStatement:
-    """The server's statement: the three facility types, read and search-type, their parameters."""
+    """The server's statement: the facility and referral types, their interactions and parameters."""
     resources = []
-    for t in TYPES:
+    for t in (*TYPES, *REFERRAL_TYPES, *READ_ONLY):
         params = [
-            {"name": name, "type": p.type, "documentation": p.doc} for name, p in sorted(PARAMS[t].items())
+            {"name": name, "type": p.type, "documentation": p.doc}
+            for name, p in sorted(PARAMS.get(t, {}).items())
         ]
+        searched = t in PARAMS
         resources.append(
             {
                 "type": t,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": [{"code": "read"}, *([{"code": "search-type"}] if searched else [])],
                 "versioning": "no-version",
                 "readHistory": False,
                 "updateCreate": False,
                 "conditionalCreate": False,
                 "conditionalUpdate": False,
                 "conditionalDelete": "not-supported",
-                "searchParam": params,
+                "searchParam": params or None,
             }
         )
     common = [
@@ -55,13 +63,16 @@ def capability_statement(base: str, *, version: str) -> CapabilityStatement:
             "publisher": "rujuk",
             "kind": "instance",
             "software": {"name": "rujuk", "version": version},
-            "implementation": {"description": "rujuk: facilities of the dataset (docs/fhir.md)", "url": base},
+            "implementation": {
+                "description": "rujuk: the dataset's facilities, and referrals read-only (docs/fhir.md)",
+                "url": base,
+            },
             "fhirVersion": sid.FHIR_VERSION,
             "format": ["json", sid.MEDIA_TYPE],
             "rest": [
                 {
                     "mode": "server",
-                    "documentation": "The dataset's facilities (docs/fhir.md).",
+                    "documentation": "The dataset's facilities; referrals, read-only (docs/fhir.md).",
                     "security": {"cors": False, "description": SECURITY},
                     "resource": resources,
                     "searchParam": common,

@@ -1,7 +1,9 @@
-"""HTTP routes of the FHIR R4 API (``/fhir/R4``): metadata, read and search of the facilities.
+"""HTTP routes of the FHIR R4 API (``/fhir/R4``): metadata, the facilities, the referrals.
 
-Public like ``/api/facilities``; a valid bearer token adds the live status to Locations, as the
-JSON API shows it only to signed-in users. Errors are OperationOutcomes (``FhirRoute``).
+Facilities are public like ``/api/facilities``; a valid bearer token adds the live status to
+Locations, as the JSON API shows it only to signed-in users. Referrals (ServiceRequest, Task,
+Patient, Condition) need a token and show what ``GET /api/referrals/{id}`` would show the caller.
+Errors are OperationOutcomes (``FhirRoute``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.deps import Rt, authenticate
-from service.fhir import api
+from service.fhir import api, referral_api
 from service.fhir.capability import capability_statement
 from service.fhir.openapi import CAPABILITY_STATEMENT, bundle_schema, fhir_doc, resource_schema
 from service.fhir.outcome import FhirError, FhirRoute, fhir_response
@@ -95,8 +97,61 @@ async def read_healthcare_service(rt: Rt, request: Request) -> Response:
     return await _read(rt, request, "HealthcareService")
 
 
+async def _search_referrals(rt: Runtime, request: Request, resource_type: str) -> Response:
+    p = authenticate(rt, request.headers.get("authorization"))
+    items = request.query_params.multi_items()
+    bundle = await run_in_threadpool(referral_api.search, rt, p, resource_type, items, base=_base(request))
+    return fhir_response(bundle)
+
+
+async def _read_referral(rt: Runtime, request: Request, resource_type: str) -> Response:
+    p = authenticate(rt, request.headers.get("authorization"))
+    resource_id = request.path_params["resource_id"]
+    resource = await run_in_threadpool(referral_api.read, rt, p, resource_type, resource_id)
+    return fhir_response(resource)
+
+
+@router.get("/ServiceRequest", **fhir_doc(bundle_schema("ServiceRequest"), 401, search="ServiceRequest"))
+async def search_service_request(rt: Rt, request: Request) -> Response:
+    """Referrals as ServiceRequests (those the caller may read): status, requester, performer, authored."""
+    return await _search_referrals(rt, request, "ServiceRequest")
+
+
+@router.get("/ServiceRequest/{resource_id}", **fhir_doc(resource_schema("ServiceRequest"), 401, 404, path=ID))
+async def read_service_request(rt: Rt, request: Request) -> Response:
+    """One referral as a ServiceRequest (404 when it does not exist or is not the caller's to see)."""
+    return await _read_referral(rt, request, "ServiceRequest")
+
+
+@router.get("/Task", **fhir_doc(bundle_schema("Task"), 401, search="Task"))
+async def search_task(rt: Rt, request: Request) -> Response:
+    """Referrals' lifecycles as Tasks (those the caller may read): status, owner, requester."""
+    return await _search_referrals(rt, request, "Task")
+
+
+@router.get("/Task/{resource_id}", **fhir_doc(resource_schema("Task"), 401, 404, path=ID))
+async def read_task(rt: Rt, request: Request) -> Response:
+    """One referral's lifecycle as a Task."""
+    return await _read_referral(rt, request, "Task")
+
+
+@router.get("/Patient/{resource_id}", **fhir_doc(resource_schema("Patient"), 401, 404, path=ID))
+async def read_patient(rt: Rt, request: Request) -> Response:
+    """A referral's patient (its id is the referral's), for those who may see the patient."""
+    return await _read_referral(rt, request, "Patient")
+
+
+@router.get("/Condition/{resource_id}", **fhir_doc(resource_schema("Condition"), 401, 404, path=ID))
+async def read_condition(rt: Rt, request: Request) -> Response:
+    """A referral's diagnosis (ICD-10): ``{referral id}.{n}``."""
+    return await _read_referral(rt, request, "Condition")
+
+
 def _not_supported(request: Request) -> FhirError:
     name = request.path_params["resource_type"]
+    if name in referral_api.READ_ONLY and "resource_id" not in request.path_params:
+        msg = f"search of {name} is not supported (read it by id)"
+        return FhirError(404, msg, expression="type", code="not-supported")
     return FhirError(404, f"resource type {name!r} is not supported", expression="type", code="not-supported")
 
 

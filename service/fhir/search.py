@@ -1,4 +1,4 @@
-"""FHIR search over the dataset's facilities: the parameters each type supports, read strictly.
+"""FHIR search over the facilities and the referrals a caller may read: parameters read strictly.
 
 A parameter the server does not support is refused (400 OperationOutcome naming it), never
 silently ignored: a client filtering by it would otherwise act on every facility. Repeating a
@@ -8,19 +8,26 @@ An empty value is ignored, as the specification says.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from service.fhir import referrals as ref
 from service.fhir import resources as res
+from service.fhir import systems as sid
 from service.fhir.outcome import BadParameterError
+from service.referrals.lifecycle import Status
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from zoneinfo import ZoneInfo
 
     from geodata.models import Facility, Service
+    from service.database import Referral
 
 #: entries per page unless ``_count`` says otherwise, and the most one page holds
 DEFAULT_COUNT = 20
@@ -47,6 +54,8 @@ class Param:
     test: Test
     doc: str
     modifiers: dict[str, Test] = field(default_factory=dict)
+    #: checks one value before the search runs (a BadParameterError naming the parameter)
+    check: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +158,10 @@ def _near(f: Facility, value: str) -> bool:
     return great_circle_km(lat, lon, f.location.lat, f.location.lon) <= km
 
 
+def _check_near(value: str) -> None:
+    parse_near(value)
+
+
 def _self(c: Facility) -> Facility:
     return c
 
@@ -169,7 +182,9 @@ LOCATION: dict[str, Param] = {
     "identifier": Param("token", _identifier(_self), "facility id or kode RS, `system|value` or `value`"),
     "type": Param("token", _concepts(res.location_type), "HL7 v3 RoleCode or facility kind"),
     "organization": Param("reference", _reference("Organization", _self), "the managing Organization"),
-    "near": Param("special", _near, "`latitude|longitude|distance|units` (km or m; 50 km by default)"),
+    "near": Param(
+        "special", _near, "`latitude|longitude|distance|units` (km or m; 50 km by default)", check=_check_near
+    ),
 }
 HEALTHCARE_SERVICE: dict[str, Param] = {
     "_id": Param("token", _ids(lambda c: res.service_id(*c)), "the HealthcareService id"),
@@ -181,11 +196,130 @@ HEALTHCARE_SERVICE: dict[str, Param] = {
         "rujuk's service code, e.g. `obgyn` or `https://rujuk.invalid/fhir/CodeSystem/service|obgyn`",
     ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """A referral the caller may read, as a search candidate: whether they see its patient, the
+    keyed hash that finds a NIK (``service.sealing``), the jurisdiction's zone (local days)."""  # noqa: D205, D209
+
+    referral: Referral
+    patient: bool
+    nik_hash: Callable[[str], str]
+    zone: ZoneInfo
+
+
+_PREFIXES = ("eq", "ge", "le", "gt", "lt")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(value: str, zone: ZoneInfo | None = None) -> tuple[str, dt.datetime, dt.datetime]:
+    """A date parameter: its prefix and the interval it names (a day, local to ``zone``, or a second).
+
+    Years 1900 to 9000 only: no referral is older, and the calendar's edges cannot overflow.
+    """
+    prefix, when = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
+    lo: dt.datetime | None
+    hi: dt.datetime | None
+    try:
+        if _DATE.fullmatch(when):
+            lo = dt.datetime.combine(dt.date.fromisoformat(when), dt.time(), tzinfo=zone or dt.UTC)
+            hi = lo + dt.timedelta(days=1)
+        else:
+            lo = dt.datetime.fromisoformat(when)
+            hi = lo + dt.timedelta(seconds=1)
+    except (ValueError, OverflowError):
+        lo = hi = None
+    if lo is None or hi is None or lo.tzinfo is None or lo.utcoffset() is None:
+        msg = "write [eq|ge|le|gt|lt]YYYY-MM-DD (a local day) or a date-time with its offset"
+        raise BadParameterError("authored", msg)
+    if not 1900 <= lo.year <= 9000:
+        raise BadParameterError("authored", "the year must be between 1900 and 9000")
+    return prefix, lo, hi
+
+
+def _authored(row: ReferralRow, value: str) -> bool:
+    prefix, lo, hi = parse_date(value, row.zone)
+    at = row.referral.created_at
+    at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return {
+        "eq": lo <= at < hi,
+        "ge": at >= lo,
+        "gt": at >= hi,
+        "le": at < hi,
+        "lt": at < lo,
+    }[prefix]
+
+
+def _nik(row: ReferralRow, value: str) -> bool:
+    """``system|nik``, ``|nik`` is no NIK, ``nik``: found only where the caller sees the patient."""
+    system, bar, nik = value.rpartition("|")
+    if bar and system != sid.SYSTEM_NIK:
+        return False
+    r = row.referral
+    if not row.patient or r.nik_hash is None:
+        return False
+    return not nik or r.nik_hash == row.nik_hash(nik)
+
+
+def _org_ref(get: Callable[[Referral], str]) -> Test:
+    return lambda row, v: get(row.referral) == reference_id(v, "Organization")
+
+
+def _referral_ids(row: ReferralRow, value: str) -> bool:
+    return row.referral.id == value
+
+
+def _referral_identifier(row: ReferralRow, value: str) -> bool:
+    return token_matches(ref.identifiers(row.referral), value, key="value")
+
+
+def _check_authored(value: str) -> None:
+    parse_date(value)
+
+
+SERVICE_REQUEST: dict[str, Param] = {
+    "_id": Param("token", _referral_ids, "the referral id"),
+    "identifier": Param("token", _referral_identifier, "the referral id or its letter number"),
+    "status": Param(
+        "token",
+        lambda row, v: ref.SERVICE_REQUEST_STATUS[Status(row.referral.status)] == v,
+        "draft, active, completed or revoked (docs/fhir.md's map of rujuk's states)",
+    ),
+    "requester": Param("reference", _org_ref(lambda r: r.origin_id), "the referring Organization"),
+    "performer": Param("reference", _org_ref(lambda r: r.destination_id), "the receiving Organization"),
+    "authored": Param(
+        "date",
+        _authored,
+        "when the letter was written: `[eq|ge|le|gt|lt]YYYY-MM-DD` (a day in the jurisdiction's "
+        "time zone) or a date-time with offset; repeat to give a range",
+        check=_check_authored,
+    ),
+    "patient.identifier": Param(
+        "token",
+        _nik,
+        "chained to Patient.identifier, the NIK only (`https://fhir.kemkes.go.id/id/nik|<16 digits>` "
+        "or the digits); finds only referrals whose patient the caller may see",
+    ),
+}
+TASK: dict[str, Param] = {
+    "_id": Param("token", _referral_ids, "the referral id"),
+    "identifier": Param("token", _referral_identifier, "the referral id or its letter number"),
+    "status": Param(
+        "token",
+        lambda row, v: ref.TASK_STATUS[Status(row.referral.status)] == v,
+        "draft, requested, accepted, rejected, in-progress, completed or cancelled",
+    ),
+    "owner": Param("reference", _org_ref(lambda r: r.destination_id), "the receiving Organization"),
+    "requester": Param("reference", _org_ref(lambda r: r.origin_id), "the referring Organization"),
+}
 #: the search parameters of each resource type
 PARAMS: dict[str, dict[str, Param]] = {
     "Organization": ORGANIZATION,
     "Location": LOCATION,
     "HealthcareService": HEALTHCARE_SERVICE,
+    "ServiceRequest": SERVICE_REQUEST,
+    "Task": TASK,
 }
 
 
@@ -235,9 +369,9 @@ def parse(resource_type: str, items: Sequence[tuple[str, str]]) -> Query:
         values = [v for v in value.split(",") if v]
         if not values:
             continue  # an empty parameter is ignored (FHIR R4 search)
-        if name == "near":
+        if param.check is not None:  # refused before searching, not per candidate
             for v in values:
-                parse_near(v)  # refused before searching, not per candidate
+                param.check(v)
         tests.append((test, values))
     return Query(tests=tests, count=count, offset=offset, given=list(items))
 

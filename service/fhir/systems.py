@@ -38,3 +38,23 @@ EXT_REGISTERED_BEDS = f"{CANONICAL}/StructureDefinition/registered-beds"
 EXT_LIVE_STATUS = f"{CANONICAL}/StructureDefinition/live-status"
 #: HL7's translation of a string (the English of a Bahasa display)
 EXT_TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+
+#: SATUSEHAT's system of the NIK (Nomor Induk Kependudukan), as its Patient search takes it
+#: (``identifier=https://fhir.kemkes.go.id/id/nik|<nik>``; docs/fhir.md)
+SYSTEM_NIK = "https://fhir.kemkes.go.id/id/nik"
+#: ICD-10 (WHO), HL7's canonical URI for it
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+#: HL7's condition categories (``encounter-diagnosis``) and clinical statuses
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+#: HL7's reason a value is absent (``masked``: there, but not for this caller)
+EXT_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+#: a referral's id in rujuk, and its letter number (``007/RJK/PKM-SEGARAU/XII/2026``)
+SYSTEM_REFERRAL_ID = f"{CANONICAL}/sid/referral-id"
+SYSTEM_REFERRAL_NUMBER = f"{CANONICAL}/sid/referral-number"
+#: a patient's medical record number at the referring facility (assigner: that Organization)
+SYSTEM_MEDICAL_RECORD = f"{CANONICAL}/sid/medical-record-number"
+#: rujuk's code systems of a referral: its lifecycle state and its service type
+CS_REFERRAL_STATUS = f"{CANONICAL}/CodeSystem/referral-status"
+CS_SERVICE_TYPE = f"{CANONICAL}/CodeSystem/service-type"
