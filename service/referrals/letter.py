@@ -11,10 +11,12 @@ vital signs with their units, times in the jurisdiction's zone and dates as peop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from geodata.timezones import WIB, zone_label
@@ -271,8 +273,8 @@ def author_of(s: Session, user_id: int) -> Author:
 
 
 def _number(value: float, lang: str, digits: int = 0) -> str:
-    text = f"{value:,.{digits}f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
+    """A number as the reader's language writes it (Babel): 37,5 in Bahasa, 37.5 in English."""
+    return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=_LOCALE[lang])
 
 
 #: what was checked of the NIK (``patient.identity``, service.referrals.registry.identity_check)
@@ -323,10 +325,8 @@ def vital_signs(vitals: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
 def _when(t: dt.datetime | str | None, zone: str, lang: str) -> str:
     """A time in the jurisdiction's zone as people write it: ``2 Desember 2026, 05.45 WIB``."""
     if isinstance(t, str):
-        from datetime import datetime  # noqa: PLC0415  a stored ISO string (consent time)
-
         try:
-            t = datetime.fromisoformat(t)
+            t = datetime.fromisoformat(t)  # a stored ISO string (the consent's time)
         except ValueError:
             return str(t)
     t = aware(t)
@@ -343,8 +343,6 @@ def _procedure_title(code: str) -> str:
 
 
 def _date(value: str, lang: str) -> str:
-    from datetime import date  # noqa: PLC0415
-
     try:
         return format_date(date.fromisoformat(value), "long", locale=_LOCALE[lang])
     except (TypeError, ValueError):

@@ -232,18 +232,26 @@ def _request_suggestions(page: Any) -> None:
     page.wait_for_selector("#candidates > li[data-facility]")
 
 
-def send_letter(page: Any, nik: str = "6101014107980001") -> None:
-    """Write the patient's part of the open letter form (Siti Contoh) and send it: the page shows
-    the referral sent."""
-    page.fill("#p-name", "Siti Contoh")
+def send_letter(
+    page: Any,
+    *,
+    name: str = "Siti Contoh",
+    nik: str = "6101014107980001",
+    mrn: str = "RM-000123",
+    sent: bool = True,
+) -> None:
+    """Write the patient's part of the open letter form and send it; with ``sent`` wait until the
+    page shows the referral sent (offline, the letter goes to the device's queue instead)."""
+    page.fill("#p-name", name)
     page.fill("#p-nik", nik)
-    page.fill("#p-mrn", "RM-000123")
+    page.fill("#p-mrn", mrn)
     page.fill("#p-dob", "1998-07-01")
     page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
     page.check("#c-items")
     page.check("#c-given")
     page.click("#send-button")
-    page.wait_for_selector("#referral-status[data-status='sent']")
+    if sent:
+        page.wait_for_selector("#referral-status[data-status='sent']")
 
 
 def test_refer_send_a_nik_from_before_a_regency_split_once_confirmed_as_printed(

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from tests.service.conftest import letter_body
-from tests.web.test_pages import PEMANGKAT_ID, Site, Visit, browser, site, wait_js
+from tests.web.test_pages import PEMANGKAT_ID, Site, Visit, browser, send_letter, site, wait_js
 
 __all__ = ["browser", "site"]  # the fixtures, shared with the pages' tests
 
@@ -193,14 +193,7 @@ def test_a_letter_written_offline_is_queued_and_arrives_once_when_the_network_re
     dest = first.get_attribute("data-facility")
     first.locator("button").click()
     name = f"Siti Luring {uuid.uuid4().hex[:6]}"
-    page.fill("#p-name", name)
-    page.fill("#p-nik", "6101014107980001")
-    page.fill("#p-mrn", "RM-000777")
-    page.fill("#p-dob", "1998-07-01")
-    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
-    page.check("#c-items")
-    page.check("#c-given")
-    page.click("#send-button")
+    send_letter(page, name=name, nik="6101014107980001", mrn="RM-000777", sent=False)  # offline: to the queue
     page.wait_for_selector("#queue-card:not([hidden]) #queue > li")
     assert name in page.text_content("#queue")
     assert "menunggu jaringan" in page.text_content("#queue").lower()
@@ -241,14 +234,7 @@ def test_a_queued_letter_refused_for_an_old_region_code_is_confirmed_from_the_qu
     _suggest_pph(page)
     page.locator("#candidates > li").first.locator("button").click()
     name = f"Maria Merauke {uuid.uuid4().hex[:6]}"
-    page.fill("#p-name", name)
-    page.fill("#p-nik", "9101014107980001")
-    page.fill("#p-mrn", "RM-000778")
-    page.fill("#p-dob", "1998-07-01")
-    page.fill("#m-stab", "Kompresi bimanual, 2 jalur infus")
-    page.check("#c-items")
-    page.check("#c-given")
-    page.click("#send-button")
+    send_letter(page, name=name, nik="9101014107980001", mrn="RM-000778", sent=False)  # offline: to the queue
     page.wait_for_selector("#queue-card:not([hidden]) #queue > li")
     assert page.locator("#queue button.confirm-nik").count() == 0  # nothing refused yet
     v.context.set_offline(False)

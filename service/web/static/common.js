@@ -183,12 +183,19 @@ export function label(group, value) {
 
 // --------------------------------------------------------------------------------------- API
 
+/** A problem's field as written (list positions as ``[n]``) and its named parts without the
+ * request's part (``body``, ``query``, ``path``) or the positions. Pydantic says
+ * "procedures.1.code", rujuk "changes[1].facility": both are the second of a list. */
+function fieldPath(field) {
+  const raw = String(field ?? "").replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+  const parts = raw.replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  return { raw, parts };
+}
+
 /** A field's name for a person: ``body.patient.nik`` -> "NIK pasien" (i18n.js ``field.*``), tried
  * from the whole path (list positions dropped) to its last part; never the API's identifier. */
 export function fieldLabel(field) {
-  // pydantic says "procedures.1.code", rujuk "changes[1].facility": both are the second of a list
-  const raw = String(field ?? "").replace(/\.(\d+)(?=\.|$)/g, "[$1]");
-  const parts = raw.replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  const { raw, parts } = fieldPath(field);
   // which one of a list: "changes[0].facility" is the first change's facility, "icd10[1]" the second code
   const lists = [...raw.matchAll(/([A-Za-z_0-9]+)\[(\d+)\]/g)].map(([, name, i]) => [name, Number(i) + 1]);
   const nth = (n) => t("field.nth", { n });
@@ -211,7 +218,7 @@ export function fieldLabel(field) {
 export function problemText(item) {
   const code = item?.code ?? "invalid";
   const params = { ...(item?.params ?? {}) };
-  const path = String(item?.field ?? "").replace(/\.(\d+)(?=\.|$)/g, "").replace(/\[\d+\]/g, "").split(".").filter((p) => p && !["body", "query", "path"].includes(p));
+  const path = fieldPath(item?.field).parts;
   for (let i = 0; i < path.length; i++) {
     const own = `err.${path.slice(i).join(".")}.${code}`;
     if (TEXT[own]) return t(own, params);
