@@ -35,6 +35,8 @@ from service.matcher import Matcher
 from service.migrate import upgrade
 from service.notifications import routes as notifications
 from service.notifications.notifier import build_notifier, notifier_loop
+from service.peers.config import Peers, load_peers
+from service.peers.outbox import delivery_loop
 from service.planning import routes as planning
 from service.planning.answers import warm_in_background as warm_planner
 from service.referrals import routes as referrals
@@ -87,6 +89,13 @@ STATUS_TTL_S = 1.0
 REGISTRY_TTL_S = 2.0
 
 
+def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
+    if cfg.peers_file is None:
+        return None
+    receiving = [f.id for f in ds.facilities if f.receiving]
+    return load_peers(cfg.peers_file, [f.id for f in ds.facilities], receiving)
+
+
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
@@ -103,6 +112,7 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
         statuses=Cached(engine_statuses, STATUS_TTL_S),
         registry=Cached(snapshot, REGISTRY_TTL_S),
         population_registry=population_registry(cfg),
+        peers=_peers(cfg, ds),
     )
 
 
@@ -139,7 +149,8 @@ def _lifespan(
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
-                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt))]  # fmt: skip
+                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt)),
+                 asyncio.create_task(delivery_loop(rt))]  # fmt: skip
         try:
             yield
         finally:

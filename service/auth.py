@@ -27,6 +27,8 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     PLANNER = "planner"
     ADMIN = "admin"
+    #: another rujuk deployment, sending referrals here through the FHIR API (``service.peers``)
+    PEER = "peer"
 
 
 #: Roles that act for one facility and must be bound to it.

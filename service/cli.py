@@ -337,7 +337,12 @@ def _store() -> Iterator[tuple[Any, set[str]]]:
 @users.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="login name (lower case)")],
-    role: Annotated[list[str], typer.Option("--role", help="referrer, receiver, dispatcher, planner, admin")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="referrer, receiver, dispatcher, planner, admin, peer (another rujuk deployment)"
+        ),
+    ],
     facility: Annotated[str | None, typer.Option(help="facility id (needed for referrer/receiver)")] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from stdin")

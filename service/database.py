@@ -204,6 +204,36 @@ class Referral(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class Delivery(Base):
+    """A referral handed to another rujuk deployment (the outbox): delivered once, retried until then."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    #: the deployment's name in the peers file, and the facility asked there
+    peer: Mapped[str] = mapped_column(String(64))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    #: pending (not yet accepted by the other side), delivered, refused (the other side said no
+    #: for good: the sender must choose another), withdrawn (redirected or cancelled here), done
+    #: (completed or cancelled: nothing more to follow)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    #: why the last attempt failed (HTTP status and the other side's words; never patient data)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    #: what kind of problem that was, for the pages' words: unreachable, failing, sign_in, refused
+    problem: Mapped[str | None] = mapped_column(String(20))
+    #: the referral's id at the other deployment, and its state there as last seen
+    remote_id: Mapped[str | None] = mapped_column(String(64))
+    remote_status: Mapped[str | None] = mapped_column(String(20))
+    #: a cancellation still to tell the other side
+    cancel_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
 class LetterCounter(Base):
     """The last letter number given by a facility in a month (the month in the jurisdiction's zone)."""
 

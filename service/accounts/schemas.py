@@ -15,7 +15,7 @@ class UserIn(Strict):
 
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
     password: str = Field(min_length=MIN_PASSWORD, max_length=200)
-    roles: list[Literal["referrer", "receiver", "dispatcher", "planner", "admin"]] = Field(
+    roles: list[Literal["referrer", "receiver", "dispatcher", "planner", "admin", "peer"]] = Field(
         min_length=1, max_length=5
     )
     facility_id: str | None = Field(default=None, max_length=64)

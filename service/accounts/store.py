@@ -42,6 +42,8 @@ def create_user(
     if problem is not None:
         raise InputError("password", problem)
     rs = {Role(r) for r in roles}
+    if Role.PEER in rs and (len(rs) > 1 or facility_id):
+        raise InputError("roles", "a peer account (another rujuk deployment) has that role only, no facility")
     if rs & FACILITY_ROLES and not facility_id:
         raise InputError("facility_id", "referrer and receiver accounts must be bound to a facility")
     if facility_id is not None and facility_id not in known_facilities:

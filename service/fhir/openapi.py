@@ -100,7 +100,47 @@ CAPABILITY_STATEMENT = {
 _ERRORS = {
     400: "A search parameter not supported, or a bad value: an OperationOutcome naming the parameter.",
     401: "An Authorization header with an invalid or expired token: an OperationOutcome.",
+    403: "Not yours to do (another facility as requester): an OperationOutcome naming the element.",
     404: "No such resource (or resource type not supported): an OperationOutcome naming the element.",
+    409: "The Idempotency-Key was used for another referral: an OperationOutcome.",
+    422: "The Bundle describes no acceptable referral: an OperationOutcome, one issue per problem, "
+    "each naming the entry and element (``Bundle.entry[2].resource.birthDate``).",
+}
+
+TRANSACTION = {
+    "type": "object",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["transaction"]},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": {"type": "object", "required": ["resourceType"]},
+                    "request": {
+                        "type": "object",
+                        "properties": {
+                            "method": {"type": "string"},
+                            "url": {"type": "string"},
+                            "ifNoneExist": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+TRANSACTION_RESPONSE = {
+    "type": "object",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["transaction-response"]},
+        "entry": {"type": "array", "items": {"type": "object", "required": ["response"]}},
+    },
 }
 
 
@@ -127,7 +167,11 @@ def _search_parameters(resource_type: str) -> list[dict[str, Any]]:
 
 
 def fhir_doc(
-    schema: dict[str, Any], *errors: int, search: str | None = None, path: tuple[str, ...] = ()
+    schema: dict[str, Any],
+    *errors: int,
+    search: str | None = None,
+    path: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a FHIR route: the answer's schema, its errors, its parameters.
 
@@ -149,6 +193,11 @@ def fhir_doc(
     ]
     if search is not None:
         parameters += _search_parameters(search)
+    extra: dict[str, Any] = {}
     if parameters:
-        out["openapi_extra"] = {"parameters": parameters}
+        extra["parameters"] = parameters
+    if body is not None:
+        extra["requestBody"] = {"required": True, "content": {MEDIA_TYPE: {"schema": body}}}
+    if extra:
+        out["openapi_extra"] = extra
     return out

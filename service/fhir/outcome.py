@@ -7,6 +7,7 @@ the JSON API's error shape on a route it knows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Response
@@ -22,7 +23,23 @@ if TYPE_CHECKING:
     from fastapi import Request
 
 #: an HTTP status's FHIR issue type (http://hl7.org/fhir/R4/valueset-issue-type.html)
-_ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found"}
+_ISSUE_TYPES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    422: "invalid",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem: FHIR issue type, what is wrong, and where (a FHIRPath expression)."""
+
+    code: str
+    diagnostics: str
+    expression: str | None = None
 
 
 class FhirError(Exception):
@@ -36,6 +53,15 @@ class FhirError(Exception):
         self.expression = expression
         self.code = code or _ISSUE_TYPES.get(status, "processing")
         super().__init__(diagnostics)
+
+
+class OutcomeError(FhirError):
+    """A resource refused for several reasons at once (422 Unprocessable Entity): every issue listed."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues or [Issue("invalid", "the resource was refused")]
+        first = self.issues[0]
+        super().__init__(422, first.diagnostics, expression=first.expression, code=first.code)
 
 
 class NotFoundError(FhirError, LookupError):
@@ -52,12 +78,15 @@ class BadParameterError(FhirError, ValueError):
         super().__init__(400, f"parameter {parameter!r}: {diagnostics}", expression=parameter, code=code)
 
 
-def outcome(code: str, diagnostics: str, expression: str | None) -> OperationOutcome:
-    """One error issue, as FHIR says it."""
-    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
-    if expression:
-        issue["expression"] = [expression]
-    return OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [issue]})
+def outcome(code: str, diagnostics: str, expression: str | None, *more: Issue) -> OperationOutcome:
+    """Error issues, as FHIR says them: this one and ``more``."""
+    issues = []
+    for i in (Issue(code, diagnostics, expression), *more):
+        issue: dict[str, Any] = {"severity": "error", "code": i.code, "diagnostics": i.diagnostics}
+        if i.expression:
+            issue["expression"] = [i.expression]
+        issues.append(issue)
+    return OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": issues})
 
 
 def fhir_response(resource: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:  # noqa: ANN401  any fhir.resources model
@@ -67,6 +96,9 @@ def fhir_response(resource: Any, status: int = 200, headers: dict[str, str] | No
 
 def error_response(exc: Exception) -> Response | None:
     """The OperationOutcome answer for an error raised under a FHIR route (None: not one we answer)."""
+    if isinstance(exc, OutcomeError):
+        first, *rest = exc.issues
+        return fhir_response(outcome(first.code, first.diagnostics, first.expression, *rest), exc.status)
     if isinstance(exc, FhirError):
         oo = outcome(exc.code, exc.diagnostics, exc.expression)
         return fhir_response(oo, exc.status)

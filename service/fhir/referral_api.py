@@ -109,6 +109,8 @@ def _might_read(p: Principal) -> ColumnElement[bool] | None:
         ]
     if p.has(Role.DISPATCHER):
         parts.append(Referral.accepted_at.is_not(None))
+    if p.has(Role.PEER):
+        parts.append(Referral.created_by == p.user_id)
     return or_(*parts) if parts else false()
 
 

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from geodata.errors import Problem
 from geodata.loaders import parse_facilities
 from service.fhir import systems as sid
+from service.fhir.transaction import unknown_resource_types
 
 COLUMNS = (
     "id", "name", "kind", "level", "hospital_class", "competency", "kecamatan", "regency", "lon", "lat",
@@ -158,6 +159,11 @@ def read_registry(path: str | Path) -> tuple[list[dict[str, str]], list[Problem]
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [], [Problem(file, f"not a JSON file: {exc}")]
+    unknown = unknown_resource_types(raw) if isinstance(raw, dict) else []
+    if unknown:
+        i, name = unknown[0]
+        msg = f"not a FHIR R4 Bundle: {name!r} is not a resource type"
+        return [], [Problem(file, msg, row=i + 1, field=f"Bundle.entry.{i}.resource.resourceType")]
     try:
         bundle = Bundle.model_validate(raw)
     except ValidationError as exc:

@@ -12,9 +12,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.deps import Rt, authenticate
-from service.fhir import api, referral_api
+from service.fhir import api, create, referral_api
 from service.fhir.capability import capability_statement
-from service.fhir.openapi import CAPABILITY_STATEMENT, bundle_schema, fhir_doc, resource_schema
+from service.fhir.openapi import (
+    CAPABILITY_STATEMENT,
+    TRANSACTION,
+    TRANSACTION_RESPONSE,
+    bundle_schema,
+    fhir_doc,
+    resource_schema,
+)
 from service.fhir.outcome import FhirError, FhirRoute, fhir_response
 from service.runtime import Runtime
 
@@ -55,6 +62,18 @@ async def _read(rt: Runtime, request: Request, resource_type: str) -> Response:
     live = _signed_in(rt, request)
     resource = await run_in_threadpool(api.read, rt, resource_type, resource_id, live=live)
     return fhir_response(resource)
+
+
+@router.post("", **fhir_doc(TRANSACTION_RESPONSE, 401, 403, 409, 422, body=TRANSACTION))
+async def transaction(rt: Rt, request: Request) -> Response:
+    """Create a referral: a ``transaction`` Bundle of ServiceRequest, Patient, Condition(s), Consent
+    (and Observations, Procedures). Idempotent by ``Idempotency-Key`` or the ServiceRequest
+    entry's ``ifNoneExist``; answered with a ``transaction-response`` naming where each is."""  # noqa: D205, D209
+    p = authenticate(rt, request.headers.get("authorization"))
+    body = await request.body()
+    key = request.headers.get("idempotency-key")
+    bundle = await run_in_threadpool(create.create, rt, p, body, idempotency_key=key)
+    return fhir_response(bundle)
 
 
 @router.get("/Organization", **fhir_doc(bundle_schema("Organization"), 401, search="Organization"))

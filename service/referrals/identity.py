@@ -181,6 +181,24 @@ def nik_problems(
     return tuple(found)
 
 
+def impossible_nik(nik: str, *, regions: Regions = kemendagri) -> Problem | None:
+    """What makes a NIK impossible on its own (no KTP carries it), e.g. for a search; None: it may exist.
+
+    Only the problems no confirmation accepts: not 16 digits, a province that does not exist,
+    birth digits that are no date, an all-zero serial. A regency or kecamatan code from before a
+    change is possible (docs/identity.md).
+    """
+    if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
+        return Problem("nik", "nik_digits", "must be 16 digits")
+    p = parts(nik)
+    found = [x for x in _region_problems(p, regions) if not x.confirmable]
+    if not _real_date(p):
+        found += _birth_problems(p, dt.date(2000, 1, 1), Sex.FEMALE)[:1]
+    if p.serial == "0000":
+        found.append(Problem("nik", "nik_serial", "the NIK's serial (digits 13-16) cannot be all zeros"))
+    return found[0] if found else None
+
+
 #: a BPJS Kesehatan card number (Nomor Kartu JKN-KIS): 13 digits, as VClaim's ``noKartu``
 JKN_LENGTH = 13
 

@@ -39,6 +39,7 @@ from rules import icd
 from rules.errors import RulesError
 from service.database import Referral, aware, keyring_of
 from service.errors import InputError
+from service.referrals.identity import impossible_nik
 from service.referrals.lifecycle import Status
 from service.referrals.queries import ever_sent_to, receives, sees_patient
 
@@ -191,6 +192,9 @@ def check(f: Filters, box: str) -> None:
     if box == "transport" and (f.nik or f.text):
         field = "query.nik" if f.nik else "query.q"
         raise InputError(field, "the transport list carries no patient identity: it is not searched")
+    impossible = impossible_nik(f.nik) if f.nik else None
+    if impossible is not None:  # no KTP carries it: a typo, said rather than answered with nothing
+        raise InputError("query.nik", impossible.message, code=impossible.code)
 
 
 def _box(q: Select[Referral], p: Principal, box: str, status: str | None) -> Select[Referral]:

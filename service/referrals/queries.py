@@ -14,6 +14,7 @@ The rule (UU 27/2022: personal data only to those who need it):
   the letter and the history, never the patient's identity;
 - dispatchers see a referral only once it was accepted (it needs transport), and then only its
   transport data: no patient identity, no letter, no attachments;
+- another rujuk deployment (role ``peer``) sees the referrals it sent here, as their sender;
 - admins see everything; anyone else sees nothing.
 
 A referral the caller may not read is answered exactly like one that does not exist (404).
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from service.auth import Principal, Role
-from service.database import Referral, ReferralEvent
+from service.database import Delivery, Referral, ReferralEvent
 from service.errors import NotFoundError
 from service.referrals.lifecycle import Side, Status
 
@@ -58,6 +59,8 @@ def sides_of(p: Principal, r: Referral) -> frozenset[Side]:
     """How this user relates to this referral."""
     sides: set[Side] = set()
     if p.facility_id == r.origin_id and p.has(Role.REFERRER, Role.RECEIVER):
+        sides.add(Side.SENDER)
+    if p.has(Role.PEER) and r.created_by == p.user_id:  # another deployment, for the referral it sent
         sides.add(Side.SENDER)
     back = r.back_referral_of is not None
     if p.facility_id == r.destination_id and r.sent_at is not None and receives(p, back):
@@ -170,3 +173,9 @@ def history(s: Session, referral_id: str) -> Sequence[ReferralEvent]:
 def latest_event_id(s: Session) -> int:
     """The newest event's id (0 when there is none): a new live-feed client starts after it."""
     return int(s.scalar(select(func.coalesce(func.max(ReferralEvent.id), 0))) or 0)
+
+
+def delivery_of(s: Session, referral_id: str) -> Delivery | None:
+    """The referral's latest hand-over to another deployment (None: never handed over)."""
+    q = select(Delivery).where(Delivery.referral_id == referral_id).order_by(Delivery.id.desc()).limit(1)
+    return s.scalars(q).first()

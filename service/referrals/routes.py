@@ -13,18 +13,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from rules.errors import RulesError
 from service.auth import Role
 from service.database import aware
 from service.deps import AnyUser, CurrentReferral, Db, Rt, Staff, check_role
-from service.errors import ForbiddenError, InputError
 from service.http import doc, fast_json
-from service.referrals import lists, queries, store
+from service.referrals import creation, lists, queries, store
 from service.referrals.letter import letter_for, pdf_of
 from service.referrals.lifecycle import Action, Status
-from service.referrals.registry import identity_check
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
-from service.referrals.views import event_json, referral_json
+from service.referrals.views import delivery_json, event_json, referral_json
 from service.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -52,33 +49,7 @@ def create_referral(
     Send an ``Idempotency-Key`` header: a retry with the same key and body returns the same
     referral (200), never a duplicate; the same key with another body is a 409.
     """
-    if p.facility_id is None:
-        raise ForbiddenError("your account is not bound to a facility")
-    if body.back_referral_of is None and body.destination_id not in rt.receiving_ids:
-        raise InputError(
-            "destination_id", f"{body.destination_id!r} is not a receiving facility", code="not_receiving"
-        )
-    if body.destination_id not in rt.facility_ids:  # a back-referral goes to any facility (Pasal 11(2))
-        raise InputError(
-            "destination_id", f"{body.destination_id!r} is not a facility", code="unknown_facility"
-        )
-    if body.destination_id == p.facility_id:
-        raise InputError("destination_id", "a facility cannot refer to itself", code="same_facility")
-    now = rt.clock()
-    store.check_times(body, now)
-    checked = identity_check(rt.population_registry, body.patient)  # before anything is written
-    referred_from = store.referred_from(db, body, p.facility_id)
-    req = store.domain_request(body, p.facility_id, now.date(), referred_from=referred_from)
-    try:
-        s = rt.matcher.suggest(req, statuses=rt.statuses.read(db), now=now)
-    except RulesError as exc:
-        field = getattr(exc, "field", "medical.icd10")
-        raise InputError(field.replace("icd10", "medical.icd10"), getattr(exc, "message", str(exc))) from exc
-    res = store.create_referral(db, body, principal=p, origin_id=p.facility_id,
-                                idempotency_key=idempotency_key, suggestion=s, now=now,
-                                timezone=rt.dataset.timezone)  # fmt: skip
-    if res.created:
-        store.note_identity(res.referral, checked)
+    res = creation.create(rt, db, p, body, idempotency_key=idempotency_key)
     db.commit()
     return fast_json(referral_json(res.referral), 201 if res.created else 200)
 
@@ -163,8 +134,10 @@ def list_referrals(  # noqa: PLR0913  one parameter per query field
 @router.get("/referrals/{referral_id}", **doc(ReferralOut, 401, 404))
 def get_referral(r: CurrentReferral, db: Db, p: AnyUser) -> dict[str, Any]:
     """One referral (404 when it does not exist or is not yours to see), with its back-referrals."""
-    out = referral_json(r, with_patient=queries.sees_patient(p, r))
+    sees = queries.sees_patient(p, r)
+    out = referral_json(r, with_patient=sees)
     out["back_referrals"] = queries.back_referrals_of(db, p, r.id)
+    out["delivery"] = delivery_json(queries.delivery_of(db, r.id)) if sees else None
     return out
 
 
@@ -187,15 +160,15 @@ def _act(
     note: str = "",
     redirect: store.Redirect | None = None,
 ) -> dict[str, Any]:
-    terms = store.Terms(
-        answer_within_min=rt.answer_within_min, receiving_ids=rt.receiving_ids, facility_ids=rt.facility_ids
-    )
-    store.act(db, p, r, action, now=rt.clock(), terms=terms, note=note, redirect=redirect)
+    store.act(db, p, r, action, now=rt.clock(), terms=creation.terms(rt), note=note, redirect=redirect)
     db.commit()
     if r.ambulance_id is not None:
         rt.registry.forget()  # its ambulance may have moved with it (transporting, free again)
     # the answer shows the patient only to those who may see it (a dispatcher acts on transport)
-    return referral_json(r, with_patient=queries.sees_patient(p, r))
+    sees = queries.sees_patient(p, r)
+    out = referral_json(r, with_patient=sees)
+    out["delivery"] = delivery_json(queries.delivery_of(db, r.id)) if sees else None
+    return out
 
 
 @router.post("/referrals/{referral_id}/send", **doc(ReferralOut, *_ACT_ERRORS))

@@ -117,7 +117,7 @@ class ProcedureIn(Strict):
         found = procedures.lookup(v)
         if found is None:
             raise PydanticCustomError(
-                "icd9cm_unknown", "{code!r} is not an ICD-9-CM procedure code (e.g. 99.04)", {"code": v[:8]}
+                "icd9cm_unknown", "'{code}' is not an ICD-9-CM procedure code (e.g. 99.04)", {"code": v[:8]}
             )
         return found.code
 
@@ -309,6 +309,13 @@ class ReferralOut(BaseModel):
     waiting_s: int | None = Field(default=None, description="in lists: seconds since it was sent")
     back_referrals: list[str] | None = Field(
         default=None, description="in a single read: the back-referrals of this referral the caller may read"
+    )
+    delivery: dict[str, Any] | None = Field(
+        default=None,
+        description="in a single read or an action's answer, for its two facilities: its hand-over to the "
+        "rujuk deployment serving the destination (state pending: waiting to be delivered, with attempts, "
+        "the last error and its kind, `problem`: unreachable, failing, sign_in, refused; delivered; "
+        "refused: choose another destination; withdrawn; done)",
     )
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from geodata.timezones import WIB
 from rules.model import Payer, ReferralRequest, ServiceType, Sex
 from service.audit import audit
-from service.database import Ambulance, Referral, ReferralEvent, aware, keyring_of
-from service.errors import ConflictError, InputError
+from service.database import Ambulance, Delivery, Referral, ReferralEvent, aware, keyring_of
+from service.errors import ConflictError, ForbiddenError, InputError
 from service.referrals.lifecycle import RULES, Action, Side, Status, transition
 from service.referrals.numbers import assign_number
 from service.referrals.queries import sides_of
@@ -386,6 +386,9 @@ class Terms:
     receiving_ids: frozenset[str] | None = None
     #: every facility (a back-referral may go to any); None: not checked
     facility_ids: frozenset[str] | None = None
+    #: facilities served by another rujuk deployment: facility id -> that deployment's name
+    #: (a referral sent there is handed over through the outbox, ``service.peers``)
+    peers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,9 +401,9 @@ class Redirect:
     reason: str | None = None
 
 
-def act(
+def act(  # noqa: PLR0913  the action, and who or what reports it
     s: Session,
-    p: Principal,
+    p: Principal | None,
     r: Referral,
     action: Action,
     *,
@@ -408,11 +411,20 @@ def act(
     terms: Terms,
     note: str = "",
     redirect: Redirect | None = None,
+    sides: frozenset[Side] | None = None,
 ) -> Referral:
-    """Apply one lifecycle action to a referral the caller may read, with its event and audit entry."""
+    """Apply one lifecycle action to a referral the caller may read, with its event and audit entry.
+
+    ``p`` None with ``sides``: an action reported by another deployment (``service.peers``),
+    recorded without a local actor.
+    """
     frm = Status(r.status)
     outpatient = r.service_type == "rawat_jalan"
-    to = transition(action, frm, sides_of(p, r), outpatient=outpatient)
+    actor = p.user_id if p is not None else None
+    who = sides_of(p, r) if p is not None else sides
+    to = transition(action, frm, who or frozenset(), outpatient=outpatient)
+    if p is not None and action in ANSWERS and r.destination_id in (terms.peers or {}):
+        raise ForbiddenError("this facility answers at its own rujuk deployment; the answer comes from there")
     if action is Action.DECLINE and len(note.strip()) < 3:
         raise InputError("reason", "a decline needs a reason (Pasal 19(4))", code="required")
     if action is Action.REDIRECT:
@@ -421,11 +433,12 @@ def act(
     _stamp(r, action, to, now=now, terms=terms, note=note)
     r.updated_at = now
     r.version += 1
-    _ambulance_follows(s, r, action, now=now, actor=p.user_id)
-    record_event(s, r, kind=action.value, frm=frm.value, actor=p.user_id, now=now, note=note)
+    _ambulance_follows(s, r, action, now=now, actor=actor)
+    _hand_over(s, r, action, now=now, peers=terms.peers or {})
+    record_event(s, r, kind=action.value, frm=frm.value, actor=actor, now=now, note=note)
     audit(
         s,
-        actor=p.user_id,
+        actor=actor,
         action=f"referral.{action.value}",
         entity="referral",
         entity_id=r.id,
@@ -435,6 +448,44 @@ def act(
         destination=r.destination_id,
     )
     return r
+
+
+def _hand_over(
+    s: Session, r: Referral, action: Action, *, now: dt.datetime, peers: Mapping[str, str]
+) -> None:
+    """The outbox: a referral sent to a facility of another deployment is queued for delivery
+    there; one redirected away or cancelled is withdrawn (the other side told, if it has it)."""  # noqa: D205, D209
+    if action in {Action.REDIRECT, Action.CANCEL}:
+        for d in s.scalars(
+            select(Delivery).where(Delivery.referral_id == r.id, Delivery.state.in_(OPEN_DELIVERY))
+        ):
+            d.cancel_pending = d.state == "delivered"
+            d.state = "withdrawn" if d.state == "pending" else d.state
+            d.updated_at = now
+    if action in {Action.SEND, Action.REDIRECT} and r.destination_id in peers:
+        s.add(
+            Delivery(
+                referral_id=r.id,
+                peer=peers[r.destination_id],
+                destination_id=r.destination_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                remote_id=None,
+                remote_status=None,
+                problem=None,
+                cancel_pending=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+#: the receiver's answers, given at the deployment that serves the receiver
+ANSWERS = frozenset({Action.ACCEPT, Action.DECLINE, Action.COMPLETE})
+#: deliveries the other side may still act on
+OPEN_DELIVERY = ("pending", "delivered")
 
 
 def _redirect(

@@ -9,7 +9,7 @@ from service.database import aware
 if TYPE_CHECKING:
     import datetime as dt
 
-    from service.database import Referral, ReferralEvent
+    from service.database import Delivery, Referral, ReferralEvent
 
 #: the lifecycle's timestamps, as ``times`` of a referral's JSON
 TIMES = (
@@ -64,4 +64,20 @@ def event_json(e: ReferralEvent) -> dict[str, Any]:
         "origin_id": e.origin_id,
         "destination_id": e.destination_id,
         "note": e.note,
+    }
+
+
+def delivery_json(d: Delivery | None) -> dict[str, Any] | None:
+    """Where a referral's hand-over to another rujuk deployment is (``service.peers``; None: none)."""
+    if d is None:
+        return None
+    return {
+        "peer": d.peer,
+        "destination_id": d.destination_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": iso(d.next_attempt_at) if d.state == "pending" else None,
+        "last_error": d.last_error,
+        "problem": d.problem,
+        "remote_status": d.remote_status,
     }

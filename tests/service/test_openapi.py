@@ -74,6 +74,7 @@ ACCOUNTS: dict[Role, tuple[str, str | None]] = {
     Role.RECEIVER: ("pemangkat", RECEIVER_FACILITY),
     Role.DISPATCHER: ("dispatch", None),
     Role.PLANNER: ("planner", None),
+    Role.PEER: ("peer-kab", None),
 }
 ANONYMOUS = "anonymous"  # no Authorization header at all
 ROLES = [*(role.value for role in Role), ANONYMOUS]  # every generated request is sent as each

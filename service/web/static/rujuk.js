@@ -458,6 +458,7 @@ async function main(who) {
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,
+      deliveryLine(r),
       escalated ? el("p", { class: "notice bad", id: "escalated" }, t("status.escalated", { f: dest })) : null,
       r.proposed_next_id ? el("p", {}, t("status.proposed", { f: facName(r.proposed_next_id) })) : null);
     // after a decline, or an escalation (no answer in time), one click asks the proposed next facility
@@ -491,6 +492,30 @@ async function main(who) {
   }
 
   const CANCELLABLE = new Set(["created", "sent", "declined", "accepted"]);
+
+  /** The hand-over to the rujuk deployment serving the destination (docs/fhir.md), read again while it waits. */
+  let deliveryTimer = null;
+  function deliveryLine(r) {
+    clearTimeout(deliveryTimer);
+    const d = r.delivery;
+    if (!d || d.destination_id !== r.destination_id || d.state === "done") return null;
+    const problem = d.problem ? t(`delivery.problem.${d.problem}`) : "";
+    let text, kind = "warn";
+    if (d.state === "pending" && !d.attempts) text = t("delivery.sending", { peer: d.peer });
+    else if (d.state === "pending") text = t("delivery.pending", { peer: d.peer, problem, n: d.attempts, at: fmtTime(d.next_attempt_at) });
+    else if (d.state === "refused") { text = t("delivery.refused", { peer: d.peer, problem }); kind = "bad"; }
+    else if (d.state === "withdrawn") text = t("delivery.withdrawn", { peer: d.peer });
+    else if (r.status !== "sent") return el("p", { class: "muted", id: "delivery", "data-state": d.state }, t("delivery.answered", { peer: d.peer }));
+    else { text = t("delivery.delivered", { peer: d.peer }); kind = "ok"; }
+    if (d.state === "pending" || (d.state === "delivered" && r.status === "sent")) {
+      deliveryTimer = setTimeout(async () => {
+        if (current?.id !== r.id) return;
+        try { showReferral(await api(`/api/referrals/${r.id}`, { quiet: true })); } catch { /* next time */ }
+      }, 10000);
+    }
+    return el("div", { class: `notice ${kind}`, id: "delivery", "data-state": d.state }, el("p", {}, text),
+      d.last_error ? el("details", {}, el("summary", {}, t("delivery.details")), el("code", { lang: "en" }, d.last_error)) : null);
+  }
 
   // the ambulance on its way for the referral shown: its status and live ETA (to the pickup, then
   // to the destination), read again every 30 s while it is on the road

@@ -1,4 +1,4 @@
-"""A real FHIR client (fhirpy, from PyPI) reads the facilities from a real ``rujuk serve``.
+"""A real FHIR client (fhirpy, from PyPI) reads facilities and creates a referral on a real ``rujuk serve``.
 
 The server is the command an operator runs (one worker, SQLite, its private Redis); the client
 follows the Bundles' next links itself; every resource it reads validates with fhir.resources.
@@ -6,9 +6,11 @@ follows the Bundles' next links itself; every resource it reads validates with f
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpy import SyncFHIRClient
@@ -16,6 +18,9 @@ from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
 from geodata.dataset import Dataset
 from geodata.models import Service
+from service.fhir.transaction import letter_bundle
+from service.referrals.schemas import ReferralIn
+from tests.service.conftest import letter_body
 from tests.service.test_deploy import Server, make_env
 
 LIVE = "https://rujuk.invalid/fhir/StructureDefinition/live-status"
@@ -83,3 +88,43 @@ def test_signed_in_client_sees_live_status(server: Server) -> None:
     assert {"url": "accepting", "valueBoolean": True} in live["extension"]
     anonymous = SyncFHIRClient(f"{server.url}/fhir/R4").reference("Location", PEMANGKAT).to_resource()
     assert all(e["url"] != LIVE for e in anonymous.get("extension", []))
+
+
+def test_client_creates_a_referral_by_transaction_and_follows_its_task(server: Server) -> None:
+    """fhirpy POSTs the transaction Bundle, searches for the referral, and follows its Task to accepted."""
+    sender = SyncFHIRClient(f"{server.url}/fhir/R4", authorization=server.token("segarau")["Authorization"])
+    receiver = SyncFHIRClient(
+        f"{server.url}/fhir/R4", authorization=server.token("pemangkat")["Authorization"]
+    )
+    letter = ReferralIn.model_validate(letter_body(now=dt.datetime.now(dt.UTC))).model_dump(mode="json")
+    bundle = letter_bundle(
+        letter, origin_id="PKM-SEGARAU", identifier=("https://pkm.example/sid/rujukan", "R-7")
+    )
+    answer = sender.execute("", method="post", data=bundle)
+    assert answer["type"] == "transaction-response"
+    rid = next(
+        e["response"]["location"]
+        for e in answer["entry"]
+        if e["response"].get("location", "").startswith("ServiceRequest/")
+    ).split("/")[1]
+    again = sender.execute("", method="post", data=bundle)  # ifNoneExist: the same referral
+    assert [e["response"].get("location") for e in again["entry"]] == [
+        e["response"].get("location") for e in answer["entry"]
+    ]
+    found = (
+        sender.resources("ServiceRequest")
+        .search(**{"patient.identifier": "https://fhir.kemkes.go.id/id/nik|6101014107980001"})
+        .fetch_all()
+    )
+    assert rid in [valid(sr).id for sr in found]
+    task = sender.reference("Task", rid).to_resource()
+    assert valid(task).status == "requested"
+    patient = valid(sender.reference("Patient", rid).to_resource())
+    assert patient.identifier[0].value == "6101014107980001"
+    inbox = receiver.resources("Task").search(owner=PEMANGKAT, status="requested").fetch_all()
+    assert rid in [t["id"] for t in inbox]
+    r = httpx.post(f"{server.url}/api/referrals/{rid}/accept", headers=server.token("pemangkat"), timeout=10)
+    assert r.status_code == 200, r.text
+    task = sender.reference("Task", rid).to_resource()
+    assert valid(task).status == "accepted"
+    assert task["businessStatus"]["coding"][0]["code"] == "accepted"

@@ -71,6 +71,8 @@ def test_what_rujuk_serves_as_fhir_comes_back_as_the_same_facilities(sambas: Dat
         (lambda b: b["entry"][1]["resource"]["position"].update(latitude="utara"), 2, None, "Bundle"),
         (lambda b: b["entry"].append({"resource": {"resourceType": "Patient", "id": "p1"}}), None, "Patient",
          "Organization, Location and HealthcareService only"),
+        (lambda b: b["entry"][1]["resource"].update(resourceType="Lokasi"), 2,
+         "Bundle.entry.1.resource.resourceType", "'Lokasi' is not a resource type"),
     ],
 )  # fmt: skip
 def test_a_bundle_with_a_mistake_is_refused_naming_entry_and_element(

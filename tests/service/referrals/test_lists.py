@@ -280,3 +280,23 @@ def test_a_cursor_is_a_position_and_back() -> None:
     at = lists.Position(dt.datetime(2026, 11, 22, 2, 0, 0, 123456, tzinfo=dt.UTC), "a1b2")
     assert lists.Position.decode(at.encode()) == at
     assert re.fullmatch(r"[A-Za-z0-9_-]+", at.encode())
+
+
+@pytest.mark.parametrize(
+    ("nik", "code"),
+    [
+        ("9901014107980001", "nik_unknown_province"),  # no province 99
+        ("6101017307980001", "nik_birth_date"),  # day 33 (73 - 40) is no date
+        ("6101014107980000", "nik_serial"),
+    ],
+)
+def test_a_nik_no_ktp_carries_is_refused_by_the_search_naming_it(api: Api, nik: str, code: str) -> None:
+    r = api.get(f"/api/referrals?box=outbox&nik={nik}", "segarau")
+    assert r.status_code == 422, r.text
+    [err] = r.json()["errors"]
+    assert (err["field"], err["code"]) == ("query.nik", code)
+
+
+def test_a_nik_from_before_a_regency_split_is_still_searched(api: Api) -> None:
+    r = api.get("/api/referrals?box=outbox&nik=9101014107980001", "segarau")  # Merauke before 2022
+    assert r.status_code == 200, r.text
