@@ -21,7 +21,9 @@ SECURITY = (
     "token (401 without) and follow the JSON API's rule: a caller reads a referral exactly when GET "
     "/api/referrals/{id} shows it to them, and its patient (the Patient resource, the reference to "
     "it, the NIK) only where that API shows the patient; anything else is 404, as for a resource "
-    "that does not exist. A search returns only what the caller may read. No SMART scopes yet."
+    "that does not exist. A search returns only what the caller may read. A referral is created "
+    "(POST to the base, a transaction Bundle) by a facility's staff for their own facility, or by "
+    "another rujuk deployment's peer account for the facilities it may refer from. No SMART scopes yet."
 )
 
 
@@ -64,7 +66,7 @@ def capability_statement(base: str, *, version: str) -> CapabilityStatement:
             "kind": "instance",
             "software": {"name": "rujuk", "version": version},
             "implementation": {
-                "description": "rujuk: the dataset's facilities, and referrals read-only (docs/fhir.md)",
+                "description": "rujuk: the dataset's facilities, and referrals: read, search, create (docs/fhir.md)",
                 "url": base,
             },
             "fhirVersion": sid.FHIR_VERSION,
@@ -72,9 +74,19 @@ def capability_statement(base: str, *, version: str) -> CapabilityStatement:
             "rest": [
                 {
                     "mode": "server",
-                    "documentation": "The dataset's facilities; referrals, read-only (docs/fhir.md).",
+                    "documentation": "The dataset's facilities; referrals: read, search, and create by a "
+                    "transaction Bundle (docs/fhir.md).",
                     "security": {"cors": False, "description": SECURITY},
                     "resource": resources,
+                    "interaction": [
+                        {
+                            "code": "transaction",
+                            "documentation": "creates one referral: ServiceRequest, Patient, Condition(s), "
+                            "Consent, and Observations (vital signs) and Procedures; idempotent by the "
+                            "Idempotency-Key header or the ServiceRequest entry's ifNoneExist "
+                            "(identifier=system|value)",
+                        }
+                    ],
                     "searchParam": common,
                 }
             ],

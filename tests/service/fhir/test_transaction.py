@@ -212,3 +212,9 @@ def test_refusals_write_nothing(api: Api) -> None:
     assert r.status_code == 422
     assert r.json()["issue"][0]["expression"][0].endswith(".performer")
     assert count(api) == before
+
+
+def test_the_capability_statement_declares_the_transaction(api: Api) -> None:
+    cs = valid(fhir_get(api, f"{BASE}/metadata").json())
+    assert [i.code for i in cs.rest[0].interaction] == ["transaction"]
+    assert "transaction Bundle" in cs.rest[0].documentation
