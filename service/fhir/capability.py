@@ -66,7 +66,7 @@ def capability_statement(base: str, *, version: str) -> CapabilityStatement:
             "kind": "instance",
             "software": {"name": "rujuk", "version": version},
             "implementation": {
-                "description": "rujuk: the dataset's facilities, and referrals: read, search, create (docs/fhir.md)",
+                "description": "rujuk: facilities, and referrals read, searched, created (docs/fhir.md)",
                 "url": base,
             },
             "fhirVersion": sid.FHIR_VERSION,
