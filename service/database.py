@@ -97,6 +97,7 @@ class SealedBytes(TypeDecorator[bytes]):
 #: associated data of the sealed columns (a value copied to another column does not open)
 PATIENT_AAD = "referrals.patient"
 ATTACHMENT_AAD = "attachments.data"
+MESSAGE_AAD = "messages.content"
 
 
 class Base(DeclarativeBase):
@@ -242,6 +243,37 @@ class LetterCounter(Base):
     facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     last: Mapped[int] = mapped_column(Integer)
+
+
+class Message(Base):
+    """One message of a referral's conversation between its sender and a receiving facility."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_referral", "referral_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    at: Mapped[dt.datetime]
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: the author's side (sender, receiver) and facility
+    side: Mapped[str] = mapped_column(String(10))
+    facility_id: Mapped[str] = mapped_column(String(64))
+    #: the receiving facility of the thread (the referral's destination when it was written)
+    destination_id: Mapped[str] = mapped_column(String(64))
+    #: personal data: {"text", "quick", "attachment_id"}, sealed at rest, never logged
+    content: Mapped[dict[str, Any]] = mapped_column(SealedJSON(MESSAGE_AAD))
+
+
+class MessageRead(Base):
+    """How far a user has read a referral's conversation (the unread counts)."""
+
+    __tablename__ = "message_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 class ReferralEvent(Base):
