@@ -42,6 +42,7 @@ from service.planning.answers import warm_in_background as warm_planner
 from service.referrals import routes as referrals
 from service.referrals import (
     routes_attachments,
+    routes_calls,
     routes_messages,
     routes_reports,
     routes_stream,
@@ -79,6 +80,7 @@ ROUTERS = (
     referrals.router,
     routes_attachments.router,
     routes_messages.router,
+    routes_calls.router,
     routes_stream.router,
     routes_reports.router,
     routes_ambulances.router,

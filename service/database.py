@@ -276,6 +276,45 @@ class MessageRead(Base):
     last_read_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
+class Call(Base):
+    """A video (or audio) call between a referral's two facilities, inside the referral."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    #: ringing, active, ended
+    state: Mapped[str] = mapped_column(String(10))
+    #: the side that called (sender, receiver) and the receiving facility of the call
+    caller_side: Mapped[str] = mapped_column(String(10))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    #: who took part: [{"user_id", "name", "facility_id", "side", "at"}]
+    participants: Mapped[list[Any]]
+    #: a side fell back to audio only (a weak connection, or no camera)
+    audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CallSignal(Base):
+    """A WebRTC signalling message of a call, for the other side (an offer, an answer, a candidate)."""
+
+    __tablename__ = "call_signals"
+    __table_args__ = (Index("ix_call_signals_call", "call_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"))
+    at: Mapped[dt.datetime]
+    #: the side it comes from (the other side reads it)
+    side: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+
+
 class ReferralEvent(Base):
     """Every change of a referral, in order: the audit of the lifecycle and the inbox feed."""
 

@@ -412,3 +412,42 @@ class ReadOut(BaseModel):
     """How far the caller has read."""
 
     read_up_to: int
+
+
+class SignalIn(Strict):
+    """A WebRTC signalling message for the other side of a call."""
+
+    kind: Literal["offer", "answer", "candidate", "audio_only"]
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description="the SDP or ICE candidate, as the browser gives it"
+    )
+
+
+class CallEndIn(Strict):
+    """Hang up, or decline a call that rings."""
+
+    declined: bool = False
+
+
+class CallOut(BaseModel):
+    """A video call of a referral."""
+
+    id: str
+    referral_id: str
+    state: Literal["ringing", "active", "ended"]
+    caller_side: Literal["sender", "receiver"]
+    my_side: Literal["sender", "receiver"] | None
+    started_at: str | None
+    answered_at: str | None
+    ended_at: str | None
+    participants: list[dict[str, Any]]
+    audio_only: bool
+    ice_servers: list[dict[str, Any]] | None = Field(
+        default=None, description="to the two sides starting or answering: the STUN/TURN servers to use"
+    )
+
+
+class SignalOut(BaseModel):
+    """A stored signalling message."""
+
+    id: int

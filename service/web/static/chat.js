@@ -3,6 +3,7 @@
 // facility's feed (events msg_sender / msg_receiver), with unread counts. One panel per referral,
 // kept across the page's re-renders so that a half-written message is never lost.
 import { $, announce, api, el, fmtTime, t } from "/static/common.js";
+import { callButton } from "/static/call.js";
 
 /** The event kinds of a message, by the author's side. */
 export const MESSAGE_KINDS = new Set(["msg_sender", "msg_receiver"]);
@@ -19,7 +20,7 @@ function words(m) {
  * The conversation panel of a referral (the same element every time for the same referral).
  * ``names`` maps facility ids to names; ``onRead`` is called when the unread count may change.
  */
-export function chatPanel(referralId, { names, onRead } = {}) {
+export function chatPanel(referralId, { names, onRead, other } = {}) {
   let panel = panels.get(referralId);
   if (panel) return panel;
   const list = el("ol", { class: "chat-list", "aria-live": "polite", "aria-label": t("chat.title") });
@@ -30,7 +31,9 @@ export function chatPanel(referralId, { names, onRead } = {}) {
   const send = el("button", { type: "submit", class: "chat-send" }, t("chat.send"));
   const form = el("form", { class: "chat-form", onsubmit: (ev) => { ev.preventDefault(); submit(); } },
     quick, input, error, el("div", { class: "actions" }, send));
-  panel = el("div", { class: "chat", "data-referral": referralId }, el("h3", {}, t("chat.title")), list, form);
+  const call = el("span", { class: "chat-call" });
+  panel = el("div", { class: "chat", "data-referral": referralId },
+    el("div", { class: "chat-head" }, el("h3", {}, t("chat.title")), call), list, form);
   panels.set(referralId, panel);
   let state = null;
   let chosenQuick = null;
@@ -44,6 +47,7 @@ export function chatPanel(referralId, { names, onRead } = {}) {
       t("chat.attachment")) : null));
     list.replaceChildren(...(items.length ? items : [el("li", { class: "muted chat-empty" }, t("chat.empty"))]));
     form.hidden = !state.can_write;
+    call.replaceChildren(...(state.can_write && other ? [callButton(referralId, other)] : []));
     quick.replaceChildren(...state.quick.filter((q) => QUICK_FOR[state.side]?.includes(q)).map((q) =>
       el("button", { type: "button", class: `secondary chat-quick-reply${chosenQuick === q ? " chosen" : ""}`, "data-quick": q,
         "aria-pressed": chosenQuick === q ? "true" : "false",
@@ -102,7 +106,7 @@ export function onMessageEvent(ev) {
 }
 
 /** The toggle that opens a referral's conversation, with its unread count. */
-export function chatToggle(referralId, unread, { names, onRead } = {}) {
+export function chatToggle(referralId, unread, { names, onRead, other } = {}) {
   const box = el("div", { class: "chat-box", hidden: true });
   const count = unread ? el("span", { class: "badge unread", "aria-label": t("chat.unread", { n: unread }) }, String(unread)) : null;
   const button = el("button", { type: "button", class: "secondary chat-toggle", "aria-expanded": "false",
@@ -110,7 +114,7 @@ export function chatToggle(referralId, unread, { names, onRead } = {}) {
       box.hidden = !box.hidden;
       button.setAttribute("aria-expanded", String(!box.hidden));
       if (!box.hidden) {
-        box.replaceChildren(chatPanel(referralId, { names, onRead }));
+        box.replaceChildren(chatPanel(referralId, { names, onRead, other }));
         panels.get(referralId).refresh();
         $(".chat-text", box)?.focus();
       }

@@ -12,6 +12,7 @@ import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js
 import { drawRoads, roadsText } from "/static/roads.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 import { MESSAGE_KINDS, chatPanel, onMessageEvent } from "/static/chat.js";
+import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -481,7 +482,7 @@ async function main(who) {
     const chat = $("#chat");
     if (r.status === "created") chat.replaceChildren();
     else if (chat.firstChild?.dataset.referral !== r.id) {
-      chat.replaceChildren(chatPanel(r.id, { names: facName, onRead: () => loadOutbox() }));
+      chat.replaceChildren(chatPanel(r.id, { names: facName, onRead: () => loadOutbox(), other: facName(r.destination_id) }));
     } else chat.firstChild.refresh();
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
@@ -494,7 +495,7 @@ async function main(who) {
     cancel.dataset.status = r.status;
     try {
       const events = await api(`/api/referrals/${r.id}/events`);
-      $("#timeline").replaceChildren(...events.filter((e) => !MESSAGE_KINDS.has(e.kind))
+      $("#timeline").replaceChildren(...events.filter((e) => !MESSAGE_KINDS.has(e.kind) && !e.kind.startsWith("call_from_"))
         .map((e) => el("li", {}, `${fmtTime(e.at)} · ${timelineText(e)}`)));
     } catch { /* the status above is enough */ }
   }
@@ -556,6 +557,8 @@ async function main(who) {
   function timelineText(e) {
     const f = facName(e.destination_id);
     switch (e.kind) {
+      case "call_start": return t("timeline.call_start", { who: e.note });
+      case "call_end": return /^\d+$/.test(e.note) ? t("timeline.call_end", { d: fmtDuration(Number(e.note)) }) : t(`timeline.call_${e.note}`);
       case "created": return t("timeline.created", { f });
       case "send": return t("timeline.sent", { f });
       case "accept": return t("timeline.accepted", { f });
@@ -641,6 +644,14 @@ async function main(who) {
   // then wait for a password, asked when the banner is clicked)
   const waitingOnMe = new Set(); // declined or escalated, seen on the feed
   followStation(async (_type, ev) => {
+    if (CALL_KINDS.has(ev.kind)) {
+      if (ev.kind === "call_from_receiver" && ev.origin_id === origin?.id && signedIn()) {
+        incomingCall(ev.referral_id, facName(ev.destination_id), { beep });
+      }
+      callEvent(ev);
+      if (current && ev.referral_id === current.id && signedIn()) showReferral(await api(`/api/referrals/${current.id}`));
+      return;
+    }
     if (MESSAGE_KINDS.has(ev.kind)) {
       onMessageEvent(ev);
       if (ev.kind === "msg_receiver" && ev.origin_id === origin?.id) {

@@ -11,6 +11,7 @@ import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 import { MESSAGE_KINDS, chatToggle, onMessageEvent } from "/static/chat.js";
+import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
 
 const who = await startPage("/terima");
 if (who) await main(who);
@@ -60,7 +61,7 @@ async function main(who) {
       if (!r.times) return briefItem(r);
       const p = r.patient ?? {};
       const waited = secondsSince(r.times.sent);
-      const chat = chatToggle(r.id, r.unread_messages, { names: facName, onRead: () => loadInbox() });
+      const chat = chatToggle(r.id, r.unread_messages, { names: facName, onRead: () => loadInbox(), other: facName(r.origin_id) });
       const due = r.times.due ? -secondsSince(r.times.due) : null;
       return el("li", { class: `card inbox-item${fresh.has(r.id) ? " new" : ""}`, "data-referral": r.id },
         el("div", { class: "cand-head" },
@@ -173,7 +174,7 @@ async function main(who) {
         el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
         when ? el("p", {}, when) : null,
         contactLine(fac.get(r.origin_id), t("contact.sender")),
-        ...(() => { const c = chatToggle(r.id, 0, { names: facName }); return [el("div", { class: "actions" }, c.button), c.box]; })());
+        ...(() => { const c = chatToggle(r.id, 0, { names: facName, other: from }); return [el("div", { class: "actions" }, c.button), c.box]; })());
     }));
   }
   setInterval(renderIncoming, 15000);
@@ -258,6 +259,13 @@ async function main(who) {
   loadInbox();
   // the alert path follows the station's feed: it goes on when the staff sign-in ends
   followStation((_type, ev) => {
+    if (CALL_KINDS.has(ev.kind)) {
+      if (ev.kind === "call_from_sender" && ev.destination_id === mine.id && signedIn()) {
+        incomingCall(ev.referral_id, fac.get(ev.origin_id)?.name ?? ev.origin_id, { beep });
+      }
+      callEvent(ev);
+      return;
+    }
     if (MESSAGE_KINDS.has(ev.kind)) {
       onMessageEvent(ev);
       if (ev.kind === "msg_sender" && ev.destination_id === mine.id) {
