@@ -97,6 +97,7 @@ class SealedBytes(TypeDecorator[bytes]):
 #: associated data of the sealed columns (a value copied to another column does not open)
 PATIENT_AAD = "referrals.patient"
 ATTACHMENT_AAD = "attachments.data"
+MESSAGE_AAD = "messages.content"
 
 
 class Base(DeclarativeBase):
@@ -242,6 +243,76 @@ class LetterCounter(Base):
     facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     last: Mapped[int] = mapped_column(Integer)
+
+
+class Message(Base):
+    """One message of a referral's conversation between its sender and a receiving facility."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_referral", "referral_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    at: Mapped[dt.datetime]
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: the author's side (sender, receiver) and facility
+    side: Mapped[str] = mapped_column(String(10))
+    facility_id: Mapped[str] = mapped_column(String(64))
+    #: the receiving facility of the thread (the referral's destination when it was written)
+    destination_id: Mapped[str] = mapped_column(String(64))
+    #: personal data: {"text", "quick", "attachment_id"}, sealed at rest, never logged
+    content: Mapped[dict[str, Any]] = mapped_column(SealedJSON(MESSAGE_AAD))
+
+
+class MessageRead(Base):
+    """How far a user has read a referral's conversation (the unread counts)."""
+
+    __tablename__ = "message_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class Call(Base):
+    """A video (or audio) call between a referral's two facilities, inside the referral."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    #: ringing, active, ended
+    state: Mapped[str] = mapped_column(String(10))
+    #: the side that called (sender, receiver) and the receiving facility of the call
+    caller_side: Mapped[str] = mapped_column(String(10))
+    destination_id: Mapped[str] = mapped_column(String(64))
+    started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    #: who took part: [{"user_id", "name", "facility_id", "side", "at"}]
+    participants: Mapped[list[Any]]
+    #: a side fell back to audio only (a weak connection, or no camera)
+    audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CallSignal(Base):
+    """A WebRTC signalling message of a call, for the other side (an offer, an answer, a candidate)."""
+
+    __tablename__ = "call_signals"
+    __table_args__ = (Index("ix_call_signals_call", "call_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"))
+    at: Mapped[dt.datetime]
+    #: the side it comes from (the other side reads it)
+    side: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
 
 
 class ReferralEvent(Base):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from service.database import ATTACHMENT_AAD, PATIENT_AAD, keyring_of
+from service.database import ATTACHMENT_AAD, MESSAGE_AAD, PATIENT_AAD, keyring_of
 from service.sealing import key_id_of
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ _TABLES = {
         sa.table("referrals", sa.column("id", sa.String), sa.column("patient", sa.JSON)),
         "patient",
         PATIENT_AAD,
+    ),
+    "messages.content": (
+        sa.table("messages", sa.column("id", sa.BigInteger), sa.column("content", sa.JSON)),
+        "content",
+        MESSAGE_AAD,
     ),
     "attachments.data": (
         sa.table("attachments", sa.column("id", sa.Integer), sa.column("data", sa.LargeBinary)),

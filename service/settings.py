@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from pathlib import Path
@@ -74,6 +75,13 @@ class Settings(BaseSettings):
     #: seconds the registry has to answer; beyond, the letter goes with the registry "unavailable"
     dukcapil_timeout_s: float = Field(default=3.0, gt=0, le=30)
 
+    #: the STUN/TURN servers of video calls, as WebRTC's ``iceServers`` (JSON list), e.g.
+    #: ``[{"urls": "stun:turn.example.id:3478"}, {"urls": "turn:turn.example.id:3478"}]``; empty: none
+    #: (the two browsers must reach each other directly, e.g. on one network); docs/telemedicine.md
+    ice_servers: str = Field(default="", max_length=4000)
+    #: coturn's ``static-auth-secret``: TURN entries without credentials get time-limited ones
+    turn_secret: str = Field(default="", repr=False, max_length=500)
+
     #: other rujuk deployments referred to and referring here (``service.peers.config``); none: none
     peers_file: Path | None = None
     #: how often the outbox is worked (delivery, retries, statuses from the other side)
@@ -118,6 +126,17 @@ class Settings(BaseSettings):
             msg = f"{v!r} is not a limit such as '10 per 15 minutes'"
             raise ValueError(msg) from exc
         return v
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers(cls, v: str) -> str:
+        if v.strip():
+            _ice_list(v)  # raises a ValueError naming the problem
+        return v
+
+    def ice_server_list(self) -> list[dict[str, object]]:
+        """The STUN/TURN servers (checked when the settings were read)."""
+        return _ice_list(self.ice_servers) if self.ice_servers.strip() else []
 
     @field_validator("vapid_subject")
     @classmethod
@@ -181,3 +200,27 @@ class Settings(BaseSettings):
             except OSError:
                 tmp.unlink(missing_ok=True)
         return path.read_text(encoding="utf-8").strip()
+
+
+def _ice_list(text: str) -> list[dict[str, object]]:
+    """``RUJUK_ICE_SERVERS`` read: a JSON list of {"urls": "stun:..."|[...], "username"?, "credential"?}."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        msg = f"not JSON: {exc}"
+        raise ValueError(msg) from None
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        msg = 'must be a JSON list of objects like {"urls": "stun:host:3478"}'
+        raise ValueError(msg)
+    for i, x in enumerate(value):
+        urls = x.get("urls")
+        urls = urls if isinstance(urls, list) else [urls]
+        if not urls or not all(
+            isinstance(u, str) and re.match(r"^(stun|stuns|turn|turns):", u) for u in urls
+        ):
+            msg = f"entry {i}: 'urls' must be stun:, stuns:, turn: or turns: URLs"
+            raise ValueError(msg)
+        if set(x) - {"urls", "username", "credential"}:
+            msg = f"entry {i}: only urls, username and credential are understood"
+            raise ValueError(msg)
+    return value

@@ -133,6 +133,14 @@ def _texts(e: ReferralEvent, r: Facts, name: Callable[[str], str]) -> list[tuple
         ]
     if e.kind == "accept":
         return [("origin", f"Rujukan diterima {destination}", care)]
+    if e.kind == "call_from_sender":
+        return [("destination", f"Panggilan video dari {origin}", care)]
+    if e.kind == "call_from_receiver":
+        return [("origin", f"Panggilan video dari {destination}", care)]
+    if e.kind == "msg_sender":  # never the text: a notice leaves rujuk
+        return [("destination", f"Pesan dari {origin}", f"{care} · buka rujukan untuk membaca")]
+    if e.kind == "msg_receiver":
+        return [("origin", f"Pesan dari {destination}", f"{care} · buka rujukan untuk membaca")]
     if e.kind == "decline":
         return [("origin", f"Rujukan ditolak {destination}", f"{care} · {_next(r, name)}")]
     return []

@@ -17,7 +17,7 @@ from service.auth import Role
 from service.database import aware
 from service.deps import AnyUser, CurrentReferral, Db, Rt, Staff, check_role
 from service.http import doc, fast_json
-from service.referrals import creation, lists, queries, store
+from service.referrals import creation, lists, messages, queries, store
 from service.referrals.letter import letter_for, pdf_of
 from service.referrals.lifecycle import Action, Status
 from service.referrals.schemas import DeclineIn, EventOut, NoteIn, RedirectIn, ReferralIn, ReferralOut
@@ -114,6 +114,7 @@ def list_referrals(  # noqa: PLR0913  one parameter per query field
                                 after=after, before=before)  # fmt: skip
     now = rt.clock()
     today = now.astimezone(ZoneInfo(rt.dataset.timezone)).date()
+    unread = messages.unread_counts(db, p, [r.id for r in page.rows]) if box != "transport" else {}
     out = []
     for r in page.rows:
         j = referral_json(r, with_patient=box != "transport" and queries.sees_patient(p, r))
@@ -121,6 +122,8 @@ def list_referrals(  # noqa: PLR0913  one parameter per query field
             j["patient"] = {**j["patient"], "age_years": lists.age_years(j["patient"], today)}
         sent = aware(r.sent_at)
         j["waiting_s"] = round((now - sent).total_seconds()) if sent and r.due_at else None
+        if box != "transport":
+            j["unread_messages"] = unread.get(r.id, 0)
         out.append(j)
     res = fast_json(out)
     if page.next is not None:

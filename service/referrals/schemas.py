@@ -307,6 +307,9 @@ class ReferralOut(BaseModel):
         description="for those who may see the patient; in lists also `age_years` (today, local)",
     )
     waiting_s: int | None = Field(default=None, description="in lists: seconds since it was sent")
+    unread_messages: int | None = Field(
+        default=None, description="in the inbox and outbox: messages from the other side not read yet"
+    )
     back_referrals: list[str] | None = Field(
         default=None, description="in a single read: the back-referrals of this referral the caller may read"
     )
@@ -354,3 +357,97 @@ class ReportOut(BaseModel):
     timezone: str
     indicators: dict[str, Any]
     tables: dict[str, Any]
+
+
+class MessageIn(Strict):
+    """A message in the referral's conversation: text, a quick reply, an attachment, or some of them."""
+
+    text: str = Field(default="", max_length=2000)
+    quick: Literal["can_accept", "send_lab", "room_full", "call_us", "patient_worse", "on_the_way"] | None = (
+        Field(default=None, description="a quick reply (the pages' words for it), completed by `text`")
+    )
+    attachment_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="one of the letter's attachments"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> MessageIn:
+        if not self.text.strip() and self.quick is None and self.attachment_id is None:
+            raise PydanticCustomError("empty_message", "write something, pick a quick reply or an attachment")
+        return self
+
+
+class ReadIn(Strict):
+    """How far the caller has read the conversation."""
+
+    up_to: int = Field(ge=0, le=2**63 - 1, description="the id of the newest message read")
+
+
+class MessageOut(BaseModel):
+    """One message of the conversation."""
+
+    id: int
+    at: str | None
+    side: Literal["sender", "receiver"]
+    facility_id: str
+    destination_id: str
+    author: str
+    mine: bool
+    text: str
+    quick: str | None
+    attachment_id: int | None
+
+
+class ConversationOut(BaseModel):
+    """A referral's conversation as the caller reads it."""
+
+    messages: list[MessageOut]
+    read_up_to: int
+    can_write: bool
+    side: Literal["sender", "receiver"] | None
+    quick: list[str]
+
+
+class ReadOut(BaseModel):
+    """How far the caller has read."""
+
+    read_up_to: int
+
+
+class SignalIn(Strict):
+    """A WebRTC signalling message for the other side of a call."""
+
+    kind: Literal["offer", "answer", "candidate", "audio_only"]
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description="the SDP or ICE candidate, as the browser gives it"
+    )
+
+
+class CallEndIn(Strict):
+    """Hang up, or decline a call that rings."""
+
+    declined: bool = False
+
+
+class CallOut(BaseModel):
+    """A video call of a referral."""
+
+    id: str
+    referral_id: str
+    state: Literal["ringing", "active", "ended"]
+    caller_side: Literal["sender", "receiver"]
+    my_side: Literal["sender", "receiver"] | None
+    started_at: str | None
+    answered_at: str | None
+    ended_at: str | None
+    participants: list[dict[str, Any]]
+    audio_only: bool
+    ice_servers: list[dict[str, Any]] | None = Field(
+        default=None, description="to the two sides starting or answering: the STUN/TURN servers to use"
+    )
+
+
+class SignalOut(BaseModel):
+    """A stored signalling message."""
+
+    id: int

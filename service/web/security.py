@@ -36,7 +36,7 @@ def security_headers(tile_url: str = "") -> list[tuple[bytes, bytes]]:
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
-        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(self), payment=(), usb=()"),
+        (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(self), payment=(), usb=()"),
         (b"cross-origin-opener-policy", b"same-origin"),
     ]
 

@@ -11,6 +11,8 @@ import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
+import { MESSAGE_KINDS, chatPanel, onMessageEvent } from "/static/chat.js";
+import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -476,6 +478,12 @@ async function main(who) {
       $("#redirect-other").replaceChildren(...others.map((id) => el("option", { value: id }, facName(id))));
     }
     showTransport(r);
+    // the conversation with the receiving facility, once the letter is sent (kept while it is shown)
+    const chat = $("#chat");
+    if (r.status === "created") chat.replaceChildren();
+    else if (chat.firstChild?.dataset.referral !== r.id) {
+      chat.replaceChildren(chatPanel(r.id, { names: facName, onRead: () => loadOutbox(), other: facName(r.destination_id) }));
+    } else chat.firstChild.refresh();
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
     // a live update of the same referral in the same state keeps a cancel half-confirmed
@@ -487,7 +495,8 @@ async function main(who) {
     cancel.dataset.status = r.status;
     try {
       const events = await api(`/api/referrals/${r.id}/events`);
-      $("#timeline").replaceChildren(...events.map((e) => el("li", {}, `${fmtTime(e.at)} · ${timelineText(e)}`)));
+      $("#timeline").replaceChildren(...events.filter((e) => !MESSAGE_KINDS.has(e.kind) && !e.kind.startsWith("call_from_"))
+        .map((e) => el("li", {}, `${fmtTime(e.at)} · ${timelineText(e)}`)));
     } catch { /* the status above is enough */ }
   }
 
@@ -548,6 +557,8 @@ async function main(who) {
   function timelineText(e) {
     const f = facName(e.destination_id);
     switch (e.kind) {
+      case "call_start": return t("timeline.call_start", { who: e.note });
+      case "call_end": return /^\d+$/.test(e.note) ? t("timeline.call_end", { d: fmtDuration(Number(e.note)) }) : t(`timeline.call_${e.note}`);
       case "created": return t("timeline.created", { f });
       case "send": return t("timeline.sent", { f });
       case "accept": return t("timeline.accepted", { f });
@@ -610,7 +621,8 @@ async function main(who) {
       el("td", { "data-label": t("outbox.destination") }, fac.get(r.destination_id)?.name ?? r.destination_id),
       diagnosisCell(r),
       el("td", { class: "state", "data-label": t("outbox.status") }, el("button", { class: "link", type: "button", onclick: () => { showReferral(r); $("#status-card").scrollIntoView({ block: "start" }); } },
-        el("span", { class: `badge ${r.status}` }, label("rstatus", r.status)))));
+        el("span", { class: `badge ${r.status}` }, label("rstatus", r.status))),
+        r.unread_messages ? el("span", { class: "badge unread", title: t("chat.unread", { n: r.unread_messages }) }, `✉ ${r.unread_messages}`) : null));
   }
   // the title counts what waits for the sender (declined, or unanswered in time) among the newest
   function countWaiting(rows, filtered) {
@@ -632,6 +644,31 @@ async function main(who) {
   // then wait for a password, asked when the banner is clicked)
   const waitingOnMe = new Set(); // declined or escalated, seen on the feed
   followStation(async (_type, ev) => {
+    if (CALL_KINDS.has(ev.kind)) {
+      if (ev.kind === "call_from_receiver" && ev.origin_id === origin?.id && signedIn()) {
+        incomingCall(ev.referral_id, facName(ev.destination_id), { beep });
+      }
+      callEvent(ev);
+      if (current && ev.referral_id === current.id && signedIn()) showReferral(await api(`/api/referrals/${current.id}`));
+      return;
+    }
+    if (MESSAGE_KINDS.has(ev.kind)) {
+      onMessageEvent(ev);
+      if (ev.kind === "msg_receiver" && ev.origin_id === origin?.id) {
+        const banner = $("#answer-alert");
+        banner.hidden = false;
+        banner.className = "alert-banner";
+        banner.textContent = t("chat.alert_in", { f: facName(ev.destination_id) });
+        banner.onclick = async () => {
+          banner.hidden = true;
+          showReferral(await api(`/api/referrals/${ev.referral_id}`));
+          $("#chat").scrollIntoView({ block: "start" });
+        };
+        beep();
+      }
+      if (signedIn()) loadOutbox();
+      return;
+    }
     if (ev.origin_id === origin?.id && (ev.kind === "decline" || ev.kind === "escalated")) waitingOnMe.add(ev.referral_id);
     if (ev.origin_id === origin?.id && ["redirect", "accept", "cancel"].includes(ev.kind)) waitingOnMe.delete(ev.referral_id);
     if (signedIn()) loadOutbox();

@@ -10,6 +10,8 @@ import { contactLine } from "/static/contact.js";
 import { roadsText } from "/static/roads.js";
 import { webConfig } from "/static/map.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
+import { MESSAGE_KINDS, chatToggle, onMessageEvent } from "/static/chat.js";
+import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
 
 const who = await startPage("/terima");
 if (who) await main(who);
@@ -59,6 +61,7 @@ async function main(who) {
       if (!r.times) return briefItem(r);
       const p = r.patient ?? {};
       const waited = secondsSince(r.times.sent);
+      const chat = chatToggle(r.id, r.unread_messages, { names: facName, onRead: () => loadInbox(), other: facName(r.origin_id) });
       const due = r.times.due ? -secondsSince(r.times.due) : null;
       return el("li", { class: `card inbox-item${fresh.has(r.id) ? " new" : ""}`, "data-referral": r.id },
         el("div", { class: "cand-head" },
@@ -82,9 +85,12 @@ async function main(who) {
           el("button", { type: "button", class: "accept", onclick: () => accept(r) }, t("receive.accept")),
           el("button", { type: "button", class: "danger decline", onclick: () => decline(r) }, t("receive.decline")),
           el("button", { type: "button", class: "secondary", onclick: () => openLetter(r.id).catch((e) => announce(e.message, "bad")) }, t("status.open")),
-          el("button", { type: "button", class: "secondary pdf", onclick: () => downloadLetterPdf(r.id, r.number).catch((e) => announce(e.message, "bad")) }, t("status.pdf"))));
+          el("button", { type: "button", class: "secondary pdf", onclick: () => downloadLetterPdf(r.id, r.number).catch((e) => announce(e.message, "bad")) }, t("status.pdf")),
+          chat.button),
+        chat.box);
     }));
   }
+  const facName = (id) => fac.get(id)?.name ?? id;
 
   // a referral known from the station only (the sign-in has ended): no patient until a sign-in
   function briefItem(r) {
@@ -167,7 +173,8 @@ async function main(who) {
           r.patient ? ` · ${label("sex", r.patient.sex)}` : ""),
         el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
         when ? el("p", {}, when) : null,
-        contactLine(fac.get(r.origin_id), t("contact.sender")));
+        contactLine(fac.get(r.origin_id), t("contact.sender")),
+        ...(() => { const c = chatToggle(r.id, 0, { names: facName, other: from }); return [el("div", { class: "actions" }, c.button), c.box]; })());
     }));
   }
   setInterval(renderIncoming, 15000);
@@ -252,6 +259,24 @@ async function main(who) {
   loadInbox();
   // the alert path follows the station's feed: it goes on when the staff sign-in ends
   followStation((_type, ev) => {
+    if (CALL_KINDS.has(ev.kind)) {
+      if (ev.kind === "call_from_sender" && ev.destination_id === mine.id && signedIn()) {
+        incomingCall(ev.referral_id, fac.get(ev.origin_id)?.name ?? ev.origin_id, { beep });
+      }
+      callEvent(ev);
+      return;
+    }
+    if (MESSAGE_KINDS.has(ev.kind)) {
+      onMessageEvent(ev);
+      if (ev.kind === "msg_sender" && ev.destination_id === mine.id) {
+        const banner = $("#alert");
+        banner.hidden = false;
+        banner.textContent = t("chat.alert_in", { f: fac.get(ev.origin_id)?.name ?? ev.origin_id });
+        beep();
+      }
+      loadInbox();
+      return;
+    }
     if (ev.to === "sent" && ev.destination_id === mine.id) alertNew({ id: ev.referral_id, origin_id: ev.origin_id });
     loadInbox();
   }, { onState: (_up, text) => { $("#live-state").textContent = text; } });

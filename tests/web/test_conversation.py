@@ -1,0 +1,58 @@
+"""The conversation of a referral walked through the pages: the ER asks, the midwife answers on her phone.
+
+A message from the hospital's page appears on the Puskesmas page with its alert (banner, unread
+count), and the answer comes back to the hospital's open conversation with the inbox's alert;
+both pages stay in one language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.test_language import problems
+from tests.web.test_pages import Site, Visit, browser, site
+
+__all__ = ["browser", "site"]  # the fixtures, shared with the pages' tests
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_the_er_and_the_midwife_talk_before_the_answer(site: Site, browser: Any) -> None:
+    rid = site.sent_referral()
+    er = Visit(browser, site)
+    hospital = er.sign_in("pemangkat", "/terima")
+    card = hospital.locator(f"#inbox li[data-referral='{rid}']")
+    card.wait_for()
+    card.locator("button.chat-toggle").click()
+    card.locator(".chat-empty").wait_for()
+    card.locator("[data-quick='send_lab']").click()
+    card.locator(".chat-text").fill("Hb dan golongan darah?")
+    card.locator("button.chat-send").click()
+    card.locator(".chat-msg.mine:has-text('Mohon kirim hasil lab. Hb dan golongan darah?')").wait_for()
+
+    midwife = Visit(browser, site, **PHONE)
+    page = midwife.sign_in("segarau", "/rujuk")
+    row = page.locator(f"#outbox tr[data-referral='{rid}']")
+    row.locator(".badge.unread").wait_for()  # one unread message in the sent list
+    row.locator("button.link").click()
+    page.locator("#chat .chat-msg.receiver:has-text('Hb dan golongan darah?')").wait_for()
+    page.locator("#chat .chat-text").fill("Hb 7,2 g/dL, golongan darah O+")
+    page.locator("#chat [data-quick='on_the_way']").click()
+    page.locator("#chat button.chat-send").click()
+    page.locator("#chat .chat-msg.mine:has-text('Hb 7,2 g/dL')").wait_for()
+    assert problems(page.text_content("#status-card") or "", "id") == []
+    midwife.shot("percakapan-bidan")
+
+    # the answer reaches the hospital's open conversation live, with the inbox's alert
+    card.locator(".chat-msg.sender:has-text('Pasien sedang dalam perjalanan. Hb 7,2 g/dL')").wait_for()
+    hospital.wait_for_selector("#alert:has-text('Pesan baru dari Puskesmas Segarau')")
+    assert problems(hospital.text_content("#inbox") or "", "id") == []
+    er.shot("percakapan-igd")
+
+    # and the ER's next message reaches the midwife with a banner, wherever she is on the page
+    card.locator(".chat-text").fill("Siap, kami tunggu di IGD.")
+    card.locator("button.chat-send").click()
+    page.wait_for_selector("#answer-alert:has-text('Pesan baru dari RSUD Pemangkat')")
+    page.locator("#chat .chat-msg.receiver:has-text('kami tunggu di IGD')").wait_for()
+    midwife.close()
+    er.close()
