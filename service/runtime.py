@@ -106,6 +106,10 @@ class Runtime:
     #: the other rujuk deployments (``service.peers.config``; None: no peers file)
     peers: Peers | None = None
 
+    def served_elsewhere(self, facility_id: str) -> bool:
+        """Whether another rujuk deployment serves this facility (the peers file's destinations)."""
+        return self.peers is not None and facility_id in self.peers.destinations
+
     def read(self, cache: Cached[T]) -> T:
         """A cached read in a session of its own (blocking: call from a worker thread)."""
         hit = cache.fresh()

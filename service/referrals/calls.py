@@ -120,8 +120,10 @@ def _finish(s: Session, c: Call, r: Referral, now: dt.datetime, *, actor: int | 
           call=c.id, seconds=length, how=how, audio_only=c.audio_only)  # fmt: skip
 
 
-def start(s: Session, p: Principal, r: Referral, now: dt.datetime) -> tuple[Call, Side]:
-    """Ring the other side (one call at a time per referral)."""
+def start(
+    s: Session, p: Principal, r: Referral, now: dt.datetime, *, elsewhere: bool = False
+) -> tuple[Call, Side]:
+    """Ring the other side (one call at a time per referral; none to a facility on another deployment)."""
     side = _side(p, r)
     if side is None:
         if p.is_admin:
@@ -129,6 +131,8 @@ def start(s: Session, p: Principal, r: Referral, now: dt.datetime) -> tuple[Call
         raise NotFoundError(f"no referral {r.id!r}")
     if r.status in CLOSED:
         raise ConflictError(f"the referral is {r.status}: no call")
+    if elsewhere:
+        raise ConflictError("the facility answers on its own rujuk deployment: phone it")
     for c in s.scalars(select(Call).where(Call.referral_id == r.id, Call.state != "ended")).all():
         _expire(s, c, r, now)
         if c.state != "ended":

@@ -86,8 +86,12 @@ def _json(m: Message, names: dict[int, str], p: Principal) -> dict[str, Any]:
     }
 
 
-def conversation(s: Session, p: Principal, r: Referral) -> dict[str, Any]:
-    """The messages the caller reads, oldest first, and how far they have read them."""
+def conversation(s: Session, p: Principal, r: Referral, *, elsewhere: bool = False) -> dict[str, Any]:
+    """The messages the caller reads, oldest first, and how far they have read them.
+
+    ``elsewhere``: the facility the referral is with answers on another rujuk deployment, so there
+    is no conversation here (its staff are not on this one).
+    """
     q = select(Message).where(Message.referral_id == r.id)
     where = _visible(p, r)
     if where is not None:
@@ -103,7 +107,8 @@ def conversation(s: Session, p: Principal, r: Referral) -> dict[str, Any]:
     return {
         "messages": [_json(m, names, p) for m in rows],
         "read_up_to": read.last_read_id if read else 0,
-        "can_write": side is not None and r.status not in CLOSED,
+        "can_write": side is not None and r.status not in CLOSED and not elsewhere,
+        "elsewhere": elsewhere,
         "side": side.value if side else None,
         "quick": list(QUICK),
     }
@@ -118,6 +123,7 @@ def post(
     quick: str | None,
     attachment_id: int | None,
     now: dt.datetime,
+    elsewhere: bool = False,
 ) -> dict[str, Any]:
     """A message from the caller's side: stored sealed, an event for the other side, audited."""
     side = _side(p, r)
@@ -129,6 +135,8 @@ def post(
         raise ConflictError("the letter is not sent yet: the conversation opens when it is")
     if r.status in CLOSED:
         raise ConflictError(f"the referral is {r.status}: its conversation is closed")
+    if elsewhere:
+        raise ConflictError("the facility answers on its own rujuk deployment: call or phone it")
     if (
         attachment_id is not None
         and s.scalar(

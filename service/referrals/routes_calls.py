@@ -23,7 +23,7 @@ CallId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="the call's
 def ring(r: CurrentReferral, rt: Rt, db: Db, p: AnyUser) -> dict[str, Any]:
     """Call the other side of the referral (video, or audio only): it rings on their page."""
     now = rt.clock()
-    c, side = calls.start(db, p, r, now)
+    c, side = calls.start(db, p, r, now, elsewhere=rt.served_elsewhere(r.destination_id))
     db.commit()
     return calls.call_json(c, side) | {"ice_servers": calls.ice_servers(rt.settings, p.username, now)}
 

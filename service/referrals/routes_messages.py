@@ -15,16 +15,16 @@ router = APIRouter(prefix="/api", tags=["referrals"])
 
 
 @router.get("/referrals/{referral_id}/messages", **doc(ConversationOut, 401, 404))
-def read_conversation(r: CurrentReferral, db: Db, p: AnyUser) -> dict[str, Any]:
+def read_conversation(r: CurrentReferral, rt: Rt, db: Db, p: AnyUser) -> dict[str, Any]:
     """The conversation with the other side (the sender reads every receiving facility's thread)."""
-    return messages.conversation(db, p, r)
+    return messages.conversation(db, p, r, elsewhere=rt.served_elsewhere(r.destination_id))
 
 
 @router.post("/referrals/{referral_id}/messages", **doc(MessageOut, 401, 403, 404, 409, status=201))
 def write_message(r: CurrentReferral, body: MessageIn, rt: Rt, db: Db, p: AnyUser) -> dict[str, Any]:
     """A message to the other side: text, a quick reply, a letter's attachment (from sending to the end)."""
     out = messages.post(db, p, r, text=body.text.strip(), quick=body.quick, attachment_id=body.attachment_id,
-                        now=rt.clock())  # fmt: skip
+                        now=rt.clock(), elsewhere=rt.served_elsewhere(r.destination_id))  # fmt: skip
     db.commit()
     return out
 

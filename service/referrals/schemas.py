@@ -404,6 +404,9 @@ class ConversationOut(BaseModel):
     messages: list[MessageOut]
     read_up_to: int
     can_write: bool
+    elsewhere: bool = Field(
+        default=False, description="the facility answers on another rujuk deployment: no conversation here"
+    )
     side: Literal["sender", "receiver"] | None
     quick: list[str]
 

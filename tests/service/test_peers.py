@@ -87,9 +87,18 @@ def test_a_referral_crosses_to_another_deployment_and_its_answer_comes_back(tmp_
         )
         assert waiting["state"] == "pending" and waiting["peer"] == "provinsi"
         assert "ConnectError" in waiting["last_error"] and waiting["next_attempt_at"]
-        # A's own account for the remote hospital cannot answer for it
+        # A's own account for the remote hospital cannot answer for it, nor talk or call for it here
         here = httpx.post(f"{a.url}/api/referrals/{first}/accept", headers=a.token("pemangkat"), timeout=10)
         assert here.status_code == 403
+        talk = httpx.get(f"{a.url}/api/referrals/{first}/messages", headers=sender, timeout=10).json()
+        assert talk["elsewhere"] is True and talk["can_write"] is False
+        said = httpx.post(
+            f"{a.url}/api/referrals/{first}/messages", headers=sender, json={"text": "halo"}, timeout=10
+        )
+        assert said.status_code == 409
+        assert (
+            httpx.post(f"{a.url}/api/referrals/{first}/calls", headers=sender, timeout=10).status_code == 409
+        )
         b.start()
         receiver = b.token("pemangkat")
         wait_for("delivery", lambda: referral(a, first, sender)["delivery"]["state"] == "delivered")

@@ -45,7 +45,9 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
     el("div", { class: "chat-body" }, words(m)),
     m.attachment_id ? el("a", { class: "chat-attachment", href: "#", onclick: (ev) => { ev.preventDefault(); openAttachment(referralId, m.attachment_id); } },
       t("chat.attachment")) : null));
-    list.replaceChildren(...(items.length ? items : [el("li", { class: "muted chat-empty" }, t("chat.empty"))]));
+    const none = state.elsewhere ? el("li", { class: "notice warn chat-elsewhere" }, t("chat.elsewhere"))
+      : el("li", { class: "muted chat-empty" }, t("chat.empty"));
+    list.replaceChildren(...(items.length ? items : [none]));
     form.hidden = !state.can_write;
     call.replaceChildren(...(state.can_write && other ? [callButton(referralId, other)] : []));
     quick.replaceChildren(...state.quick.filter((q) => QUICK_FOR[state.side]?.includes(q)).map((q) =>

@@ -869,6 +869,7 @@ export const TEXT = {
   "chat.placeholder": { id: "Tulis pesan…", en: "Write a message…" },
   "chat.send": { id: "Kirim pesan", en: "Send message" },
   "chat.empty": { id: "Belum ada pesan.", en: "No messages yet." },
+  "chat.elsewhere": { id: "Rumah sakit ini memakai sistem rujuk lain: percakapan dan panggilan video tidak tersedia di sini. Telepon rumah sakit.", en: "This hospital uses another rujuk system: no conversation or video call here. Phone the hospital." },
   "chat.need_text": { id: "Tulis pesan atau pilih balasan cepat.", en: "Write a message or pick a quick reply." },
   "chat.attachment": { id: "Lihat lampiran", en: "Open the attachment" },
   "chat.alert_in": { id: "Pesan baru dari {f}", en: "New message from {f}" },
