@@ -40,7 +40,13 @@ from service.peers.outbox import delivery_loop
 from service.planning import routes as planning
 from service.planning.answers import warm_in_background as warm_planner
 from service.referrals import routes as referrals
-from service.referrals import routes_attachments, routes_reports, routes_stream, routes_suggestions
+from service.referrals import (
+    routes_attachments,
+    routes_import,
+    routes_reports,
+    routes_stream,
+    routes_suggestions,
+)
 from service.referrals.escalation import escalation_loop
 from service.referrals.identity import load_regions
 from service.referrals.registry import population_registry
@@ -72,6 +78,7 @@ ROUTERS = (
     routes_stations.router,
     referrals.router,
     routes_attachments.router,
+    routes_import.router,
     routes_stream.router,
     routes_reports.router,
     routes_ambulances.router,
