@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.service.fhir.test_emr import satusehat_export
+from tests.service.fhir.test_emr import satusehat_export, vital
 from tests.web.test_language import READ_PAGE, problems
 from tests.web.test_pages import Site, Visit, _request_suggestions, browser, site, wait_js
 
@@ -37,7 +37,11 @@ def test_a_midwife_prefills_the_letter_from_the_emr_on_her_phone_and_sends_it(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
     export = tmp_path / "rekam-medis-siti.json"
-    export.write_text(json.dumps(satusehat_export()), encoding="utf-8")
+    record = satusehat_export()  # the pulse measured three times: the older two in one line
+    record["entry"].append(
+        {"resource": vital("8867-4", "Heart rate", 102, "/min", "2026-11-22T00:30:00+07:00")}
+    )
+    export.write_text(json.dumps(record), encoding="utf-8")
     v = Visit(browser, site, **PHONE)
     page = _open_letter(v)
     page.fill("#p-mrn", "RM-999")  # she had started writing: not overwritten
@@ -68,7 +72,7 @@ def test_a_midwife_prefills_the_letter_from_the_emr_on_her_phone_and_sends_it(
     # what was left out, and why, in Bahasa
     page.locator("#emr-skipped > summary").click()
     skipped = page.text_content("#emr-skipped")
-    for said in ("sudah sembuh", "bukan tanda vital di surat", "pengukuran yang lebih baru (entri ke-6)",
+    for said in ("sudah sembuh", "bukan tanda vital di surat", "Nadi: 2 pengukuran yang lebih lama tidak dipakai; yang terbaru (entri ke-6) dipakai",
                  "tanpa kode ICD-10: keterangannya dimasukkan ke kolom Diagnosis", "Encounter"):  # fmt: skip
         assert said in skipped, (said, skipped)
     assert "Suhu: 100,4 °F di rekam medis, diubah menjadi 38 °C." in page.text_content("#emr-result")

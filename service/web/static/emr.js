@@ -182,13 +182,18 @@ function fill(answer) {
       u: UNITS[c.unit] ?? c.unit, to: fmtNum(valueOf(answer.letter, c.field), 1), lu: LETTER_UNITS[sign] ?? "" })));
   }
   const unused = answer.skipped.filter((s) => s.code === "not_in_letter");
-  const listed = answer.skipped.filter((s) => s.code !== "not_in_letter");
-  if (listed.length || unused.length) {
+  // a record's history of one vital sign: its older measurements in one line
+  const older = new Map();  // (Map.groupBy is too new for the phones in use)
+  for (const s of answer.skipped.filter((x) => x.code === "superseded")) older.set(s.params.field, [...(older.get(s.params.field) ?? []), s]);
+  const listed = answer.skipped.filter((s) => s.code !== "not_in_letter" && !(s.code === "superseded" && older.get(s.params.field).length > 1));
+  if (listed.length || unused.length || older.size) {
     const types = [...new Set(unused.map((s) => s.params.type))];
     parts.push(el("details", { id: "emr-skipped", open: window.innerWidth > 700 },
-      el("summary", {}, t("emr.skipped", { n: listed.length + unused.length })),
+      el("summary", {}, t("emr.skipped", { n: answer.skipped.length })),
       el("ul", { class: "plain emr-skipped" },
         listed.map((s) => el("li", { "data-code": s.code }, el("strong", {}, where(s)), ": ", why(s))),
+        [...older].filter(([, xs]) => xs.length > 1).map(([field, xs]) => el("li", { "data-code": "superseded" },
+          el("strong", {}, fieldLabel(field)), ": ", t("emr.older", { n: fmtNum(xs.length), m: Number(xs[0].params.newer) + 1 }))),
         unused.length ? el("li", { "data-code": "not_in_letter" }, t("emr.unused", { n: unused.length }), " ",
           el("span", { lang: "zxx" }, types.join(", "))) : null)));
   }

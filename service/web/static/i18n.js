@@ -877,6 +877,7 @@ export const TEXT = {
   "emr.skipped": { id: "Tidak diimpor ({n}) dan alasannya", en: "Not imported ({n}), and why" },
   "emr.whole": { id: "Berkas", en: "The file" },
   "emr.entry": { id: "Entri ke-{n}", en: "Entry {n}" },
+  "emr.older": { id: "{n} pengukuran yang lebih lama tidak dipakai; yang terbaru (entri ke-{m}) dipakai", en: "{n} older measurements not used; the latest (entry {m}) is" },
   "emr.unused": { id: "Bagian rekam medis yang tidak dipakai di surat ({n} entri):", en: "Parts of the record the letter does not use ({n} entries):" },
   "emr.too_big": { id: "Berkas lebih dari 2 MB: ekspor rekam medis satu pasien saja.", en: "The file is over 2 MB: export one patient's record only." },
   "emr.refused": { id: "Berkas tidak dapat diimpor:", en: "The file cannot be imported:" },
