@@ -11,8 +11,8 @@ and value that does not go into the letter is listed as skipped, with its entry,
 (docs/fhir.md, "Prefilling the letter from a medical record").
 
 A prefill for staff to check, in ``ReferralIn``'s shape: nothing is stored, nothing logged. A
-body that is not an R4 Bundle, or a Bundle of several patients, is refused (``ExportError``, a
-422 naming the element).
+body that is not an R4 Bundle (``service.fhir.emr_bundle``), or a Bundle of several patients, is
+refused (``ExportError``, a 422 naming the element).
 
 Pure: no storage, no I/O.
 """
@@ -22,25 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
-
 from rules import icd, procedures
 from rules.errors import UnknownCodeError
-from service.errors import InputError
 from service.fhir import systems as sid
 from service.fhir import vitals
+from service.fhir.emr_bundle import ExportError, check_bundle
 from service.fhir.emr_patient import Skipped, clean, patient_part, same_system
-from service.fhir.transaction import ICD9CM, VITALS, unknown_resource_types
+from service.fhir.transaction import ICD9CM, VITALS
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Mapping, Sequence
 
-#: the Bundle types an export comes as
-BUNDLE_TYPES = ("collection", "document", "searchset", "transaction", "batch")
-#: entries read at most (a patient's record, not a registry)
-MAX_ENTRIES = 2000
 #: ICD-10 as SATUSEHAT writes it (HL7's URI), and the spellings and OID other EMRs export
 ICD10_SYSTEMS = (sid.ICD10, "http://hl7.org/fhir/sid/icd10", "urn:oid:2.16.840.1.113883.6.3",
                  "http://terminology.hl7.org/CodeSystem/icd-10")  # fmt: skip
@@ -65,26 +58,6 @@ _MEDICATIONS = ("MedicationStatement", "MedicationRequest", "MedicationAdministr
 #: the letter's limits (``ReferralIn``)
 MAX_ICD10, MAX_PROCEDURES, DIAGNOSIS_TEXT, LONG_TEXT, PROCEDURE_NOTE = 10, 20, 200, 4000, 500
 
-#: one problem of a refused Bundle: field (a FHIRPath), message, code, parameters
-Problem = tuple[str, str, str, dict[str, str | int]]
-
-
-class ExportError(InputError):
-    """Not a medical record export rujuk can read (422): every problem, each naming its element."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        field, message, code, params = problems[0]
-        super().__init__(field, message, code=code, params=params)
-        self.problems = list(problems)
-
-    def body(self) -> dict[str, Any]:
-        """``detail`` names the first element; ``errors`` lists every problem."""
-        errors = [
-            {"field": f, "message": m, "code": c, **({"params": p} if p else {})}
-            for f, m, c, p in self.problems
-        ]
-        return {"type": self.kind, "detail": f"field '{self.field}': {self}", "errors": errors}
-
 
 @dataclass(frozen=True, slots=True)
 class Prefill:
@@ -104,48 +77,6 @@ class Prefill:
             "skipped": [s.as_json() for s in self.skipped],
             "converted": [{"field": f, "value": v, "unit": u} for f, v, u in self.converted],
         }
-
-
-def _path(loc: Sequence[Any]) -> str:
-    out = "Bundle"
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
-def check_bundle(raw: Any) -> list[dict[str, Any]]:  # noqa: ANN401  any JSON value
-    """The entries of an R4 Bundle of an export's type; ``ExportError`` naming what is wrong."""
-    if not isinstance(raw, dict) or raw.get("resourceType") != "Bundle":
-        found = raw.get("resourceType") if isinstance(raw, dict) else None
-        msg = "must be a FHIR Bundle (the medical record's export)"
-        params: dict[str, str | int] = {"found": found[:40]} if isinstance(found, str) else {}
-        raise ExportError([("Bundle.resourceType", msg, "not_bundle", params)])
-    entries = raw.get("entry")
-    if isinstance(entries, list) and len(entries) > MAX_ENTRIES:
-        msg = f"{len(entries)} entries: at most {MAX_ENTRIES} (one patient's record)"
-        raise ExportError([("Bundle.entry", msg, "too_many_entries", {"max": MAX_ENTRIES})])
-    unknown = unknown_resource_types(raw)
-    if unknown:
-        raise ExportError([(f"Bundle.entry[{i}].resource.resourceType", f"{name!r} is not a FHIR R4 resource",
-                            "unknown_type", {"type": name[:40]}) for i, name in unknown])  # fmt: skip
-    try:
-        Bundle.model_validate(raw)
-    except ValidationError as exc:
-        raise ExportError(
-            [(_path(e["loc"]), str(e["msg"]), "fhir_invalid", {}) for e in exc.errors()[:20]]
-        ) from None
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        RecursionError,
-    ):  # fhir_core's own, e.g. a contained resource's type
-        msg = "cannot be read as FHIR R4 (a contained resource of no R4 type, or nested too deep)"
-        raise ExportError([("Bundle", msg, "fhir_invalid", {})]) from None
-    if raw.get("type") not in BUNDLE_TYPES:
-        msg = f"a Bundle of type {raw.get('type')!r} is not an export: one of {', '.join(BUNDLE_TYPES)}"
-        raise ExportError([("Bundle.type", msg, "bundle_type", {"type": str(raw.get("type"))[:40]})])
-    return [e if isinstance(e, dict) else {} for e in entries or ()]
 
 
 def _codings(cc: Any) -> list[dict[str, Any]]:  # noqa: ANN401  a CodeableConcept

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from service.fhir.emr import ExportError, read_export
+from service.fhir.emr import read_export
+from service.fhir.emr_bundle import ExportError
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from service.fhir.emr import BUNDLE_TYPES, ExportError, read_export
+from service.fhir.emr import read_export
+from service.fhir.emr_bundle import BUNDLE_TYPES, ExportError
 from service.fhir.emr_patient import medical_record_identifier
 from service.referrals.schemas import MedicalIn, PatientIn
 from tests.service.fhir.test_transaction import bundle_of, full_letter
