@@ -43,6 +43,7 @@ from service.referrals import routes as referrals
 from service.referrals import (
     routes_attachments,
     routes_calls,
+    routes_import,
     routes_messages,
     routes_reports,
     routes_stream,
@@ -81,6 +82,7 @@ ROUTERS = (
     routes_attachments.router,
     routes_messages.router,
     routes_calls.router,
+    routes_import.router,
     routes_stream.router,
     routes_reports.router,
     routes_ambulances.router,

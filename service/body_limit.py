@@ -22,6 +22,7 @@ KB = 1024
 LIMITS: tuple[tuple[str, str, int], ...] = (
     ("/api/referrals/", "/attachments", 6 * 1024 * KB),  # a 5 MB file and its multipart envelope
     ("/api/suggestions", "", 64 * KB),
+    ("/api/letters/import", "", 2 * 1024 * KB),  # a medical record's export (service.referrals.prefill)
     ("/api/ambulances/", "/positions", 512 * KB),  # a batch of up to 1,000 fixes
     ("/api/osmand", "", 64 * KB),
     ("/api/plan/", "", 1024 * KB),  # scenario files

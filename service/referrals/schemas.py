@@ -454,3 +454,71 @@ class SignalOut(BaseModel):
     """A stored signalling message."""
 
     id: int
+
+
+# ------------------------------------------------------------- prefilled from a medical record
+
+
+class PatientPrefill(BaseModel):
+    """The patient's identity as far as the medical record holds it (``PatientIn``'s fields)."""
+
+    name: str | None = None
+    nik: str | None = None
+    medical_record_number: str | None = None
+    jkn_number: str | None = None
+    date_of_birth: date | None = None
+    sex: Sex | None = None
+    address: str | None = None
+    phone: str | None = None
+
+
+class MedicalPrefill(BaseModel):
+    """The medical summary as far as the record holds it (``MedicalIn``'s fields)."""
+
+    diagnosis_text: str | None = None
+    icd10: list[str] | None = None
+    vital_signs: VitalSigns | None = None
+    therapy: str | None = None
+    stabilisation: str | None = None
+    procedures: list[ProcedureIn] | None = None
+
+
+class LetterPrefill(BaseModel):
+    """The parts of the letter (``ReferralIn``) a medical record fills: only the fields found."""
+
+    patient: PatientPrefill | None = None
+    medical: MedicalPrefill | None = None
+
+
+class SkippedOut(BaseModel):
+    """Something of the record left out of the letter: where, why, and a code pages say in words."""
+
+    entry: int | None = Field(description="the Bundle entry (0-based); none for the Bundle as a whole")
+    element: str = Field(description="the element, as FHIRPath from the resource (`Observation.code`)")
+    reason: str
+    code: str = Field(
+        description="not_in_letter, no_resource, no_patient, other_patient, not_current, words_only, "
+        "unknown_icd10, unknown_icd9cm, too_many, too_long, not_vital, no_value, unit, out_of_range, "
+        "superseded, no_medication, no_text, nik_shape, jkn_number_shape, partial_date, birth_date, gender, "
+        "phone"
+    )
+    params: dict[str, str | int | float]
+
+
+class ConvertedOut(BaseModel):
+    """A vital sign converted to the letter's unit: the value and unit the record wrote."""
+
+    field: str
+    value: float
+    unit: str
+
+
+class PrefillOut(BaseModel):
+    """A medical record export read into the letter: nothing of it is stored."""
+
+    letter: LetterPrefill
+    imported: list[str] = Field(
+        description="the letter's fields filled (`patient.name`, `medical.vital_signs.pulse`)"
+    )
+    skipped: list[SkippedOut]
+    converted: list[ConvertedOut]

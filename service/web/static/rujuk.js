@@ -13,6 +13,7 @@ import { drawRoads, roadsText } from "/static/roads.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 import { MESSAGE_KINDS, chatPanel, onMessageEvent } from "/static/chat.js";
 import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
+import { emrImport, unmark as unmarkImported } from "/static/emr.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -246,6 +247,12 @@ async function main(who) {
   let target = null;
   let idemKey = null;
 
+  /** A field the page sets: a value imported from the medical record and now replaced loses its mark. */
+  function setField(sel, value) {
+    if ($(sel).value !== value) unmarkImported($(sel));
+    $(sel).value = value;
+  }
+
   function openLetter(c) {
     target = c;
     idemKey = crypto.randomUUID();
@@ -256,10 +263,10 @@ async function main(who) {
     // Indonesia, whatever the language of this page
     const unit = request.emergency ? "IGD" : (request.service_type === "rawat_inap" ? tIn("id", "letter.inpatient") : tIn("id", "letter.clinic"));
     $("#l-unit").value = specialty ? `${unit} ${cfg.service_labels?.[specialty] ?? specialty}` : unit;
-    $("#p-sex").value = request.sex;
+    setField("#p-sex", request.sex);
     $("#l-st").value = request.service_type || (request.emergency ? "gawat_darurat" : (suggestion.need.beds.length ? "rawat_inap" : "rawat_jalan"));
-    $("#m-dx").value = [...new Set(chosen.map((x) => x.name_id || x.title))].join("; ").slice(0, 200);
-    $("#m-icd").value = chosen.map((x) => x.code).join(", ");
+    setField("#m-dx", [...new Set(chosen.map((x) => x.name_id || x.title))].join("; ").slice(0, 200));
+    setField("#m-icd", chosen.map((x) => x.code).join(", "));
     if (backOf) prefillBack(f?.name ?? c.name);
     if (!$("#l-reason").value) {
       $("#l-reason").value = specialty
@@ -277,13 +284,15 @@ async function main(who) {
     const set = (id, v) => { if (v && !$(id).value) $(id).value = v; };
     set("#p-name", p.name); set("#p-nik", p.nik); set("#p-mrn", p.medical_record_number); set("#p-dob", p.date_of_birth);
     set("#p-jkn", p.jkn_number); set("#p-phone", p.phone); set("#p-address", p.address);
-    if (p.sex) $("#p-sex").value = p.sex;
+    if (p.sex) setField("#p-sex", p.sex);
     $("#p-payer").value = backOf.payer;
-    if (backOf.medical?.diagnosis_text) $("#m-dx").value = backOf.medical.diagnosis_text;
+    if (backOf.medical?.diagnosis_text) setField("#m-dx", backOf.medical.diagnosis_text);
     if (!$("#l-reason").value) $("#l-reason").value = tIn("id", "letter.reason_back", { f: destName });
     $("#l-unit").value = tIn("id", "letter.unit_back");
   }
   $("#letter-cancel").addEventListener("click", () => { $("#letter-card").hidden = true; target = null; });
+  // the letter prefilled from the medical record's export (FHIR), each field marked until changed
+  emrImport($("#letter"));
 
   const num = (id) => { const v = $(id).value; return v === "" ? null : Number(v); };
 
