@@ -11,6 +11,7 @@ import { contactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
+import { attachmentsSection } from "/static/attachments.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -476,6 +477,7 @@ async function main(who) {
       $("#redirect-other").replaceChildren(...others.map((id) => el("option", { value: id }, facName(id))));
     }
     showTransport(r);
+    showAttachments(r);
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
     // a live update of the same referral in the same state keeps a cancel half-confirmed
@@ -492,6 +494,19 @@ async function main(who) {
   }
 
   const CANCELLABLE = new Set(["created", "sent", "declined", "accepted"]);
+
+  // the results attached to the letter (Pasal 17(1)d), added and viewed here (attachments.js); kept
+  // while the same referral is shown, so a live update never closes what is open in the viewer
+  let attached = null;
+  function showAttachments(r, again = false) {
+    const open = !["completed", "cancelled"].includes(r.status);
+    const key = `${r.id}:${open}`;
+    if (!again && attached?.dataset.key === key) return;
+    attached = attachmentsSection(r, { upload: open });
+    attached.dataset.key = key;
+    $("#attachments").replaceChildren(attached);
+  }
+  window.addEventListener("rujuk:lang", () => { if (current) showAttachments(current, true); });
 
   /** The hand-over to the rujuk deployment serving the destination (docs/fhir.md), read again while it waits. */
   let deliveryTimer = null;
