@@ -120,7 +120,7 @@ def referral(site: Site, browser: Any) -> dict[str, Any]:
     assert said.startswith("Berkas: jenis berkas tidak diterima"), said
     # a CT (.dcm, no type from the browser), a JPEG-compressed ultrasound clip without an extension
     # (known by its DICM mark), the ECG as DICOM waveform and as a photo, a lab PDF, a note
-    _attach(page, section, "radiology", "ct_kepala.dcm", pydicom_file("CT_small.dcm"))
+    _attach(page, section, "radiology", "ct_toraks.dcm", pydicom_file("CT_small.dcm"))
     _attach(page, section, "radiology", "USG0001", pydicom_file("examples_ybr_color.dcm"))
     _attach(page, section, "ecg", "ekg_12_sadapan.dcm", pydicom_file("waveform_ecg.dcm"))
     _attach(page, section, "ecg", "ekg_strip.png", ecg_strip(), "image/png")
@@ -131,7 +131,7 @@ def referral(site: Site, browser: Any) -> dict[str, Any]:
     types = section.locator(".att-list > li").evaluate_all("els => els.map(e => e.dataset.type)")
     assert types[:3] == ["application/dicom"] * 3, types
     # the sender sees the CT too
-    _item(section, "ct_kepala.dcm").locator("button.att-view").click()
+    _item(section, "ct_toraks.dcm").locator("button.att-view").click()
     _shown(page)
     _no_sideways_scroll(page, "/rujuk with the attachments")
     _bahasa(page, "/rujuk lampiran")
@@ -159,7 +159,7 @@ def test_the_er_sees_the_ct_and_changes_its_window(
     site: Site, browser: Any, referral: dict[str, Any]
 ) -> None:
     er, page, section = _receiver(site, browser, referral["rid"])
-    _item(section, "ct_kepala.dcm").locator("button.att-view").click()
+    _item(section, "ct_toraks.dcm").locator("button.att-view").click()
     _shown(page)
     img = page.locator(".att-viewer img.dicom-frame")
     assert img.get_attribute("data-preset") == "auto"
@@ -174,10 +174,9 @@ def test_the_er_sees_the_ct_and_changes_its_window(
     _shown(page)
     lung = img.evaluate(BRIGHTNESS)
     assert lung > auto + 20, (auto, lung)  # the lung window shows soft tissue white
-    assert (
-        page.locator(".att-viewer .presets button[data-preset='lung']").get_attribute("aria-pressed")
-        == "true"
-    )
+    lung_button = page.locator(".att-viewer .presets button[data-preset='lung']")
+    assert lung_button.get_attribute("aria-pressed") == "true"
+    _part(page.locator(".att-viewer"), "lampiran-ct-paru-penampil")
     # a window of one's own (numbers), then one refused with the field named in Bahasa
     page.fill(".att-viewer .window-form input >> nth=0", "2000")
     page.fill(".att-viewer .window-form input >> nth=1", "500")
@@ -191,7 +190,6 @@ def test_the_er_sees_the_ct_and_changes_its_window(
     _no_sideways_scroll(page, "/terima with the CT")
     _bahasa(page, "/terima CT")
     er.shot("lampiran-ct-paru-hp")
-    _part(page.locator(".att-viewer"), "lampiran-ct-paru-penampil")
     er.close()
 
 
@@ -288,13 +286,15 @@ def test_a_pdf_opens_in_the_page_and_a_note_as_text(
     er.close()
 
 
-def test_the_received_list_opens_the_attachments_in_a_dialog(
+def test_the_received_list_opens_the_attachments_in_a_dialog_in_english(
     site: Site, browser: Any, referral: dict[str, Any]
 ) -> None:
     with site.api("pemangkat") as c:
         assert c.post(f"/api/referrals/{referral['rid']}/accept").status_code == 200
         assert c.post(f"/api/referrals/{referral['rid']}/arrive").status_code == 200
     er = Visit(browser, site, viewport={"width": 1366, "height": 900})
+    # (every frame runs it: the PDF viewer's own has no storage)
+    er.context.add_init_script("try { localStorage?.setItem('rujuk.lang', 'en'); } catch {}")
     _chromium_pdf_viewer(er)
     page = er.sign_in("pemangkat", "/terima")
     row = page.locator(f"#recent tr[data-referral='{referral['rid']}']")
@@ -305,6 +305,11 @@ def test_the_received_list_opens_the_attachments_in_a_dialog(
     wait_js(page, "document.querySelectorAll('dialog.att-dialog .att-list > li').length === 6")
     _item(dialog, "ekg_12_sadapan.dcm").locator("button.att-view").click()
     _shown(page, "dialog.att-dialog img.dicom-frame")
+    tags = dialog.locator("dl.dicom-tags").inner_text()
+    assert "Modality" in tags and "ECG" in tags and "25 January 2013" in tags, tags
+    assert dialog.locator(".frame-position").text_content() == "1 / 2"
+    found = problems(page.evaluate(READ_PAGE, "en"), "en")  # an English page says it in English
+    assert found == [], found
     er.shot("lampiran-ekg-meja")
     _part(dialog, "lampiran-ekg-dialog")
     _item(dialog, "hasil_lab.pdf").locator("button.att-view").click()

@@ -36,7 +36,7 @@ def sent(api: Api) -> dict[str, Any]:
     PDF, a PNG, a text, a damaged DICOM and a DICOM that holds no image."""
     rid = create(api).json()["id"]
     ids = {
-        "ct": upload(api, rid, "ct_kepala.dcm", pydicom_file("CT_small.dcm"), "application/dicom"),
+        "ct": upload(api, rid, "ct_toraks.dcm", pydicom_file("CT_small.dcm"), "application/dicom"),
         "us": upload(api, rid, "usg.dcm", pydicom_file("examples_ybr_color.dcm"), "application/dicom"),
         "ecg": upload(api, rid, "ekg.dcm", pydicom_file("waveform_ecg.dcm"), "application/dicom", "ecg"),
         "mr": upload(api, rid, "mr.dcm", pydicom_file("MR_small_jp2klossless.dcm"), "application/dicom"),
@@ -164,7 +164,7 @@ def test_inline_for_what_a_browser_shows_a_download_otherwise(api: Api, sent: di
         assert plain.content == r.content
     # a DICOM file is no page for a browser: always a download
     r = api.get(url(sent, "ct"), "pemangkat", params={"inline": 1})
-    assert r.headers["content-disposition"].startswith('attachment; filename="ct_kepala.dcm"')
+    assert r.headers["content-disposition"].startswith('attachment; filename="ct_toraks.dcm"')
     assert r.content == pydicom_file("CT_small.dcm")
     # the answers keep the security headers of every answer: nothing may frame them
     assert (

@@ -154,6 +154,27 @@ def test_a_lossy_jpeg_2000_ct_decodes_with_its_window() -> None:
     assert picture(dicom.render(ds, frame=1, max_edge=256)).size == (256, 256)  # a phone's size
 
 
+@pytest.mark.parametrize(
+    ("name", "syntax", "size"),
+    [
+        ("JPGExtended.dcm", "JPEG Extended (Process 2 and 4)", (256, 1024)),  # 12-bit NM, pylibjpeg-libjpeg
+        (
+            "SC_rgb_jpeg_gdcm.dcm",
+            "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
+            (100, 100),
+        ),
+        ("image_dfl.dcm", "Deflated Explicit VR Little Endian", (512, 512)),  # pydicom itself
+        ("GDCMJ2K_TextGBR.dcm", "JPEG 2000 Image Compression (Lossless Only)", (400, 400)),  # YBR_RCT
+    ],
+)
+def test_each_transfer_syntax_the_docs_name_decodes(name: str, syntax: str, size: tuple[int, int]) -> None:
+    ds = study(name)
+    assert dicom.summarise(ds).transfer_syntax == syntax
+    img = picture(dicom.render(ds, frame=1))
+    assert img.size == size
+    assert len(np.unique(np.asarray(img))) > 2  # a picture, not a blank
+
+
 def test_jpeg_colour_is_converted_from_ybr() -> None:
     """The same picture as JPEG baseline in YBR_FULL and as RLE in RGB: the colours agree."""
     jpeg = pixels(dicom.render(study("SC_rgb_jpeg_dcmtk.dcm"), frame=1)).astype(int)
