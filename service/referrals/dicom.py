@@ -3,9 +3,10 @@
 pydicom reads the file; the pylibjpeg plugins decode compressed pixel data (JPEG baseline,
 extended and lossless, JPEG-LS, JPEG 2000 and HTJ2K; RLE too, which pydicom also decodes itself).
 A greyscale frame goes through the modality LUT (rescale slope and intercept: Hounsfield units for
-CT), then a VOI window (the file's own, a radiographer's preset, min/max, or numbers given), then
-MONOCHROME1 is inverted; colour (RGB, YBR, palette) is shown as colour. An ECG (waveform storage)
-is drawn on ECG paper by ``ecg``. Everything here is blocking: the routes call it on the thread pool.
+CT), then a VOI window (``windowing``: the file's own, a radiographer's preset, min/max, or
+numbers), then MONOCHROME1 is inverted; colour (RGB, YBR, palette) is shown as colour. An ECG
+(waveform storage) is drawn on ECG paper by ``ecg``. Everything here is blocking: the routes call
+it on the thread pool.
 
 A file that cannot be read, holds no image, or uses a compression nothing here decodes is an
 ``InputError`` on the field ``attachment`` with a code naming the problem, never a 500.
@@ -30,7 +31,8 @@ from pydicom.pixels.utils import pixel_array
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
 from service.errors import InputError
-from service.referrals import ecg
+from service.referrals import ecg, windowing
+from service.referrals.windowing import CT_PRESETS, MAX_WINDOW, Window
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -39,37 +41,12 @@ if TYPE_CHECKING:
 # is kept as written, not warned about on every read (a warning is an error under the tests).
 pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
-#: the CT windows a radiographer expects, in Hounsfield units: name -> (width, level)
-CT_PRESETS: dict[str, tuple[float, float]] = {
-    "brain": (80, 40),
-    "subdural": (200, 75),
-    "stroke": (40, 40),
-    "lung": (1500, -600),
-    "mediastinum": (350, 50),
-    "abdomen": (400, 40),
-    "liver": (150, 30),
-    "bone": (2000, 500),
-}
-#: ``default``: the file's own window (WindowCenter/WindowWidth); ``auto``: the frame's min to max
-Preset = Literal[
-    "default", "auto", "brain", "subdural", "stroke", "lung", "mediastinum", "abdomen", "liver", "bone"
-]
 #: the longest edge of a rendered frame (a phone's screen; zoom is the browser's)
 MAX_EDGE = 1024
 #: a frame this large is refused before it is decoded (rows x columns x samples)
 MAX_FRAME_PIXELS = 36_000_000
-#: custom windows: the widest and the furthest level accepted (far beyond any modality's range)
-MAX_WINDOW = 1_000_000.0
 
 FIELD = "attachment"
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A VOI window: the centre (level) and the width, in the modality LUT's units."""
-
-    center: float
-    width: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +273,8 @@ def render(
     elif pixels.ndim != 2:
         raise InputError(FIELD, "a greyscale image with more than one sample per pixel", code="dicom_pixels")
     else:
-        grey = _window(_modality(ds, pixels), chosen, ds)
+        values = _modality(ds, pixels)
+        grey = windowing.apply(values, _window(ds, values, chosen))
         shown = 255 - grey if info.photometric == "MONOCHROME1" else grey
     image = Image.fromarray(np.ascontiguousarray(shown))  # 8-bit: "L" for greyscale, "RGB" for colour
     image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
@@ -354,32 +332,15 @@ def _modality(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def _window(values: np.ndarray, chosen: str | Window, ds: Dataset) -> np.ndarray:
-    """Values to 0-255 through a VOI window (DICOM PS3.3 C.11.2.1.2.1, linear)."""
+def _window(ds: Dataset, values: np.ndarray, chosen: str | Window) -> Window:
+    """The window a choice means for this frame: numbers, the file's own, min/max, a CT preset."""
     if isinstance(chosen, Window):
-        win = chosen
-    elif chosen == "default":
-        win = file_window(ds) or _auto(values)
-    elif chosen == "auto":
-        win = _auto(values)
-    else:
-        width, level = CT_PRESETS[chosen]
-        win = Window(level, width)
-    if win.width <= 1:  # a threshold
-        return np.where(values > win.center - 0.5, 255, 0).astype(np.uint8)
-    low = win.center - 0.5 - (win.width - 1) / 2
-    scaled = ((values - (win.center - 0.5)) / (win.width - 1) + 0.5) * 255
-    out = np.where(values <= low, 0, np.clip(scaled, 0, 255))
-    return np.rint(out).astype(np.uint8)
-
-
-def _auto(values: np.ndarray) -> Window:
-    """The frame's own range: its lowest value black, its highest white."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return Window(0, 2)
-    low, high = float(finite.min()), float(finite.max())
-    return Window((low + high + 1) / 2, max(high - low + 1, 2))
+        return chosen
+    if chosen == "default":
+        return file_window(ds) or windowing.auto(values)
+    if chosen == "auto":
+        return windowing.auto(values)
+    return windowing.preset(chosen)
 
 
 def _colour_bytes(ds: Dataset, pixels: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from service.database import Referral
 from service.deps import AnyUser, CurrentReferral, Db, Rt
 from service.errors import ForbiddenError, NotFoundError
 from service.http import doc
-from service.referrals import attachments, dicom, queries
+from service.referrals import attachments, dicom, queries, windowing
 from service.referrals.lifecycle import Side
 from service.referrals.schemas import AttachmentOut, DicomOut
 from service.schemas import MAX_ROW_ID
@@ -101,13 +101,18 @@ def dicom_frame(
     frame: Annotated[int, Path(ge=1, le=100_000, description="the frame, counted from 1")],
     db: Db,
     p: AnyUser,
-    preset: Annotated[dicom.Preset | None, Query(description="a window by name (see presets)")] = None,
+    preset: Annotated[windowing.Preset | None, Query(description="a window by name (see presets)")] = None,
     window: Annotated[
-        float | None, Query(gt=0, le=dicom.MAX_WINDOW, allow_inf_nan=False, description="window width")
+        float | None, Query(gt=0, le=windowing.MAX_WINDOW, allow_inf_nan=False, description="window width")
     ] = None,
     level: Annotated[
         float | None,
-        Query(ge=-dicom.MAX_WINDOW, le=dicom.MAX_WINDOW, allow_inf_nan=False, description="window centre"),
+        Query(
+            ge=-windowing.MAX_WINDOW,
+            le=windowing.MAX_WINDOW,
+            allow_inf_nan=False,
+            description="window centre",
+        ),
     ] = None,
 ) -> Response:
     """One frame of a DICOM study as a PNG, at most 1024 px on its longest side.

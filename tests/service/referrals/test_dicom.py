@@ -17,7 +17,7 @@ from pydicom.pixels.processing import apply_modality_lut, apply_windowing
 from pydicom.uid import MPEG4HP41
 
 from service.errors import InputError
-from service.referrals import dicom, ecg
+from service.referrals import dicom, ecg, windowing
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -57,12 +57,12 @@ def test_a_ct_studys_key_tags() -> None:
     assert s.transfer_syntax == "Explicit VR Little Endian"
     assert s.photometric == "MONOCHROME2" and not s.colour
     assert s.window is None  # the file has none: "auto" first, then every CT preset
-    assert s.presets == ("auto", *dicom.CT_PRESETS)
+    assert s.presets == ("auto", *windowing.CT_PRESETS)
 
 
 def test_a_files_own_window_is_the_default() -> None:
     s = dicom.summarise(study("MR_small.dcm"))
-    assert s.window == dicom.Window(600, 1600)
+    assert s.window == windowing.Window(600, 1600)
     assert s.presets == ("default", "auto")  # no CT window on an MR
 
 
