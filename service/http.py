@@ -28,6 +28,9 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "text/event-stream": {},
     "application/octet-stream": {"type": "string", "format": "binary"},
     "application/pdf": {"type": "string", "format": "binary"},
+    "application/dicom": {"type": "string", "format": "binary"},
+    "image/png": {"type": "string", "format": "binary"},
+    "image/jpeg": {"type": "string", "format": "binary"},
 }
 
 

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 from service.audit import audit
 from service.database import Attachment
 from service.errors import ConflictError, InputError, NotFoundError, TooLargeError
+from service.referrals import dicom
 
 if TYPE_CHECKING:
     import datetime as dt
 
+    from pydicom.dataset import Dataset
     from sqlalchemy.orm import Session
 
     from service.database import Referral
@@ -21,15 +23,19 @@ if TYPE_CHECKING:
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 20
 ATTACHMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "application/dicom", "text/plain"}
+#: the types a browser shows by itself (``inline``); a DICOM file is always a download
+INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
+DICOM = "application/dicom"
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with the file name for any Unicode (RFC 6266 / RFC 5987 ``filename*``).
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """``attachment`` (or ``inline``) with the file name for any Unicode (RFC 6266 / RFC 5987 ``filename*``).
 
     The plain ``filename`` is an ASCII stand-in with quotes and backslashes replaced, for old clients.
     """
     fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def meta_json(a: Attachment) -> dict[str, Any]:
@@ -97,3 +103,11 @@ def get(s: Session, r: Referral, attachment_id: int) -> Attachment:
     if a is None or a.referral_id != r.id:
         raise NotFoundError(f"no attachment '{attachment_id}'")
     return a
+
+
+def dicom_of(s: Session, r: Referral, attachment_id: int) -> Dataset:
+    """One DICOM attachment of this referral, parsed (422 for another type, or a file pydicom cannot read)."""
+    a = get(s, r, attachment_id)
+    if a.content_type != DICOM:
+        raise InputError("attachment", f"a {a.content_type} file is not a DICOM study", code="not_dicom")
+    return dicom.read(a.data)

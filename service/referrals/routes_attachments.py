@@ -1,19 +1,23 @@
-"""HTTP routes of the letter's attachments: upload (the referring facility), list, download."""
+"""HTTP routes of the letter's attachments: upload, list, download, a DICOM study's tags and frames.
+
+The referring facility uploads; the two facilities read. DICOM frames are decoded on the thread
+pool (the routes are plain ``def``).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from service.auth import Principal
 from service.database import Referral
 from service.deps import AnyUser, CurrentReferral, Db, Rt
 from service.errors import ForbiddenError, NotFoundError
 from service.http import doc
-from service.referrals import attachments, queries
+from service.referrals import attachments, dicom, queries, windowing
 from service.referrals.lifecycle import Side
-from service.referrals.schemas import AttachmentOut
+from service.referrals.schemas import AttachmentOut, DicomOut
 from service.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/api", tags=["referrals"])
@@ -54,13 +58,70 @@ def list_attachments(r: CurrentReferral, db: Db, p: AnyUser) -> list[dict[str, A
     return attachments.listing(db, r)
 
 
+#: the path parameter of an attachment's id (shared by the download and the viewer's routes)
+AttachmentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+#: every type an attachment is stored as: the download answers with the attachment's own
+DOWNLOAD_TYPES = tuple(sorted(attachments.ATTACHMENT_TYPES))
+
+
 @router.get("/referrals/{referral_id}/attachments/{attachment_id}",
-            **doc(None, 401, 404, media_type="application/octet-stream"))  # fmt: skip
+            **doc(None, 401, 404, media_type="application/octet-stream", also=DOWNLOAD_TYPES))  # fmt: skip
 def get_attachment(
-    r: CurrentReferral, attachment_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], db: Db, p: AnyUser
+    r: CurrentReferral,
+    attachment_id: AttachmentId,
+    db: Db,
+    p: AnyUser,
+    inline: Annotated[bool, Query(description="show in the browser (PDF, PNG, JPEG, text)")] = False,
 ) -> Response:
     """Download one attachment (the two facilities: results carry the patient's identity)."""
     _may_see(p, r)
     a = attachments.get(db, r, attachment_id)
-    return Response(a.data, media_type=a.content_type,
-                    headers={"Content-Disposition": attachments.content_disposition(a.filename)})  # fmt: skip
+    shown = inline and a.content_type in attachments.INLINE_TYPES
+    headers = {"Content-Disposition": attachments.content_disposition(a.filename, inline=shown)}
+    return Response(a.data, media_type=a.content_type, headers=headers)
+
+
+@router.get("/referrals/{referral_id}/attachments/{attachment_id}/dicom", **doc(DicomOut, 401, 404))
+def dicom_summary(r: CurrentReferral, attachment_id: AttachmentId, db: Db, p: AnyUser) -> dict[str, Any]:
+    """A DICOM study's key tags and the windows that apply to it; never the patient.
+
+    Modality, body part, date, series, size, frames, transfer syntax (the letter names the patient).
+    422: not a DICOM study, or one that cannot be read (``errors[0].code``: ``not_dicom``,
+    ``dicom_unreadable``, ``dicom_no_image``).
+    """
+    _may_see(p, r)
+    return dicom.as_json(dicom.summarise(attachments.dicom_of(db, r, attachment_id)))
+
+
+@router.get("/referrals/{referral_id}/attachments/{attachment_id}/frames/{frame}.png",
+            **doc(None, 401, 404, media_type="image/png"))  # fmt: skip
+def dicom_frame(
+    r: CurrentReferral,
+    attachment_id: AttachmentId,
+    frame: Annotated[int, Path(ge=1, le=100_000, description="the frame, counted from 1")],
+    db: Db,
+    p: AnyUser,
+    preset: Annotated[windowing.Preset | None, Query(description="a window by name (see presets)")] = None,
+    window: Annotated[
+        float | None, Query(gt=0, le=windowing.MAX_WINDOW, allow_inf_nan=False, description="window width")
+    ] = None,
+    level: Annotated[
+        float | None,
+        Query(
+            ge=-windowing.MAX_WINDOW,
+            le=windowing.MAX_WINDOW,
+            allow_inf_nan=False,
+            description="window centre",
+        ),
+    ] = None,
+) -> Response:
+    """One frame of a DICOM study as a PNG, at most 1024 px on its longest side.
+
+    Windowed by a preset or by ``window`` and ``level`` (greyscale only); an ECG is drawn on ECG
+    paper. 422 names the field: a frame past the last, a preset that does not apply, a window
+    without a level.
+    """
+    _may_see(p, r)
+    ds = attachments.dicom_of(db, r, attachment_id)
+    png = dicom.render(ds, frame=frame, preset=preset, window=window, level=level)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

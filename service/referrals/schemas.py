@@ -348,6 +348,31 @@ class AttachmentOut(BaseModel):
     size: int
 
 
+class DicomWindowOut(BaseModel):
+    """A VOI window: centre (level) and width, in the modality's units (HU for CT)."""
+
+    center: float
+    width: float
+
+
+class DicomOut(BaseModel):
+    """A DICOM attachment's key tags, frames and the windows that apply; never the patient."""
+
+    kind: Literal["image", "waveform"]
+    modality: str | None
+    body_part: str | None
+    study_date: str | None
+    series_description: str | None
+    rows: int | None
+    columns: int | None
+    frames: int
+    transfer_syntax: str
+    photometric: str | None
+    colour: bool
+    window: DicomWindowOut | None = Field(description="the file's own window, when it has one")
+    presets: list[str] = Field(description="the windows that apply, the default first (none for colour)")
+
+
 class ReportOut(BaseModel):
     """The monthly report of Pasal 23 and the annex tables."""
 

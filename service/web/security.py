@@ -4,6 +4,12 @@ The pages load scripts only from this server (no inline script, no CDN): the Con
 Policy says so, and says no other site may frame them. Styles may be inline (Leaflet positions
 its markers with style attributes). An online tile layer, when configured, is the one image
 source from elsewhere.
+
+The attachment viewer (``static/attachments.js``) fetches a result with the staff token and shows
+it from a ``blob:`` URL the page made itself: images (``img-src blob:``) and a PDF in the
+browser's own viewer inside the page (``frame-src blob:``: a frame of the page's own bytes, never
+a URL of this server or another site; the server's answers stay unframeable, ``frame-ancestors
+'none'`` and ``X-Frame-Options: DENY`` on every one of them, the inline download included).
 """
 
 from __future__ import annotations
@@ -17,14 +23,14 @@ if TYPE_CHECKING:
 
 def content_security_policy(tile_url: str = "") -> str:
     """The policy of every answer (``tile_url``: the online tile layer, if any, may serve images)."""
-    img = "'self' data:"
+    img = "'self' data: blob:"
     if tile_url:
         parts = urlsplit(tile_url.replace("{s}", "a"))
         host = parts.netloc.replace("a.", "*.", 1) if "{s}" in tile_url else parts.netloc
         img += f" {parts.scheme}://{host}"
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        f"img-src {img}; connect-src 'self'; font-src 'self'; frame-src blob:; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 

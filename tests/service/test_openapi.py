@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -43,6 +44,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate as validate_spec
+from pydicom.data import get_testdata_file
 from schemathesis import GenerationMode
 from schemathesis.core.control import SkipTest
 from schemathesis.core.failures import Failure, FailureGroup
@@ -178,10 +180,21 @@ def _seed(live: Live) -> None:
         f"{live.base}/api/referrals/{referral}/send", headers=live.auth(Role.REFERRER), timeout=30
     )
     assert r.status_code == 200, r.text
+    # a CT study attached to it: the viewer's routes decode a real file whatever they are asked
+    study = Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+    r = live.http.post(
+        f"{live.base}/api/referrals/{referral}/attachments",
+        files={"file": ("ct.dcm", study, "application/dicom")},
+        headers=live.auth(Role.REFERRER),
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
     live.known = {
         "facility_id": [REFERRER_FACILITY, RECEIVER_FACILITY],
         "referral_id": [referral],
         "ambulance_id": [AMBULANCE],
+        "attachment_id": [str(r.json()["id"])],
+        "frame": ["1"],
     }
 
 

@@ -54,5 +54,22 @@ def test_the_er_and_the_midwife_talk_before_the_answer(site: Site, browser: Any)
     card.locator("button.chat-send").click()
     page.wait_for_selector("#answer-alert:has-text('Pesan baru dari RSUD Pemangkat')")
     page.locator("#chat .chat-msg.receiver:has-text('kami tunggu di IGD')").wait_for()
+
+    # a message points to one of the letter's attachments; the ER opens it in its viewer
+    form = page.locator(f".attachments[data-referral='{rid}'] form.att-upload")
+    form.locator("select").select_option("lab")
+    form.locator("input.att-file").set_input_files(
+        files=[
+            {"name": "hb-darah.txt", "mimeType": "text/plain", "buffer": b"Hb 7,2 g/dL\nGolongan darah O+\n"}
+        ]
+    )
+    form.locator("button.att-send").click()
+    page.locator("#chat .chat-text").fill("Hasil lab terlampir.")
+    page.locator("#chat .chat-attachment-pick").select_option(label="Lab: hb-darah.txt")
+    page.locator("#chat button.chat-send").click()
+    link = card.locator(".chat-msg.sender button.chat-attachment:has-text('Lampiran: hb-darah.txt')")
+    link.wait_for()
+    link.click()
+    card.locator(".att-viewer pre.att-text:has-text('Golongan darah O+')").wait_for()
     midwife.close()
     er.close()

@@ -29,22 +29,27 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
   const error = el("p", { class: "error", role: "alert" });
   const quick = el("div", { class: "chat-quick" });
   const send = el("button", { type: "submit", class: "chat-send" }, t("chat.send"));
+  // one of the letter's attachments, pointed to in the message ("see the ECG")
+  const pick = el("select", { class: "chat-attachment-pick", id: `chat-att-${referralId}`, "aria-label": t("chat.attach") });
+  const pickRow = el("label", { class: "chat-attach", hidden: true }, `${t("chat.attach")} `, pick);
   const form = el("form", { class: "chat-form", onsubmit: (ev) => { ev.preventDefault(); submit(); } },
-    quick, input, error, el("div", { class: "actions" }, send));
+    quick, input, pickRow, error, el("div", { class: "actions" }, send));
   const call = el("span", { class: "chat-call" });
   panel = el("div", { class: "chat", "data-referral": referralId },
     el("div", { class: "chat-head" }, el("h3", {}, t("chat.title")), call), list, form);
   panels.set(referralId, panel);
   let state = null;
   let chosenQuick = null;
+  const known = { attachments: null }; // attachment id -> file name
 
   function render() {
     const items = state.messages.map((m) => el("li", {
       class: `chat-msg ${m.mine ? "mine" : ""} ${m.side}`, "data-message": m.id },
     el("div", { class: "chat-meta" }, `${names?.(m.facility_id) ?? m.facility_id} · ${m.author} · ${fmtTime(m.at)}`),
     el("div", { class: "chat-body" }, words(m)),
-    m.attachment_id ? el("a", { class: "chat-attachment", href: "#", onclick: (ev) => { ev.preventDefault(); openAttachment(referralId, m.attachment_id); } },
-      t("chat.attachment")) : null));
+    m.attachment_id ? el("button", { type: "button", class: "link chat-attachment", "data-attachment": m.attachment_id,
+      onclick: () => openAttachment(referralId, m.attachment_id) },
+    t("chat.attachment_named", { name: known.attachments?.get(m.attachment_id) ?? `#${m.attachment_id}` })) : null));
     const none = state.elsewhere ? el("li", { class: "notice warn chat-elsewhere" }, t("chat.elsewhere"))
       : el("li", { class: "muted chat-empty" }, t("chat.empty"));
     list.replaceChildren(...(items.length ? items : [none]));
@@ -57,9 +62,22 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
     list.scrollTop = list.scrollHeight;
   }
 
+  async function loadAttachments() {
+    try {
+      const list = await api(`/api/referrals/${referralId}/attachments`, { quiet: true });
+      const chosen = pick.value;
+      pick.replaceChildren(el("option", { value: "" }, t("chat.attach_none")),
+        ...list.map((a) => el("option", { value: a.id }, `${t(`att.kind.${a.kind}`)}: ${a.filename}`)));
+      pick.value = list.some((a) => String(a.id) === chosen) ? chosen : "";
+      pickRow.hidden = !list.length;
+      known.attachments = new Map(list.map((a) => [a.id, a.filename]));
+    } catch { pickRow.hidden = true; }
+  }
+
   async function load() {
     try {
       state = await api(`/api/referrals/${referralId}/messages`, { quiet: true });
+      if (state.can_write || state.messages.some((m) => m.attachment_id)) await loadAttachments();
       render();
       const newest = state.messages.at(-1)?.id ?? 0;
       if (newest > state.read_up_to && panel.isConnected && !panel.closest("[hidden]")) {
@@ -71,11 +89,13 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
 
   async function submit() {
     const text = input.value.trim();
-    if (!text && !chosenQuick) { error.textContent = t("chat.need_text"); input.focus(); return; }
+    const attachment = pick.value ? Number(pick.value) : null;
+    if (!text && !chosenQuick && !attachment) { error.textContent = t("chat.need_text"); input.focus(); return; }
     send.disabled = true;
     try {
-      await api(`/api/referrals/${referralId}/messages`, { method: "POST", body: { text, quick: chosenQuick } });
+      await api(`/api/referrals/${referralId}/messages`, { method: "POST", body: { text, quick: chosenQuick, attachment_id: attachment } });
       input.value = "";
+      pick.value = "";
       chosenQuick = null;
       error.textContent = "";
       await load();
@@ -83,6 +103,7 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
   }
 
   panel.refresh = load;
+  window.addEventListener("rujuk:attachments", (ev) => { if (ev.detail?.referral === referralId) loadAttachments(); });
   load();
   return panel;
 }
@@ -93,7 +114,14 @@ const QUICK_FOR = {
   sender: ["patient_worse", "on_the_way", "send_lab", "call_us"],
 };
 
+/** An attachment a message points to: shown in the referral's attachment viewer on this page (or,
+ * where the page has none, fetched and opened in a new tab). */
 async function openAttachment(referralId, attachmentId) {
+  const section = document.querySelector(`.attachments[data-referral="${CSS.escape(referralId)}"]`);
+  if (section?.show && await section.show(attachmentId)) {
+    section.scrollIntoView({ block: "start" });
+    return;
+  }
   try {
     const r = await api(`/api/referrals/${referralId}/attachments/${attachmentId}`, { raw: true });
     const url = URL.createObjectURL(await r.blob());

@@ -334,17 +334,19 @@ export function signInAgain() {
   return signInAgain.pending;
 }
 
-/** Call the API: JSON in and out; an ApiError (message naming the field) when it says no. A 401
- * asks for the password again and retries, unless ``quiet`` (then it is an ApiError like any). */
+/** Call the API: JSON in and out (a FormData body goes as a form, files and all); an ApiError
+ * (message naming the field) when it says no. A 401 asks for the password again and retries,
+ * unless ``quiet`` (then it is an ApiError like any). ``raw``: the Response itself (a file). */
 export async function api(path, { method = "GET", body, headers = {}, raw = false, quiet = false } = {}) {
+  const form = body instanceof FormData;
   for (let attempt = 0; ; attempt++) {
     const h = { ...headers };
     const tk = token();
     if (tk) h.Authorization = `Bearer ${tk}`;
-    if (body !== undefined) h["Content-Type"] = "application/json";
+    if (body !== undefined && !form) h["Content-Type"] = "application/json";
     let r;
     try {
-      r = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+      r = await fetch(path, { method, headers: h, body: body === undefined || form ? body : JSON.stringify(body) });
     } catch {
       throw new ApiError(0, { detail: t("err.network") });
     }

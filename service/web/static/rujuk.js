@@ -14,6 +14,7 @@ import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists
 import { MESSAGE_KINDS, chatPanel, onMessageEvent } from "/static/chat.js";
 import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
 import { emrImport, unmark as unmarkImported } from "/static/emr.js";
+import { attachmentsSection } from "/static/attachments.js";
 
 const who = await startPage("/rujuk");
 if (who) await main(who);
@@ -493,6 +494,7 @@ async function main(who) {
     else if (chat.firstChild?.dataset.referral !== r.id) {
       chat.replaceChildren(chatPanel(r.id, { names: facName, onRead: () => loadOutbox(), other: facName(r.destination_id) }));
     } else chat.firstChild.refresh();
+    showAttachments(r);
     const cancel = $("#cancel-referral");
     cancel.hidden = !CANCELLABLE.has(r.status);
     // a live update of the same referral in the same state keeps a cancel half-confirmed
@@ -510,6 +512,19 @@ async function main(who) {
   }
 
   const CANCELLABLE = new Set(["created", "sent", "declined", "accepted"]);
+
+  // the results attached to the letter (Pasal 17(1)d), added and viewed here (attachments.js); kept
+  // while the same referral is shown, so a live update never closes what is open in the viewer
+  let attached = null;
+  function showAttachments(r, again = false) {
+    const open = !["completed", "cancelled"].includes(r.status);
+    const key = `${r.id}:${open}`;
+    if (!again && attached?.dataset.key === key) return;
+    attached = attachmentsSection(r, { upload: open });
+    attached.dataset.key = key;
+    $("#attachments").replaceChildren(attached);
+  }
+  window.addEventListener("rujuk:lang", () => { if (current) showAttachments(current, true); });
 
   /** The hand-over to the rujuk deployment serving the destination (docs/fhir.md), read again while it waits. */
   let deliveryTimer = null;

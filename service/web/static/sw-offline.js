@@ -11,6 +11,7 @@ const SHELL = [
   "/", "/rujuk", "/terima",
   "/static/common.js", "/static/i18n.js", "/static/map.js", "/static/masuk.js", "/static/rujuk.js", "/static/emr.js",
   "/static/terima.js", "/static/lists.js", "/static/station.js", "/static/push.js", "/static/roads.js", "/static/contact.js",
+  "/static/attachments.js",
   "/static/rujuk.css", "/static/icons/rujuk-192.png",
   "/manifest.webmanifest",
 ];

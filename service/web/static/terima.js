@@ -12,6 +12,7 @@ import { webConfig } from "/static/map.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
 import { MESSAGE_KINDS, chatToggle, onMessageEvent } from "/static/chat.js";
 import { CALL_KINDS, callEvent, incomingCall } from "/static/call.js";
+import { attachmentsSection } from "/static/attachments.js";
 
 const who = await startPage("/terima");
 if (who) await main(who);
@@ -37,6 +38,26 @@ async function main(who) {
     banner.hidden = false;
     banner.textContent = t("receive.alert", { f: fac.get(r.origin_id)?.name ?? r.origin_id });
     beep();
+  }
+
+  // ---------------------------------------------------------------------- the attachments
+  // the results the sender attached (attachments.js): one section per referral, kept across the
+  // cards' re-renders so that what is open in the viewer stays open
+  const attachedTo = new Map();
+  function attachments(r) {
+    if (!attachedTo.has(r.id)) attachedTo.set(r.id, attachmentsSection(r, { open: false }));
+    return attachedTo.get(r.id);
+  }
+  /** The attachments of a referral of the received list, in a dialog. */
+  function attachmentsDialog(r) {
+    const dlg = el("dialog", { class: "att-dialog", "aria-labelledby": "att-dialog-title" },
+      el("h2", { id: "att-dialog-title" }, t("att.dialog_title")),
+      el("p", { class: "muted" }, [r.patient?.name, fac.get(r.origin_id)?.name ?? r.origin_id].filter(Boolean).join(" · ")),
+      attachmentsSection(r, { open: true }),
+      el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", onclick: () => dlg.close() }, t("att.close"))));
+    dlg.addEventListener("close", () => dlg.remove());
+    document.body.append(dlg);
+    dlg.showModal();
   }
 
   // --------------------------------------------------------------------------- the inbox
@@ -87,6 +108,7 @@ async function main(who) {
           el("button", { type: "button", class: "secondary", onclick: () => openLetter(r.id).catch((e) => announce(e.message, "bad")) }, t("status.open")),
           el("button", { type: "button", class: "secondary pdf", onclick: () => downloadLetterPdf(r.id, r.number).catch((e) => announce(e.message, "bad")) }, t("status.pdf")),
           chat.button),
+        attachments(r),
         chat.box);
     }));
   }
@@ -174,6 +196,7 @@ async function main(who) {
         el("p", {}, a ? `${t("receive.ambulance", { id: a.id })}: ${label("amb", a.status)}${a.position?.stale ? ` · ${t("receive.position_old")}` : ""}` : t("receive.no_ambulance")),
         when ? el("p", {}, when) : null,
         contactLine(fac.get(r.origin_id), t("contact.sender")),
+        attachments(r),
         ...(() => { const c = chatToggle(r.id, 0, { names: facName, other: from }); return [el("div", { class: "actions" }, c.button), c.box]; })());
     }));
   }
@@ -197,6 +220,10 @@ async function main(who) {
     const actions = [];
     if (here && ["accepted", "dispatched", "in_transit"].includes(r.status)) actions.push(step("arrive", "receive.arrived"));
     if (here && r.status === "arrived") actions.push(step("complete", "receive.completed"));
+    if (r.patient) {  // a trace of a referral gone elsewhere shows no patient, nor the results
+      actions.push(el("button", { type: "button", class: "secondary", "data-action": "attachments",
+        onclick: () => attachmentsDialog(r) }, t("att.open_list")));
+    }
     if (here && mayRefer && mine.level === "fktl" && ["arrived", "completed"].includes(r.status)) {
       actions.push(el("a", { class: "button secondary", href: `/rujuk?back=${encodeURIComponent(r.id)}`, "data-action": "back" }, t("receive.refer_back")));
     }
@@ -466,7 +493,7 @@ async function main(who) {
     }
   }
   setInterval(updateAges, 30000);
-  window.addEventListener("rujuk:lang", () => { renderBoard(); renderInbox(); });
+  window.addEventListener("rujuk:lang", () => { attachedTo.clear(); renderBoard(); renderInbox(); renderIncoming(); });
   await loadBoard();
   document.body.dataset.ready = "1"; // for tests and the page benchmark
 }

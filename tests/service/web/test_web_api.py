@@ -257,6 +257,8 @@ def test_every_answer_carries_the_security_headers(client: TestClient, method: s
         "script-src 'self';" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0]
     )
     assert "frame-ancestors 'none'" in csp
+    # a page frames only what it made itself (the attachment viewer's PDF): no URL, no other site
+    assert "frame-src blob:;" in csp and "object-src 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
 
@@ -265,7 +267,7 @@ def test_an_online_tile_layer_is_the_one_image_source_from_elsewhere(sambas: Dat
     cfg = settings(tmp_path, tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png")
     with TestClient(create_app(cfg, dataset=sambas)) as c:
         csp = c.get("/rujuk").headers["content-security-policy"]
-    assert "img-src 'self' data: https://*.tile.example.org;" in csp
+    assert "img-src 'self' data: blob: https://*.tile.example.org;" in csp
 
 
 @pytest.mark.skipif(
