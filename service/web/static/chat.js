@@ -49,7 +49,7 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
     el("div", { class: "chat-body" }, words(m)),
     m.attachment_id ? el("button", { type: "button", class: "link chat-attachment", "data-attachment": m.attachment_id,
       onclick: () => openAttachment(referralId, m.attachment_id) },
-    t("chat.attachment_named", { name: known.attachments?.get(m.attachment_id) ?? `#${m.attachment_id}` })) : null));
+    `${t("chat.attachment_named")} `, el("span", { lang: "" }, known.attachments?.get(m.attachment_id) ?? `#${m.attachment_id}`)) : null));
     const none = state.elsewhere ? el("li", { class: "notice warn chat-elsewhere" }, t("chat.elsewhere"))
       : el("li", { class: "muted chat-empty" }, t("chat.empty"));
     list.replaceChildren(...(items.length ? items : [none]));
@@ -67,7 +67,8 @@ export function chatPanel(referralId, { names, onRead, other } = {}) {
       const list = await api(`/api/referrals/${referralId}/attachments`, { quiet: true });
       const chosen = pick.value;
       pick.replaceChildren(el("option", { value: "" }, t("chat.attach_none")),
-        ...list.map((a) => el("option", { value: a.id }, `${t(`att.kind.${a.kind}`)}: ${a.filename}`)));
+        // a file's name is the sender's own words, in no page language (lang="")
+        ...list.map((a) => el("option", { value: a.id, lang: "" }, `${t(`att.kind.${a.kind}`)}: ${a.filename}`)));
       pick.value = list.some((a) => String(a.id) === chosen) ? chosen : "";
       pickRow.hidden = !list.length;
       known.attachments = new Map(list.map((a) => [a.id, a.filename]));

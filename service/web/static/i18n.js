@@ -871,7 +871,7 @@ export const TEXT = {
   "chat.empty": { id: "Belum ada pesan.", en: "No messages yet." },
   "chat.elsewhere": { id: "Rumah sakit ini memakai sistem rujuk lain: percakapan dan panggilan video tidak tersedia di sini. Telepon rumah sakit.", en: "This hospital uses another rujuk system: no conversation or video call here. Phone the hospital." },
   "chat.need_text": { id: "Tulis pesan atau pilih balasan cepat.", en: "Write a message or pick a quick reply." },
-  "chat.attachment_named": { id: "Lampiran: {name}", en: "Attachment: {name}" },
+  "chat.attachment_named": { id: "Lampiran:", en: "Attachment:" },
   "chat.attach": { id: "Sertakan lampiran", en: "Point to an attachment" },
   "chat.attach_none": { id: "(tanpa lampiran)", en: "(none)" },
   "chat.alert_in": { id: "Pesan baru dari {f}", en: "New message from {f}" },
