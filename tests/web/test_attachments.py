@@ -318,5 +318,7 @@ def test_the_received_list_opens_the_attachments_in_a_dialog_in_english(
     er.shot("lampiran-pdf-meja")
     _part(dialog, "lampiran-pdf-dialog")
     dialog.locator(".actions button").last.click()
+    # (the dialog's close event comes as a task of its own, and removes it)
+    page.locator("dialog.att-dialog").wait_for(state="detached", timeout=5000)
     assert page.locator("dialog.att-dialog").count() == 0
     er.close()
