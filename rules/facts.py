@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from geodata.models import FacilityKind
 from rules.model import OriginCondition, Payer, ServiceType
@@ -143,6 +143,73 @@ def leaf_predicate(fact: str, op: str, value: Any) -> Predicate:  # noqa: ANN401
         return lambda f: (len(f[fact]) == 0) == value
     msg = f"unknown operator {op!r}"
     raise ValueError(msg)
+
+
+T = TypeVar("T")
+
+#: Each operator as Python source, on the fact's value ``{f}`` and the rule's value ``{v}``
+#: (the same comparisons as ``leaf_predicate``).
+_OPERATOR_SOURCE: Mapping[str, str] = {
+    "eq": "{f} == {v}",
+    "ne": "{f} != {v}",
+    "lt": "{f} < {v}",
+    "le": "{f} <= {v}",
+    "gt": "{f} > {v}",
+    "ge": "{f} >= {v}",
+    "in": "{f} in {v}",
+    "not_in": "{f} not in {v}",
+    "contains": "{v} in {f}",
+    "not_contains": "{v} not in {f}",
+    "empty": "(len({f}) == 0) == {v}",
+}
+
+
+def condition_source(raw: Mapping[str, Any], consts: list[object]) -> str:
+    """A checked condition as one Python expression reading the facts from ``f``.
+
+    Fact names and values are never written into the source: each is appended to ``consts`` and
+    read as ``_k{i}``, so the source holds only names, operators and parentheses.
+    """
+
+    def const(v: object) -> str:
+        consts.append(v)
+        return f"_k{len(consts) - 1}"
+
+    if "all" in raw or "any" in raw:
+        join = " and " if "all" in raw else " or "
+        return (
+            "(" + join.join(condition_source(c, consts) for c in raw["all" if "all" in raw else "any"]) + ")"
+        )
+    if "not" in raw:
+        return f"(not {condition_source(raw['not'], consts)})"
+    op, value = raw["op"], raw["value"]
+    if op in ("in", "not_in"):
+        value = frozenset(value)
+    return "(" + _OPERATOR_SOURCE[op].format(f=f"f[{const(raw['fact'])}]", v=const(value)) + ")"
+
+
+def compile_conditions(
+    items: list[tuple[T, Mapping[str, Any] | None]],
+) -> Callable[[Facts, list[bool]], list[T]]:
+    """One function testing many checked conditions: ``held(facts, on)`` lists, in order, the tag
+    of each condition that is on and holds (None is a condition that always holds).
+
+    Written as Python source and compiled once (``condition_source``): one call per candidate
+    instead of one closure call per condition and per leaf, the engine's hottest loop.
+    """  # noqa: D205
+    consts: list[object] = []
+    lines = ["def held(f, on):", "    h = []"]
+    for i, (_, raw) in enumerate(items):
+        cond = condition_source(raw, consts) if raw is not None else "True"
+        lines.append(f"    if on[{i}] and {cond}:")
+        lines.append(f"        h.append(_t{i})")
+    lines.append("    return h")
+    namespace: dict[str, Any] = {f"_k{i}": v for i, v in enumerate(consts)}
+    namespace |= {f"_t{i}": tag for i, (tag, _) in enumerate(items)}
+    namespace["__builtins__"] = {"len": len}
+    exec(compile("\n".join(lines), "<rule pack conditions>", "exec"), namespace)  # noqa: S102  our own source: names and operators only (values are constants)
+    held: Callable[[Facts, list[bool]], list[T]] = namespace["held"]
+    return held
 
 
 def all_of(preds: list[Predicate]) -> Predicate:

@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from string import Formatter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from geodata.models import (
     BED_NAMES,
     EQUIPMENT_NAMES,
     SERVICE_LABELS,
+    BedType,
     CompetencyLevel,
     Facility,
     HospitalClass,
 )
 from rules.errors import RequestError
-from rules.facts import Level, Specialist, StatusAge, Tri
+from rules.facts import Level, Specialist, StatusAge, Tri, compile_conditions
 from rules.model import (
     ClinicalNeed,
     Decision,
     ExcludedFacility,
     FacilityStatus,
-    InLanguage,
     RankedCandidate,
     Reason,
     ReferralRequest,
@@ -40,8 +38,8 @@ from rules.pack import per_pack
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from datetime import datetime
 
-    from rules.facts import Predicate
     from rules.pack import RegionRule, Rule, RulePack
 
 _COMPETENCY_RANK = {
@@ -165,226 +163,34 @@ def _capability(st: _StaticRows, need: ClinicalNeed) -> list[tuple[bool, bool, b
     return out
 
 
-#: Decide what live status cannot change once per plan (rules on static facts; every rule for a
-#: facility without live status). Off, every rule is tested per request: the plain semantics,
-#: which the tests compare against.
-SHORTCUTS = True
+class _CandidateRules(NamedTuple):
+    """A pack's candidate rules: the exclusions and the others, each tested by one compiled function."""
 
-#: Candidate facts that do not change with live status: known once per request and candidate.
-STATIC_CANDIDATE_FACTS = frozenset(
-    {
-        "candidate_is_origin",
-        "candidate_referred_the_patient",
-        "candidate_receiving",
-        "candidate_is_hospital",
-        "candidate_level_vs_origin",
-        "candidate_has_specialty",
-        "candidate_has_equipment",
-        "candidate_reachable",
-        "candidate_regional_for_origin",
-        "candidate_travel_min",
-    }
-)
+    exclude: Sequence[Rule]
+    other: Sequence[Rule]
+    #: ``excluded_by(candidate facts, on)``: each exclusion rule that is on (its request gate
+    #: held) and holds, in the pack's order; ``held_by`` the same for the other rules
+    excluded_by: Callable[[dict[str, Any], list[bool]], list[Rule]]
+    held_by: Callable[[dict[str, Any], list[bool]], list[Rule]]
 
 
-#: reason placeholders whose values come from live status (``_CandidateContext``)
-_LIVE_PLACEHOLDERS = frozenset({"age_h", "on_call_min", "occupancy_pct"})
-_FIXED_TEXT: dict[str, bool] = {}
+_CANDIDATE_RULES: dict[int, tuple[RulePack, _CandidateRules]] = {}
 
 
-def _first(t: tuple[int, Rule, Reason | None]) -> int:
-    return t[0]
+def _candidate_rules(pack: RulePack) -> _CandidateRules:
+    """The pack's candidate rules compiled once (``rules.facts.compile_conditions``)."""
 
-
-def _fixed_text(template: str) -> bool:
-    """True if the template reads no live-status value."""
-    hit = _FIXED_TEXT.get(template)
-    if hit is None:
-        names = {name for _, name, _, _ in Formatter().parse(template) if name}
-        hit = _FIXED_TEXT[template] = not (names & _LIVE_PLACEHOLDERS)
-    return hit
-
-
-def _finished(rule: Rule, base: _Context, facility: str, travel_min: float) -> Reason | None:
-    """The reason with its texts formatted now, if they read no live-status value."""
-    d = rule.description
-    if not (_fixed_text(d.id) and _fixed_text(d.en)):
-        return None
-    return _finished_now(rule, _CandidateContext(base, facility, travel_min, None, None, 0.0))
-
-
-def _finished_now(rule: Rule, ctx: _Context) -> Reason:
-    """The reason with its texts formatted from ``ctx`` now."""
-    d = rule.description
-    text_id = d.id.format_map(InLanguage(ctx, "id"))
-    return Reason(
-        rule.id, rule.effect, text_id, d.en.format_map(InLanguage(ctx, "en")), None, rule.references
-    )
-
-
-def _is_static(rule: Rule) -> bool:
-    return all(f in STATIC_CANDIDATE_FACTS for f in rule.facts if f.startswith("candidate_"))
-
-
-@dataclass(slots=True)
-class _Row:
-    """One candidate as far as it is known without live status."""
-
-    facility: Facility
-    capability: tuple[bool, bool, bool, bool]
-    travel: tuple[float, float | None] | None
-    travel_min: float
-    same_level: bool
-    static_facts: dict[str, Any]
-    #: With no live status (most facilities never report one) every fact is known in advance, and
-    #: so is the outcome: excluded with its reasons, or admitted with these (rule, reason, context)
-    no_status_excluded: ExcludedFacility | None
-    no_status_hits: list[tuple[Rule, Reason | None, _Context]]
-    #: (rule's position in the pack, rule, its reason when the text is known in advance) for the
-    #: rules on static facts only that hold
-    static_exclude: list[tuple[int, Rule, Reason | None]]
-    static_other: list[tuple[int, Rule, Reason | None]]
-
-
-@dataclass(slots=True)
-class _Plan:
-    """Everything about a request's candidates that live status cannot change.
-
-    Rules that read only request facts and static candidate facts are decided here once; the
-    rules left (``dyn_*``, with their position in the pack) are tested per request on live status.
-    """
-
-    facilities: Sequence[Facility]
-    rows: list[_Row]
-    ranks: dict[str, int]
-    dyn_exclude: list[tuple[int, Rule, Predicate]]
-    dyn_other: list[tuple[int, Rule, Predicate]]
-
-
-#: per pack (by identity): (request facts, origin, need, facilities, travel times) -> plan. Kept
-#: only for a tuple of facilities (immutable; held by the plan, so its id stays valid); the travel
-#: times are part of the key by value, so a closure or a new origin point makes a new plan.
-_PLANS: dict[int, tuple[RulePack, dict[tuple[object, ...], _Plan]]] = {}
-_PLAN_ROWS_MAX = 50_000
-#: ``_status_facts`` reads no time when there is no status
-_NO_TIME = datetime.min.replace(tzinfo=UTC)
-
-
-_READ: dict[int, tuple[RulePack, frozenset[str]]] = {}
-
-
-def _request_facts_read(pack: RulePack) -> frozenset[str]:
-    """The request facts some candidate rule reads: the only ones a plan depends on."""
-    return per_pack(
-        _READ,
-        pack,
-        lambda: frozenset(f for r in pack.candidate_rules for f in r.facts if not f.startswith("candidate_")),
-    )
-
-
-def _plan(  # noqa: PLR0913  the plan's inputs, each a key of its cache
-    pack: RulePack,
-    facts: dict[str, Any],
-    base: _Context,
-    facilities: Sequence[Facility],
-    need: ClinicalNeed,
-    *,
-    travel: Mapping[str, tuple[float, float | None] | None],
-    origin: Facility,
-    regional_hospital: str | None,
-    referred_from: str | None = None,
-) -> _Plan:
-    """The request's plan: cached for a tuple of facilities, else worked out now (``_Plan``)."""
-    static = _static(facilities)
-    cacheable = isinstance(facilities, tuple)
-    key: tuple[object, ...] = ()
-    slot: dict[tuple[object, ...], _Plan] | None = None
-    if cacheable:
-        read = _request_facts_read(pack)
-        key = (
-            tuple((k, v) for k, v in facts.items() if k in read),
-            tuple(base.items()),
-            origin.id,
-            referred_from,
-            need.specialty,
-            need.beds,
-            need.equipment,
-            need.preferred_equipment,
-            id(facilities),
-            tuple(map(travel.get, static.ids)),
+    def build() -> _CandidateRules:
+        exclude = [r for r in pack.candidate_rules if r.effect == "exclude"]
+        other = [r for r in pack.candidate_rules if r.effect != "exclude"]
+        return _CandidateRules(
+            exclude,
+            other,
+            compile_conditions([(r, r.candidate_when) for r in exclude]),
+            compile_conditions([(r, r.candidate_when) for r in other]),
         )
-        slot = per_pack(_PLANS, pack, dict)
-        hit = slot.get(key)
-        if hit is not None and hit.facilities is facilities:
-            return hit
-    origin_rank = level_rank(origin)
-    active = [
-        (i, r, p) for i, r in enumerate(pack.candidate_rules) if (p := r.for_candidates(facts)) is not None
-    ]
-    static_rules = [(i, r, p) for i, r, p in active if _is_static(r)] if SHORTCUTS else []
-    rows: list[_Row] = []
-    ranks: dict[str, int] = {}
-    cf = dict(facts)
-    for (f, rank, is_hospital), cap in zip(static.rows, _capability(static, need), strict=True):
-        tr = travel.get(f.id)
-        ranks[f.id] = rank
-        vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
-        travel_min = tr[0] / 60 if tr is not None else math.inf
-        sf = {
-            "candidate_is_origin": f.id == origin.id,
-            "candidate_referred_the_patient": f.id == referred_from,
-            "candidate_receiving": f.receiving,
-            "candidate_is_hospital": is_hospital,
-            "candidate_level_vs_origin": vs,
-            "candidate_has_specialty": cap[2],
-            "candidate_has_equipment": cap[0],
-            "candidate_reachable": tr is not None,
-            "candidate_regional_for_origin": f.id == regional_hospital,
-            "candidate_travel_min": travel_min,
-        }
-        cf.update(sf)
-        held = [(i, r, _finished(r, base, f.name, travel_min)) for i, r, p in static_rules if p(cf)]
-        # the outcome without live status, decided by every rule now (the same facts, the same
-        # order as a request would write them: status facts, then static ones)
-        _status_facts(cf, None, need, cap, pack.settings, _NO_TIME)
-        cf.update(sf)
-        ctx = _CandidateContext(base, f.name, travel_min, None, None, 0.0)
-        ns_held = [r for _, r, p in active if p(cf)]
-        ns_excl = [r for r in ns_held if r.effect == "exclude"]
-        ns_excluded = (
-            ExcludedFacility(f.id, f.name, tuple(_finished_now(r, ctx) for r in ns_excl)) if ns_excl else None
-        )
-        ns_hits: list[tuple[Rule, Reason | None, _Context]] = [
-            (r, _finished_now(r, ctx), ctx) for r in ns_held if r.effect != "exclude"
-        ]
-        rows.append(
-            _Row(
-                f,
-                cap,
-                tr,
-                travel_min,
-                vs is Level.SAME,
-                sf,
-                ns_excluded,
-                ns_hits,
-                [h for h in held if h[1].effect == "exclude"],
-                [h for h in held if h[1].effect != "exclude"],
-            )
-        )
-    dynamic = [(i, r, p) for i, r, p in active if not _is_static(r)] if SHORTCUTS else active
-    plan = _Plan(
-        facilities,
-        rows,
-        ranks,
-        [t for t in dynamic if t[1].effect == "exclude"],
-        [t for t in dynamic if t[1].effect != "exclude"],
-    )
-    if slot is not None:
-        # bounded by candidate rows held (about a kilobyte each), not by plans
-        if len(slot) > max(64, _PLAN_ROWS_MAX // max(1, len(rows))):
-            slot.clear()
-        slot[key] = plan
-    return plan
+
+    return per_pack(_CANDIDATE_RULES, pack, build)
 
 
 def _reason(rule: Rule, ctx: _Context) -> Reason:
@@ -397,34 +203,17 @@ class _Admitted:
     facility: Facility
     occupancy: float
     same_level: bool
-    reasons: list[tuple[Rule, Reason | None, _Context]]
+    #: the rules that held, and the values their reason texts read
+    rules: list[Rule]
+    ctx: _Context | None
     time_s: float
     distance_m: float | None
     status_age_s: float | None
     stale: bool
 
 
-def _specialist(
-    st: FacilityStatus,
-    need: ClinicalNeed,
-    on_call_max_min: float,
-    limit_s: float,
-    age_of: Callable[..., float],
-) -> tuple[Specialist, float | None]:
-    """The needed specialist by live status, judged by the age of the figure that says it."""
-    if need.specialty is None:
-        return Specialist.NOT_NEEDED, None
-    if not st.specialists_on_duty and not st.specialists_on_call:
-        return Specialist.UNKNOWN, None
-    if need.specialty in st.specialists_on_duty:
-        age_of("specialists_on_duty")
-        return Specialist.ON_DUTY, None
-    m = st.specialists_on_call.get(need.specialty)
-    if m is not None and m <= on_call_max_min:
-        age_of("specialists_on_call")
-        return Specialist.ON_CALL, float(m)
-    stale = age_of("specialists_on_duty", "specialists_on_call") > limit_s
-    return (Specialist.UNKNOWN if stale else Specialist.ABSENT), None
+#: a bed type's figure in ``FacilityStatus.figure_times``
+_BED_FIGURE = {b: f"beds_available.{b.value}" for b in BedType}
 
 
 def _status_facts(
@@ -435,7 +224,11 @@ def _status_facts(
     settings: Mapping[str, Any],
     now: datetime,
 ) -> None:
-    """Write a candidate's live-status facts into ``cf`` (the same keys for every candidate)."""
+    """Write a candidate's live-status facts into ``cf`` (the same keys for every candidate).
+
+    Each figure the need relies on is judged by its own age (``FacilityStatus.figure_times``);
+    the status's age is the oldest of them (the facility's newest figure when it relied on none).
+    """
     on_call_min: float | None = None
     nbeds = need.beds
     neq = need.equipment
@@ -451,48 +244,66 @@ def _status_facts(
         occupancy = 0.0
     else:
         limit_s = settings["stale_after_min"] * 60
-        used: list[float] = []  # the ages of the figures this need relies on
-
-        def age_of(*keys: str) -> float:
-            age = max((now - st.figure_times.get(k, st.updated_at)).total_seconds() for k in keys)
-            used.append(age)
-            return age
-
-        specialist, on_call_min = _specialist(st, need, settings["on_call_max_min"], limit_s, age_of)
+        times = st.figure_times
+        updated = st.updated_at
+        oldest = -math.inf  # the oldest figure relied on so far
+        # the needed specialist, judged by the age of the figure that says it
+        spec = need.specialty
+        if spec is None:
+            specialist = Specialist.NOT_NEEDED
+        elif not st.specialists_on_duty and not st.specialists_on_call:
+            specialist = Specialist.UNKNOWN
+        elif spec in st.specialists_on_duty:
+            specialist = Specialist.ON_DUTY
+            oldest = (now - times.get("specialists_on_duty", updated)).total_seconds()
+        else:
+            m = st.specialists_on_call.get(spec)
+            if m is not None and m <= settings["on_call_max_min"]:
+                specialist = Specialist.ON_CALL
+                on_call_min = float(m)
+                oldest = (now - times.get("specialists_on_call", updated)).total_seconds()
+            else:
+                oldest = max(
+                    (now - times.get("specialists_on_duty", updated)).total_seconds(),
+                    (now - times.get("specialists_on_call", updated)).total_seconds(),
+                )
+                specialist = Specialist.UNKNOWN if oldest > limit_s else Specialist.ABSENT
         # beds: a stale "none free" is not trusted (beds may have freed); a stale "free" is used
         # with a penalty; each bed type by its own figure's age
+        free = st.beds_available
         if not nbeds:
             beds = Tri.YES
         elif registered_zero:
             beds = Tri.NO
-        elif any(b not in st.beds_available for b in nbeds):
+        elif any(b not in free for b in nbeds):
             beds = Tri.UNKNOWN  # not reported
-        elif all(st.beds_available[b] > 0 for b in nbeds):
-            beds = Tri.YES
-            age_of(*(f"beds_available.{b.value}" for b in nbeds))
         else:
-            stale_beds = age_of(*(f"beds_available.{b.value}" for b in nbeds)) > limit_s
-            beds = Tri.UNKNOWN if stale_beds else Tri.NO
-        eq_at = st.figure_times.get("equipment_out_of_order", st.updated_at)
-        stale_eq = (now - eq_at).total_seconds() > limit_s
+            beds_age = max((now - times.get(_BED_FIGURE[b], updated)).total_seconds() for b in nbeds)
+            oldest = max(oldest, beds_age)
+            if all(free[b] > 0 for b in nbeds):
+                beds = Tri.YES
+            else:
+                beds = Tri.UNKNOWN if beds_age > limit_s else Tri.NO
+        eq_age = (now - times.get("equipment_out_of_order", updated)).total_seconds()
+        stale_eq = eq_age > limit_s
+        broken = st.equipment_out_of_order
         if not has_eq:
             eq = Tri.NO
         elif not neq:
             eq = Tri.YES
-        elif any(e in st.equipment_out_of_order for e in neq):
-            eq = Tri.UNKNOWN if age_of("equipment_out_of_order") > limit_s else Tri.NO
         else:
-            eq = Tri.YES
-            age_of("equipment_out_of_order")
-        broken = st.equipment_out_of_order if not stale_eq else frozenset()
-        preferred = preferred_registered and not any(e in broken for e in need.preferred_equipment)
+            oldest = max(oldest, eq_age)
+            eq = (Tri.UNKNOWN if stale_eq else Tri.NO) if any(e in broken for e in neq) else Tri.YES
+        preferred = preferred_registered and (
+            stale_eq or not broken or not any(e in broken for e in need.preferred_equipment)
+        )
         accepting = st.not_accepting_until is None or st.not_accepting_until <= now
-        occupancy = float(st.occupancy) if st.occupancy is not None else 0.0
         if st.occupancy is not None:
-            age_of("occupancy")
-        # the status's age: the oldest figure this need relied on (the facility's newest figure
-        # when it relied on none)
-        age_s = max(used) if used else (now - st.updated_at).total_seconds()
+            occupancy = float(st.occupancy)
+            oldest = max(oldest, (now - times.get("occupancy", updated)).total_seconds())
+        else:
+            occupancy = 0.0
+        age_s = oldest if oldest != -math.inf else (now - updated).total_seconds()
         status = StatusAge.STALE if age_s > limit_s else StatusAge.FRESH
     cf["candidate_status"] = status  # StrEnum members compare and hash as their strings
     cf["candidate_specialist"] = specialist
@@ -601,67 +412,72 @@ def _apply_request_rules(pack: RulePack, facts: dict[str, Any], base: _Context) 
     return _RequestDecision(decision_reasons, warnings, None)
 
 
-def _screen(
-    plan: _Plan,
+def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
+    pack: RulePack,
     facts: dict[str, Any],
-    statuses: Mapping[str, FacilityStatus],
-    need: ClinicalNeed,
-    settings: Mapping[str, Any],
-    now: datetime,
     base: _Context,
-) -> tuple[list[_Admitted], list[ExcludedFacility]]:
-    """Every candidate of the plan, in facility-id order: admitted (with its reasons) or excluded.
+    facilities: Sequence[Facility],
+    need: ClinicalNeed,
+    statuses: Mapping[str, FacilityStatus],
+    now: datetime,
+    *,
+    travel: Mapping[str, tuple[float, float | None] | None],
+    origin: Facility,
+    regional_hospital: str | None,
+    referred_from: str | None = None,
+) -> tuple[list[_Admitted], list[ExcludedFacility], dict[str, int]]:
+    """Every candidate, in facility-id order: admitted (with its reasons) or excluded; and ranks.
 
-    The plan's decided rules are combined with the rules left, tested on each candidate's live
-    status; a candidate without live status takes the outcome the plan worked out in advance.
+    One pass: each candidate's facts are written over the previous one's (the same keys for
+    every candidate), and every candidate rule the request leaves active is tested once. Nothing
+    is kept between requests: real requests all differ (origin, point, diagnosis, age, status).
+    Reason texts are formatted only when read (``Reason.values``).
     """
+    static = _static(facilities)
+    origin_rank = level_rank(origin)
+    compiled = _candidate_rules(pack)
+    excluded_by, held_by = compiled.excluded_by, compiled.held_by
+    on_exclude = [r.for_candidates(facts) is not None for r in compiled.exclude]
+    on_other = [r.for_candidates(facts) is not None for r in compiled.other]
+    settings = pack.settings
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
-    dyn_exclude, dyn_other = plan.dyn_exclude, plan.dyn_other
-    cf = dict(facts)  # request facts, then each candidate's facts written over the previous one's
-    for row in plan.rows:
-        f = row.facility
-        st = statuses.get(f.id)
-        if st is None and SHORTCUTS:
-            if row.no_status_excluded is not None:
-                excluded.append(row.no_status_excluded)
-                continue
-            assert row.travel is not None  # an unreachable candidate is excluded by the pack's rule
-            admitted.append(
-                _Admitted(f, 0.0, row.same_level, row.no_status_hits, *row.travel, None, stale=False)
-            )
-            continue
-        _status_facts(cf, st, need, row.capability, settings, now)
-        cf.update(row.static_facts)
+    ranks: dict[str, int] = {}
+    cf = dict(facts)
+    origin_id = origin.id
+    for (f, rank, is_hospital), cap in zip(static.rows, _capability(static, need), strict=True):
+        fid = f.id
+        tr = travel.get(fid)
+        ranks[fid] = rank
+        vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
+        travel_min = tr[0] / 60 if tr is not None else math.inf
+        _status_facts(cf, statuses.get(fid), need, cap, settings, now)
+        cf["candidate_is_origin"] = fid == origin_id
+        cf["candidate_referred_the_patient"] = fid == referred_from
+        cf["candidate_receiving"] = f.receiving
+        cf["candidate_is_hospital"] = is_hospital
+        cf["candidate_level_vs_origin"] = vs
+        cf["candidate_has_specialty"] = cap[2]
+        cf["candidate_reachable"] = tr is not None
+        cf["candidate_regional_for_origin"] = fid == regional_hospital
+        cf["candidate_travel_min"] = travel_min
         age_s = cf["_age_s"]
-        ctx = _CandidateContext(
-            base, f.name, row.travel_min, age_s, cf["_on_call_min"], cf["candidate_occupancy"]
-        )
-        excl: list[tuple[int, Rule, Reason | None]] = [(i, r, None) for i, r, p in dyn_exclude if p(cf)]
-        if excl or row.static_exclude:  # every exclusion reason is reported, in the pack's order
-            if row.static_exclude:
-                excl = sorted(row.static_exclude + excl, key=_first) if excl else row.static_exclude
-            reasons = tuple(_reason(r, ctx) if done is None else done for _, r, done in excl)
-            excluded.append(ExcludedFacility(f.id, f.name, reasons))
+        occupancy = cf["candidate_occupancy"]
+        out = excluded_by(cf, on_exclude)
+        if out:  # every exclusion reason, in the pack's order
+            why = _CandidateContext(base, f.name, travel_min, age_s, cf["_on_call_min"], occupancy)
+            excluded.append(ExcludedFacility(fid, f.name, tuple([_reason(r, why) for r in out])))
             continue
-        hits: list[tuple[int, Rule, Reason | None]] = [(i, r, None) for i, r, p in dyn_other if p(cf)]
-        if row.static_other:
-            hits = sorted(row.static_other + hits, key=_first) if hits else row.static_other
-        tr = row.travel
-        assert tr is not None  # an unreachable candidate is excluded by the pack's rule
-        admitted.append(
-            _Admitted(
-                f,
-                cf["candidate_occupancy"],
-                row.same_level,
-                [(r, done, ctx) for _, r, done in hits],
-                tr[0],
-                tr[1],
-                age_s,
-                cf["candidate_status"] is StatusAge.STALE,
-            )
+        held = held_by(cf, on_other)
+        ctx = (
+            _CandidateContext(base, f.name, travel_min, age_s, cf["_on_call_min"], occupancy)
+            if held
+            else None
         )
-    return admitted, excluded
+        assert tr is not None  # an unreachable candidate is excluded by the pack's rule
+        stale = cf["candidate_status"] is StatusAge.STALE
+        admitted.append(_Admitted(f, occupancy, vs is Level.SAME, held, ctx, tr[0], tr[1], age_s, stale))
+    return admitted, excluded, ranks
 
 
 def _rank(
@@ -682,7 +498,8 @@ def _rank(
         units = {"level_steps": ranks[a.facility.id] - lowest, "occupancy": a.occupancy}
         score = a.time_s / 60 * pack.weights["travel"]
         kept: list[Reason] = []
-        for rule, done, rctx in a.reasons:
+        rctx = a.ctx
+        for rule in a.rules:
             if rule.effect in ("boost", "demote"):
                 w = pack.weights[rule.param]
                 if rule.param == "preferred_equipment" and need.preferred_within_min > 0:
@@ -691,7 +508,8 @@ def _rank(
                 if unit == 0:
                     continue
                 score += (w * unit) if rule.effect == "demote" else -(w * unit)
-            kept.append(_reason(rule, rctx) if done is None else done)
+            assert rctx is not None  # a candidate with rules that held has their values
+            kept.append(_reason(rule, rctx))
         if back_referral:
             rtype = ReferralType.BACK_REFERRAL
         elif a.same_level:
@@ -737,7 +555,7 @@ def suggest(
 
     The steps: check the request (``_checked_origin``); its facts (``_request_facts``); the
     request rules (``_apply_request_rules``), which may decide to treat locally; the candidates
-    (``_plan``, then ``_screen`` on live status); the ranking (``_rank``).
+    (``_screen``, on live status); the ranking (``_rank``).
     """
     origin = _checked_origin(request, facilities, origin)
     need = resolve_need(request, pack)
@@ -757,19 +575,20 @@ def suggest(
             pack_id=pack.id,
             pack_version=pack.version,
         )
-    plan = _plan(
+    admitted, excluded, ranks = _screen(
         pack,
         facts,
         base,
         facilities,
         need,
+        statuses,
+        now,
         travel=travel,
         origin=origin,
         regional_hospital=region.hospital if region is not None else None,
         referred_from=request.referred_from if request.back_referral else None,
     )
-    admitted, excluded = _screen(plan, facts, statuses, need, pack.settings, now, base)
-    candidates = _rank(admitted, plan.ranks, pack, need, request.back_referral)
+    candidates = _rank(admitted, ranks, pack, need, request.back_referral)
     return Suggestion(
         decision=Decision.REFER if candidates else Decision.NO_CAPABLE_FACILITY,
         referral_type=candidates[0].referral_type if candidates else None,

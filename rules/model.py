@@ -148,8 +148,7 @@ class Reason(NamedTuple):
 
     The texts are the rule's templates filled from ``values``; they are formatted when read (a
     request produces hundreds of reasons, and most are never displayed). With ``values`` None
-    the templates are the finished texts (reasons the engine keeps from one request to the
-    next). A named tuple: cheap to make, immutable.
+    the templates are the finished texts. A named tuple: cheap to make, immutable.
     """
 
     rule_id: str

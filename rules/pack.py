@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -89,6 +89,9 @@ class Rule:
     #: ``gate(f) and residual(f)`` is exactly ``predicate(f)``.
     gate: Predicate | None = None
     residual: Predicate | None = None
+    #: The condition tested per candidate once the gate held, as checked YAML (None: always):
+    #: ``residual``'s, or the whole ``when`` without a gate. Compiled to source by the engine.
+    candidate_when: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def for_candidates(self, request_facts: Facts) -> Predicate | None:
         """The predicate to test per candidate for this request, or None if the rule cannot hold."""
@@ -381,9 +384,22 @@ def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], se
     effect, param = next(iter(effect_raw.items()))
     _check_effect(c, where, effect, param, weights, facts)
     gate, residual = (None, None)
+    when = raw.get("when")
+    candidate_when: Mapping[str, Any] | None = when
     if scope == "candidate" and not c.problems:
-        gate, residual = _split(raw.get("when"), where, scope)
-    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts), gate, residual)
+        gate, residual = _split(when, where, scope)
+        if gate is not None:
+            assert isinstance(when, dict)  # a gate is split from a checked ``all``
+            rest = [it for it in when["all"] if not _request_only(it)]
+            candidate_when = {"all": rest} if rest else None
+    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts), gate, residual, candidate_when)
+
+
+def _request_only(item: object) -> bool:
+    """True if a checked condition reads request facts only."""
+    used: set[str] = set()
+    _compile_condition(_Checker(""), item, "", "", "candidate", used)
+    return all(FACTS[f].scope == "request" for f in used)
 
 
 def _split(when: object, where: str, scope: str) -> tuple[Predicate | None, Predicate | None]:
@@ -393,9 +409,8 @@ def _split(when: object, where: str, scope: str) -> tuple[Predicate | None, Pred
     gate: list[Predicate] = []
     rest: list[Predicate] = []
     for i, item in enumerate(when["all"]):
-        used: set[str] = set()
-        pred = _compile_condition(_Checker(""), item, where, f"when.all[{i}]", scope, used)
-        (gate if all(FACTS[f].scope == "request" for f in used) else rest).append(pred)
+        pred = _compile_condition(_Checker(""), item, where, f"when.all[{i}]", scope, set())
+        (gate if _request_only(item) else rest).append(pred)
     if not gate:
         return None, None
     return all_of(gate), (all_of(rest) if rest else None)

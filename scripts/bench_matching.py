@@ -1,15 +1,22 @@
 """Benchmark the matching engine (rules.suggest) and the end-to-end suggestion path.
 
-    python scripts/bench_matching.py [--candidates 100] [--repeat 2000] [--batch 10000] [--seed 1]
+    python scripts/bench_matching.py [--candidates 100] [--repeat 5000] [--batch 3000] [--seed 1]
+
+The requests are a realistic, seeded mix, all different: every Puskesmas origin; the diagnoses
+of the planner's synthetic demand (``service.planning.demand.CONDITION_GROUPS``) weighted by
+their rates, with their age ranges (ages drawn to the day), sexes, emergency shares and service
+types; a few back-referrals and disaster-status requests. Each request has road times of its own,
+as a request sent from a phone's position has (the origin's times, each drawn within +-15 %),
+and live statuses change as they do in service (re-drawn every 50 requests).
 
 1. One request against N candidate hospitals with travel times given: the Sambas facilities
    plus synthetic hospitals (copies of the real ones with new ids, shuffled services, beds and
    live statuses, some stale, some full, some not accepting) up to N receiving candidates.
-   Reports p50/p99/max latency over ``--repeat`` runs of a mix of request kinds (after
-   ``gc.freeze()``, as the service does once its data is loaded).
-2. A batch of ``--batch`` requests (random Puskesmas origin, ICD-10 code, emergency or not,
-   service type) through ``Matcher.suggest`` on the bundled data: road travel from the origin
-   (snap + tree lookup) and matching, per request; throughput in requests/s on one core.
+   Reports p50/p99/max latency over ``--repeat`` requests (after ``gc.freeze()``, as the service
+   does once its data is loaded), and the garbage collector's runs and pauses during them.
+2. A batch of ``--batch`` requests through ``Matcher.suggest`` on the bundled data, each from a
+   position near its Puskesmas (lon/lat within about 2 km): snapping, road travel and matching,
+   per request; p50/p99/max and throughput on one core.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, Self
 
 import numpy as np
 
@@ -30,9 +39,9 @@ from rules.matching import suggest
 from rules.model import FacilityStatus, ReferralRequest, ServiceType, Sex
 from rules.pack import bundled_pack_path, load_rule_pack
 from service.matcher import Matcher
+from service.planning.demand import CONDITION_GROUPS
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-CODES = ["O72.1", "P07.3", "I21.9", "S06.5", "R11", "J18.9", "A97.1", "K35.8", "N18.5", "T07", "I10", "O14.1"]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -40,27 +49,89 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
-def requests(rng: np.random.Generator, origins: list[str], n: int) -> list[ReferralRequest]:
-    out = []
-    for _ in range(n):
-        code = str(rng.choice(CODES))
-        female = code.startswith("O") or rng.random() < 0.5
-        age = 0.01 if code.startswith("P") else float(rng.integers(18, 80))
-        emergency = bool(rng.random() < 0.4)
-        st = (
-            ServiceType.GAWAT_DARURAT if emergency else ServiceType(rng.choice(["rawat_jalan", "rawat_inap"]))
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "-uno"], capture_output=True, text=True, check=False
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() + ("+changes" if dirty.strip() else "")
+
+
+class GcWatch:
+    """The garbage collector's runs and pauses (``gc.callbacks``), per generation."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), (time.perf_counter() - self._t0) * 1000))
+
+    def __enter__(self) -> Self:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    def report(self) -> str:
+        if not self.pauses:
+            return "gc: no collection"
+        ms = [p for _, p in self.pauses]
+        by_gen = {g: sum(1 for gg, _ in self.pauses if gg == g) for g in (0, 1, 2)}
+        return (
+            f"gc: {len(ms)} collections (gen0/1/2 {by_gen[0]}/{by_gen[1]}/{by_gen[2]}), "
+            f"{sum(ms):.1f} ms in all, max {max(ms):.2f} ms"
+        )
+
+
+def requests(rng: np.random.Generator, origins: list[str], n: int) -> list[ReferralRequest]:
+    """``n`` requests of the synthetic demand's mix, from every origin in turn (seeded)."""
+    rates = np.array([g.per_1000_year for g in CONDITION_GROUPS])
+    groups = rng.choice(len(CONDITION_GROUPS), size=n, p=rates / rates.sum())
+    out = []
+    for k in range(n):
+        g = CONDITION_GROUPS[int(groups[k])]
+        code = g.icd10[int(rng.integers(len(g.icd10)))]
+        sex = Sex(g.sex) if g.sex else (Sex.FEMALE if rng.random() < 0.5 else Sex.MALE)
+        # to the day: no two requests need share a shape
+        age = (
+            round(float(rng.uniform(g.age_min, g.age_max + 1)) * 365) / 365
+            if g.age_max
+            else float(rng.integers(0, 28)) / 365
+        )
+        emergency = bool(rng.random() < g.emergency_share)
+        back = bool(rng.random() < 0.02) and not emergency
         out.append(
             ReferralRequest(
-                str(rng.choice(origins)),
-                age,
-                Sex.FEMALE if female else Sex.MALE,
+                origins[k % len(origins)],
+                min(age, 130.0),
+                sex,
                 (code,),
-                service_type=st,
+                service_type=ServiceType.GAWAT_DARURAT if emergency else ServiceType(g.service_type),
                 emergency=emergency,
+                disaster=bool(rng.random() < 0.01),
+                back_referral=back,
             )
         )
     return out
+
+
+def jittered(travel: dict[str, tuple[float, float] | None], rng: np.random.Generator) -> dict[str, Any]:
+    """The road times from a point near the origin: each time and distance within +-15 %."""
+    f = rng.uniform(0.85, 1.15, size=len(travel))
+    return {
+        k: (v[0] * x, v[1] * x) if v is not None else None
+        for (k, v), x in zip(travel.items(), f, strict=True)
+    }
 
 
 def synthetic_hospitals(base: list[Facility], n: int, rng: np.random.Generator) -> list[Facility]:
@@ -103,32 +174,42 @@ def bench_single(n_candidates: int, repeat: int, seed: int) -> None:
     n_real = sum(1 for f in base if f.receiving)
     facilities = tuple(base + synthetic_hospitals(base, max(0, n_candidates - n_real), rng))
     pack = load_rule_pack(bundled_pack_path(), facilities=facilities)
-    statuses = statuses_for(facilities, rng)
     origins = [f.id for f in base if not f.is_hospital]
     travel = {
         o: {f.id: (float(rng.uniform(300, 14400)), float(rng.uniform(2e3, 2e5))) for f in facilities}
         for o in origins
     }
-    reqs = requests(rng, origins, repeat)
+    reqs = requests(rng, origins, repeat + 50)
     gc.collect()
     gc.freeze()  # as `rujuk serve` does after loading: start-up objects leave the collector's scans
+    statuses = statuses_for(facilities, rng)
     for r in reqs[:50]:  # warm up (ICD lookups are cached)
-        suggest(r, pack=pack, facilities=facilities, statuses=statuses, travel=travel[r.origin_id], now=NOW)
+        tr = jittered(travel[r.origin_id], rng)
+        suggest(r, pack=pack, facilities=facilities, statuses=statuses, travel=tr, now=NOW)
     lat: list[float] = []
     ranked = 0
-    for r in reqs:
-        t0 = time.perf_counter()
-        s = suggest(
-            r, pack=pack, facilities=facilities, statuses=statuses, travel=travel[r.origin_id], now=NOW
-        )
-        lat.append((time.perf_counter() - t0) * 1000)
-        ranked += len(s.candidates)
+    with GcWatch() as watch:
+        # each request's road times and, every 50 requests, the live statuses are made as the
+        # service makes them (per request, then dropped), outside the time measured
+        for k, r in enumerate(reqs[50:]):
+            if k % 50 == 0:
+                statuses = statuses_for(facilities, rng)
+            tr = jittered(travel[r.origin_id], rng)
+            t0 = time.perf_counter()
+            s = suggest(r, pack=pack, facilities=facilities, statuses=statuses, travel=tr, now=NOW)
+            lat.append((time.perf_counter() - t0) * 1000)
+            ranked += len(s.candidates)
     n_recv = sum(1 for f in facilities if f.receiving)
-    print(f"single request: {len(facilities)} facilities ({n_recv} receiving candidates), {repeat} requests")
+    shapes = len({(r.origin_id, r.icd10, r.age_years, r.sex, r.emergency, r.service_type) for r in reqs[50:]})
+    print(
+        f"single request: {len(facilities)} facilities ({n_recv} receiving candidates), {repeat} requests "
+        f"({shapes} distinct request shapes, every one with its own road times) at {commit()}"
+    )
     print(
         f"  latency ms: p50 {statistics.median(lat):.3f}  p99 {pct(lat, 99):.3f}  max {max(lat):.3f}"
         f"  (mean ranked {ranked / repeat:.1f})"
     )
+    print(f"  {watch.report()}")
 
 
 def bench_batch(n: int, seed: int) -> None:
@@ -137,27 +218,44 @@ def bench_batch(n: int, seed: int) -> None:
     t0 = time.perf_counter()
     matcher = Matcher.load(ds)
     t1 = time.perf_counter()
+    by_id = {f.id: f for f in ds.facilities}
     origins = [f.id for f in ds.facilities if not f.is_hospital]
     reqs = requests(rng, origins, n)
+    # a position within about 2 km of the Puskesmas (0.018 degrees)
+    offsets = rng.uniform(-0.018, 0.018, size=(n, 2))
     decisions: dict[str, int] = {}
-    t2 = time.perf_counter()
-    for r in reqs:
-        s = matcher.suggest(r, statuses={}, now=NOW)
-        decisions[s.decision.value] = decisions.get(s.decision.value, 0) + 1
-    t3 = time.perf_counter()
+    lat: list[float] = []
+    gc.collect()
+    gc.freeze()
+    with GcWatch() as watch:
+        t2 = time.perf_counter()
+        for r, (dx, dy) in zip(reqs, offsets, strict=True):
+            o = by_id[r.origin_id].location
+            a = time.perf_counter()
+            try:
+                s = matcher.suggest(r, statuses={}, now=NOW, lon=o.lon + dx, lat=o.lat + dy)
+            except Exception as e:  # too far from a road: counted as the service answers it
+                decisions[type(e).__name__] = decisions.get(type(e).__name__, 0) + 1
+                continue
+            lat.append((time.perf_counter() - a) * 1000)
+            decisions[s.decision.value] = decisions.get(s.decision.value, 0) + 1
+        t3 = time.perf_counter()
     print(
-        f"batch: {n} requests through Matcher.suggest (road travel from the origin + matching), bundled Sambas"
+        f"batch: {n} requests through Matcher.suggest from a position near the origin (snap, road "
+        f"travel, matching), bundled Sambas, at {commit()}"
     )
     print(
-        f"  matcher load {t1 - t0:.2f} s; batch {t3 - t2:.2f} s = {n / (t3 - t2):.0f} requests/s; decisions {decisions}"
+        f"  matcher load {t1 - t0:.2f} s; latency ms p50 {statistics.median(lat):.3f}  p99 {pct(lat, 99):.3f}"
+        f"  max {max(lat):.3f}; {n / (t3 - t2):.0f} requests/s; decisions {decisions}"
     )
+    print(f"  {watch.report()}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=5000)
-    ap.add_argument("--batch", type=int, default=10000)
+    ap.add_argument("--batch", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     bench_single(a.candidates, a.repeat, a.seed)

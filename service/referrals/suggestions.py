@@ -108,12 +108,6 @@ class ReferralRequestIn(Strict):
 ReasonLang = Literal["id", "en", "all"]
 
 
-#: JSON of finished reasons (``values`` None, kept by the engine across requests), by identity and
-#: language; each entry holds its reason, so the id cannot be reused while it is cached
-_REASON_JSON: dict[tuple[int, str], tuple[Reason, dict[str, Any]]] = {}
-_REASON_JSON_MAX = 50_000
-
-
 def _texts(lang: ReasonLang) -> Callable[[Reason], dict[str, str]]:
     if lang == "id":
         return lambda r: {"id": r.text_id}
@@ -129,20 +123,8 @@ def suggestion_json(
     need = s.need
     texts = _texts(lang)
 
-    cache = _REASON_JSON
-
     def one(r: Reason) -> dict[str, Any]:
-        if r.values is not None:  # texts filled for this request
-            return {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": r.references}
-        # a finished reason the engine keeps across requests: its JSON is kept too (read-only)
-        hit = cache.get((id(r), lang))
-        if hit is not None and hit[0] is r:
-            return hit[1]
-        d = {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": r.references}
-        if len(cache) > _REASON_JSON_MAX:
-            cache.clear()
-        cache[id(r), lang] = (r, d)
-        return d
+        return {"rule_id": r.rule_id, "effect": r.effect, "text": texts(r), "references": r.references}
 
     def reasons(rs: tuple[Reason, ...]) -> list[dict[str, Any]]:
         return [one(r) for r in rs]

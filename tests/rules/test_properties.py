@@ -5,13 +5,11 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodata.dataset import Dataset
 from geodata.models import BedType, Service
-from rules import matching
 from rules.matching import suggest
 from rules.model import Decision, FacilityStatus, Payer, ReferralRequest, ServiceType, Sex, Suggestion
 from rules.pack import RulePack
@@ -178,35 +176,3 @@ def test_cached_plans_never_change_an_answer(pack: RulePack, sambas: Dataset, da
     warm = suggest(request, pack=pack, facilities=fac, statuses=statuses, travel=travel, now=NOW)
     assert warm == run(pack, sambas, request, statuses, travel)
     assert closed not in {c.facility_id for c in warm.candidates}
-
-
-def _plain(s: Suggestion) -> tuple:
-    """A suggestion with every reason as its finished texts (however the engine kept them)."""
-
-    def rs(reasons: tuple) -> tuple:
-        return tuple((r.rule_id, r.effect, r.text_id, r.text_en, r.references) for r in reasons)
-
-    return (
-        s.decision,
-        s.referral_type,
-        tuple((c.facility_id, c.rank, c.score, c.travel_time_s, c.referral_type, rs(c.reasons), c.status_age_s, c.stale)
-              for c in s.candidates),
-        tuple((x.facility_id, rs(x.reasons)) for x in s.excluded),
-        rs(s.reasons),
-        rs(s.warnings),
-        s.need,
-    )  # fmt: skip
-
-
-@PROPS
-@given(data=st.data())
-def test_shortcuts_give_the_plain_answer(pack: RulePack, sambas: Dataset, data: st.DataObject) -> None:
-    # the plan decides static rules once and whole facilities without live status in advance;
-    # with the shortcuts off every rule is tested per request: the answers are the same
-    request, statuses, travel = data.draw(worlds(sambas))
-    fast = run(pack, sambas, request, statuses, travel)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(matching, "SHORTCUTS", False)
-        plain = run(pack, sambas, request, statuses, travel)
-    assert _plain(fast) == _plain(plain)
-    assert all(r.values is not None for c in plain.candidates for r in c.reasons)
