@@ -15,7 +15,8 @@ and live statuses change as they do in service (re-drawn every 50 requests).
    Reports p50/p99/max latency over ``--repeat`` requests (after ``gc.freeze()``, as the service
    does once its data is loaded), and the garbage collector's runs and pauses during them.
 2. A batch of ``--batch`` requests through ``Matcher.suggest`` on the bundled data, each from a
-   position near its Puskesmas (lon/lat within about 2 km): snapping, road travel and matching,
+   phone's position near its Puskesmas (on a road within about 5 km, then up to 50 m off it):
+   snapping, road travel and matching,
    per request; p50/p99/max and throughput on one core.
 """
 
@@ -32,14 +33,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import numpy as np
+from request_mix import positions_near, requests
 
 from geodata.dataset import bundled_dataset_path, load_dataset
 from geodata.models import BedType, Facility, Service
+from routing.errors import RoutingError
+from rules.errors import RulesError
 from rules.matching import suggest
-from rules.model import FacilityStatus, ReferralRequest, ServiceType, Sex
+from rules.model import FacilityStatus
 from rules.pack import bundled_pack_path, load_rule_pack
 from service.matcher import Matcher
-from service.planning.demand import CONDITION_GROUPS
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -91,38 +94,6 @@ class GcWatch:
             f"gc: {len(ms)} collections (gen0/1/2 {by_gen[0]}/{by_gen[1]}/{by_gen[2]}), "
             f"{sum(ms):.1f} ms in all, max {max(ms):.2f} ms"
         )
-
-
-def requests(rng: np.random.Generator, origins: list[str], n: int) -> list[ReferralRequest]:
-    """``n`` requests of the synthetic demand's mix, from every origin in turn (seeded)."""
-    rates = np.array([g.per_1000_year for g in CONDITION_GROUPS])
-    groups = rng.choice(len(CONDITION_GROUPS), size=n, p=rates / rates.sum())
-    out = []
-    for k in range(n):
-        g = CONDITION_GROUPS[int(groups[k])]
-        code = g.icd10[int(rng.integers(len(g.icd10)))]
-        sex = Sex(g.sex) if g.sex else (Sex.FEMALE if rng.random() < 0.5 else Sex.MALE)
-        # to the day: no two requests need share a shape
-        age = (
-            round(float(rng.uniform(g.age_min, g.age_max + 1)) * 365) / 365
-            if g.age_max
-            else float(rng.integers(0, 28)) / 365
-        )
-        emergency = bool(rng.random() < g.emergency_share)
-        back = bool(rng.random() < 0.02) and not emergency
-        out.append(
-            ReferralRequest(
-                origins[k % len(origins)],
-                min(age, 130.0),
-                sex,
-                (code,),
-                service_type=ServiceType.GAWAT_DARURAT if emergency else ServiceType(g.service_type),
-                emergency=emergency,
-                disaster=bool(rng.random() < 0.01),
-                back_referral=back,
-            )
-        )
-    return out
 
 
 def jittered(travel: dict[str, tuple[float, float] | None], rng: np.random.Generator) -> dict[str, Any]:
@@ -218,23 +189,21 @@ def bench_batch(n: int, seed: int) -> None:
     t0 = time.perf_counter()
     matcher = Matcher.load(ds)
     t1 = time.perf_counter()
-    by_id = {f.id: f for f in ds.facilities}
     origins = [f.id for f in ds.facilities if not f.is_hospital]
     reqs = requests(rng, origins, n)
-    # a position within about 2 km of the Puskesmas (0.018 degrees)
-    offsets = rng.uniform(-0.018, 0.018, size=(n, 2))
+    points = {f.id: (f.location.lon, f.location.lat) for f in ds.facilities}
+    where = positions_near(ds.roads, points, [r.origin_id for r in reqs], rng)
     decisions: dict[str, int] = {}
     lat: list[float] = []
     gc.collect()
     gc.freeze()
     with GcWatch() as watch:
         t2 = time.perf_counter()
-        for r, (dx, dy) in zip(reqs, offsets, strict=True):
-            o = by_id[r.origin_id].location
+        for r, (lon, la) in zip(reqs, where, strict=True):
             a = time.perf_counter()
             try:
-                s = matcher.suggest(r, statuses={}, now=NOW, lon=o.lon + dx, lat=o.lat + dy)
-            except Exception as e:  # too far from a road: counted as the service answers it
+                s = matcher.suggest(r, statuses={}, now=NOW, lon=lon, lat=la)
+            except (RulesError, RoutingError) as e:  # the service answers 422 (too far from a road)
                 decisions[type(e).__name__] = decisions.get(type(e).__name__, 0) + 1
                 continue
             lat.append((time.perf_counter() - a) * 1000)
