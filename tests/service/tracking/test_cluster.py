@@ -159,6 +159,20 @@ def test_every_key_of_a_region_is_on_one_slot(ctr: Tr, cluster: RedisClusterProc
     assert len(slots) == 1
 
 
+def test_sign_in_limits_are_kept_on_the_cluster(ctr: Tr, cluster: RedisClusterProcesses) -> None:
+    for i in range(10):  # the default: 10 failures per 15 minutes
+        r = ctr.client.post("/api/token", data={"username": "tebas", "password": "bukan-sandinya"})
+        assert r.status_code == 401, i
+    r = ctr.client.post("/api/token", data={"username": "tebas", "password": "bukan-sandinya"})
+    assert r.status_code == 429 and r.json()["type"] == "too_many_requests"
+    found = 0
+    for port in cluster.alive():
+        with _node(port) as n:
+            if n.info("replication")["role"] == "master":
+                found += sum(1 for _ in n.scan_iter(match=f"*{ctr.prefix.strip(':')[6:-1]}*limits*"))
+    assert found >= 1  # counted in the cluster, not in the worker's memory
+
+
 def test_a_cluster_needs_a_hash_tag_in_the_prefix(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="hash tag"):
         Settings(
