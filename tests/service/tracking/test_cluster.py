@@ -233,7 +233,7 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
         lon, lat = facility_lonlat(t, PEMANGKAT)
         t0_ms = round(T0.timestamp() * 1000) - 3_600_000  # an hour of fixes, 100 ms apart
         acked: dict[str, list[int]] = {amb: [] for amb, _ in fleet}
-        errors: list[tuple[float, int, str]] = []
+        errors: list[tuple[float, int, str, float, float]] = []
         killed_at: list[float] = []
         promoted_at: list[float] = []
         back_at: list[float] = []
@@ -262,6 +262,7 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
                 amb, tok = fleet[n % len(fleet)]
                 ts = t0_ms + 100 * (len(acked[amb]) + 1)
                 fix = {"lat": lat + 1e-5 * len(acked[amb]), "lon": lon, "timestamp": ts}
+                sent = time.monotonic()
                 r = t.send(amb, tok, fix)
                 now = time.monotonic()
                 if r.status_code == 200:
@@ -271,7 +272,7 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
                     if first_ack_after is not None and now - first_ack_after > 3:
                         break
                 else:
-                    errors.append((now, r.status_code, r.json().get("type", "")))
+                    errors.append((now, r.status_code, r.json().get("type", ""), now - sent, sent))
                 n += 1
         finally:
             killer.join(timeout=60)
@@ -295,7 +296,8 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
         during = [e for e in errors if e[0] >= killed_at[0]]
         print(  # the figures docs/tracking.md quotes (pytest -s)
             f"\nfailover: {total} fixes acknowledged, {n + 1} requests, {len(errors)} answered an error "
-            f"({len(during)} after the kill: {sorted({(s, k) for _, s, k in during})}), "
+            f"({len(during)} after the kill: {sorted({(e[1], e[2]) for e in during})}; sent at / took "
+            f"{', '.join(f'{e[4] - killed_at[0]:.2f}/{e[3]:.2f} s' for e in during)}), "
             f"replica promoted {promoted_at[0] - killed_at[0]:.2f} s after the kill, old primary back "
             f"{back_at[0] - killed_at[0]:.2f} s after, first acknowledgement "
             f"{first_ack_after - killed_at[0]:.2f} s after the kill, "
