@@ -12,10 +12,18 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
+
+from service.errors import PositionsUnavailableError
+from service.tracking.redis_client import CLUSTER_RETRY_ERRORS
 
 if TYPE_CHECKING:
     from service.tracking.redis_client import Client
+
+
+#: the subscription is gone: Redis unreachable, or the slot between two primaries
+_LOST = (*CLUSTER_RETRY_ERRORS, redis.exceptions.RedisClusterException)
 
 
 class Feed:
@@ -28,20 +36,37 @@ class Feed:
         self._pubsub: Any = None
 
     async def subscribe(self) -> None:
-        """(Re)subscribe on a fresh connection."""
+        """(Re)subscribe on a fresh connection; PositionsUnavailableError when Redis cannot be
+        reached or the channel's slot has no primary right now (a failover)."""  # noqa: D205, D209
         await self.close()
-        self._pubsub = self.client.pubsub()
-        if self.sharded:
-            await self._pubsub.ssubscribe(self.channel)
-        else:
-            await self._pubsub.subscribe(self.channel)
+        try:
+            if isinstance(self.client, RedisCluster):
+                await self.client.initialize()  # the slot map, to find the channel's node
+                self._pubsub = self.client.pubsub()
+                await self._pubsub.ssubscribe(self.channel)
+            else:
+                self._pubsub = self.client.pubsub()
+                await self._pubsub.subscribe(self.channel)
+        except _LOST as exc:
+            raise PositionsUnavailableError from exc
 
     async def next(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next event within ``timeout_s``, or None."""
-        if self.sharded:
-            msg = await self._pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=timeout_s)
+        """The next event within ``timeout_s``, or None; PositionsUnavailableError when the
+        connection was lost (``subscribe`` again)."""  # noqa: D205, D209
+        if not self.sharded:
+            try:
+                msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout_s)
+            except _LOST as exc:
+                raise PositionsUnavailableError from exc
         else:
-            msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout_s)
+            try:
+                msg = await self._pubsub.get_sharded_message(
+                    ignore_subscribe_messages=True, timeout=timeout_s
+                )
+            except (*_LOST, RuntimeError) as exc:
+                # redis-py 8.1, after a failover moved the channel: the new node's subscriber may
+                # have no connection yet ("pubsub connection not set"): lost all the same
+                raise PositionsUnavailableError from exc
         if msg is None or msg.get("type") not in ("message", "smessage"):
             return None
         data = msg["data"]
