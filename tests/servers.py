@@ -127,11 +127,12 @@ def postgres_server() -> Iterator[str]:
 class RedisProcess:
     """A redis-server of the test's own, on a fixed port, that the test may kill and restart."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("no redis-server binary: install redis-server (apt-get install redis-server)")
         self.binary = binary
+        self.extra = extra  # more redis-server options, e.g. --replicaof 127.0.0.1 <port>
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="rujuk-redis-kill-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -143,7 +144,7 @@ class RedisProcess:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.tmp],
+             "--dir", self.tmp, *self.extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -33,7 +33,7 @@ from service.settings import Settings
 from service.tracking.feed import Feed
 from service.tracking.redis_client import connect
 from service.tracking.tracker import Tracker
-from tests.servers import RedisClusterProcesses
+from tests.servers import RedisClusterProcesses, RedisProcess
 from tests.service.conftest import Clock, _seed
 from tests.service.tracking.test_tracking import PEMANGKAT, SAMBAS, T0, Tr, facility_lonlat
 
@@ -211,6 +211,26 @@ def test_no_replica_to_confirm_is_a_503_not_an_acknowledgement(
             assert r.headers["Retry-After"] == "5" and "0 of 1" in r.json()["detail"]
         # written on the primary all the same (a device sending it again stores it once)
         assert t.board()[amb]["position"]["lat"] == pytest.approx(1.2)
+
+
+def test_a_single_redis_with_a_replica_confirms_each_fix(sambas: Dataset, tmp_path: Path) -> None:
+    with RedisProcess() as primary, RedisProcess("--replicaof", "127.0.0.1", str(primary.port)) as replica:
+        deadline = time.monotonic() + 20
+        with _node(replica.port) as r:
+            while r.info("replication").get("master_link_status") != "up":
+                assert time.monotonic() < deadline, "the replica did not connect"
+                time.sleep(0.05)
+        clock = Clock(T0)
+        with _serve(primary.url, tmp_path, sambas, clock, redis_prefix=_region(), redis_wait_replicas=1) as c:
+            t = Tr(c, clock, "sqlite")
+            _seed(t.rt)
+            amb, tok = t.register()
+            r = t.send(amb, tok, {"positions": [t.fix(109.3, 1.2, ago_s=5), t.fix(109.31, 1.2, ago_s=4)]})
+            assert r.status_code == 200 and r.json()["stored"] == 2, r.text
+            assert t.rt.tracker is not None and not t.rt.tracker.cluster
+            with _node(replica.port) as rr:  # acknowledged: the replica has it
+                assert rr.zcard(t.rt.tracker.seen_key(amb)) == 2
+                assert rr.get(t.rt.tracker.pos_key(amb)) is not None
 
 
 # ------------------------------------------------------------------------------------- failover
