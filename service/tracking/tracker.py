@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
     from service.tracking.redis_client import Client
 
-#: Redis errors that mean "positions are unavailable right now" (HTTP 503).
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+#: Redis errors that mean "positions are unavailable right now" (HTTP 503): on a Cluster also a
+#: slot without a primary for the moment (a failover under way)
+REDIS_DOWN = CLUSTER_RETRY_ERRORS
 
 _INGEST = """
 local geo, last, track, seen, pos, sync = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -75,7 +76,7 @@ return {stored, newest and 1 or 0}
 """
 
 
-#: a confirmed ingestion is tried this many times in all (about 3 s of back-off: a Cluster
+#: a confirmed ingestion is tried this many times in all (2.5 s of back-off: a Cluster
 #: failover with a short node timeout is over by then; a longer one answers 503, send again)
 CONFIRM_ATTEMPTS = 6
 CONFIRM_BACKOFF_S = 0.1
@@ -268,10 +269,11 @@ class Tracker:
         delay = CONFIRM_BACKOFF_S
         for attempt in range(CONFIRM_ATTEMPTS):
             try:
-                (stored, moved), acked = await self._script_then_wait(keys, args)
-            except redis.exceptions.NoScriptError:
-                await self._load_script(keys[0])
-                continue
+                try:
+                    (stored, moved), acked = await self._script_then_wait(keys, args)
+                except redis.exceptions.NoScriptError:
+                    await self._load_script(keys[0])
+                    (stored, moved), acked = await self._script_then_wait(keys, args)
             except CLUSTER_RETRY_ERRORS as exc:
                 if attempt == CONFIRM_ATTEMPTS - 1:
                     raise PositionsUnavailableError from exc

@@ -279,8 +279,21 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
 
         killer = threading.Thread(target=crash_and_restart, daemon=True)
         first_ack_after: float | None = None
+        reads: list[tuple[float, int]] = []
+        done = threading.Event()
+
+        def read_on() -> None:  # the dispatchers meanwhile: an answer or a 503, never a 500
+            while not done.is_set():
+                for url, params in (("/api/dispatch/nearest", {"facility_id": PEMANGKAT, "k": 2}),
+                                    ("/api/dispatch/ambulances", {})):  # fmt: skip
+                    reads.append((time.monotonic(), t.get(url, "dispatch", params=params).status_code))
+                time.sleep(0.05)
+
+        t.h("dispatch")  # signed in before
+        reader = threading.Thread(target=read_on, daemon=True)
         n, started = 0, time.monotonic()
         killer.start()
+        reader.start()
         try:
             # each ambulance sends its next fix; a fix answered with an error is sent again (as
             # Traccar Client does) until acknowledged; on until 3 s of acknowledgements after the kill
@@ -301,7 +314,9 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
                     errors.append((now, r.status_code, r.json().get("type", ""), now - sent, sent))
                 n += 1
         finally:
+            done.set()
             killer.join(timeout=60)
+            reader.join(timeout=30)
         assert killed_at and first_ack_after is not None, "the primary was not killed, or never came back"
         cluster.wait_ok(timeout_s=30)
         assert cluster.role(replica) == "master" and cluster.role(primary) == "slave"
@@ -327,10 +342,14 @@ def test_killing_the_regions_primary_during_ingestion_loses_no_acknowledged_fix(
             f"replica promoted {promoted_at[0] - killed_at[0]:.2f} s after the kill, old primary back "
             f"{back_at[0] - killed_at[0]:.2f} s after, first acknowledgement "
             f"{first_ack_after - killed_at[0]:.2f} s after the kill, "
-            f"acknowledged fixes lost: {lost}"
+            f"acknowledged fixes lost: {lost}; reads meanwhile {len(reads)} "
+            f"({sum(1 for at, _ in reads if at >= killed_at[0])} after the kill), "
+            f"{sum(1 for _, code in reads if code == 503)} answered 503"
         )
         assert lost == 0
         assert all(e[1] == 503 for e in errors)  # never a 500: unavailable, send again
+        codes = {code for _, code in reads}
+        assert codes <= {200, 503} and 200 in codes, sorted(codes)
         assert total > 20 and errors  # it ran, and the kill was felt
 
 
