@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
@@ -60,6 +59,7 @@ from service.settings import Settings
 from service.tracking import routes_ambulances, routes_dispatch, routes_incoming, routes_positions
 from service.tracking import routes_stream as dispatch_stream
 from service.tracking.ambulances import snapshot
+from service.tracking.redis_client import connect
 from service.tracking.tracker import Tracker
 from service.web.routes import install_web
 
@@ -130,10 +130,13 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
 def _tracker(cfg: Settings) -> Tracker | None:
     if not cfg.redis_url:
         return None
-    client = aioredis.Redis.from_url(
-        cfg.redis_url, socket_connect_timeout=0.5, socket_timeout=2.0, health_check_interval=30
+    return Tracker(
+        connect(cfg.redis_url, cluster=cfg.redis_cluster),
+        prefix=cfg.redis_prefix,
+        retention_s=cfg.track_retention_h * 3600,
+        wait_replicas=cfg.wait_replicas(),
+        wait_timeout_ms=cfg.redis_wait_timeout_ms,
     )
-    return Tracker(client, prefix=cfg.redis_prefix, retention_s=cfg.track_retention_h * 3600)
 
 
 def _lifespan(
@@ -152,6 +155,7 @@ def _lifespan(
             account=cfg.signin_account_limit,
             address=cfg.signin_address_limit,
             key_prefix=cfg.redis_prefix,
+            cluster=cfg.redis_cluster,
         )
         app.state.runtime = rt
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans

@@ -139,6 +139,14 @@ class PositionsUnavailableError(ServiceError):
         super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+class PositionsNotReplicatedError(PositionsUnavailableError):
+    """Positions written on the Redis primary but not confirmed by enough replicas in time (503):
+    not acknowledged, since a failover could lose them; sending them again is safe (a fix is
+    stored once)."""  # noqa: D205, D209
+
+    kind = "positions_not_replicated"
+
+
 #: status -> what it means, for the OpenAPI description of every operation's errors
 DESCRIPTIONS: dict[int, str] = {
     304: "Not modified since the ETag given in `If-None-Match`.",

