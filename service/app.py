@@ -116,7 +116,9 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     return Runtime(
         settings=cfg,
         dataset=ds,
-        matcher=Matcher.load(ds),
+        matcher=Matcher.load(
+            ds, cache_dir=cfg.resolved_tree_cache_dir(), workers=cfg.resolved_tree_workers()
+        ),
         engine=engine,
         sessions=session_factory(engine),
         secret=cfg.resolved_secret_key(),

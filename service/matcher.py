@@ -89,12 +89,23 @@ class Matcher:
 
     @classmethod
     def load(
-        cls, dataset: Dataset, *, pack_path: Path | None = None, cache_dir: Path | None = None
+        cls,
+        dataset: Dataset,
+        *,
+        pack_path: Path | None = None,
+        cache_dir: Path | None = None,
+        workers: int = 1,
     ) -> Matcher:
-        """Load the rule pack (strictly, against the dataset's facilities) and build the engine."""
+        """Load the rule pack (strictly, against the dataset's facilities) and build the engine.
+
+        With ``cache_dir`` the facility trees are read from there (memory-mapped, shared by the
+        processes of the host), computed with ``workers`` processes and written first if missing.
+        """
         pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
         receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities if f.receiving}
-        engine = RoutingEngine(dataset.roads, receiving, max_snap_m=dataset.snap_max_m, cache_dir=cache_dir)
+        engine = RoutingEngine(
+            dataset.roads, receiving, max_snap_m=dataset.snap_max_m, cache_dir=cache_dir, workers=workers
+        )
         return cls(dataset, pack, engine)
 
     def find_facility(self, query: str) -> Facility:
