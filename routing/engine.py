@@ -28,7 +28,6 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
-from routing.kernels import warm_up
 from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
@@ -80,11 +79,14 @@ class RoutingEngine:
         offroad_speed_kmh: float = OFFROAD_SPEED_KMH,
         workers: int = 1,
         cache_dir: Path | None = None,
+        warm: bool = True,
     ) -> None:
         """Compile the graph and build (or load from ``cache_dir``) the facility trees.
 
         ``facilities`` maps an id to its lon/lat; each is attached to its nearest road node, the
         gap counted as an off-road leg. A facility farther than ``max_snap_m`` is an error.
+        With ``warm`` the repair kernels are compiled (or loaded) now; else call ``warm_up``
+        later (the service does, once it answers), or the first road condition pays for it.
         """
         self.graph = graph
         self.compiled = CompiledGraph(graph)
@@ -122,7 +124,8 @@ class RoutingEngine:
         dist, pred = self._load_or_compute_trees(cache_dir)
         # C order: updates write through flat views (``reshape(-1)`` must not copy)
         self._dist, self._pred = np.ascontiguousarray(dist), np.ascontiguousarray(pred)
-        warm_up()  # the repair kernels: compiled now, not at the first road closure
+        if warm:
+            self.warm_up()
         self._reverse: tuple[str, csr_matrix] | None = None
         self._top_speed: tuple[str, float] | None = None
         self._point_trees: dict[
@@ -138,6 +141,13 @@ class RoutingEngine:
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
         ] = {}
         self._attribution: tuple[str, IntArray, dict[int, tuple[str, ...]]] | None = None
+
+    @staticmethod
+    def warm_up() -> None:
+        """Compile (or load from numba's disk cache) the repair kernels, not at the first road closure."""
+        from routing.kernels import warm_up  # noqa: PLC0415  numba takes a quarter of a second to import
+
+        warm_up()
 
     # ----- identity -------------------------------------------------------------------------
 

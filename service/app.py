@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
     from fastapi.dependencies.models import Dependant
     from starlette.routing import BaseRoute
 
+log = logging.getLogger(__name__)
+
 #: every domain's routers. Starlette tries routes in order, so the hot paths come first: a
 #: suggestion and a device's positions are matched after a handful of patterns, not fifty.
 ROUTERS = (
@@ -110,14 +113,13 @@ def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
-    load_regions()  # the NIK's region codes, read before the first letter rather than in it
     engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     return Runtime(
         settings=cfg,
         dataset=ds,
         matcher=Matcher.load(
-            ds, cache_dir=cfg.resolved_tree_cache_dir(), workers=cfg.resolved_tree_workers()
+            ds, cache_dir=cfg.resolved_tree_cache_dir(), workers=cfg.resolved_tree_workers(), warm=False
         ),
         engine=engine,
         sessions=session_factory(engine),
@@ -127,6 +129,20 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
         population_registry=population_registry(cfg),
         peers=_peers(cfg, ds),
     )
+
+
+def warm_up(rt: Runtime) -> None:
+    """What no request needs at once, loaded after start-up rather than before the first answer or
+    in a patient's request: the NIK's region codes, the routing engine's repair kernels (numba)."""  # noqa: D205, D209
+    load_regions()
+    rt.matcher.engine.warm_up()
+
+
+async def _warm_in_background(rt: Runtime) -> None:
+    try:
+        await run_in_threadpool(warm_up, rt)
+    except Exception:
+        log.exception("start-up: warming up failed (the first letter or road condition loads it)")
 
 
 def _tracker(cfg: Settings) -> Tracker | None:
@@ -163,7 +179,8 @@ def _lifespan(
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
                  asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt)),
-                 asyncio.create_task(delivery_loop(rt))]  # fmt: skip
+                 asyncio.create_task(delivery_loop(rt)),
+                 asyncio.create_task(_warm_in_background(rt))]  # fmt: skip
         try:
             yield
         finally:

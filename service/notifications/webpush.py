@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import requests
 from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
 
 from service.notifications import subscriptions
 from service.notifications.subscriptions import push_service
@@ -101,6 +100,8 @@ class WebPushChannel:
             "aud": push_service(endpoint),
             "exp": int(time.time()) + CLAIM_LIFETIME_S,  # the push service checks it on the real clock
         }
+        from pywebpush import WebPushException, webpush  # noqa: PLC0415  with aiohttp: half a second to import
+
         try:
             response = webpush(
                 subscription_info={"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
