@@ -9,7 +9,8 @@ no request before the app's start-up, which loads the dataset, the rule pack and
 engine with its facility trees, is done) and then ``/api/network`` too. Reports the seconds from
 the start of ``rujuk serve`` to that first answer, per run and the median, and each worker's RSS
 and PSS (PSS counts a page shared by n processes as 1/n: the memory-mapped facility trees shared
-by the workers of a host show there). The first run of a fresh data directory also computes and
+by the workers of a host show there), and the CPU seconds the server's processes had used when it
+first answered (less sensitive to other load on the machine than the wall-clock time). The first run of a fresh data directory also computes and
 writes the tree cache; later runs read it.
 """
 
@@ -55,7 +56,9 @@ def workers_of(proc: psutil.Process, n: int) -> list[psutil.Process]:
     return [p for p in kids if p.cmdline() and "multiprocessing" in " ".join(p.cmdline())] or kids
 
 
-def one_run(env: dict[str, str], workers: int, timeout_s: float) -> tuple[float, list[tuple[float, float]]]:
+def one_run(
+    env: dict[str, str], workers: int, timeout_s: float
+) -> tuple[float, float, list[tuple[float, float]]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
@@ -76,6 +79,8 @@ def one_run(env: dict[str, str], workers: int, timeout_s: float) -> tuple[float,
             msg = "/health answered but /api/network did not"
             raise SystemExit(msg)
         first = time.perf_counter() - t0
+        me = psutil.Process(proc.pid)
+        cpu = sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)])
         # every worker up (each answers /health with its pid) before memory is read
         deadline = time.perf_counter() + timeout_s
         procs = workers_of(psutil.Process(proc.pid), workers)
@@ -89,7 +94,7 @@ def one_run(env: dict[str, str], workers: int, timeout_s: float) -> tuple[float,
         for p in procs:
             info = p.memory_full_info()
             mem.append((info.rss / 2**20, info.pss / 2**20))
-        return first, mem
+        return first, cpu, mem
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -122,10 +127,14 @@ def main() -> None:
         print(f"rujuk data check: {time.perf_counter() - t0:.2f} s")
         firsts = []
         for i in range(args.runs):
-            first, mem = one_run(env, args.workers, args.timeout)
+            first, cpu, mem = one_run(env, args.workers, args.timeout)
             firsts.append(first)
             per = ", ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in mem)
-            print(f"run {i + 1}: first answer after {first:.2f} s; {len(mem)} worker(s): {per}", flush=True)
+            print(
+                f"run {i + 1}: first answer after {first:.2f} s ({cpu:.2f} CPU s so far); "
+                f"{len(mem)} worker(s): {per}",
+                flush=True,
+            )
     print(
         f"commit {git_commit()}, {args.workers} worker(s): first answer median {statistics.median(firsts):.2f} s "
         f"(min {min(firsts):.2f}, max {max(firsts):.2f}) over {args.runs} runs"
