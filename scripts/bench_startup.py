@@ -11,7 +11,8 @@ the start of ``rujuk serve`` to that first answer, per run and the median, and e
 and PSS (PSS counts a page shared by n processes as 1/n: the memory-mapped facility trees shared
 by the workers of a host show there), and the CPU seconds the server's processes had used when it
 first answered (less sensitive to other load on the machine than the wall-clock time). The first run of a fresh data directory also computes and
-writes the tree cache; later runs read it.
+writes the tree cache; later runs read it. Python's bytecode cache is written as usual (the
+first start after a change compiles the changed modules).
 """
 
 from __future__ import annotations
@@ -118,7 +119,13 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rujuk-startup-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
+        # as a user's shell runs it: Python keeps the bytecode it compiles (a session that sets
+        # PYTHONDONTWRITEBYTECODE would compile every module of rujuk again at every start)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RUJUK_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env["RUJUK_DATA_DIR"] = str(args.data_dir or Path(tmp) / "var")
         if args.dataset is not None:
             env["RUJUK_DATASET_PATH"] = str(args.dataset)

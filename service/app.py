@@ -101,6 +101,9 @@ ROUTERS = (
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)
 STATUS_TTL_S = 1.0
 REGISTRY_TTL_S = 2.0
+#: seconds after start-up before the warm-ups (region codes, repair kernels, the planner's first
+#: view) begin: the service answers first
+WARM_AFTER_S = 1.0
 
 
 def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
@@ -138,11 +141,15 @@ def warm_up(rt: Runtime) -> None:
     rt.matcher.engine.warm_up()
 
 
-async def _warm_in_background(rt: Runtime) -> None:
+async def _after_start(rt: Runtime) -> None:
+    """Once the worker has had a moment to answer its first requests: the warm-ups, one after
+    the other (each holds the GIL most of its time; run during start-up they delayed it)."""  # noqa: D205, D209
+    await asyncio.sleep(WARM_AFTER_S)
     try:
         await run_in_threadpool(warm_up, rt)
     except Exception:
         log.exception("start-up: warming up failed (the first letter or road condition loads it)")
+    await warm_planner(rt)
 
 
 def _tracker(cfg: Settings) -> Tracker | None:
@@ -178,9 +185,8 @@ def _lifespan(
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
-                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt)),
-                 asyncio.create_task(delivery_loop(rt)),
-                 asyncio.create_task(_warm_in_background(rt))]  # fmt: skip
+                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(delivery_loop(rt)),
+                 asyncio.create_task(_after_start(rt))]  # fmt: skip
         try:
             yield
         finally:

@@ -15,7 +15,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import requests
 from py_vapid import Vapid02
 
 from service.notifications import subscriptions
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
 
+    import requests
     from sqlalchemy.orm import Session, sessionmaker
 
     from service.notifications.notices import Notice
@@ -66,6 +66,8 @@ class WebPushChannel:
     def _http(self) -> requests.Session:
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
+            import requests  # noqa: PLC0415  at the first push, not at start-up
+
             http = self._local.http = requests.Session()
         return http
 
