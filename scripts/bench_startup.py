@@ -54,7 +54,7 @@ def workers_of(proc: psutil.Process, n: int) -> list[psutil.Process]:
     if n == 1:
         return [proc]
     kids = [p for p in proc.children(recursive=True) if "python" in p.name().lower()]
-    return [p for p in kids if p.cmdline() and "multiprocessing" in " ".join(p.cmdline())] or kids
+    return [p for p in kids if "spawn_main" in " ".join(p.cmdline())]  # not the resource tracker
 
 
 def one_run(
