@@ -182,6 +182,7 @@ def _lifespan(
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
         gc.freeze()
+        gc.enable()  # off during start-up under ``rujuk serve`` (``service.GC_OFF_UNTIL_STARTED``)
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
