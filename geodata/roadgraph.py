@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -22,6 +21,8 @@ from geodata.errors import RoadGraphError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import networkx as nx
 
 FORMAT_VERSION = 1
 
@@ -107,6 +108,8 @@ class RoadGraph:
 
     def to_networkx(self) -> nx.MultiDiGraph[int]:
         """A MultiDiGraph keyed by node id, edge attributes ``length``, ``travel_time``, ``highway``."""
+        import networkx as nx  # noqa: PLC0415  heavy, and only for this
+
         g: nx.MultiDiGraph[int] = nx.MultiDiGraph(modelled=self.modelled, source=self.source)
         for i in range(self.n_nodes):
             g.add_node(int(self.node_id[i]), x=float(self.lon[i]), y=float(self.lat[i]))

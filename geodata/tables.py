@@ -8,11 +8,13 @@ can list every problem of a file at once.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import Point
+from shapely.geometry import Point, shape
 
 from geodata.errors import Problem
 
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 CSV_SUFFIXES = {".csv"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp"}
 WGS84 = "EPSG:4326"
+#: the names a GeoJSON file's (pre-RFC 7946) ``crs`` member may give lon/lat WGS84 by
+_WGS84_NAMES = {"urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "EPSG:4326",
+                "urn:ogc:def:crs:EPSG::4326", "urn:ogc:def:crs:EPSG:4326"}  # fmt: skip
+#: GDAL reads strings like these as dates or times: such files go through pyogrio
+_DATE_LIKE = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +84,50 @@ def _read_csv(path: Path) -> tuple[list[Record], list[Problem]]:
     return records, problems
 
 
+def _plain_geojson(path: Path) -> list[Record] | None:
+    """A simple GeoJSON FeatureCollection read without GDAL (pyogrio brings pandas and geopandas:
+    most of a second to import), or None when GDAL may read it differently: another CRS, columns
+    of mixed or nested types or with gaps, strings GDAL would take for dates."""  # noqa: D205, D209
+    if path.suffix.lower() not in {".geojson", ".json"}:
+        return None
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None  # pyogrio says what is wrong
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        return None
+    crs = doc.get("crs")
+    if crs is not None and (crs.get("properties") or {}).get("name") not in _WGS84_NAMES:
+        return None
+    features = doc.get("features")
+    if not isinstance(features, list) or not features:
+        return None
+    keys: list[str] | None = None
+    kinds: dict[str, type] = {}
+    records = []
+    for i, f in enumerate(features, start=1):
+        props = f.get("properties") if isinstance(f, dict) else None
+        if not isinstance(props, dict) or (keys is not None and list(props) != keys):
+            return None
+        keys = list(props)
+        for k, v in props.items():
+            if type(v) not in {str, int, float, bool} or kinds.setdefault(k, type(v)) is not type(v):
+                return None
+            if isinstance(v, str) and _DATE_LIKE.search(v):
+                return None
+        geom = f.get("geometry")
+        try:
+            shp = shape(geom) if geom is not None else None
+        except (ValueError, TypeError, AttributeError):
+            return None
+        records.append(Record(i, {str(k): _clean_value(v) for k, v in props.items()}, shp))
+    return records
+
+
 def _read_vector(path: Path) -> tuple[list[Record], list[Problem]]:
+    plain = _plain_geojson(path)
+    if plain is not None:
+        return plain, []
     import pyogrio  # noqa: PLC0415  (heavy import, only when a vector file is read)
 
     name = path.name

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_matrix
@@ -18,6 +17,8 @@ from scipy.sparse import csr_matrix
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from geodata.roadgraph import RoadGraph
 
 FloatArray = npt.NDArray[np.float64]
@@ -131,6 +132,8 @@ class CompiledGraph:
 
     def to_networkx(self, w: PairWeights | None = None) -> nx.DiGraph[int]:
         """A DiGraph over node indices with ``travel_time`` and ``length`` (closed pairs left out)."""
+        import networkx as nx  # noqa: PLC0415  heavy, and only for this
+
         weights = w or self.base
         g: nx.DiGraph[int] = nx.DiGraph()
         g.add_nodes_from(range(self.n_nodes))

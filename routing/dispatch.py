@@ -14,8 +14,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ortools.graph.python import min_cost_flow
-
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
@@ -108,6 +106,8 @@ class DispatchAssignment:
             default=0,
         )
         skip_base = round((worst + 1) * self.SCALE) * (n_t + 1)
+        from ortools.graph.python import min_cost_flow  # noqa: PLC0415  not at start-up
+
         flow = min_cost_flow.SimpleMinCostFlow()
         source, sink = 0, 1 + n_t + n_a
         for i in range(n_t):

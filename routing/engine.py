@@ -28,10 +28,10 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
-from routing.kernels import warm_up
 from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
+from routing.tree_cache import load_or_compute, open_trees, tree_key
 from routing.trees import NO_NODE, compute_trees
 
 if TYPE_CHECKING:
@@ -79,11 +79,14 @@ class RoutingEngine:
         offroad_speed_kmh: float = OFFROAD_SPEED_KMH,
         workers: int = 1,
         cache_dir: Path | None = None,
+        warm: bool = True,
     ) -> None:
         """Compile the graph and build (or load from ``cache_dir``) the facility trees.
 
         ``facilities`` maps an id to its lon/lat; each is attached to its nearest road node, the
         gap counted as an off-road leg. A facility farther than ``max_snap_m`` is an error.
+        With ``warm`` the repair kernels are compiled (or loaded) now; else call ``warm_up``
+        later (the service does, once it answers), or the first road condition pays for it.
         """
         self.graph = graph
         self.compiled = CompiledGraph(graph)
@@ -114,10 +117,15 @@ class RoutingEngine:
         #: how many trees the last condition update repaired, and how many of them from scratch
         self.last_update_trees = 0
         self.last_update_full_trees = 0
+        #: the tree cache's directory and this set's key (None: trees not cached)
+        self._tree_cache: tuple[Path, str] | None = None
+        #: whether the trees were computed by this engine (False: read from the cache)
+        self.trees_computed = False
         dist, pred = self._load_or_compute_trees(cache_dir)
         # C order: updates write through flat views (``reshape(-1)`` must not copy)
         self._dist, self._pred = np.ascontiguousarray(dist), np.ascontiguousarray(pred)
-        warm_up()  # the repair kernels: compiled now, not at the first road closure
+        if warm:
+            self.warm_up()
         self._reverse: tuple[str, csr_matrix] | None = None
         self._top_speed: tuple[str, float] | None = None
         self._point_trees: dict[
@@ -133,6 +141,13 @@ class RoutingEngine:
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
         ] = {}
         self._attribution: tuple[str, IntArray, dict[int, tuple[str, ...]]] | None = None
+
+    @staticmethod
+    def warm_up() -> None:
+        """Compile (or load from numba's disk cache) the repair kernels, not at the first road closure."""
+        from routing.kernels import warm_up  # noqa: PLC0415  numba takes a quarter of a second to import
+
+        warm_up()
 
     # ----- identity -------------------------------------------------------------------------
 
@@ -157,24 +172,39 @@ class RoutingEngine:
         return h.hexdigest()[:16]
 
     def _load_or_compute_trees(self, cache_dir: Path | None) -> tuple[FloatArray, npt.NDArray[np.int32]]:
-        path = None
-        if cache_dir is not None:
-            key = hashlib.sha256(self._graph_version.encode() + self._tree_nodes.tobytes()).hexdigest()[:16]
-            path = Path(cache_dir) / f"trees-{key}.npz"
-            if path.is_file():
-                with np.load(path) as z:
-                    dist, pred = z["dist"], z["pred"]
-                if dist.shape == (len(self._tree_nodes), self.graph.n_nodes) and pred.shape == dist.shape:
-                    return dist, pred
-        dist, pred = compute_trees(
-            self.compiled.reverse_matrix(self._weights), self._tree_nodes.tolist(), workers=self.workers
+        """The facility trees: computed here, or (with ``cache_dir``) memory-mapped read-only from
+        the cache, computed and written there first when missing (``routing.tree_cache``)."""  # noqa: D205, D209
+
+        def compute() -> tuple[FloatArray, npt.NDArray[np.int32]]:
+            return compute_trees(
+                self.compiled.reverse_matrix(self._weights), self._tree_nodes.tolist(), workers=self.workers
+            )
+
+        if cache_dir is None:
+            self.trees_computed = True
+            return compute()
+        self._tree_cache = (
+            Path(cache_dir),
+            tree_key(self._graph_version, self._tree_nodes, self.graph.n_nodes),
         )
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, dist=dist, pred=pred)
-            tmp.replace(path)
-        return dist, pred
+        trees, self.trees_computed = load_or_compute(
+            *self._tree_cache, self._tree_nodes, self.graph.n_nodes, compute
+        )
+        return trees
+
+    def _writable_trees(self) -> None:
+        """Before a repair writes into the trees: memory-mapped read-only ones are mapped again
+        copy-on-write, so the pages written become this process's own and the file (and every
+        other process's view of it) stays as it is."""  # noqa: D205, D209
+        if self._dist.flags.writeable and self._pred.flags.writeable:
+            return
+        trees = None
+        if self._tree_cache is not None:
+            trees = open_trees(*self._tree_cache, self._tree_nodes, self.graph.n_nodes, mode="c")
+        if trees is None:  # the files are gone or not the same any more: a copy in memory
+            trees = (np.array(self._dist), np.array(self._pred))
+        with self._lock:
+            self._dist, self._pred = trees
 
     # ----- queries ----------------------------------------------------------------------------
 
@@ -628,6 +658,7 @@ class RoutingEngine:
         The trees are only read until the swap: the repairs collect their new entries aside
         (a block of trees at a time), and the swap writes them in under the reader lock.
         """
+        self._writable_trees()
         c = self.compiled
         w_old = self._weights
         m_new = multipliers(list(new.values()), self.graph.n_edges)

@@ -8,9 +8,10 @@ Both give exactly the times a full Dijkstra gives (the same sums in the same ord
 
 Many trees are repaired at once: an entry of the ``(trees, nodes)`` arrays is addressed by its
 flat *key* ``row * n_nodes + node``. The subtree walk and the Dijkstra over the damaged parts
-are compiled loops (``routing.kernels``); each level of a propagation is one set of array
-operations for all trees (not one per tree). The tree arrays are only read here; the new
-entries are collected in a ``TreeChanges`` for the engine to swap in.
+are compiled loops (``routing.kernels``, imported with numba at the first repair); each level
+of a propagation is one set of array operations for all trees (not one per tree). The tree
+arrays are only read here; the new entries are collected in a ``TreeChanges`` for the engine to
+swap in.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from routing.kernels import improve_rows, repair_region, walk_subtrees
 from routing.trees import NO_NODE
 
 if TYPE_CHECKING:
@@ -168,6 +168,8 @@ def subtrees(c: CompiledGraph, pred: Int32Array, roots: IntArray, limit: int) ->
     ``pred`` is the flat next-node array; ``roots`` are keys. A row whose part grows past
     ``limit`` entries is dropped from the walk and returned as cut off (to be recomputed whole).
     """
+    from routing.kernels import walk_subtrees  # noqa: PLC0415  numba: loaded at the first repair
+
     n = c.n_nodes
     chunks = _by_rows(np.unique(roots).astype(np.int64), n, n)
     done = _on_threads(
@@ -189,6 +191,8 @@ def repair_slower(
     """
     if len(a) == 0:
         return np.zeros(0, np.float64), np.zeros(0, np.int32)
+    from routing.kernels import repair_region  # noqa: PLC0415  numba: loaded at the first repair
+
     graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
     a = np.asarray(a, dtype=np.int64)
     done = _on_threads(
@@ -207,6 +211,8 @@ def repair_faster(
     n = c.n_nodes
     if not rows.size or not pairs.size:
         return
+    from routing.kernels import improve_rows  # noqa: PLC0415  numba: loaded at the first repair
+
     graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
     faster = (c.pair_u[pairs], c.pair_v[pairs], w.time_s[pairs])
     prior = changes.collect()  # what the slower pairs changed in these trees, sorted by row

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
     from fastapi.dependencies.models import Dependant
     from starlette.routing import BaseRoute
 
+log = logging.getLogger(__name__)
+
 #: every domain's routers. Starlette tries routes in order, so the hot paths come first: a
 #: suggestion and a device's positions are matched after a handful of patterns, not fifty.
 ROUTERS = (
@@ -98,6 +101,9 @@ ROUTERS = (
 #: seconds the live statuses and the ambulance registry are reused (see ``service.runtime.Cached``)
 STATUS_TTL_S = 1.0
 REGISTRY_TTL_S = 2.0
+#: seconds after start-up before the warm-ups (region codes, repair kernels, the planner's first
+#: view) begin: the service answers first
+WARM_AFTER_S = 1.0
 
 
 def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
@@ -110,13 +116,14 @@ def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
-    load_regions()  # the NIK's region codes, read before the first letter rather than in it
     engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     return Runtime(
         settings=cfg,
         dataset=ds,
-        matcher=Matcher.load(ds),
+        matcher=Matcher.load(
+            ds, cache_dir=cfg.resolved_tree_cache_dir(), workers=cfg.resolved_tree_workers(), warm=False
+        ),
         engine=engine,
         sessions=session_factory(engine),
         secret=cfg.resolved_secret_key(),
@@ -125,6 +132,24 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
         population_registry=population_registry(cfg),
         peers=_peers(cfg, ds),
     )
+
+
+def warm_up(rt: Runtime) -> None:
+    """What no request needs at once, loaded after start-up rather than before the first answer or
+    in a patient's request: the NIK's region codes, the routing engine's repair kernels (numba)."""  # noqa: D205, D209
+    load_regions()
+    rt.matcher.engine.warm_up()
+
+
+async def _after_start(rt: Runtime) -> None:
+    """Once the worker has had a moment to answer its first requests: the warm-ups, one after
+    the other (each holds the GIL most of its time; run during start-up they delayed it)."""  # noqa: D205, D209
+    await asyncio.sleep(WARM_AFTER_S)
+    try:
+        await run_in_threadpool(warm_up, rt)
+    except Exception:
+        log.exception("start-up: warming up failed (the first letter or road condition loads it)")
+    await warm_planner(rt)
 
 
 def _tracker(cfg: Settings) -> Tracker | None:
@@ -161,11 +186,12 @@ def _lifespan(
         # start-up objects (dataset, trees, rule pack) stay: keep them out of the collector's scans
         gc.collect()
         gc.freeze()
+        gc.enable()  # off during start-up under ``rujuk serve`` (``service.GC_OFF_UNTIL_STARTED``)
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
-                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(warm_planner(rt)),
-                 asyncio.create_task(delivery_loop(rt))]  # fmt: skip
+                 asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(delivery_loop(rt)),
+                 asyncio.create_task(_after_start(rt))]  # fmt: skip
         try:
             yield
         finally:

@@ -10,7 +10,6 @@ from enum import StrEnum
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 #: argon2id with OWASP's parameters (Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane), about
 #: 35 ms of one core per check; hashes made with other parameters are redone at the next sign-in
@@ -65,6 +64,8 @@ def password_problem(password: str, *, username: str = "") -> str | None:
     """Why a password is too guessable (zxcvbn, with the username and local words), or None."""
     if len(password) < MIN_PASSWORD:
         return f"at least {MIN_PASSWORD} characters"
+    from zxcvbn import zxcvbn  # noqa: PLC0415  its dictionaries load at the first password, not at start-up
+
     result = zxcvbn(password[:100], user_inputs=[username, *_LOCAL_WORDS])
     if result["score"] >= MIN_STRENGTH:
         return None

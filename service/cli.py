@@ -107,8 +107,13 @@ def serve(
     The database (RUJUK_DATABASE_URL, default SQLite under RUJUK_DATA_DIR) is migrated first, once,
     then the workers start; each loads the dataset and the road engine.
     """
+    import gc  # noqa: PLC0415
     import os  # noqa: PLC0415
 
+    from service import GC_OFF_UNTIL_STARTED  # noqa: PLC0415
+
+    gc.disable()  # until the app has started (service.app turns it on): see GC_OFF_UNTIL_STARTED
+    os.environ[GC_OFF_UNTIL_STARTED] = "1"  # the same in the worker processes
     import uvicorn  # noqa: PLC0415
 
     from service.database import make_engine  # noqa: PLC0415
@@ -151,6 +156,8 @@ def serve(
             embedded = None
         else:
             typer.echo(f"ambulance positions: private redis-server at {embedded.url}", err=True)
+    if cfg.workers > 1:
+        gc.enable()  # this process only supervises the workers; it starts no app
     try:
         uvicorn.run(
             "service.app:create_app",

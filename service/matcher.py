@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from geodata.models import BedType
-from routing.assignment import Assignment, AssignmentProblem, DisasterAssignment
 from routing.engine import RoutingEngine
 from routing.errors import RoutingError, TooFarFromRoadError
 from rules.errors import RequestError
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
     from geodata.dataset import Dataset
     from geodata.models import Facility
+    from routing.assignment import Assignment
     from routing.conditions import RoadCondition
     from rules.model import FacilityStatus, ReferralRequest, Suggestion
     from rules.pack import RulePack
@@ -89,12 +89,30 @@ class Matcher:
 
     @classmethod
     def load(
-        cls, dataset: Dataset, *, pack_path: Path | None = None, cache_dir: Path | None = None
+        cls,
+        dataset: Dataset,
+        *,
+        pack_path: Path | None = None,
+        cache_dir: Path | None = None,
+        workers: int = 1,
+        warm: bool = True,
     ) -> Matcher:
-        """Load the rule pack (strictly, against the dataset's facilities) and build the engine."""
+        """Load the rule pack (strictly, against the dataset's facilities) and build the engine.
+
+        With ``cache_dir`` the facility trees are read from there (memory-mapped, shared by the
+        processes of the host), computed with ``workers`` processes and written first if missing.
+        ``warm``: see ``RoutingEngine``.
+        """
         pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
         receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities if f.receiving}
-        engine = RoutingEngine(dataset.roads, receiving, max_snap_m=dataset.snap_max_m, cache_dir=cache_dir)
+        engine = RoutingEngine(
+            dataset.roads,
+            receiving,
+            max_snap_m=dataset.snap_max_m,
+            cache_dir=cache_dir,
+            workers=workers,
+            warm=warm,
+        )
         return cls(dataset, pack, engine)
 
     def find_facility(self, query: str) -> Facility:
@@ -266,6 +284,9 @@ class Matcher:
                         cap[h, bed.value] = max(0, int(n))
         else:
             cap = {k: v for k, v in capacity.items() if k[0] in col}
+        # OR-Tools (and the pandas it brings) only for a batch of casualties: not at start-up
+        from routing.assignment import AssignmentProblem, DisasterAssignment  # noqa: PLC0415
+
         problem = AssignmentProblem.from_cost_matrix(
             times,
             patient_ids=[c.id for c in casualties],

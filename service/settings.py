@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    #: the facility trees of the routing engine, computed once per road graph and facility set
+    #: and memory-mapped by every worker of the host (``routing.tree_cache``); empty:
+    #: ``<data_dir>/trees``. Old sets are not deleted (each is 12 bytes x facilities x nodes).
+    tree_cache_dir: Path | None = None
+    #: processes computing the facility trees when they are not cached yet; 0: one per CPU
+    tree_workers: int = Field(default=0, ge=0, le=64)
     #: threads per worker for blocking endpoints (database, routing, matching)
     threads: int = Field(default=8, ge=1, le=200)
     #: minutes a receiver has to answer before escalation; empty: the rule pack's setting (15)
@@ -206,6 +213,14 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data_dir.chmod(0o700)
         return self.data_dir
+
+    def resolved_tree_cache_dir(self) -> Path:
+        """Where the facility trees are cached (``tree_cache_dir``, else ``<data_dir>/trees``)."""
+        return self.tree_cache_dir or self.private_data_dir() / "trees"
+
+    def resolved_tree_workers(self) -> int:
+        """Processes computing uncached facility trees (``tree_workers``, else one per CPU)."""
+        return self.tree_workers or os.cpu_count() or 1
 
     def keyring(self) -> Keyring:
         """The keys of the patient data (KeyringError when the configured ones are malformed)."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from typing import TYPE_CHECKING
 
 from service.fhir import systems as sid
 from service.fhir.api import TYPES
 from service.fhir.referral_api import READ_ONLY
 from service.fhir.referral_api import TYPES as REFERRAL_TYPES
 from service.fhir.search import PARAMS
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 #: when this statement's content last changed (the profile's version, not the server's start)
 PROFILE_DATE = "2026-12-02"
@@ -57,6 +60,8 @@ def capability_statement(base: str, *, version: str) -> CapabilityStatement:
             "documentation": "entries skipped (the Bundle's next link sets it)",
         },
     ]
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement  # noqa: PLC0415  the models load at first use
+
     return CapabilityStatement.model_validate(
         {
             "resourceType": "CapabilityStatement",

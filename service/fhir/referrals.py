@@ -15,11 +15,6 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.servicerequest import ServiceRequest
-from fhir.resources.R4B.task import Task
-
 from rules import icd
 from rules.errors import RulesError
 from service.fhir import systems as sid
@@ -28,6 +23,11 @@ from service.referrals.views import iso
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from fhir.resources.R4B.condition import Condition
+    from fhir.resources.R4B.patient import Patient
+    from fhir.resources.R4B.servicerequest import ServiceRequest
+    from fhir.resources.R4B.task import Task
 
     from service.database import Referral
 
@@ -124,6 +124,8 @@ def service_request(r: Referral, *, with_patient: bool, names: Callable[[str], s
     codes = [str(c) for c in r.icd10 or ()]
     diagnosis = str((r.medical or {}).get("diagnosis_text") or "")
     service = _SERVICE_TYPES.get(r.service_type, r.service_type)
+    from fhir.resources.R4B.servicerequest import ServiceRequest  # noqa: PLC0415  the models load at first use
+
     return ServiceRequest.model_validate(
         {
             "resourceType": "ServiceRequest",
@@ -156,6 +158,8 @@ def task(r: Referral, *, with_patient: bool, names: Callable[[str], str | None])
     """The receiving facility's work on the referral: where the lifecycle is."""
     status = _status(r)
     declined = status is Status.DECLINED and r.decline_reason
+    from fhir.resources.R4B.task import Task  # noqa: PLC0415  the models load at first use
+
     return Task.model_validate(
         {
             "resourceType": "Task",
@@ -200,6 +204,8 @@ def patient(r: Referral, *, names: Callable[[str], str | None]) -> Patient:
             }
         )
     sex = pt.get("sex")
+    from fhir.resources.R4B.patient import Patient  # noqa: PLC0415  the models load at first use
+
     return Patient.model_validate(
         {
             "resourceType": "Patient",
@@ -223,6 +229,8 @@ def _icd10_coding(code: str) -> dict[str, Any]:
 def condition(r: Referral, n: int, *, with_patient: bool) -> Condition:
     """The referral's n-th ICD-10 code (from 1) as the diagnosis it was referred for."""
     code = str(r.icd10[n - 1])
+    from fhir.resources.R4B.condition import Condition  # noqa: PLC0415  the models load at first use
+
     return Condition.model_validate(
         {
             "resourceType": "Condition",

@@ -10,10 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from fhir.resources.R4B.healthcareservice import HealthcareService
-from fhir.resources.R4B.location import Location
-from fhir.resources.R4B.organization import Organization
-
 from geodata.models import (
     BED_NAMES,
     SERVICE_LABELS,
@@ -27,6 +23,10 @@ from service.fhir import systems as sid
 
 if TYPE_CHECKING:
     import datetime as dt
+
+    from fhir.resources.R4B.healthcareservice import HealthcareService
+    from fhir.resources.R4B.location import Location
+    from fhir.resources.R4B.organization import Organization
 
     from geodata.models import Facility
     from rules.model import FacilityStatus
@@ -118,6 +118,8 @@ def organization_type(f: Facility) -> list[dict[str, Any]]:
 
 def organization(f: Facility) -> Organization:
     """The facility as the organisation that provides care."""
+    from fhir.resources.R4B.organization import Organization  # noqa: PLC0415  the models load at first use
+
     return Organization.model_validate(
         {
             "resourceType": "Organization",
@@ -183,6 +185,8 @@ def location(f: Facility, *, live: tuple[FacilityStatus | None, dt.datetime] | N
     if live is not None:
         extension.append(live_status(*live))
     approximate = f.coordinate_quality is CoordinateQuality.APPROXIMATE
+    from fhir.resources.R4B.location import Location  # noqa: PLC0415  the models load at first use
+
     return Location.model_validate(
         {
             "resourceType": "Location",
@@ -223,6 +227,8 @@ def parse_service_id(resource_id: str) -> tuple[str, Service] | None:
 
 def healthcare_service(f: Facility, s: Service) -> HealthcareService:
     """One service the facility provides."""
+    from fhir.resources.R4B.healthcareservice import HealthcareService  # noqa: PLC0415  the models load at first use
+
     return HealthcareService.model_validate(
         {
             "resourceType": "HealthcareService",

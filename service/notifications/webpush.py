@@ -15,9 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import requests
 from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
 
 from service.notifications import subscriptions
 from service.notifications.subscriptions import push_service
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
 
+    import requests
     from sqlalchemy.orm import Session, sessionmaker
 
     from service.notifications.notices import Notice
@@ -67,6 +66,8 @@ class WebPushChannel:
     def _http(self) -> requests.Session:
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
+            import requests  # noqa: PLC0415  at the first push, not at start-up
+
             http = self._local.http = requests.Session()
         return http
 
@@ -101,6 +102,8 @@ class WebPushChannel:
             "aud": push_service(endpoint),
             "exp": int(time.time()) + CLAIM_LIFETIME_S,  # the push service checks it on the real clock
         }
+        from pywebpush import WebPushException, webpush  # noqa: PLC0415  with aiohttp: half a second to import
+
         try:
             response = webpush(
                 subscription_info={"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},

@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.concurrency import run_in_threadpool
 
+# the modules of the computations (pandas, OR-Tools: a second to import) are imported in the
+# functions that use them, not when the service starts
 from service.planning.cache import cached
-from service.planning.changes import changes
-from service.planning.coverage import coverage
-from service.planning.demand import synthetic
 from service.planning.errors import PlanInputError
-from service.planning.maps import TIME_BANDS, catchments
-from service.planning.optimise import optimise, plan_tables
 from service.planning.scenario import ScenarioError, apply, dump, parse_scenario
 from service.planning.schemas import MapIn, SimulateIn
-from service.planning.simulate import compare, matcher_for, metrics, rounded, simulate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +37,8 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def tables_json(tables: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
     """Tables as people read them (rounded), as JSON rows."""
+    from service.planning.simulate import rounded  # noqa: PLC0415
+
     return {name: records(df) for name, df in rounded(tables).items()}
 
 
@@ -53,6 +51,8 @@ def input_error(field: str, exc: ScenarioError) -> PlanInputError:
 
 def scenario_matcher(rt: Runtime, raw: dict[str, Any], *, field: str = "scenario") -> Matcher:
     """The engine for a scenario given as JSON (a 422 naming every problem under ``field``)."""
+    from service.planning.simulate import matcher_for  # noqa: PLC0415
+
     try:
         applied = apply(parse_scenario(raw, source="scenario"), rt.matcher.dataset, rt.matcher.pack)
     except ScenarioError as exc:
@@ -62,6 +62,9 @@ def scenario_matcher(rt: Runtime, raw: dict[str, Any], *, field: str = "scenario
 
 def simulate_answer(rt: Runtime, body: SimulateIn) -> dict[str, Any]:
     """Synthetic demand through the engine (of the scenario, if any): the metric tables."""
+    from service.planning.demand import synthetic  # noqa: PLC0415
+    from service.planning.simulate import metrics, simulate  # noqa: PLC0415
+
     m = scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
     demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
     tables = metrics(simulate(m, demand, occupancy=body.occupancy), demand, m)
@@ -70,6 +73,10 @@ def simulate_answer(rt: Runtime, body: SimulateIn) -> dict[str, Any]:
 
 def compare_answer(rt: Runtime, body: CompareIn) -> dict[str, Any]:
     """Today and the scenario on the same demand: tables side by side, and what changes."""
+    from service.planning.changes import changes  # noqa: PLC0415
+    from service.planning.demand import synthetic  # noqa: PLC0415
+    from service.planning.simulate import compare, metrics, simulate  # noqa: PLC0415
+
     scen = scenario_matcher(rt, body.scenario)
     demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
     a = simulate(rt.matcher, demand, occupancy=body.occupancy)
@@ -84,6 +91,9 @@ def compare_answer(rt: Runtime, body: CompareIn) -> dict[str, Any]:
 
 def optimise_answer(rt: Runtime, body: OptimiseIn) -> dict[str, Any]:
     """The optimised regions, against the regulation's, as tables and as a scenario."""
+    from service.planning.demand import synthetic  # noqa: PLC0415
+    from service.planning.optimise import optimise, plan_tables  # noqa: PLC0415
+
     demand = synthetic(rt.matcher.dataset, referrals=body.referrals, seed=body.seed)
     plan = optimise(rt.matcher, demand, capacity_factor=body.capacity_factor,
                     time_limit_s=body.time_limit_s, seed=body.seed)  # fmt: skip
@@ -102,11 +112,18 @@ def optimise_answer(rt: Runtime, body: OptimiseIn) -> dict[str, Any]:
 
 def coverage_answer(rt: Runtime) -> dict[str, Any]:
     """Population within 30 / 60 / 120 minutes of each kind of care, per view and per desa."""
+    from service.planning.coverage import coverage  # noqa: PLC0415
+
     return {"tables": tables_json(coverage(rt.matcher))}
 
 
 def map_answer(rt: Runtime, body: MapIn) -> dict[str, Any]:
     """Per desa: where its referrals go and the road time to the nearest hospital."""
+    from service.planning.coverage import coverage  # noqa: PLC0415
+    from service.planning.demand import synthetic  # noqa: PLC0415
+    from service.planning.maps import TIME_BANDS, catchments  # noqa: PLC0415
+    from service.planning.simulate import simulate  # noqa: PLC0415
+
     m = scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
     demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed)
     dest_of, hospitals, colour = catchments(demand, simulate(m, demand))

