@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -139,6 +140,12 @@ class StatusFigure(Base):
     updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+#: the states the waiting, escalation and transport queries ask for: their indexes hold these only
+OPEN_STATES = ("sent", "accepted", "dispatched", "in_transit")
+_OPEN = text("status IN ('sent', 'accepted', 'dispatched', 'in_transit')")
+_BACK = text("back_referral_of IS NOT NULL")
+
+
 class Referral(Base):
     """The electronic referral letter (Pasal 17) and its lifecycle."""
 
@@ -146,9 +153,19 @@ class Referral(Base):
     __table_args__ = (
         UniqueConstraint("origin_id", "idempotency_key", name="uq_referral_idempotency"),
         Index("uq_referrals_number", "number", unique=True),
-        Index("ix_referrals_due", "status", "due_at"),
+        # open states only (partial): escalation, the transport list, the station's waiting count
+        Index("ix_referrals_due", "status", "due_at", postgresql_where=_OPEN, sqlite_where=_OPEN),
+        Index(
+            "ix_referrals_open_destination",
+            "destination_id",
+            "status",
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
         Index("ix_referrals_origin", "origin_id", "created_at"),
         Index("ix_referrals_destination", "destination_id", "created_at"),
+        Index("ix_referrals_created", "created_at"),
+        Index("ix_referrals_back_referral", "back_referral_of", postgresql_where=_BACK, sqlite_where=_BACK),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -322,6 +339,7 @@ class ReferralEvent(Base):
     __table_args__ = (
         Index("ix_events_origin", "origin_id", "id"),
         Index("ix_events_destination", "destination_id", "id"),
+        Index("ix_events_referral", "referral_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(
