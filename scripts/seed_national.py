@@ -18,10 +18,11 @@ What is realistic and what is not:
   (hospital to the Puskesmas that referred the patient), 2% paper referrals. Only referrals of
   the last two days are still open (sent, accepted, dispatched, in transit; the younger the
   likelier), as in a service where referrals are answered within the hour.
-- Every column the queries read is filled as the service fills it. The sealed patient column
-  holds random bytes of the sealed shape (``rujuk1.<key id>.<base64>``, ~300 bytes): no query
-  reads it in SQL and nothing here can open it. ``nik_hash``, ``request_hash`` are random hex
-  of the right length.
+- Every column the queries read is filled as the service fills it. The patient column holds
+  one of 4096 synthetic patients sealed with ``SYNTHETIC_KEYRING`` (a fixed, public key: the
+  service's code opens the rows as it would real ones); no query reads it in SQL.
+  ``nik_hash`` and ``request_hash`` are random hex of the right length (no two referrals share
+  a patient).
 - Events: only the kinds the queries filter on are written (send, decline, escalated, redirect:
   ~1.1 per referral); a real deployment also writes created, accept, dispatch, ... (~6 per
   referral). Deliveries (hand-overs to other deployments): 0.5% of referrals.
@@ -33,7 +34,6 @@ What is realistic and what is not:
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import math
 import random
@@ -43,10 +43,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
 
-from service.database import make_engine
+from service.database import PATIENT_AAD, make_engine
 from service.migrate import upgrade
+from service.sealing import Keyring
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/rujuk_national"
 DEFAULT_END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -147,10 +149,7 @@ class Generator:
     blobs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        self.blobs = tuple(
-            '"rujuk1.synthetic.' + base64.urlsafe_b64encode(self.rng.randbytes(220)).decode() + '"'
-            for _ in range(4096)
-        )
+        self.blobs = tuple(f'"{sealed_patient(self.rng, i)}"' for i in range(4096))
 
     def days(self, count: int) -> Iterator[tuple[dt.datetime, int]]:
         """Each day of the year before ``end`` and how many referrals it gets."""
@@ -344,6 +343,27 @@ class Generator:
                     )
                 )
             )
+
+
+#: the synthetic deployment's patient keys (public, fixed: the patients are synthetic too)
+SYNTHETIC_KEYRING = Keyring({"synthetic": bytes(range(32))}, lookup_key=bytes(32))
+
+
+def sealed_patient(rng: random.Random, i: int) -> str:
+    """A synthetic patient sealed as the service seals one (``SYNTHETIC_KEYRING`` opens it)."""
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 75))
+    patient = {
+        "name": f"Pasien Sintetis {i:04d}",
+        "nik": f"61{rng.randrange(10**14):014d}",
+        "medical_record_number": f"SYN-{i:06d}",
+        "date_of_birth": born.isoformat(),
+        "sex": rng.choice(("female", "male")),
+        "address": f"Jalan Sintetis {rng.randrange(1, 200)}",
+        "phone": f"08{rng.randrange(10**10):010d}",
+        "jkn_number": f"{rng.randrange(10**13):013d}",
+        "nik_confirmed": True,
+    }
+    return SYNTHETIC_KEYRING.seal_text(orjson.dumps(patient).decode(), aad=PATIENT_AAD.encode())
 
 
 def _pick(cum: tuple[float, ...], rng: random.Random) -> int:
