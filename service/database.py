@@ -144,6 +144,8 @@ class StatusFigure(Base):
 OPEN_STATES = ("sent", "accepted", "dispatched", "in_transit")
 _OPEN = text("status IN ('sent', 'accepted', 'dispatched', 'in_transit')")
 _BACK = text("back_referral_of IS NOT NULL")
+#: the hand-overs still to make or follow (``service.referrals.store.OPEN_DELIVERY``)
+_OUTBOX = text("state IN ('pending', 'delivered') OR cancel_pending")
 
 
 class Referral(Base):
@@ -226,7 +228,11 @@ class Delivery(Base):
     """A referral handed to another rujuk deployment (the outbox): delivered once, retried until then."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # the open ones (the delivery worker's next, service.peers.outbox), a few among all
+        Index("ix_deliveries_open", "next_attempt_at", postgresql_where=_OUTBOX, sqlite_where=_OUTBOX),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
