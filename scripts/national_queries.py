@@ -113,11 +113,11 @@ def cases(engine: Engine, facility: str, *, now: dt.datetime, page: int = 0) -> 
     with session_factory(engine)() as s:
         rid = s.scalar(
             select(Referral.id)
-            .where(Referral.destination_id == facility)
+            .where((Referral.destination_id == facility) | (Referral.origin_id == facility))
             .order_by(Referral.created_at.desc())
             .limit(1)
         )
-    assert rid is not None, f"{facility} received nothing"
+    assert rid is not None, f"{facility} sent and received nothing"
 
     def detail(s: Session) -> object:
         return (

@@ -125,8 +125,13 @@ class Facilities:
 
     def busiest_hospital(self) -> str:
         """The hospital with the largest receiving weight."""
-        steps = [b - a for a, b in zip((0.0, *self.receive_cum), self.receive_cum, strict=False)]
-        return self.hospitals[max(range(len(steps)), key=steps.__getitem__)]
+        return self.hospitals[self.ranked(self.receive_cum)[0]]
+
+    @staticmethod
+    def ranked(cum: tuple[float, ...]) -> list[int]:
+        """Indexes by weight, the heaviest first (weights given cumulated)."""
+        steps = [b - a for a, b in zip((0.0, *cum), cum, strict=False)]
+        return sorted(range(len(steps)), key=lambda i: -steps[i])
 
 
 def _cum(ws: Any) -> list[float]:
