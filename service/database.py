@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -139,6 +140,14 @@ class StatusFigure(Base):
     updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+#: the states the waiting, escalation and transport queries ask for: their indexes hold these only
+OPEN_STATES = ("sent", "accepted", "dispatched", "in_transit")
+_OPEN = text("status IN ('sent', 'accepted', 'dispatched', 'in_transit')")
+_BACK = text("back_referral_of IS NOT NULL")
+#: the hand-overs still to make or follow (``service.referrals.store.OPEN_DELIVERY``)
+_OUTBOX = text("state IN ('pending', 'delivered') OR cancel_pending")
+
+
 class Referral(Base):
     """The electronic referral letter (Pasal 17) and its lifecycle."""
 
@@ -146,9 +155,19 @@ class Referral(Base):
     __table_args__ = (
         UniqueConstraint("origin_id", "idempotency_key", name="uq_referral_idempotency"),
         Index("uq_referrals_number", "number", unique=True),
-        Index("ix_referrals_due", "status", "due_at"),
+        # open states only (partial): escalation, the transport list, the station's waiting count
+        Index("ix_referrals_due", "status", "due_at", postgresql_where=_OPEN, sqlite_where=_OPEN),
+        Index(
+            "ix_referrals_open_destination",
+            "destination_id",
+            "status",
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
         Index("ix_referrals_origin", "origin_id", "created_at"),
         Index("ix_referrals_destination", "destination_id", "created_at"),
+        Index("ix_referrals_created", "created_at"),
+        Index("ix_referrals_back_referral", "back_referral_of", postgresql_where=_BACK, sqlite_where=_BACK),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -209,7 +228,11 @@ class Delivery(Base):
     """A referral handed to another rujuk deployment (the outbox): delivered once, retried until then."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # the open ones (the delivery worker's next, service.peers.outbox), a few among all
+        Index("ix_deliveries_open", "next_attempt_at", postgresql_where=_OUTBOX, sqlite_where=_OUTBOX),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
@@ -322,6 +345,7 @@ class ReferralEvent(Base):
     __table_args__ = (
         Index("ix_events_origin", "origin_id", "id"),
         Index("ix_events_destination", "destination_id", "id"),
+        Index("ix_events_referral", "referral_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -41,7 +41,7 @@ from service.database import Referral, aware, keyring_of
 from service.errors import InputError
 from service.referrals.identity import impossible_nik
 from service.referrals.lifecycle import Status
-from service.referrals.queries import ever_sent_to, receives, sees_patient
+from service.referrals.queries import receives, sees_patient, sent_to
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -202,7 +202,7 @@ def _box(q: Select[Referral], p: Principal, box: str, status: str | None) -> Sel
         if not p.is_admin:
             here = (Referral.destination_id == p.facility_id) & Referral.sent_at.is_not(None)
             # the traces of referrals that moved on are history: listed only without a status filter
-            q = q.where(here if status else here | Referral.id.in_(ever_sent_to(p.facility_id)))
+            q = q.where(here if status else Referral.id.in_(sent_to(p.facility_id)))
             if not receives(p, back_referral=False):  # referring staff receive back-referrals only
                 q = q.where(Referral.back_referral_of.is_not(None))
     elif box == "outbox":
@@ -257,7 +257,8 @@ def _after(q: Select[Referral], at: Position | None) -> Select[Referral]:
     if at is None:
         return q
     same_time = and_(Referral.created_at == at.created_at, Referral.id > at.id)
-    return q.where(or_(Referral.created_at < at.created_at, same_time))
+    # (the first bound says the same again, as an index range: a deep page seeks, not walks)
+    return q.where(Referral.created_at <= at.created_at, or_(Referral.created_at < at.created_at, same_time))
 
 
 def _walk(

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Service
 from rules import icd
@@ -116,18 +116,14 @@ def _month_rows(
         if r.status not in UNSENT or r.offline
     ]
     # received: sent here (now, or a paper referral), or sent here once and moved on since
-    received = list(
-        s.scalars(
-            select(Referral).where(
-                *in_month,
-                or_(
-                    (Referral.destination_id == facility_id)
-                    & or_(Referral.status.notin_(UNSENT), Referral.offline),
-                    Referral.id.in_(ever_sent_to(facility_id)),
-                ),
-            )
-        )
+    # (a union, not an OR: each half read from the facility's index entries, docs/scale.md)
+    here = select(Referral.id).where(
+        Referral.destination_id == facility_id,
+        *in_month,
+        or_(Referral.status.notin_(UNSENT), Referral.offline),
     )
+    ids = union(here, ever_sent_to(facility_id))
+    received = list(s.scalars(select(Referral).where(*in_month, Referral.id.in_(ids))))
     return sent, received
 
 
