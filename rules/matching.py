@@ -437,8 +437,8 @@ def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
     origin_rank = level_rank(origin)
     compiled = _candidate_rules(pack)
     excluded_by, held_by = compiled.excluded_by, compiled.held_by
-    on_exclude = [r.for_candidates(facts) is not None for r in compiled.exclude]
-    on_other = [r.for_candidates(facts) is not None for r in compiled.other]
+    on_exclude = [r.gate_holds(facts) for r in compiled.exclude]
+    on_other = [r.gate_holds(facts) for r in compiled.other]
     settings = pack.settings
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []

@@ -84,22 +84,17 @@ class Rule:
     param: Any
     references: tuple[str, ...]
     facts: frozenset[str]
-    #: For a candidate rule whose ``when`` is an ``all``: the conjuncts on request facts only
-    #: (``gate``, tested once per request) and the rest (``residual``, tested per candidate).
-    #: ``gate(f) and residual(f)`` is exactly ``predicate(f)``.
+    #: For a candidate rule whose ``when`` is an ``all``: its conjuncts on request facts only,
+    #: tested once per request (None: no such conjunct)
     gate: Predicate | None = None
-    residual: Predicate | None = None
     #: The condition tested per candidate once the gate held, as checked YAML (None: always):
-    #: ``residual``'s, or the whole ``when`` without a gate. Compiled to source by the engine.
+    #: the other conjuncts, or the whole ``when`` without a gate. Compiled to source by the
+    #: engine (``rules.facts.compile_conditions``); ``gate`` and it together are ``predicate``.
     candidate_when: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    def for_candidates(self, request_facts: Facts) -> Predicate | None:
-        """The predicate to test per candidate for this request, or None if the rule cannot hold."""
-        if self.gate is None:
-            return self.predicate
-        if not self.gate(request_facts):
-            return None
-        return self.residual or always
+    def gate_holds(self, request_facts: Facts) -> bool:
+        """False if the rule cannot hold for any candidate of this request."""
+        return self.gate is None or self.gate(request_facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,37 +378,30 @@ def _rule(c: _Checker, raw: object, index: int, weights: Mapping[str, float], se
         return None
     effect, param = next(iter(effect_raw.items()))
     _check_effect(c, where, effect, param, weights, facts)
-    gate, residual = (None, None)
     when = raw.get("when")
-    candidate_when: Mapping[str, Any] | None = when
-    if scope == "candidate" and not c.problems:
-        gate, residual = _split(when, where, scope)
-        if gate is not None:
-            assert isinstance(when, dict)  # a gate is split from a checked ``all``
-            rest = [it for it in when["all"] if not _request_only(it)]
-            candidate_when = {"all": rest} if rest else None
-    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts), gate, residual, candidate_when)
+    gate, candidate_when = (
+        _split(when, where, scope) if scope == "candidate" and not c.problems else (None, when)
+    )
+    return Rule(rid, scope, desc, pred, effect, param, refs, frozenset(facts), gate, candidate_when)
 
 
-def _request_only(item: object) -> bool:
-    """True if a checked condition reads request facts only."""
-    used: set[str] = set()
-    _compile_condition(_Checker(""), item, "", "", "candidate", used)
-    return all(FACTS[f].scope == "request" for f in used)
-
-
-def _split(when: object, where: str, scope: str) -> tuple[Predicate | None, Predicate | None]:
-    """Split a valid top-level ``all`` into request-only conjuncts and the rest."""
+def _split(when: object, where: str, scope: str) -> tuple[Predicate | None, Any]:
+    """A checked ``when`` split into the gate (its top-level ``all``'s conjuncts on request facts
+    only, compiled) and what is left to test per candidate (None: always)."""  # noqa: D205, D209
     if not isinstance(when, dict) or set(when) != {"all"}:
-        return None, None
+        return None, when
     gate: list[Predicate] = []
-    rest: list[Predicate] = []
+    rest: list[Any] = []
     for i, item in enumerate(when["all"]):
-        pred = _compile_condition(_Checker(""), item, where, f"when.all[{i}]", scope, set())
-        (gate if _request_only(item) else rest).append(pred)
+        used: set[str] = set()
+        pred = _compile_condition(_Checker(""), item, where, f"when.all[{i}]", scope, used)
+        if all(FACTS[f].scope == "request" for f in used):
+            gate.append(pred)
+        else:
+            rest.append(item)
     if not gate:
-        return None, None
-    return all_of(gate), (all_of(rest) if rest else None)
+        return None, when
+    return all_of(gate), ({"all": rest} if rest else None)
 
 
 def _region(c: _Checker, raw: object, index: int) -> RegionRule | None:
