@@ -20,6 +20,7 @@ Loading is strict, like a pack's: every problem is collected and reported with t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,29 @@ class Jurisdictions:
         if code is None:
             return self.fallback
         return self._by_code.get(code.replace(".", ""), self.fallback)
+
+    def replacing(self, old: RulePack, new: RulePack) -> Jurisdictions:
+        """The same jurisdictions with ``new`` wherever ``old`` governed (a planning scenario's pack)."""
+        if self.province is None and not self.regencies:
+            return Jurisdictions.single(new)
+
+        def swap(p: RulePack) -> RulePack:
+            return new if p is old else p
+
+        regencies = tuple(dataclasses.replace(j, pack=swap(j.pack)) for j in self.regencies)
+        province = (
+            None
+            if self.province is None
+            else dataclasses.replace(self.province, pack=swap(self.province.pack))
+        )
+        return Jurisdictions(
+            province=province,
+            regencies=regencies,
+            fallback=swap(self.fallback),
+            file=self.file,
+            _by_name={k: swap(v) for k, v in self._by_name.items()},
+            _by_code={k: swap(v) for k, v in self._by_code.items()},
+        )
 
     def pack(self, pack_id: str) -> RulePack | None:
         """A pack of this deployment by its id."""
