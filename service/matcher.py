@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from shapely import prepared
-from shapely.geometry import Point
+import shapely
 
 from geodata.models import BedType
 from routing.engine import RoutingEngine
@@ -99,9 +98,11 @@ class Matcher:
         j = self.jurisdictions
         #: the governing pack of every facility as an origin: one dict read per suggestion
         self._pack_of = {f.id: j.for_regency(f.regency) for f in dataset.facilities}
-        self._regencies = (
-            [(prepared.prep(r.boundary), j.for_code(r.id)) for r in dataset.regencies] if j.regencies else []
-        )
+        #: (bounds, boundary prepared, pack) of each regency of the regions layer, for ``pack_at``
+        #: (nothing with one pack for all: no position to look up)
+        layer = dataset.regencies if j.regencies else ()
+        self._regencies = [(r.boundary.bounds, r.boundary, j.for_code(r.id)) for r in layer]
+        shapely.prepare([r.boundary for r in layer])
         #: the candidates of every suggestion: the facilities that receive referrals
         self.receiving = tuple(f for f in dataset.facilities if f.receiving)
         #: the candidates of a back-referral: every facility (Pasal 11 ayat (2): a lower-level
@@ -156,11 +157,9 @@ class Matcher:
     def pack_at(self, lon: float, lat: float) -> RulePack:
         """The pack that governs a suggestion from a position: the regency it lies in (the regions
         layer), else the province's."""  # noqa: D205, D209
-        if self._regencies:
-            pt = Point(lon, lat)
-            for inside, pack in self._regencies:
-                if inside.contains(pt):
-                    return pack
+        for (x0, y0, x1, y1), boundary, pack in self._regencies:
+            if x0 <= lon <= x1 and y0 <= lat <= y1 and shapely.contains_xy(boundary, lon, lat):
+                return pack
         return self.jurisdictions.fallback
 
     def find_facility(self, query: str) -> Facility:
