@@ -108,10 +108,6 @@ class Jurisdictions:
             _by_code={k: swap(v) for k, v in self._by_code.items()},
         )
 
-    def pack(self, pack_id: str) -> RulePack | None:
-        """A pack of this deployment by its id."""
-        return next((p for p in self.packs if p.id == pack_id), None)
-
 
 def _resolve(ref: str, base: Path) -> Path:
     if ref.startswith(BUNDLED):
@@ -126,7 +122,6 @@ class _Reader:
         self.file = path.name
         self.facilities = facilities
         self.problems: list[PackProblem] = []
-        self.loaded: dict[Path, RulePack] = {}
 
     def add(self, where: str, fld: str, message: str) -> None:
         self.problems.append(PackProblem(self.file, where, fld, message))
