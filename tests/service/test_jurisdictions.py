@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geodata.dataset import Dataset
+from rules.model import ReferralRequest, ServiceType, Sex
 from service.accounts import store
 from service.cli import app
 from service.matcher import Matcher
@@ -231,3 +232,27 @@ def test_rujuk_suggest_takes_the_manifest(two_regencies: Dataset, tmp_path: Path
     )
     assert r.exit_code == 2
     assert "deployment.yaml: province: field ''" in r.output
+
+
+def test_every_origin_is_governed_by_its_own_regencys_pack(two_regencies: Dataset) -> None:
+    """For every Puskesmas of the deployment and a non-emergency stay: the pack is its regency's,
+    and the only hospital ever boosted as "regional" is the one its own pack designates for it."""
+    m = Matcher.load(two_regencies, jurisdictions_path=MANIFEST)
+    now = T0
+    seen = set()
+    for f in two_regencies.facilities:
+        if f.kind.value != "puskesmas":
+            continue
+        req = ReferralRequest(f.id, 27.0, Sex.FEMALE, ("O80",), service_type=ServiceType.RAWAT_INAP)
+        s = m.suggest(req, statuses={}, now=now)
+        pack = m.pack_for(f.id)
+        assert s.pack_id == pack.id == {"Sambas": "sambas", "Contoh Sintetis": "contoh-synthetic"}[f.regency]
+        own = pack.region_of(f.id)
+        assert own is not None
+        boosted = {
+            c.facility_id for c in s.candidates if any(r.rule_id == "regional-designation" for r in c.reasons)
+        }
+        assert boosted <= {own.hospital}
+        if boosted:
+            seen.add(s.pack_id)
+    assert seen == {"sambas", "contoh-synthetic"}  # each pack did designate, for its own origins
