@@ -117,14 +117,20 @@ def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
+    # the packs first: a bad one stops the start before anything is opened
+    matcher = Matcher.load(
+        ds,
+        jurisdictions_path=cfg.jurisdictions_path,
+        cache_dir=cfg.resolved_tree_cache_dir(),
+        workers=cfg.resolved_tree_workers(),
+        warm=False,
+    )
     engine = make_engine(cfg.resolved_database_url(), keyring=cfg.keyring())
     upgrade(engine)
     return Runtime(
         settings=cfg,
         dataset=ds,
-        matcher=Matcher.load(
-            ds, cache_dir=cfg.resolved_tree_cache_dir(), workers=cfg.resolved_tree_workers(), warm=False
-        ),
+        matcher=matcher,
         engine=engine,
         sessions=session_factory(engine),
         secret=cfg.resolved_secret_key(),
