@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, union
+from sqlalchemy import and_, or_, select, true, union
 from sqlalchemy.orm import load_only
 
 from rules import icd
@@ -207,7 +207,8 @@ def _box(p: Principal, box: str, status: str | None) -> _Rows:
             gone = None if status else [ReferralTrace.facility_id == p.facility_id]
             if not receives(p, back_referral=False):  # referring staff receive back-referrals only
                 here.append(Referral.back_referral_of.is_not(None))
-                gone = None if gone is None else [*gone, ReferralTrace.back_referral.is_(True)]
+                # (= true, not IS TRUE: PostgreSQL matches the former to the partial ix_traces_back)
+                gone = None if gone is None else [*gone, ReferralTrace.back_referral == true()]
             return _Rows(here, gone)
     elif box == "outbox":
         if not p.is_admin:
