@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--url", default=DEFAULT_URL)
     ap.add_argument("--runs", type=int, default=50, help="runs per kind of facility (one facility each)")
     ap.add_argument("--seed", type=int, default=1, help="the seed the database was made with")
+    ap.add_argument(
+        "--jit", choices=("server", "on", "off"), default="server", help="the session's jit setting"
+    )
     args = ap.parse_args()
     fac = Facilities.make(random.Random(args.seed))
     busy = [fac.hospitals[i] for i in fac.ranked(fac.receive_cum)[: args.runs]]
@@ -42,13 +45,16 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     rows: dict[tuple[str, str], int] = defaultdict(int)
     buffers: dict[tuple[str, str], int] = defaultdict(int)
+    jitted: dict[tuple[str, str], int] = defaultdict(int)  # statements JIT-compiled
+    jit = None if args.jit == "server" else args.jit == "on"
     for kind, facilities in (("busy hospital", busy), ("small Puskesmas", small)):
         for run, f in enumerate(facilities):
             for case in cases(engine, f, now=DEFAULT_END, page=run % 5):
                 ms, n, b = 0.0, 0, 0
                 for st in case.statements:
-                    out = explain(args.url, st, analyze=True)
-                    ms += out["Planning Time"] + out["Execution Time"]
+                    out = explain(args.url, st, analyze=True, jit=jit)
+                    ms += out["Planning Time"] + out["Execution Time"]  # (JIT's compiling is in the latter)
+                    jitted[case.name, kind] += "JIT" in out
                     n += examined(out["Plan"])
                     top = out["Plan"]
                     b += top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)
@@ -65,13 +71,16 @@ def main() -> None:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
         cwd=Path(__file__).parent,
     ).stdout.strip()  # fmt: skip
-    print(f"\ncommit {commit}, {args.runs} runs per kind, times in ms (planning + execution, server side)")
-    print("| query path | facility | p50 | p99 | max | most rows read | most buffers |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print(
+        f"\ncommit {commit}, {args.runs} runs per kind, jit {args.jit}, times in ms (planning + execution,"
+        " server side)"
+    )
+    print("| query path | facility | p50 | p99 | max | most rows read | most buffers | JIT-compiled |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for (name, kind), xs in times.items():
         print(
             f"| {name} | {kind} | {statistics.median(xs):.2f} | {_quantile(xs, 0.99):.2f} | {max(xs):.2f}"
-            f" | {rows[name, kind]:,} | {buffers[name, kind]:,} |"
+            f" | {rows[name, kind]:,} | {buffers[name, kind]:,} | {jitted[name, kind]} |"
         )
 
 

@@ -156,10 +156,12 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from nodes(child)
 
 
-def explain(url: str, st: Statement, *, analyze: bool = False) -> dict[str, Any]:
-    """The plan of a statement (JSON), run for real with ``analyze`` (an UPDATE rolled back)."""
+def explain(url: str, st: Statement, *, analyze: bool = False, jit: bool | None = None) -> dict[str, Any]:
+    """The plan of a statement (JSON), run for real with ``analyze`` (an UPDATE rolled back);
+    ``jit`` sets the session's ``jit`` (None: the server's setting)."""
     opts = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
-    with psycopg.connect(url) as conn:
+    options = "" if jit is None else f"-c jit={'on' if jit else 'off'}"
+    with psycopg.connect(url, options=options) as conn:
         row = conn.execute(f"EXPLAIN ({opts}) {st.sql}", st.params).fetchone()  # type: ignore[arg-type]
         conn.rollback()
     assert row is not None

@@ -25,7 +25,8 @@ What is realistic and what is not:
   a patient).
 - Events: only the kinds the queries filter on are written (send, decline, escalated, redirect:
   ~1.1 per referral); a real deployment also writes created, accept, dispatch, ... (~6 per
-  referral). Deliveries (hand-overs to other deployments): 0.5% of referrals.
+  referral). Deliveries (hand-overs to other deployments): 0.5% of referrals. The traces of the
+  referrals redirected elsewhere (``referral_traces``, from revision 0016) as the service writes them.
 - Foreign keys are not checked during the load (``session_replication_role = replica``): the
   rows are consistent by construction. The secondary indexes of the two big tables are dropped
   before the load and built after it (as pg_restore does), each build timed.
@@ -151,6 +152,7 @@ class Generator:
     end: dt.datetime
     numbers: dict[tuple[str, str], int] = field(default_factory=dict)
     forward: list[tuple[str, str, str]] = field(default_factory=list)  # (id, origin, destination) done
+    traces: list[str] = field(default_factory=list)  # referral_traces rows (COPY text)
     blobs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -324,6 +326,8 @@ class Generator:
             1 + len(ev),
         )  # fmt: skip
         refs.append(_line(row))
+        if dest != first:  # redirected: the facility it left keeps a trace (service.referrals.traces)
+            self.traces.append(_line((first, rid, at, back_of is not None)))
         events.extend(_line((rid, e_at, user, kind, frm, to, origin, d, "")) for e_at, kind, frm, to, d in ev)
         if t["sent"] and rng.random() < 0.005:  # handed to another deployment
             open_ = status in ("sent", "accepted", "dispatched", "in_transit")
@@ -406,6 +410,10 @@ def _secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
     return [(n, d) for n, d in rows if n not in _KEEP]
 
 
+def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone() == (True,)
+
+
 def prepare(url: str, *, fresh: bool, revision: str = "head") -> None:
     """The database (dropped first with ``fresh``), at ``revision`` by the project's migrations."""
     admin, name = url.rsplit("/", 1)
@@ -461,6 +469,10 @@ def seed(
             cp.write("".join(deliveries))
         with conn.cursor().copy("COPY letter_counters (facility_id, period, last) FROM STDIN") as cp:
             cp.write("".join(_line((f, p, n)) for (f, p), n in gen.numbers.items()))
+        if _has_table(conn, "referral_traces"):  # (from revision 0016)
+            cols = "facility_id, referral_id, created_at, back_referral"
+            with conn.cursor().copy(f"COPY referral_traces ({cols}) FROM STDIN") as cp:
+                cp.write("".join(gen.traces))
         conn.commit()
         econn.commit()
         times["copy_s"] = time.perf_counter() - t0
@@ -480,7 +492,9 @@ def sizes(url: str) -> dict[str, int]:
     """Bytes on disk: each big table whole (pg_total_relation_size), alone, and each of its indexes."""
     out: dict[str, int] = {}
     with psycopg.connect(url) as conn:
-        for table in ("referrals", "referral_events", "deliveries"):
+        for table in ("referrals", "referral_events", "deliveries", "referral_traces"):
+            if not _has_table(conn, table):
+                continue
             total, alone = conn.execute(
                 "SELECT pg_total_relation_size(%s), pg_table_size(%s)", (table, table)
             ).fetchone() or (0, 0)

@@ -144,6 +144,7 @@ class StatusFigure(Base):
 OPEN_STATES = ("sent", "accepted", "dispatched", "in_transit")
 _OPEN = text("status IN ('sent', 'accepted', 'dispatched', 'in_transit')")
 _BACK = text("back_referral_of IS NOT NULL")
+_BACK_TRACE = text("back_referral")
 #: the hand-overs still to make or follow (``service.referrals.store.OPEN_DELIVERY``)
 _OUTBOX = text("state IN ('pending', 'delivered') OR cancel_pending")
 
@@ -168,6 +169,14 @@ class Referral(Base):
         Index("ix_referrals_destination", "destination_id", "created_at"),
         Index("ix_referrals_created", "created_at"),
         Index("ix_referrals_back_referral", "back_referral_of", postgresql_where=_BACK, sqlite_where=_BACK),
+        # the back-referrals a facility received, newest first (its referring staff's inbox)
+        Index(
+            "ix_referrals_back_destination",
+            "destination_id",
+            "created_at",
+            postgresql_where=_BACK,
+            sqlite_where=_BACK,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -222,6 +231,36 @@ class Referral(Base):
     ambulance_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReferralTrace(Base):
+    """A facility a referral was sent to and has left since: its inbox keeps a trace of it.
+
+    The referral was redirected elsewhere; the facility keeps a read-only trace
+    (``service.referrals.traces``).
+
+    Written with the redirect that moves the referral on (and removed if it comes back), so the
+    inbox reads the facility's traces in the lists' order from their own index instead of
+    looking through all the events ever addressed to it (docs/scale.md). ``created_at`` and
+    ``back_referral`` are the referral's, which never change.
+    """
+
+    __tablename__ = "referral_traces"
+    __table_args__ = (
+        Index("ix_traces_facility", "facility_id", "created_at"),
+        Index(
+            "ix_traces_back",
+            "facility_id",
+            "created_at",
+            postgresql_where=_BACK_TRACE,
+            sqlite_where=_BACK_TRACE,
+        ),
+    )
+
+    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    created_at: Mapped[dt.datetime]
+    back_referral: Mapped[bool] = mapped_column(Boolean)
 
 
 class Delivery(Base):

@@ -32,22 +32,22 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true, union
 from sqlalchemy.orm import load_only
 
 from rules import icd
 from rules.errors import RulesError
-from service.database import Referral, aware, keyring_of
+from service.database import Referral, ReferralTrace, aware, keyring_of
 from service.errors import InputError
 from service.referrals.identity import impossible_nik
 from service.referrals.lifecycle import Status
-from service.referrals.queries import receives, sees_patient, sent_to
+from service.referrals.queries import receives, sees_patient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from sqlalchemy import Select
-    from sqlalchemy.orm import Session
+    from sqlalchemy import ColumnElement, Select
+    from sqlalchemy.orm import InstrumentedAttribute, Session
 
     from service.auth import Principal
 
@@ -197,20 +197,69 @@ def check(f: Filters, box: str) -> None:
         raise InputError("query.nik", impossible.message, code=impossible.code)
 
 
-def _box(q: Select[Referral], p: Principal, box: str, status: str | None) -> Select[Referral]:
+def _box(p: Principal, box: str, status: str | None) -> _Rows:
+    """What the box holds for this user: conditions on the referrals and, for a facility's inbox
+    with no state asked, on its traces (``traces``: referrals sent here that moved on since)."""  # noqa: D205, D209
     if box == "inbox":
         if not p.is_admin:
-            here = (Referral.destination_id == p.facility_id) & Referral.sent_at.is_not(None)
+            here = [Referral.destination_id == p.facility_id, Referral.sent_at.is_not(None)]
             # the traces of referrals that moved on are history: listed only without a status filter
-            q = q.where(here if status else Referral.id.in_(sent_to(p.facility_id)))
+            gone = None if status else [ReferralTrace.facility_id == p.facility_id]
             if not receives(p, back_referral=False):  # referring staff receive back-referrals only
-                q = q.where(Referral.back_referral_of.is_not(None))
+                here.append(Referral.back_referral_of.is_not(None))
+                # (= true, not IS TRUE: PostgreSQL matches the former to the partial ix_traces_back)
+                gone = None if gone is None else [*gone, ReferralTrace.back_referral == true()]
+            return _Rows(here, gone)
     elif box == "outbox":
         if not p.is_admin:
-            q = q.where(Referral.origin_id == p.facility_id)
+            return _Rows([Referral.origin_id == p.facility_id])
     elif box == "transport":
-        q = q.where(Referral.status.in_(TRANSPORT_STATES))
-    return q
+        return _Rows([Referral.status.in_(TRANSPORT_STATES)])
+    return _Rows([])
+
+
+#: the lists' order: newest first, ties by id
+_ORDER = (Referral.created_at.desc(), Referral.id)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """A list's rows in order: the referrals its conditions keep, and their traces.
+
+    Traces (``traces`` not None) are listed in a facility's inbox without a state asked.
+    """
+
+    where: list[ColumnElement[bool]]
+    traces: list[ColumnElement[bool]] | None = None
+
+    def also(self, on_referral: ColumnElement[bool], on_trace: ColumnElement[bool] | None = None) -> None:
+        """One more condition, said of the referral and (where traces are listed) of its trace."""
+        self.where.append(on_referral)
+        if self.traces is not None:
+            assert on_trace is not None
+            self.traces.append(on_trace)
+
+    def page(self, after: Position | None, n: int) -> Select[Referral]:
+        """The first ``n`` rows after ``after``, in order.
+
+        With traces, the facility's referrals and its traces are each walked in order from their
+        own index and cut at ``n`` (the first ``n`` of the two together are among these), then
+        merged: a page costs a page, whatever the facility's history.
+        """
+        here = [*self.where, *_after(Referral.created_at, Referral.id, after)]
+        if self.traces is None:
+            return select(Referral).where(*here).order_by(*_ORDER).limit(n)
+        t = ReferralTrace
+        mine = select(Referral.id).where(*here).order_by(*_ORDER).limit(n).subquery()
+        gone = (
+            select(t.referral_id)
+            .where(*self.traces, *_after(t.created_at, t.referral_id, after))
+            .order_by(t.created_at.desc(), t.referral_id)
+            .limit(n)
+            .subquery()
+        )
+        ids = union(select(mine.c.id), select(gone.c.referral_id))
+        return select(Referral).where(Referral.id.in_(ids)).order_by(*_ORDER).limit(n)
 
 
 def list_referrals(
@@ -230,40 +279,48 @@ def list_referrals(
     of referrals it declined or let be escalated away (read-only, without the patient).
     """
     f = filters
-    q = _box(select(Referral), p, box, f.status)
+    rows = _box(p, box, f.status)
     if f.status:
-        q = q.where(Referral.status == f.status)
+        rows.also(Referral.status == f.status)
     lo, hi = day_bounds(f, timezone)
+    t = ReferralTrace
     if lo is not None:
-        q = q.where(Referral.created_at >= lo)
+        rows.also(Referral.created_at >= lo, t.created_at >= lo)
     if hi is not None:
-        q = q.where(Referral.created_at < hi)
+        rows.also(Referral.created_at < hi, t.created_at < hi)
     if before is not None:
-        q = q.where(Referral.created_at < before)
+        rows.also(Referral.created_at < before, t.created_at < before)
     text = (f.text or "").strip()
     nik = f.nik or (text if _NIK.match(text) else None)
     accept: Callable[[Referral], bool] | None = None
     if nik is not None:  # exactly, by its keyed hash; found only where the patient is shown
-        q = q.where(Referral.nik_hash == keyring_of(s.get_bind().dialect).lookup_hash(nik))
+        h = keyring_of(s.get_bind().dialect).lookup_hash(nik)
+        rows.also(
+            Referral.nik_hash == h, t.referral_id.in_(select(Referral.id).where(Referral.nik_hash == h))
+        )
         accept = lambda r: sees_patient(p, r)  # noqa: E731
     if fold(text) and nik != text:  # (punctuation alone searches nothing)
         words = matcher(p, text)
         accept = words if accept is None else (lambda r: sees_patient(p, r) and words(r))
-    q = q.order_by(Referral.created_at.desc(), Referral.id)
-    return _walk(s, q, accept, limit=limit, after=after)
+    return _walk(s, rows, accept, limit=limit, after=after)
 
 
-def _after(q: Select[Referral], at: Position | None) -> Select[Referral]:
+def _after(
+    created: ColumnElement[dt.datetime] | InstrumentedAttribute[dt.datetime],
+    ident: ColumnElement[str] | InstrumentedAttribute[str],
+    at: Position | None,
+) -> list[ColumnElement[bool]]:
+    """Conditions for the rows after a position (by a date column and an id column)."""
     if at is None:
-        return q
-    same_time = and_(Referral.created_at == at.created_at, Referral.id > at.id)
+        return []
+    same_time = and_(created == at.created_at, ident > at.id)
     # (the first bound says the same again, as an index range: a deep page seeks, not walks)
-    return q.where(Referral.created_at <= at.created_at, or_(Referral.created_at < at.created_at, same_time))
+    return [created <= at.created_at, or_(created < at.created_at, same_time)]
 
 
 def _walk(
     s: Session,
-    q: Select[Referral],
+    q: _Rows,
     accept: Callable[[Referral], bool] | None,
     *,
     limit: int,
@@ -272,15 +329,14 @@ def _walk(
     """Rows in order from ``after``, kept when ``accept`` says so, until a page and one more are
     found, the rows end, or (filtering in Python) ``SCAN_MAX`` rows were examined."""  # noqa: D205, D209
     if accept is None:
-        rows = s.scalars(_after(q, after).limit(limit + 1)).all()
+        rows = s.scalars(q.page(after, limit + 1)).all()
         more = len(rows) > limit  # one more than a page: there is a next one, from the page's end
         return Page(rows[:limit], Position.of(rows[limit - 1]) if more else None)
     found: list[Referral] = []
     last, examined = after, 0
-    scan = q.options(load_only(*_SCANNED))
     while True:
         n = min(SCAN_BATCH, SCAN_MAX - examined)
-        batch = s.scalars(_after(scan, last).limit(n)).all()
+        batch = s.scalars(q.page(last, n).options(load_only(*_SCANNED))).all()
         for r in batch:
             if accept(r):
                 found.append(r)

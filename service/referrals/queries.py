@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, select, union
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
 from service.auth import Principal, Role
@@ -35,7 +35,7 @@ from service.referrals.lifecycle import Side, Status
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sqlalchemy import CompoundSelect, Select
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 
@@ -50,21 +50,12 @@ SENT_KINDS = ("send", "redirect")
 
 
 def ever_sent_to(facility_id: str | None) -> Select[str]:
-    """The ids of referrals ever sent to a facility, including those that have moved on since."""
+    """The ids of referrals ever sent to a facility, including those that have moved on since (from
+    the events: the facility's whole history; the lists and reports read ``referral_traces``).
+    """  # noqa: D205
     return select(ReferralEvent.referral_id).where(
         ReferralEvent.destination_id == facility_id, ReferralEvent.kind.in_(SENT_KINDS)
     )
-
-
-def sent_to(facility_id: str | None) -> CompoundSelect[tuple[str]]:
-    """The ids of referrals sent to a facility: there now (sent, or a paper referral), or sent there
-    once and moved on since.
-
-    A union, not an OR: PostgreSQL reads each half from the facility's index entries, where
-    ``here OR id IN (...)`` would read the whole table (docs/scale.md).
-    """  # noqa: D205
-    here = select(Referral.id).where(Referral.destination_id == facility_id, Referral.sent_at.is_not(None))
-    return union(here, ever_sent_to(facility_id))
 
 
 def sides_of(p: Principal, r: Referral) -> frozenset[Side]:

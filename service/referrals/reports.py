@@ -13,13 +13,12 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, union
+from sqlalchemy import select, union
 
 from geodata.models import SERVICE_LABELS, CompetencyLevel, Service
 from rules import icd
-from service.database import Referral, ReferralEvent, ServiceVolume
+from service.database import Referral, ReferralEvent, ReferralTrace, ServiceVolume
 from service.referrals.lifecycle import Status
-from service.referrals.queries import ever_sent_to
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -116,14 +115,17 @@ def _month_rows(
         for r in s.scalars(select(Referral).where(Referral.origin_id == facility_id, *in_month))
         if r.status not in UNSENT or r.offline
     ]
-    # received: sent here (now, or a paper referral), or sent here once and moved on since
-    # (a union, not an OR: each half read from the facility's index entries, docs/scale.md)
+    # received: sent here (now, or a paper referral), or sent here once and moved on since (its
+    # trace): each half read from the facility's month in its own index (docs/scale.md)
     here = select(Referral.id).where(
-        Referral.destination_id == facility_id,
-        *in_month,
-        or_(Referral.status.notin_(UNSENT), Referral.offline),
+        Referral.destination_id == facility_id, *in_month, Referral.sent_at.is_not(None)
     )
-    ids = union(here, ever_sent_to(facility_id))
+    gone = select(ReferralTrace.referral_id).where(
+        ReferralTrace.facility_id == facility_id,
+        ReferralTrace.created_at >= start,
+        ReferralTrace.created_at < end,
+    )
+    ids = union(here, gone)
     received = list(s.scalars(select(Referral).where(*in_month, Referral.id.in_(ids))))
     return sent, received
 

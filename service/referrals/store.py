@@ -22,6 +22,7 @@ from rules.model import Payer, ReferralRequest, ServiceType, Sex
 from service.audit import audit
 from service.database import Ambulance, Delivery, Referral, ReferralEvent, aware, keyring_of
 from service.errors import ConflictError, ForbiddenError, InputError
+from service.referrals import traces
 from service.referrals.lifecycle import RULES, Action, Side, Status, transition
 from service.referrals.numbers import assign_number
 from service.referrals.queries import sides_of
@@ -435,6 +436,7 @@ def act(  # noqa: PLR0913  the action, and who or what reports it
         raise ForbiddenError("this facility answers at its own rujuk deployment; the answer comes from there")
     if action is Action.DECLINE and len(note.strip()) < 3:
         raise InputError("reason", "a decline needs a reason (Pasal 19(4))", code="required")
+    left = r.destination_id
     if action is Action.REDIRECT:
         _redirect(r, frm, redirect, terms.facility_ids if r.back_referral_of else terms.receiving_ids)
     r.status = to.value
@@ -444,6 +446,8 @@ def act(  # noqa: PLR0913  the action, and who or what reports it
     _ambulance_follows(s, r, action, now=now, actor=actor)
     _hand_over(s, r, action, now=now, peers=terms.peers or {})
     record_event(s, r, kind=action.value, frm=frm.value, actor=actor, now=now, note=note)
+    if action is Action.REDIRECT:
+        traces.moved(s, r, left=left)
     audit(
         s,
         actor=actor,

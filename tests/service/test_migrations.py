@@ -71,7 +71,7 @@ def test_upgrade_from_the_first_revision_keeps_stored_rows(engine: Engine) -> No
             {"t": now},
         )
     upgrade(engine)
-    assert current_revision(engine) == "0015"
+    assert current_revision(engine) == "0016"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
         # an account made before names were recorded has none (its letters say so), not NULL
