@@ -247,18 +247,31 @@ class RoutingEngine:
         return entries, used_heading
 
     def _best_from_entries(
-        self, entries: list[tuple[int, float, float]], rows: IntArray
+        self, entries: list[tuple[int, float, float]], rows: IntArray, trees: TreeSet | None = None
     ) -> tuple[FloatArray, IntArray, FloatArray]:
-        """For each tree row: best time, the entry node used, and that entry's distance offset."""
+        """For each tree row: best time, the entry node used, and that entry's distance offset.
+
+        An entry node a tree does not hold is beyond the bound (or has no route): by it the
+        time would exceed ``t0 + bound``. A best time above that is not known to be the fastest
+        and is answered as unreachable, so an answer is always the one unbounded trees give.
+        """
+        tree_set = self._trees if trees is None else trees
         best_t = np.full(len(rows), np.inf)
         best_node = np.full(len(rows), NO_NODE, dtype=np.int64)
         best_off = np.zeros(len(rows))
+        floor = np.full(len(rows), np.inf)  # no entry beyond the bound can beat this
         for node, t0, d0 in entries:
-            t = t0 + self._trees.at_node(node)[0][rows]
+            d = tree_set.at_node(node)[0][rows]
+            t = t0 + d
             better = t < best_t
             best_t = np.where(better, t, best_t)
             best_node = np.where(better, node, best_node)
             best_off = np.where(better, d0, best_off)
+            floor = np.where(np.isinf(d), np.minimum(floor, t0 + self.bound), floor)
+        unsure = best_t > floor
+        if unsure.any():
+            best_t = np.where(unsure, np.inf, best_t)
+            best_node = np.where(unsure, NO_NODE, best_node)
         return best_t, best_node, best_off
 
     def _path_lengths(self, rows: IntArray, starts: IntArray, w: PairWeights) -> FloatArray:
@@ -800,13 +813,7 @@ class RoutingEngine:
             entries, _ = self._entries(snap, self._weights, heading)
             now_t, _, _ = self._best_from_entries(entries, rows)
             base_entries, _ = self._entries(snap, c.base, heading)
-            base_t = np.full(len(rows), np.inf)
-            start = np.full(len(rows), NO_NODE, dtype=np.int64)
-            for node, t0, _ in base_entries:
-                t = t0 + self._base.at_node(node)[0][rows]
-                better = t < base_t
-                base_t = np.where(better, t, base_t)
-                start = np.where(better, node, start)
+            base_t, start, _ = self._best_from_entries(base_entries, rows, self._base)
             hit = np.flatnonzero(np.isfinite(base_t) & (now_t != base_t))
             if not hit.size:
                 return {}

@@ -112,6 +112,9 @@ class Matcher:
             cache_dir=cache_dir,
             workers=workers,
             warm=warm,
+            # a tree holds only the nodes within the pack's reach: beyond it a facility is excluded
+            # anyway (out-of-reach), and it reads as no road route within that reach
+            max_travel_s=float(pack.settings["max_travel_min"]) * 60.0,
         )
         return cls(dataset, pack, engine)
 
