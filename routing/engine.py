@@ -183,6 +183,7 @@ class RoutingEngine:
                 self.compiled.reverse_matrix(self._weights),
                 self._tree_nodes.tolist(),
                 self.bound,
+                (self.compiled.pair_key, self._weights.length_m),
                 workers=self.workers,
             )
 
@@ -261,7 +262,7 @@ class RoutingEngine:
         best_off = np.zeros(len(rows))
         floor = np.full(len(rows), np.inf)  # no entry beyond the bound can beat this
         for node, t0, d0 in entries:
-            d = tree_set.at_node(node)[0][rows]
+            d = tree_set.times_at(node)[rows]
             t = t0 + d
             better = t < best_t
             best_t = np.where(better, t, best_t)
@@ -273,22 +274,6 @@ class RoutingEngine:
             best_t = np.where(unsure, np.inf, best_t)
             best_node = np.where(unsure, NO_NODE, best_node)
         return best_t, best_node, best_off
-
-    def _path_lengths(self, rows: IntArray, starts: IntArray, w: PairWeights) -> FloatArray:
-        """Road length along each tree from ``starts`` to the tree's facility node."""
-        targets = self._tree_nodes[rows]
-        cur = starts.copy()
-        acc = np.zeros(len(rows))
-        active = (cur != targets) & (cur != NO_NODE)
-        for _ in range(self.graph.n_nodes):
-            if not active.any():
-                break
-            r, c = rows[active], cur[active]
-            nxt = self._trees.get(r, c)[1].astype(np.int64)
-            acc[active] += w.length_m[self.compiled.pair_index(c, nxt)]
-            cur[active] = nxt
-            active = (cur != targets) & (cur != NO_NODE)
-        return acc
 
     def _resolve(self, facility_ids: Sequence[str] | None) -> IntArray:
         if facility_ids is None:
@@ -308,11 +293,7 @@ class RoutingEngine:
         d = np.full(len(fac), np.nan)
         if with_distance:
             ok = np.isfinite(t)
-            d[ok] = (
-                off[ok]
-                + self._path_lengths(rows[ok], start[ok], self._weights)
-                + self._fac_offroad_m[fac][ok]
-            )
+            d[ok] = off[ok] + self._trees.lengths(rows[ok], start[ok]) + self._fac_offroad_m[fac][ok]
         d[~np.isfinite(t)] = np.inf
         return t, d, used_heading
 
@@ -356,7 +337,7 @@ class RoutingEngine:
             target = int(self._tree_nodes[row[0]])
             while nodes[-1] != target:
                 nodes.append(int(self._trees.get(row, np.array(nodes[-1:]))[1][0]))
-            d = self._path_lengths(row, start, self._weights)
+            d = self._trees.lengths(row, start)
         coords = [(lon, lat), (snap.snapped_lon, snap.snapped_lat)]
         coords += [(float(self.graph.lon[n]), float(self.graph.lat[n])) for n in nodes]
         return Route(
@@ -687,6 +668,8 @@ class RoutingEngine:
         w_new = c.pair_weights_update(w_old, m_new, changed)
         slower = changed[w_new.time_s[changed] > w_old.time_s[changed]]
         faster = changed[w_new.time_s[changed] < w_old.time_s[changed]]
+        # another of a pair's parallel roads now its fastest: its paths' lengths change
+        relength = changed[w_new.length_m[changed] != w_old.length_m[changed]]
         trees, n_trees, n_full = self._base, int(self._trees.replaced.sum()), 0
         if new:
             # first only the slower pairs, then the faster ones on top
@@ -695,8 +678,8 @@ class RoutingEngine:
                 mid_time = w_new.time_s.copy()
                 mid_time[faster] = w_old.time_s[faster]
                 w_mid = PairWeights(time_s=mid_time, length_m=w_new.length_m)
-            rows = self._rows_touched(slower, faster, w_new)
-            trees, n_trees, n_full = self._repair_rows(rows, (w_mid, w_new), slower, faster)
+            rows = self._rows_touched(np.union1d(slower, relength), faster, w_new)
+            trees, n_trees, n_full = self._repair_rows(rows, (w_mid, w_new), (slower, faster, relength))
         with self._lock:
             if not new:  # the current trees are the base again: no base point trees needed
                 self._base_point_trees = {}
@@ -711,8 +694,9 @@ class RoutingEngine:
             return self._version
 
     def _rows_touched(self, slower: IntArray, faster: IntArray, w_new: PairWeights) -> IntArray:
-        """Trees a change can alter: those whose paths use a slower pair, and those within whose
-        reach a faster pair gives a node a time no later than it has (and within the bound)."""  # noqa: D205, D209
+        """Trees a change can alter: those whose paths use a ``slower`` pair (or one whose length
+        changes), and those within whose reach a faster pair gives a node a time no later than it
+        has (and within the bound)."""  # noqa: D205, D209
         c, cur = self.compiled, self._trees
         hit = np.zeros(cur.k, dtype=bool)
         for p in slower.tolist():
@@ -723,7 +707,10 @@ class RoutingEngine:
         return np.flatnonzero(hit)
 
     def _repair_rows(
-        self, rows: IntArray, weights: tuple[PairWeights, PairWeights], slower: IntArray, faster: IntArray
+        self,
+        rows: IntArray,
+        weights: tuple[PairWeights, PairWeights],
+        pairs: tuple[IntArray, IntArray, IntArray],
     ) -> tuple[TreeSet, int, int]:
         """The trees with rows ``rows`` repaired: ``(new trees, trees changed, trees recomputed whole)``."""
         n = self.compiled.n_nodes
@@ -735,10 +722,11 @@ class RoutingEngine:
             chunk = rows[first : first + block]
             dist = np.full((len(chunk), n), np.inf)
             pred = np.full((len(chunk), n), NO_NODE, dtype=np.int32)
-            for i, (nodes, d, p) in enumerate(parts[first : first + block]):
+            for i, (nodes, d, p, _) in enumerate(parts[first : first + block]):
                 dist[i, nodes], pred[i, nodes] = d, p
-            done, full = self._repair_block(dist, pred, self._tree_nodes[chunk], weights, slower, faster)
-            trees = trees.with_rows(chunk[done], dist[done], pred[done])
+            done, full = self._repair_block(dist, pred, self._tree_nodes[chunk], weights, pairs)
+            lengths = (self.compiled.pair_key, weights[1].length_m)
+            trees = trees.with_rows(chunk[done], dist[done], pred[done], lengths)
             n_changed += int(done.sum())
             n_full += full
         return trees, n_changed, n_full
@@ -749,17 +737,18 @@ class RoutingEngine:
         pred: npt.NDArray[np.int32],
         tree_nodes: IntArray,
         weights: tuple[PairWeights, PairWeights],
-        slower: IntArray,
-        faster: IntArray,
+        pairs: tuple[IntArray, IntArray, IntArray],
     ) -> tuple[npt.NDArray[np.bool_], int]:
         """Repair dense trees ``(dist, pred)`` in place: which rows changed, how many whole.
 
         The subtrees below the slower pairs are searched again (``routing.repair``), then the
         improvements the faster pairs bring spread (no farther than the bound); a tree whose
-        damaged part is too large is recomputed whole.
+        damaged part is too large is recomputed whole. A tree whose paths use a pair whose length
+        changed counts as changed too (its path lengths are made again).
         """
         c = self.compiled
         w_mid, w_new = weights
+        slower, faster, relength = pairs
         kb, n = dist.shape
         dist_flat, pred_flat = dist.reshape(-1), pred.reshape(-1)
         region, cut = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -775,6 +764,8 @@ class RoutingEngine:
         keys, d, p = changes.collect()
         done = np.zeros(kb, dtype=bool)
         done[keys // n] = True
+        if relength.size:
+            done |= np.any(pred[:, c.pair_u[relength]] == c.pair_v[relength], axis=1)
         dist_flat[keys], pred_flat[keys] = d, p
         if cut.size:
             reverse = c.reverse_matrix(w_new)

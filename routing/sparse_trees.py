@@ -3,10 +3,12 @@
 A set of ``k`` trees over ``n`` nodes keeps one *entry* per (tree, node) whose travel time to
 the tree's facility is at most ``bound`` seconds: its key ``node * k + row`` (sorted, so the
 entries of one node are contiguous and the trees' times from an origin node are one slice),
-its time and its next node towards the facility. A node absent from a tree is not reachable
+its time, its next node towards the facility and the road length of its path there (so a road
+distance is a lookup, not a walk along the path). A node absent from a tree is not reachable
 within the bound: it reads as an infinite time and no next node, as an unreachable node does in
-a dense tree. 20 bytes per entry (dense trees: 12 bytes per node), so storing sparse pays when a
-tree reaches less than about 60% of the graph.
+a dense tree. 28 bytes per entry (dense times and next nodes: 12 bytes per node, with the path
+walked for a distance), so storing sparse pays in memory when a tree reaches less than about
+40% of the graph.
 
 ``TreeSet`` is what the engine reads: the trees with no road condition (``base``, usually
 memory-mapped from the cache and shared by the processes of a host) with, while conditions are
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
     IntArray = npt.NDArray[np.int64]
     Int32Array = npt.NDArray[np.int32]
 
-#: Bytes per stored entry: key (int64), time (float64), next node (int32).
-BYTES_PER_ENTRY = 20
+#: Bytes per stored entry: key (int64), time (float64), next node (int32), length (float64).
+BYTES_PER_ENTRY = 28
 #: Entries scanned at once when a whole row is read out of the node-major arrays.
 SCAN_CHUNK = 1 << 24
 
@@ -52,6 +54,7 @@ class SparseTrees:
     keys: IntArray
     dist: FloatArray
     pred: Int32Array
+    length: FloatArray
 
     @property
     def n_entries(self) -> int:
@@ -61,7 +64,7 @@ class SparseTrees:
     @property
     def nbytes(self) -> int:
         """Bytes the entries take up."""
-        return int(self.keys.nbytes + self.dist.nbytes + self.pred.nbytes)
+        return int(self.keys.nbytes + self.dist.nbytes + self.pred.nbytes + self.length.nbytes)
 
     def get(self, rows: IntArray, nodes: IntArray) -> tuple[FloatArray, Int32Array]:
         """Time and next node of each ``(row, node)``: ``(inf, NO_NODE)`` where not stored."""
@@ -76,10 +79,23 @@ class SparseTrees:
         p[hit] = self.pred[pos[hit]]
         return d, p
 
+    def lengths(self, rows: IntArray, nodes: IntArray) -> FloatArray:
+        """Road length of the tree path of each ``(row, node)``: nan where not stored."""
+        q = np.asarray(nodes, dtype=np.int64) * self.k + np.asarray(rows, dtype=np.int64)
+        out = np.full(q.shape, np.nan)
+        if not self.keys.size or not q.size:
+            return out
+        pos = np.minimum(np.searchsorted(self.keys, q), self.keys.size - 1)
+        hit = self.keys[pos] == q
+        out[hit] = self.length[pos[hit]]
+        return out
+
     def node_slice(self, node: int) -> tuple[IntArray, FloatArray, Int32Array]:
         """The entries of one node: ``(rows, times, next nodes)``, rows ascending."""
-        lo, hi = np.searchsorted(self.keys, [node * self.k, (node + 1) * self.k])
-        return self.keys[lo:hi] - node * self.k, self.dist[lo:hi], self.pred[lo:hi]
+        first = node * self.k
+        lo = int(self.keys.searchsorted(first))
+        hi = int(self.keys.searchsorted(first + self.k))
+        return self.keys[lo:hi] - first, self.dist[lo:hi], self.pred[lo:hi]
 
     def dense_rows(self, rows: IntArray) -> tuple[FloatArray, Int32Array]:
         """Rows ``rows`` as dense ``(len(rows), n)`` arrays (inf / NO_NODE where not stored).
@@ -103,29 +119,42 @@ class SparseTrees:
                 p[at] = self.pred[lo + sel]
         return d, p
 
-    def rows_sparse(self, rows: IntArray) -> list[tuple[IntArray, FloatArray, Int32Array]]:
-        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes)`` each, in one pass."""
+    def rows_sparse(self, rows: IntArray) -> list[Row]:
+        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes, lengths)`` each, in one pass."""
         rows = np.asarray(rows, dtype=np.int64)
         where = np.full(self.k, -1, dtype=np.int64)
         where[rows] = np.arange(len(rows))
-        got: list[tuple[IntArray, IntArray, FloatArray, Int32Array]] = []
+        got: list[tuple[IntArray, IntArray, FloatArray, Int32Array, FloatArray]] = []
         for lo in range(0, self.n_entries if rows.size else 0, SCAN_CHUNK):
             keys = np.asarray(self.keys[lo : lo + SCAN_CHUNK])
             local = where[keys % self.k]
             sel = np.flatnonzero(local >= 0)
-            got.append((local[sel], keys[sel] // self.k, self.dist[lo + sel], self.pred[lo + sel]))
+            at = lo + sel
+            got.append((local[sel], keys[sel] // self.k, self.dist[at], self.pred[at], self.length[at]))
         if not got:
-            return [(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32)) for _ in rows]
-        local, nodes, d, p = (np.concatenate(x) for x in zip(*got, strict=True))
+            return [_empty_row() for _ in rows]
+        local, nodes, d, p, ln = (np.concatenate(x) for x in zip(*got, strict=True))
         order = np.argsort(local, kind="stable")  # by row; nodes stay ascending within a row
         cuts = np.searchsorted(local[order], np.arange(len(rows) + 1))
-        nodes, d, p = nodes[order], d[order], p[order]
-        return [(nodes[a:b], d[a:b], p[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
+        nodes, d, p, ln = nodes[order], d[order], p[order], ln[order]
+        return [(nodes[a:b], d[a:b], p[a:b], ln[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
 
     def without_rows(self, drop: npt.NDArray[np.bool_]) -> SparseTrees:
         """The same trees with the rows marked in ``drop`` (length k) left empty."""
         keep = ~drop[self.keys % self.k]
-        return SparseTrees(self.k, self.n, self.bound, self.keys[keep], self.dist[keep], self.pred[keep])
+        return SparseTrees(
+            self.k, self.n, self.bound, self.keys[keep], self.dist[keep], self.pred[keep], self.length[keep]
+        )
+
+
+#: One tree's entries: nodes (ascending), times, next nodes, path lengths.
+Row = tuple["IntArray", "FloatArray", "Int32Array", "FloatArray"]
+#: What path lengths are made of: the graph's sorted pair keys ``u * n + v`` and pair lengths.
+Lengths = tuple["IntArray", "FloatArray"]
+
+
+def _empty_row() -> Row:
+    return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32), np.zeros(0)
 
 
 def from_rows(
@@ -133,12 +162,12 @@ def from_rows(
     n: int,
     bound: float,
     rows: Sequence[int],
-    parts: Sequence[tuple[IntArray, FloatArray, Int32Array]],
+    parts: Sequence[Row],
 ) -> SparseTrees:
-    """Trees from per-row entries ``(nodes ascending, times, next nodes)`` of rows ``rows``."""
+    """Trees from per-row entries ``(nodes ascending, times, next nodes, lengths)`` of rows ``rows``."""
     if not parts:
         empty = np.zeros(0, np.int64)
-        return SparseTrees(k, n, bound, empty, np.zeros(0), np.zeros(0, np.int32))
+        return SparseTrees(k, n, bound, empty, np.zeros(0), np.zeros(0, np.int32), np.zeros(0))
     nodes = np.concatenate([p[0] for p in parts]).astype(np.int64)
     row_of = np.repeat(np.asarray(rows, dtype=np.int64), [len(p[0]) for p in parts])
     keys = nodes * k + row_of
@@ -150,13 +179,43 @@ def from_rows(
         keys[order],
         np.concatenate([p[1] for p in parts]).astype(np.float64)[order],
         np.concatenate([p[2] for p in parts]).astype(np.int32)[order],
+        np.concatenate([p[3] for p in parts]).astype(np.float64)[order],
     )
 
 
-def sparse_row(d: FloatArray, p: Int32Array, bound: float) -> tuple[IntArray, FloatArray, Int32Array]:
-    """The entries of a dense tree row within the bound."""
+def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) -> FloatArray:
+    """Road length from each of a tree's nodes to its root along the tree (``pred``: next nodes).
+
+    By pointer jumping: each node's sum reaches twice as far up at each round, so a tree of
+    depth D takes log2(D) rounds of array operations.
+    """
+    m = len(nodes)
+    if not m:
+        return np.zeros(0)
+    pair_key, length_m = lengths
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(m)
+    up = pred != NO_NODE
+    ptr = np.arange(m)
+    ptr[up] = local[pred[up]]
+    if np.any(ptr < 0):
+        msg = "a tree's next node is not in the tree"
+        raise ValueError(msg)
+    acc = np.zeros(m)
+    acc[up] = length_m[np.searchsorted(pair_key, nodes[up] * n + pred[up])]
+    while True:
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            return acc
+        acc = acc + acc[ptr]
+        ptr = nxt
+
+
+def sparse_row(d: FloatArray, p: Int32Array, bound: float, lengths: Lengths) -> Row:
+    """The entries of a dense tree row within the bound, with their path lengths."""
     nodes = np.flatnonzero(d <= bound)
-    return nodes, d[nodes], p[nodes]
+    pred = p[nodes]
+    return nodes, d[nodes], pred, path_lengths(nodes, pred, lengths, len(d))
 
 
 def bounded_tree(m: csr_matrix, source: int, bound: float) -> tuple[FloatArray, Int32Array]:
@@ -167,15 +226,15 @@ def bounded_tree(m: csr_matrix, source: int, bound: float) -> tuple[FloatArray, 
 
 
 def _rows_of(
-    data: FloatArray, indices: IntArray, indptr: IntArray, sources: list[int], bound: float
-) -> list[tuple[IntArray, FloatArray, Int32Array]]:
+    data: FloatArray, indices: IntArray, indptr: IntArray, sources: list[int], bound: float, lengths: Lengths
+) -> list[Row]:
     n = len(indptr) - 1
     m = csr_matrix((data, indices, indptr), shape=(n, n))
-    return [sparse_row(*bounded_tree(m, s, bound), bound) for s in sources]
+    return [sparse_row(*bounded_tree(m, s, bound), bound, lengths) for s in sources]
 
 
 def compute_sparse_trees(
-    reverse: csr_matrix, sources: Sequence[int], bound: float, *, workers: int = 1
+    reverse: csr_matrix, sources: Sequence[int], bound: float, lengths: Lengths, *, workers: int = 1
 ) -> SparseTrees:
     """Bounded Dijkstra from each source on the reverse graph, kept sparse.
 
@@ -191,12 +250,12 @@ def compute_sparse_trees(
     if k * len(data) < MIN_PARALLEL_WORK:
         n_workers = 1
     if n_workers == 1:
-        parts = _rows_of(data, indices, indptr, srcs, bound)
+        parts = _rows_of(data, indices, indptr, srcs, bound, lengths)
     else:
         bounds = np.linspace(0, k, n_workers + 1).astype(int)
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
             futures = [
-                pool.submit(_rows_of, data, indices, indptr, srcs[a:b], bound)
+                pool.submit(_rows_of, data, indices, indptr, srcs[a:b], bound, lengths)
                 for a, b in itertools.pairwise(bounds)
                 if b > a
             ]
@@ -248,6 +307,17 @@ class TreeSet:
                 d[mine], p[mine] = self.delta.get(rows[mine], np.asarray(nodes)[mine])
         return d, p
 
+    def times_at(self, node: int) -> FloatArray:
+        """Time from ``node`` in every tree (inf where not held): an array of length k."""
+        d = np.full(self.k, np.inf)
+        rows, dv, _ = self.base.node_slice(node)
+        d[rows] = dv
+        if self.delta is not None:
+            d[self.replaced] = np.inf
+            rows, dv, _ = self.delta.node_slice(node)
+            d[rows] = dv
+        return d
+
     def at_node(self, node: int) -> tuple[FloatArray, Int32Array]:
         """Time and next node from ``node`` in every tree: two arrays of length k."""
         d = np.full(self.k, np.inf)
@@ -260,11 +330,11 @@ class TreeSet:
             d[rows], p[rows] = dv, pv
         return d, p
 
-    def rows_sparse(self, rows: IntArray) -> list[tuple[IntArray, FloatArray, Int32Array]]:
-        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes)`` each."""
+    def rows_sparse(self, rows: IntArray) -> list[Row]:
+        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes, lengths)`` each."""
         rows = np.asarray(rows, dtype=np.int64)
         mine = self.replaced[rows]
-        out = [(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32))] * len(rows)
+        out = [_empty_row()] * len(rows)
         for sel, src in ((np.flatnonzero(~mine), self.base), (np.flatnonzero(mine), self.delta)):
             if sel.size and src is not None:
                 for i, part in zip(sel.tolist(), src.rows_sparse(rows[sel]), strict=True):
@@ -281,8 +351,19 @@ class TreeSet:
                 d[mine], p[mine] = self.delta.dense_rows(rows[mine])
         return d, p
 
-    def with_rows(self, rows: IntArray, dist: FloatArray, pred: Int32Array) -> TreeSet:
-        """A new set with rows ``rows`` replaced by the dense ``dist``/``pred`` (kept within the bound)."""
+    def lengths(self, rows: IntArray, nodes: IntArray) -> FloatArray:
+        """Road length of the tree path of each ``(row, node)`` (nan where not held)."""
+        out = self.base.lengths(rows, nodes)
+        if self.delta is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            mine = self.replaced[rows]
+            if mine.any():
+                out[mine] = self.delta.lengths(rows[mine], np.asarray(nodes)[mine])
+        return out
+
+    def with_rows(self, rows: IntArray, dist: FloatArray, pred: Int32Array, lengths: Lengths) -> TreeSet:
+        """A new set with rows ``rows`` replaced by the dense ``dist``/``pred`` (kept within the bound;
+        path lengths from ``lengths``)."""  # noqa: D205, D209
         rows = np.asarray(rows, dtype=np.int64)
         if not rows.size:
             return self
@@ -290,7 +371,7 @@ class TreeSet:
         replaced[rows] = True
         fresh = np.zeros(self.k, dtype=bool)
         fresh[rows] = True
-        parts = [sparse_row(dist[i], pred[i], self.bound) for i in range(len(rows))]
+        parts = [sparse_row(dist[i], pred[i], self.bound, lengths) for i in range(len(rows))]
         new = from_rows(self.k, self.n, self.bound, rows.tolist(), parts)
         if self.delta is not None:
             kept = self.delta.without_rows(fresh)
@@ -302,6 +383,7 @@ class TreeSet:
                 np.concatenate([kept.keys, new.keys])[order],
                 np.concatenate([kept.dist, new.dist])[order],
                 np.concatenate([kept.pred, new.pred])[order],
+                np.concatenate([kept.length, new.length])[order],
             )
         return TreeSet(self.base, new, replaced)
 

@@ -2,8 +2,8 @@
 
 A set of trees is named by a *key*: a hash of the road graph's version (a hash of all its
 arrays), the tree nodes (the facility set), the reach bound, and ``TREES_FORMAT`` (the tree
-algorithm's and layout's version). It is kept as three ``.npy`` files (``keys``, ``dist``,
-``pred``: the sparse entries of ``routing.sparse_trees``) and a manifest written last, so a set
+algorithm's and layout's version). It is kept as four ``.npy`` files (``keys``, ``dist``,
+``pred``, ``length``: the sparse entries of ``routing.sparse_trees``) and a manifest written last, so a set
 without its manifest is unfinished. Every file is written under a temporary name and renamed
 into place; an exclusive file lock per key makes processes that start together wait for the
 one that computes instead of computing too. The arrays are opened with
@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 #: Bump when what is written changes: every cached set is then computed anew.
 #: 2: sparse entries bounded by reach (1 was dense ``(k, n)`` arrays).
 TREES_FORMAT = 2
-_PARTS = ("keys", "dist", "pred")
-_DTYPES = (np.int64, np.float64, np.int32)
+_DTYPES = (np.int64, np.float64, np.int32, np.float64)
 
 
 def tree_key(graph_version: str, tree_nodes: IntArray, n_nodes: int, bound: float = math.inf) -> str:
@@ -55,13 +54,14 @@ def tree_key(graph_version: str, tree_nodes: IntArray, n_nodes: int, bound: floa
     return h.hexdigest()[:24]
 
 
-def tree_files(cache_dir: Path, key: str) -> tuple[Path, Path, Path, Path]:
-    """The ``keys``, ``dist`` and ``pred`` arrays and the manifest of a set."""
+def tree_files(cache_dir: Path, key: str) -> tuple[Path, Path, Path, Path, Path]:
+    """The ``keys``, ``dist``, ``pred`` and ``length`` arrays and the manifest of a set."""
     base = Path(cache_dir) / f"trees-{key}"
     return (
         base.with_suffix(".keys.npy"),
         base.with_suffix(".dist.npy"),
         base.with_suffix(".pred.npy"),
+        base.with_suffix(".length.npy"),
         base.with_suffix(".json"),
     )
 
@@ -104,7 +104,7 @@ def open_trees(
             if a.shape != (entries,) or a.dtype != dtype:
                 msg = f"array {a.shape} {a.dtype}, expected ({entries},) {np.dtype(dtype)}"
                 raise ValueError(msg)  # noqa: TRY301
-        trees = SparseTrees(k, n_nodes, float(bound), arrays[0], arrays[1], arrays[2])
+        trees = SparseTrees(k, n_nodes, float(bound), *arrays)
         _check(trees, tree_nodes)
     except (OSError, ValueError, EOFError) as exc:
         log.warning("facility trees %s in %s are damaged (%s): computing them again", key, cache_dir, exc)
@@ -133,7 +133,7 @@ def save_trees(cache_dir: Path, key: str, trees: SparseTrees) -> None:
     """Write a set: each array under a temporary name then renamed, the manifest last."""
     *paths, manifest = tree_files(cache_dir, key)
     manifest.unlink(missing_ok=True)  # the set is unfinished until the new manifest is in place
-    arrays: tuple[npt.NDArray[np.generic], ...] = (trees.keys, trees.dist, trees.pred)
+    arrays: tuple[npt.NDArray[np.generic], ...] = (trees.keys, trees.dist, trees.pred, trees.length)
     for path, a in zip(paths, arrays, strict=True):
         _write_atomically(path, partial(_save, a))
     meta = {

@@ -340,6 +340,9 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
                 fresh_dist, fresh_pred = fresh.tree_arrays()
                 np.testing.assert_array_equal(dist, fresh_dist)
                 np.testing.assert_array_equal(pred, fresh_pred)
+                # the road lengths of the paths too (a pair's length can change with its fastest road)
+                r, v = np.nonzero(np.isfinite(dist))
+                np.testing.assert_array_equal(engine._trees.lengths(r, v), fresh._trees.lengths(r, v))
                 # and the unbounded fresh trees, cut at the bound
                 np.testing.assert_array_equal(
                     (dist, pred), masked(*engine_for(edited, facilities).tree_arrays(), bound)

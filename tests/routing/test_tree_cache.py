@@ -16,7 +16,7 @@ from geodata.dataset import bundled_dataset_path, load_dataset
 from geodata.roadgraph import RoadGraph
 from routing.conditions import RoadCondition
 from routing.engine import RoutingEngine
-from routing.sparse_trees import SparseTrees, from_rows, sparse_row
+from routing.sparse_trees import SparseTrees, from_rows
 from routing.tree_cache import load_or_compute, tree_files, tree_key
 from routing.trees import NO_NODE
 
@@ -131,13 +131,15 @@ def other_shape(path: Path) -> None:
         (1, truncate),
         (2, truncate),
         (1, wrong_source_entry),
-        (3, other_shape),
-        (3, lambda p: p.unlink()),
+        (3, truncate),
+        (4, other_shape),
+        (4, lambda p: p.unlink()),
     ],
     ids=[
         "keys truncated",
         "dist truncated",
         "pred truncated",
+        "length truncated",
         "dist overwritten",
         "manifest of another shape",
         "no manifest",
@@ -168,7 +170,8 @@ def _slow_compute_in_process(cache_dir: str, log: str, start_at: float) -> bool:
         pred = np.zeros((2, 5), dtype=np.int32)
         dist[[0, 1], nodes] = 0.0
         pred[[0, 1], nodes] = NO_NODE
-        return from_rows(2, 5, np.inf, [0, 1], [sparse_row(dist[r], pred[r], np.inf) for r in range(2)])
+        every = np.arange(5)
+        return from_rows(2, 5, np.inf, [0, 1], [(every, dist[r], pred[r], np.zeros(5)) for r in range(2)])
 
     time.sleep(max(0.0, start_at - time.time()))
     trees, computed = load_or_compute(Path(cache_dir), "k", nodes, 5, compute)
