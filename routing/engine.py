@@ -30,6 +30,7 @@ from routing.errors import (
     UnknownConditionError,
     UnknownFacilityError,
 )
+from routing.graph_cache import load_or_build
 from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
@@ -82,7 +83,7 @@ class RoutingEngine:
         warm: bool = True,
         max_travel_s: float | None = None,
     ) -> None:
-        """Compile the graph and build (or load from ``cache_dir``) the facility trees.
+        """Compile the graph and build (or load from ``cache_dir``) it and the facility trees.
 
         ``facilities`` maps an id to its lon/lat; each is attached to its nearest road node, the
         gap counted as an off-road leg. A facility farther than ``max_snap_m`` is an error.
@@ -97,8 +98,20 @@ class RoutingEngine:
         #: the reach of every tree (s); inf: unbounded
         self.bound = math.inf if max_travel_s is None else float(max_travel_s)
         self.graph = graph
-        self.compiled = CompiledGraph(graph)
-        self.snapper = Snapper(self.compiled, max_snap_m=max_snap_m, offroad_speed_kmh=offroad_speed_kmh)
+        self._graph_version = graph.version  # a hash of every array: computed once
+        #: whether the compiled graph and snapping index were built here (False: read from the cache)
+        self.graph_built = True
+        if cache_dir is not None:
+            self.compiled, self.snapper, self.graph_built = load_or_build(
+                Path(cache_dir),
+                graph,
+                max_snap_m=max_snap_m,
+                offroad_speed_kmh=offroad_speed_kmh,
+                graph_version=self._graph_version,
+            )
+        else:
+            self.compiled = CompiledGraph(graph)
+            self.snapper = Snapper(self.compiled, max_snap_m=max_snap_m, offroad_speed_kmh=offroad_speed_kmh)
         self.workers = workers
         self.facility_ids: tuple[str, ...] = tuple(sorted(facilities))
         nodes, offroad_m = [], []
@@ -120,7 +133,6 @@ class RoutingEngine:
         self._conditions: dict[str, tuple[RoadCondition, IntArray]] = {}
         self._weights: PairWeights = self.compiled.base
         self._multipliers: FloatArray = np.ones(graph.n_edges)  # per edge, of the conditions in force
-        self._graph_version = graph.version  # a hash of every array: computed once
         self._version = self._compute_version()
         #: how many trees the last condition update repaired, and how many of them from scratch
         self.last_update_trees = 0

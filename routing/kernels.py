@@ -364,6 +364,36 @@ def improve_rows(
     return out_k[:used].copy(), out_d[:used].copy(), out_p[:used].copy()
 
 
+@_compiled
+def tree_path_lengths(parent: IntArray, step: FloatArray) -> FloatArray:
+    """Road length from each node of a tree to its root: ``step`` (its road to its parent) plus
+    its parent's; ``parent``: local index of each node's parent, -1 at the root.
+
+    Each node is summed once: a walk up to the first node done, then back down.
+    """  # noqa: D205
+    m = len(step)
+    acc = np.empty(m, np.float64)
+    done = np.zeros(m, np.bool_)
+    stack = np.empty(m, np.int64)
+    for i in range(m):
+        if done[i]:
+            continue
+        sp = 0
+        j = i
+        while j >= 0 and not done[j]:
+            stack[sp] = j
+            sp += 1
+            j = parent[j]
+        total = acc[j] if j >= 0 else 0.0
+        while sp > 0:
+            sp -= 1
+            v = stack[sp]
+            total = step[v] + total
+            acc[v] = total
+            done[v] = True
+    return acc
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) the kernels now, on a two-node graph.
 

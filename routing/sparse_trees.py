@@ -164,31 +164,30 @@ def from_rows(
     rows: Sequence[int],
     parts: Sequence[Row],
 ) -> SparseTrees:
-    """Trees from per-row entries ``(nodes ascending, times, next nodes, lengths)`` of rows ``rows``."""
-    if not parts:
-        empty = np.zeros(0, np.int64)
-        return SparseTrees(k, n, bound, empty, np.zeros(0), np.zeros(0, np.int32), np.zeros(0))
-    nodes = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    row_of = np.repeat(np.asarray(rows, dtype=np.int64), [len(p[0]) for p in parts])
-    keys = nodes * k + row_of
-    order = np.argsort(keys, kind="stable")
-    return SparseTrees(
-        k,
-        n,
-        bound,
-        keys[order],
-        np.concatenate([p[1] for p in parts]).astype(np.float64)[order],
-        np.concatenate([p[2] for p in parts]).astype(np.int32)[order],
-        np.concatenate([p[3] for p in parts]).astype(np.float64)[order],
-    )
+    """Trees from per-row entries ``(nodes ascending, times, next nodes, lengths)`` of rows ``rows``
+    (ascending): placed node-major by counting, no sort."""  # noqa: D205, D209
+    total = sum(len(p[0]) for p in parts)
+    keys = np.empty(total, np.int64)
+    dist = np.empty(total, np.float64)
+    pred = np.empty(total, np.int32)
+    length = np.empty(total, np.float64)
+    if total:
+        counts = np.zeros(n, np.int64)
+        for p in parts:
+            counts[p[0]] += 1
+        fill = np.cumsum(counts) - counts  # where each node's entries start
+        for r, (nodes, d, pr, ln) in zip(rows, parts, strict=True):
+            pos = fill[nodes]
+            fill[nodes] += 1
+            keys[pos] = nodes * k + r
+            dist[pos], pred[pos], length[pos] = d, pr, ln
+    return SparseTrees(k, n, bound, keys, dist, pred, length)
 
 
 def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) -> FloatArray:
-    """Road length from each of a tree's nodes to its root along the tree (``pred``: next nodes).
+    """Road length from each of a tree's nodes to its root along the tree (``pred``: next nodes)."""
+    from routing.kernels import tree_path_lengths  # noqa: PLC0415  numba: loaded when trees are built
 
-    By pointer jumping: each node's sum reaches twice as far up at each round, so a tree of
-    depth D takes log2(D) rounds of array operations.
-    """
     m = len(nodes)
     if not m:
         return np.zeros(0)
@@ -196,19 +195,15 @@ def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) ->
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(m)
     up = pred != NO_NODE
-    ptr = np.arange(m)
-    ptr[up] = local[pred[up]]
-    if np.any(ptr < 0):
+    parent = np.full(m, -1, dtype=np.int64)
+    parent[up] = local[pred[up]]
+    if np.any(parent[up] < 0):
         msg = "a tree's next node is not in the tree"
         raise ValueError(msg)
-    acc = np.zeros(m)
-    acc[up] = length_m[np.searchsorted(pair_key, nodes[up] * n + pred[up])]
-    while True:
-        nxt = ptr[ptr]
-        if np.array_equal(nxt, ptr):
-            return acc
-        acc = acc + acc[ptr]
-        ptr = nxt
+    step = np.zeros(m)
+    step[up] = length_m[np.searchsorted(pair_key, nodes[up] * n + pred[up])]
+    out: FloatArray = tree_path_lengths(parent, step)
+    return out
 
 
 def sparse_row(d: FloatArray, p: Int32Array, bound: float, lengths: Lengths) -> Row:
@@ -371,8 +366,9 @@ class TreeSet:
         replaced[rows] = True
         fresh = np.zeros(self.k, dtype=bool)
         fresh[rows] = True
-        parts = [sparse_row(dist[i], pred[i], self.bound, lengths) for i in range(len(rows))]
-        new = from_rows(self.k, self.n, self.bound, rows.tolist(), parts)
+        order = np.argsort(rows)  # from_rows takes rows ascending
+        parts = [sparse_row(dist[i], pred[i], self.bound, lengths) for i in order.tolist()]
+        new = from_rows(self.k, self.n, self.bound, rows[order].tolist(), parts)
         if self.delta is not None:
             kept = self.delta.without_rows(fresh)
             order = np.argsort(np.concatenate([kept.keys, new.keys]), kind="stable")

@@ -16,7 +16,7 @@ For each graph size (``bench_routing.synthetic``: a jittered side x side grid; s
   counts 1/n) and anonymous (its own pages; the memory-mapped trees are file pages shared by
   every worker of the host, not in it).
 
-A cell whose dense upper bound (20 bytes x trees x nodes) would not fit in half the free
+A cell whose upper bound (28 bytes x trees x nodes) would not fit in half the free
 memory is skipped with the reason. ``--quick``: the 10k and 100k graphs with 12 and 100
 facilities (about two minutes on a quiet 2-core machine).
 """
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SIDES = {"10k": 100, "100k": 316, "1M": 1000}
 FACILITIES = (12, 100, 1000)
-BYTES_PER_ENTRY = 20
+BYTES_PER_ENTRY = 28
 
 
 def smaps() -> dict[str, float]:
