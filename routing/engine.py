@@ -195,7 +195,7 @@ class RoutingEngine:
                 self.compiled.reverse_matrix(self._weights),
                 self._tree_nodes.tolist(),
                 self.bound,
-                (self.compiled.pair_key, self._weights.length_m),
+                (self.compiled.forward_indptr, self.compiled.pair_v, self._weights.length_m),
                 workers=self.workers,
             )
 
@@ -727,17 +727,13 @@ class RoutingEngine:
         """The trees with rows ``rows`` repaired: ``(new trees, trees changed, trees recomputed whole)``."""
         n = self.compiled.n_nodes
         trees = self._trees
-        parts = trees.rows_sparse(rows)
         n_changed = n_full = 0
         block = rows_per_block(n)
         for first in range(0, len(rows), block):
             chunk = rows[first : first + block]
-            dist = np.full((len(chunk), n), np.inf)
-            pred = np.full((len(chunk), n), NO_NODE, dtype=np.int32)
-            for i, (nodes, d, p, _) in enumerate(parts[first : first + block]):
-                dist[i, nodes], pred[i, nodes] = d, p
+            dist, pred = self._trees.dense_block(chunk)
             done, full = self._repair_block(dist, pred, self._tree_nodes[chunk], weights, pairs)
-            lengths = (self.compiled.pair_key, weights[1].length_m)
+            lengths = (self.compiled.forward_indptr, self.compiled.pair_v, weights[1].length_m)
             trees = trees.with_rows(chunk[done], dist[done], pred[done], lengths)
             n_changed += int(done.sum())
             n_full += full

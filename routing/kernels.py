@@ -365,13 +365,25 @@ def improve_rows(
 
 
 @_compiled
-def tree_path_lengths(parent: IntArray, step: FloatArray) -> FloatArray:
-    """Road length from each node of a tree to its root: ``step`` (its road to its parent) plus
-    its parent's; ``parent``: local index of each node's parent, -1 at the root.
+def tree_path_lengths(
+    nodes: IntArray, pred: Int32Array, parent: IntArray, forward: tuple[IntArray, IntArray, FloatArray]
+) -> FloatArray:
+    """Road length from each node of a tree to its root: its road to its parent plus its parent's.
 
+    ``parent``: local index of each node's parent (-1 at the root); ``forward``: the forward CSR
+    (``forward_indptr``, ``pair_v``) and the pair lengths, where the road to the parent is found.
     Each node is summed once: a walk up to the first node done, then back down.
-    """  # noqa: D205
-    m = len(step)
+    """
+    indptr, heads, length_m = forward
+    m = len(nodes)
+    step = np.zeros(m, np.float64)
+    for i in range(m):
+        if parent[i] >= 0:
+            v, to = nodes[i], pred[i]
+            for p in range(indptr[v], indptr[v + 1]):
+                if heads[p] == to:
+                    step[i] = length_m[p]
+                    break
     acc = np.empty(m, np.float64)
     done = np.zeros(m, np.bool_)
     stack = np.empty(m, np.int64)
@@ -394,6 +406,26 @@ def tree_path_lengths(parent: IntArray, step: FloatArray) -> FloatArray:
     return acc
 
 
+@_compiled
+def scatter_rows(
+    keys: IntArray,
+    dist: FloatArray,
+    pred: Int32Array,
+    k: int,
+    where: IntArray,
+    out: tuple[FloatArray, Int32Array],
+) -> None:
+    """Write the entries (keys ``node * k + row``) of the rows with ``where[row] >= 0`` into dense
+    ``out`` arrays at row ``where[row]``: one pass over the entries, nothing made on the way."""  # noqa: D205, D209
+    out_d, out_p = out
+    for i in range(len(keys)):
+        key = keys[i]
+        local = where[key % k]
+        if local >= 0:
+            out_d[local, key // k] = dist[i]
+            out_p[local, key // k] = pred[i]
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) the kernels now, on a two-node graph.
 
@@ -409,3 +441,6 @@ def warm_up() -> None:
     d, p = repair_region(graph, time_s, dist, 2, region, -1)
     faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
     improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
+    tree_path_lengths(np.array([0, 1], np.int64), pred, np.array([1, -1], np.int64), (one_way, heads, time_s))
+    out = (np.full((1, 2), np.inf), np.full((1, 2), -1, np.int32))
+    scatter_rows(np.array([0, 1], np.int64), dist, pred, 1, np.array([0], np.int64), out)

@@ -149,8 +149,9 @@ class SparseTrees:
 
 #: One tree's entries: nodes (ascending), times, next nodes, path lengths.
 Row = tuple["IntArray", "FloatArray", "Int32Array", "FloatArray"]
-#: What path lengths are made of: the graph's sorted pair keys ``u * n + v`` and pair lengths.
-Lengths = tuple["IntArray", "FloatArray"]
+#: What path lengths are made of: the graph's forward CSR (``forward_indptr``, ``pair_v``) and
+#: its pair lengths.
+Lengths = tuple["IntArray", "IntArray", "FloatArray"]
 
 
 def _empty_row() -> Row:
@@ -191,7 +192,6 @@ def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) ->
     m = len(nodes)
     if not m:
         return np.zeros(0)
-    pair_key, length_m = lengths
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(m)
     up = pred != NO_NODE
@@ -200,9 +200,7 @@ def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) ->
     if np.any(parent[up] < 0):
         msg = "a tree's next node is not in the tree"
         raise ValueError(msg)
-    step = np.zeros(m)
-    step[up] = length_m[np.searchsorted(pair_key, nodes[up] * n + pred[up])]
-    out: FloatArray = tree_path_lengths(parent, step)
+    out: FloatArray = tree_path_lengths(np.asarray(nodes, dtype=np.int64), pred, parent, lengths)
     return out
 
 
@@ -382,6 +380,22 @@ class TreeSet:
                 np.concatenate([kept.length, new.length])[order],
             )
         return TreeSet(self.base, new, replaced)
+
+    def dense_block(self, rows: IntArray) -> tuple[FloatArray, Int32Array]:
+        """Rows ``rows`` (unique) as dense ``(len(rows), n)`` arrays, by a compiled pass over the
+        entries (for repairs: what ``dense_rows`` does, without its temporaries)."""  # noqa: D205, D209
+        from routing.kernels import scatter_rows  # noqa: PLC0415  numba: loaded at the first repair
+
+        rows = np.asarray(rows, dtype=np.int64)
+        d = np.full((len(rows), self.n), np.inf)
+        p = np.full((len(rows), self.n), NO_NODE, dtype=np.int32)
+        mine = self.replaced[rows]
+        for sel, src in ((~mine, self.base), (mine, self.delta)):
+            if sel.any() and src is not None:
+                where = np.full(self.k, -1, dtype=np.int64)
+                where[rows[sel]] = np.flatnonzero(sel)
+                scatter_rows(src.keys, src.dist, src.pred, self.k, where, (d, p))
+        return d, p
 
     def dense(self) -> tuple[FloatArray, Int32Array]:
         """Every tree dense, ``(k, n)`` (tests and small graphs only)."""

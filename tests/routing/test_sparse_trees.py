@@ -35,7 +35,7 @@ def test_sparse_trees_equal_dense_trees_cut_at_the_bound(sambas: Dataset) -> Non
     dist, pred = compute_trees(reverse, sources)
     for bound in (600.0, 1800.0, 36_000.0, math.inf):
         for workers in (1, 2):
-            lengths = (e.compiled.pair_key, e.compiled.base.length_m)
+            lengths = (e.compiled.forward_indptr, e.compiled.pair_v, e.compiled.base.length_m)
             trees = TreeSet(compute_sparse_trees(reverse, sources, bound, lengths, workers=workers))
             d, p = trees.dense()
             out = dist > bound
@@ -123,7 +123,10 @@ def test_a_closure_repairs_only_the_trees_whose_reach_holds_it(sambas: Dataset, 
     fresh.apply_condition(changed)  # (its trees repaired: checked against a from-scratch build below)
     w = e.compiled.pair_weights(factors)
     scratch = compute_sparse_trees(
-        e.compiled.reverse_matrix(w), e._tree_nodes.tolist(), bound, (e.compiled.pair_key, w.length_m)
+        e.compiled.reverse_matrix(w),
+        e._tree_nodes.tolist(),
+        bound,
+        (e.compiled.forward_indptr, e.compiled.pair_v, w.length_m),
     )
     sd, sp = TreeSet(scratch).dense()
     np.testing.assert_array_equal(d, sd)
