@@ -54,6 +54,9 @@ class Dataset:
     snap_max_m: float
     #: the jurisdiction's time zone (IANA): report months, letters and pages are in it
     timezone: str = "Asia/Jakarta"
+    #: every regency of the regions layer (the dataset's own first): where a position lies, for
+    #: the rule pack that governs a suggestion from it (``rules.jurisdiction``)
+    regencies: tuple[Region, ...] = ()
 
     def facility(self, facility_id: str) -> Facility:
         """The facility with this id (KeyError if none)."""
@@ -147,6 +150,7 @@ def _read(root: Path) -> tuple[Dataset | None, list[Problem]]:
             roads=roads,
             snap_max_m=float(snap_max_m),
             timezone=timezone,
+            regencies=(region, *(r for r in regions if r.level == "regency" and r.id != region.id)),
         ),
         [],
     )

@@ -41,3 +41,12 @@ class RequestError(RulesError, ValueError):
         self.field = field
         self.message = message
         super().__init__(f"field '{field}': {message}")
+
+
+class JurisdictionError(RulesError, ValueError):
+    """A deployment's jurisdictions manifest was rejected; ``problems`` lists every reason
+    (a pack's own problems included, each naming the pack's file and field)."""  # noqa: D205, D209
+
+    def __init__(self, problems: list[PackProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))

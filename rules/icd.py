@@ -10,9 +10,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from rules.errors import UnknownCodeError
+from rules.yaml_text import safe_load
 
 with warnings.catch_warnings():
     # the package reads its data with a deprecated importlib.resources call
@@ -82,7 +81,7 @@ def vocabulary_path(lang: str = "id") -> Path:
 def vocabulary(path: Path | None = None) -> tuple[Term, ...]:
     """The vocabulary's entries; :class:`UnknownCodeError` names an entry whose code ICD-10 lacks."""
     p = path or vocabulary_path()
-    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    raw = safe_load(p.read_text(encoding="utf-8"))
     out = []
     for i, e in enumerate(raw["entries"]):
         code = validate(str(e["code"]))

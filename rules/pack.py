@@ -33,6 +33,7 @@ from rules.facts import (
     not_,
 )
 from rules.model import Sex
+from rules.yaml_text import safe_load
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -506,7 +507,7 @@ _TOP_FIELDS = frozenset(
 def _read_pack(p: Path) -> dict[Any, Any]:
     """The pack file's YAML mapping; a ``RulePackError`` if it cannot be read or is no mapping."""
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RulePackError([PackProblem(p.name, "file", "", f"unreadable: {exc}")]) from exc
     if not isinstance(raw, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -75,8 +76,14 @@ def password_problem(password: str, *, username: str = "") -> str | None:
     return f"too easy to guess ({hint or 'add more unusual words'})"
 
 
-#: a hash verified for unknown usernames, so that they take as long as known ones to refuse
-_DUMMY_HASH = _HASHER.hash("rujuk: no such user")
+@functools.cache
+def dummy_hash() -> str:
+    """A hash verified for unknown usernames, so that they take as long as known ones to refuse.
+
+    Made once, at the first need or by the worker's warm-up (``service.app.warm_up``), not at
+    import: hashing takes tens of milliseconds of the worker's start.
+    """
+    return _HASHER.hash("rujuk: no such user")
 
 
 def hash_password(password: str) -> str:
@@ -97,7 +104,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     dummy hash and is False, in the same time."""  # noqa: D205, D209
     if password_hash is None:
         with contextlib.suppress(VerificationError, InvalidHashError):
-            _HASHER.verify(_DUMMY_HASH, password)
+            _HASHER.verify(dummy_hash(), password)
         return False
     try:
         return _HASHER.verify(password_hash, password)

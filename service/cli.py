@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
 from rules.model import FacilityStatus, ServiceType, Sex
 from service.planning.cli import plan
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 app = typer.Typer(help="rujuk: referral matching and ambulance routing (SISRUTE).", no_args_is_help=True)
 data = typer.Typer(help="Check and import geodata.", no_args_is_help=True)
@@ -93,11 +96,29 @@ def data_import_osm(
     )
 
 
+def _jurisdiction_problems(cfg: Settings) -> list[str]:
+    """Every problem of the jurisdictions manifest and its packs (none without a manifest)."""
+    from geodata.dataset import load_dataset  # noqa: PLC0415
+    from rules.errors import JurisdictionError  # noqa: PLC0415
+    from rules.jurisdiction import load_jurisdictions  # noqa: PLC0415
+
+    if cfg.jurisdictions_path is None:
+        return []
+    try:
+        load_jurisdictions(cfg.jurisdictions_path, facilities=load_dataset(cfg.dataset_path).facilities)
+    except JurisdictionError as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (RUJUK_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (RUJUK_PORT)")] = None,
     dataset: Annotated[Path | None, typer.Option(help="dataset directory (RUJUK_DATASET_PATH)")] = None,
+    jurisdictions: Annotated[
+        Path | None, typer.Option(help="jurisdictions manifest (RUJUK_JURISDICTIONS_PATH)")
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="worker processes (RUJUK_WORKERS)")
     ] = None,
@@ -125,12 +146,13 @@ def serve(
         ("RUJUK_HOST", host),
         ("RUJUK_PORT", port),
         ("RUJUK_DATASET_PATH", dataset),
+        ("RUJUK_JURISDICTIONS_PATH", jurisdictions),
         ("RUJUK_WORKERS", workers),
     ):
         if value is not None:
             os.environ[key] = str(value)  # the worker processes read the same settings
     cfg = Settings()
-    problems = check_dataset(cfg.dataset_path)
+    problems = [str(p) for p in check_dataset(cfg.dataset_path)] or _jurisdiction_problems(cfg)
     if problems:
         for p in problems:
             typer.echo(f"  {p}", err=True)
@@ -493,6 +515,9 @@ def suggest_cmd(  # noqa: PLR0913  one parameter per command-line option (typer)
         Path | None, typer.Option(help="live statuses as JSON, keyed by facility id")
     ] = None,
     dataset: Annotated[Path | None, typer.Option(help="dataset directory (default: bundled Sambas)")] = None,
+    jurisdictions: Annotated[
+        Path | None, typer.Option(help="jurisdictions manifest (default: the bundled Sambas pack for all)")
+    ] = None,
     lang: Annotated[Lang, typer.Option(help="labels: id (Bahasa Indonesia) or en")] = Lang.ID,
     top: Annotated[int | None, typer.Option(min=1, help="show only the first N candidates")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the suggestion as JSON")] = False,
@@ -506,7 +531,12 @@ def suggest_cmd(  # noqa: PLR0913  one parameter per command-line option (typer)
     from service.referrals.suggestions import suggestion_json  # noqa: PLC0415
 
     statuses = _load_statuses(status_file)
-    matcher = Matcher.load(load_dataset(dataset or bundled_dataset_path()))
+    try:
+        matcher = Matcher.load(
+            load_dataset(dataset or bundled_dataset_path()), jurisdictions_path=jurisdictions
+        )
+    except RulesError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--jurisdictions") from exc
     try:
         src = matcher.find_facility(origin)
     except FacilityLookupError as exc:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import shapely
+
 from geodata.models import BedType
 from routing.engine import RoutingEngine
 from routing.errors import RoutingError, TooFarFromRoadError
 from rules.errors import RequestError
+from rules.jurisdiction import Jurisdictions, load_jurisdictions
 from rules.matching import suggest
 from rules.pack import bundled_pack_path, load_rule_pack
 
@@ -71,13 +74,35 @@ class DisasterPlan:
 
 
 class Matcher:
-    """One loaded region: its facilities, its rule pack and its road engine."""
+    """One loaded deployment: its facilities, its rule packs (one per jurisdiction) and its road engine.
 
-    def __init__(self, dataset: Dataset, pack: RulePack, engine: RoutingEngine) -> None:
+    Every suggestion is governed by one pack, the origin's (``rules.jurisdiction``): ``pack_for``
+    an origin facility, ``pack_at`` a position. ``pack`` is the pack of the dataset's own regency
+    (the only pack of a deployment without a jurisdictions manifest): the planner's.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        pack: RulePack,
+        engine: RoutingEngine,
+        *,
+        jurisdictions: Jurisdictions | None = None,
+    ) -> None:
         self.dataset = dataset
+        self.jurisdictions = jurisdictions or Jurisdictions.single(pack)
+        #: the pack of the dataset's own regency (see the class docstring)
         self.pack = pack
         self.engine = engine
         self._by_id = {f.id: f for f in dataset.facilities}
+        j = self.jurisdictions
+        #: the governing pack of every facility as an origin: one dict read per suggestion
+        self._pack_of = {f.id: j.for_regency(f.regency) for f in dataset.facilities}
+        #: (bounds, boundary prepared, pack) of each regency of the regions layer, for ``pack_at``
+        #: (nothing with one pack for all: no position to look up)
+        layer = dataset.regencies if j.regencies else ()
+        self._regencies = [(r.boundary.bounds, r.boundary, j.for_code(r.id)) for r in layer]
+        shapely.prepare([r.boundary for r in layer])
         #: the candidates of every suggestion: the facilities that receive referrals
         self.receiving = tuple(f for f in dataset.facilities if f.receiving)
         #: the candidates of a back-referral: every facility (Pasal 11 ayat (2): a lower-level
@@ -93,18 +118,29 @@ class Matcher:
         dataset: Dataset,
         *,
         pack_path: Path | None = None,
+        jurisdictions_path: Path | None = None,
         cache_dir: Path | None = None,
         workers: int = 1,
         warm: bool = True,
     ) -> Matcher:
         """Load the rule pack (strictly, against the dataset's facilities) and build the engine.
 
+        With ``jurisdictions_path`` (a manifest, ``rules.jurisdiction``) every pack it names is
+        loaded and checked, and ``pack_path`` is not read: ``pack`` is the manifest's pack of the
+        dataset's regency (the province pack if it has none).
+
         With ``cache_dir`` the facility trees are read from there (memory-mapped, shared by the
         processes of the host), computed with ``workers`` processes and written first if missing.
         ``warm``: see ``RoutingEngine``.
         """
-        pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
+        jurisdictions = None
+        if jurisdictions_path is not None:
+            jurisdictions = load_jurisdictions(jurisdictions_path, facilities=dataset.facilities)
+            pack = jurisdictions.for_regency(dataset.region.name)
+        else:
+            pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
         receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities if f.receiving}
+        packs = jurisdictions.packs if jurisdictions is not None else (pack,)
         engine = RoutingEngine(
             dataset.roads,
             receiving,
@@ -112,11 +148,23 @@ class Matcher:
             cache_dir=cache_dir,
             workers=workers,
             warm=warm,
-            # a tree holds only the nodes within the pack's reach: beyond it a facility is excluded
-            # anyway (out-of-reach), and it reads as no road route within that reach
-            max_travel_s=float(pack.settings["max_travel_min"]) * 60.0,
+            # a tree holds only the nodes within the longest reach of the deployment's packs: beyond
+            # it a facility is excluded anyway (out-of-reach), and reads as no road route
+            max_travel_s=60.0 * max(float(p.settings["max_travel_min"]) for p in packs),
         )
-        return cls(dataset, pack, engine)
+        return cls(dataset, pack, engine, jurisdictions=jurisdictions)
+
+    def pack_for(self, origin_id: str) -> RulePack:
+        """The pack that governs a referral from this facility (its regency's, else the province's)."""
+        return self._pack_of.get(origin_id, self.jurisdictions.fallback)
+
+    def pack_at(self, lon: float, lat: float) -> RulePack:
+        """The pack that governs a suggestion from a position: the regency it lies in (the regions
+        layer), else the province's."""  # noqa: D205, D209
+        for (x0, y0, x1, y1), boundary, pack in self._regencies:
+            if x0 <= lon <= x1 and y0 <= lat <= y1 and shapely.contains_xy(boundary, lon, lat):
+                return pack
+        return self.jurisdictions.fallback
 
     def find_facility(self, query: str) -> Facility:
         """A facility by id, by exact name (any case), or by a fragment of its name that is unique."""
@@ -205,8 +253,16 @@ class Matcher:
 
         A back-referral's candidates are every facility, first-level ones included (Pasal 11
         ayat (2)); any other request's are the facilities that receive referrals.
+
+        The pack is the origin's: of the regency (lon, lat) lies in when given, else of the origin
+        facility's regency (``pack_for``, ``pack_at``).
         """
         back = request.back_referral
+        pack = (
+            self.pack_at(lon, lat)
+            if lon is not None and lat is not None
+            else self.pack_for(request.origin_id)
+        )
         if travel is None and lon is not None and lat is not None:
             travel = self.travel_from(lon, lat)
             if back:
@@ -215,7 +271,7 @@ class Matcher:
             travel = (self.back_referral_travel if back else self.travel_from_facility)(request.origin_id)
         return suggest(
             request,
-            pack=self.pack,
+            pack=pack,
             facilities=self.everyone if back else self.receiving,
             statuses=statuses,
             travel=travel,

@@ -14,12 +14,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from geodata.dataset import Dataset
+    from rules.pack import RulePack
     from service.accounts.throttle import Throttle
     from service.auth import Principal
     from service.matcher import Matcher
@@ -120,10 +121,26 @@ class Runtime:
 
     @property
     def answer_within_min(self) -> float:
-        """Minutes a receiver has to answer (settings override the rule pack)."""
+        """Minutes a receiver has to answer a referral from the dataset's own regency (settings
+        override the rule pack): see ``answer_within_min_for`` for any origin."""  # noqa: D205, D209
+        return self.answer_within_min_of(self.matcher.pack)
+
+    def answer_within_min_of(self, pack: RulePack) -> float:
+        """Minutes a receiver has to answer under this pack (settings override every pack)."""
         if self.settings.answer_within_min is not None:
             return self.settings.answer_within_min
-        return float(self.matcher.pack.settings["answer_within_min"])
+        return float(pack.settings["answer_within_min"])
+
+    def answer_within_min_for(self, origin_id: str) -> float:
+        """Minutes a receiver has to answer a referral from this facility: its pack's (the origin's
+        regency, else the province's), unless the settings say otherwise."""  # noqa: D205, D209
+        return self.answer_within_min_of(self.matcher.pack_for(origin_id))
+
+    @cached_property
+    def answer_within_by_origin(self) -> Mapping[str, float] | None:
+        """The answer time of every origin facility where the packs differ (None: one for all)."""
+        times = {f.id: self.answer_within_min_for(f.id) for f in self.dataset.facilities}
+        return times if len(set(times.values())) > 1 else None
 
     @cached_property
     def receiving_ids(self) -> frozenset[str]:

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUJUK_", extra="ignore")
 
     dataset_path: Path = Field(default_factory=bundled_dataset_path)
+    #: the deployment's jurisdictions: a manifest naming each regency's rule pack and the
+    #: province pack (``rules.jurisdiction``, docs/rules.md "Jurisdictions"); empty: the bundled
+    #: Sambas pack governs every referral
+    jurisdictions_path: Path | None = None
     data_dir: Path = Path("var")
     #: empty: SQLite at ``<data_dir>/rujuk.sqlite3``; else e.g. postgresql://user@host/db
     database_url: str = ""

@@ -11,6 +11,7 @@ import redis
 
 from geodata.dataset import Dataset, bundled_dataset_path, load_dataset
 from tests.servers import postgres_server, redis_server, scratch_database
+from tests.synthetic_regency import build as build_two_regencies
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sambas() -> Dataset:
     return load_dataset(bundled_dataset_path("sambas"))
+
+
+@pytest.fixture(scope="session")
+def two_regencies(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """Sambas plus the SYNTHETIC regency "Contoh Sintetis" joined by road (``tests.synthetic_regency``)."""
+    return load_dataset(build_two_regencies(tmp_path_factory.mktemp("two-regencies")))
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ class FacilityFilter:
         """The facilities of the dataset that pass."""
         return select_facilities(
             rt.dataset,
-            rt.matcher.pack,
+            rt.matcher.jurisdictions.packs,
             kind=self.kind,
             service=self.service,
             kecamatan=self.kecamatan,

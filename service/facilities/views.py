@@ -11,6 +11,8 @@ from service.errors import InputError
 from service.facilities.status import status_figures
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.orm import Session
 
     from geodata.dataset import Dataset
@@ -82,7 +84,7 @@ def network_json(ds: Dataset) -> dict[str, Any]:
 
 def select_facilities(
     ds: Dataset,
-    pack: RulePack,
+    packs: Sequence[RulePack],
     *,
     kind: FacilityKind | None,
     service: Service | None,
@@ -90,12 +92,16 @@ def select_facilities(
     receiving: bool | None,
     region: str | None,
 ) -> list[Facility]:
-    """Facilities by kind, service, kecamatan, receiving flag and referral region (all optional)."""
+    """Facilities by kind, service, kecamatan, receiving flag and referral region (all optional).
+
+    ``region`` is a region of any of the deployment's ``packs`` (region ids are unique across them).
+    """
     members: set[str] = set()
     if region is not None:
-        reg = next((r for r in pack.regions if r.id == region), None)
+        regions = [r for pack in packs for r in pack.regions]
+        reg = next((r for r in regions if r.id == region), None)
         if reg is None:
-            known = ", ".join(r.id for r in pack.regions)
+            known = ", ".join(r.id for r in regions)
             raise InputError("region", f"unknown region {region!r} (known: {known})")
         members = {*reg.origins, reg.hospital}
     return [

@@ -199,7 +199,7 @@ async def send(incident_id: str, rt: Rt, p: Commander) -> dict[str, Any]:
     each an ordinary referral (accepted, dispatched, arrived), marked as part of the incident."""  # noqa: D205, D209
 
     def op(s: Any, inc: Incident, st: Mapping[str, Any]) -> object:  # noqa: ANN401  s: a Session
-        within = rt.answer_within_min
+        within = rt.answer_within_min_of(rt.matcher.pack_at(inc.lon, inc.lat))  # the scene's pack
         return store.send(
             s, rt.matcher, inc, principal=p, statuses=st, answer_within_min=within, now=rt.clock()
         )

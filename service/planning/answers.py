@@ -42,6 +42,12 @@ def tables_json(tables: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any
     return {name: records(df) for name, df in rounded(tables).items()}
 
 
+def pack_json(m: Matcher) -> dict[str, str]:
+    """The pack the planner works with: the dataset's own regency's (its regionalisation is what a
+    scenario changes and what is optimised; origins of other regencies keep their own packs)."""  # noqa: D205, D209
+    return {"id": m.pack.id, "version": m.pack.version, "regency": m.pack.regency}
+
+
 def input_error(field: str, exc: ScenarioError) -> PlanInputError:
     """Every problem of a scenario, each by its path under ``field`` and with its code."""
     return PlanInputError(
@@ -68,7 +74,11 @@ def simulate_answer(rt: Runtime, body: SimulateIn) -> dict[str, Any]:
     m = scenario_matcher(rt, body.scenario) if body.scenario else rt.matcher
     demand = synthetic(m.dataset, referrals=body.referrals, seed=body.seed, days=body.days)
     tables = metrics(simulate(m, demand, occupancy=body.occupancy), demand, m)
-    return {"modelled_roads": m.dataset.roads.modelled, "tables": tables_json(tables)}
+    return {
+        "modelled_roads": m.dataset.roads.modelled,
+        "rule_pack": pack_json(m),
+        "tables": tables_json(tables),
+    }
 
 
 def compare_answer(rt: Runtime, body: CompareIn) -> dict[str, Any]:
@@ -86,6 +96,7 @@ def compare_answer(rt: Runtime, body: CompareIn) -> dict[str, Any]:
         "changed_destinations": moved["referrals"],
         "changes": moved,
         "tables": tables_json(compare(metrics(a, demand, rt.matcher), metrics(b, demand, scen))),
+        "rule_pack": pack_json(rt.matcher),
     }
 
 
@@ -106,7 +117,7 @@ def optimise_answer(rt: Runtime, body: OptimiseIn) -> dict[str, Any]:
         "solve_s": round(s.solve_s, 3), "assignment": dict(s.assignment), "load": dict(s.load),
         "capacity": dict(zip(plan.problem.hospital_ids, plan.problem.capacity, strict=True)),
         "scenario_yaml": dump(plan.scenario), "moves": len(plan.scenario.changes),
-        "tables": plan_tables(plan, rt.matcher),
+        "tables": plan_tables(plan, rt.matcher), "rule_pack": pack_json(rt.matcher),
     }  # fmt: skip
 
 

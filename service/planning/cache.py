@@ -34,8 +34,7 @@ def answer_key(rt: Runtime, kind: str, request: dict[str, Any]) -> str:
         kind,
         m.dataset.name,
         len(m.dataset.facilities),
-        m.pack.id,
-        m.pack.version,
+        [(p.id, p.version) for p in m.jurisdictions.packs],
         m.engine.version,
         request,
     ]

@@ -32,7 +32,10 @@ def _load() -> Matcher:
     from service.matcher import Matcher  # noqa: PLC0415
     from service.settings import Settings  # noqa: PLC0415
 
-    return Matcher.load(load_dataset(Settings().dataset_path))
+    cfg = Settings()
+    m = Matcher.load(load_dataset(cfg.dataset_path), jurisdictions_path=cfg.jurisdictions_path)
+    typer.echo(f"rule pack: {m.pack.id} {m.pack.version} ({m.pack.regency}, the dataset's regency)", err=True)
+    return m
 
 
 def _scenario_matcher(base: Matcher, path: Path) -> Matcher:

@@ -58,6 +58,8 @@ class TablesOut(BaseModel):
 
     tables: dict[str, list[dict[str, Any]]]
     modelled_roads: bool | None = None
+    #: the rule pack the planner worked with: the dataset's own regency's (id, version, regency)
+    rule_pack: dict[str, str] | None = None
 
 
 class FlowOut(BaseModel):
@@ -135,6 +137,9 @@ class OptimiseOut(BaseModel):
     capacity: dict[str, float]
     scenario_yaml: str
     moves: int = Field(description="Puskesmas whose regional hospital changes")
+    rule_pack: dict[str, str] | None = Field(
+        default=None, description="the pack whose regionalisation is optimised (the dataset's own regency's)"
+    )
     tables: dict[str, list[dict[str, Any]]] = Field(
         description="`assignment` (per Puskesmas: today and optimised, names next to ids) and `load` "
         "(per regional hospital: today, optimised, capacity)"

@@ -69,7 +69,9 @@ def matcher_for(applied: Applied, base: Matcher) -> Matcher:
         engine = RoutingEngine(applied.dataset.roads, receiving, max_snap_m=applied.dataset.snap_max_m)
         for c in applied.conditions:
             engine.apply_condition(c)
-    return Matcher(applied.dataset, applied.pack, engine)
+    # the scenario changes the pack of the dataset's own regency; every other origin keeps its own
+    jurisdictions = base.jurisdictions.replacing(base.pack, applied.pack)
+    return Matcher(applied.dataset, applied.pack, engine, jurisdictions=jurisdictions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,8 @@ def _answers(matcher: Matcher, demand: Sequence[DemandRecord], now: datetime) ->
     """The engine's answer for each record, each distinct request asked once."""
     waivers = {
         r.id
-        for r in matcher.pack.request_rules
+        for pack in matcher.jurisdictions.packs
+        for r in pack.request_rules
         if r.effect == "set" and (r.param or {}).get("regionalisation_waived")
     }
     cache: dict[tuple[object, ...], _Answer] = {}

@@ -27,6 +27,7 @@ def terms(rt: Runtime) -> store.Terms:
     """What the lifecycle needs to know of this deployment."""
     return store.Terms(
         answer_within_min=rt.answer_within_min,
+        answer_within_by_origin=rt.answer_within_by_origin,
         receiving_ids=rt.receiving_ids,
         facility_ids=rt.facility_ids,
         peers=rt.peers.destinations if rt.peers is not None else None,

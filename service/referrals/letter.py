@@ -16,9 +16,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
-
 from geodata.timezones import WIB, zone_label
 from rules import procedures
 from service.database import User, aware
@@ -283,6 +280,8 @@ def author_of(s: Session, user_id: int) -> Author:
 
 def _number(value: float, lang: str, digits: int = 0) -> str:
     """A number as the reader's language writes it (Babel): 37,5 in Bahasa, 37.5 in English."""
+    from babel.numbers import format_decimal  # noqa: PLC0415 (babel: at the first letter, not at start)
+
     return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=_LOCALE[lang])
 
 
@@ -333,6 +332,8 @@ def vital_signs(vitals: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
 
 def _when(t: dt.datetime | str | None, zone: str, lang: str) -> str:
     """A time in the jurisdiction's zone as people write it: ``2 Desember 2026, 05.45 WIB``."""
+    from babel.dates import format_datetime  # noqa: PLC0415
+
     if isinstance(t, str):
         try:
             t = datetime.fromisoformat(t)  # a stored ISO string (the consent's time)
@@ -352,6 +353,8 @@ def _procedure_title(code: str) -> str:
 
 
 def _date(value: str, lang: str) -> str:
+    from babel.dates import format_date  # noqa: PLC0415
+
     try:
         return format_date(date.fromisoformat(value), "long", locale=_LOCALE[lang])
     except (TypeError, ValueError):
@@ -368,6 +371,8 @@ def render_letter(
     author: Author | None = None,
 ) -> str:
     """The letter as HTML (autoescaped), in ``lang``; times in the jurisdiction's zone."""
+    from babel.dates import format_date  # noqa: PLC0415
+
     lang = lang if lang in LANGS else "id"
     w = WORDS[lang]
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from geodata.dataset import Dataset
+    from rules.pack import RulePack
 
 #: Row order of tables A.1 and B.1 (the annex).
 ANNEX_SPECIALTIES = (
@@ -237,8 +238,14 @@ def _puskesmas_tables(name: str, referred_up: list[Referral]) -> dict[str, Any]:
     }
 
 
-def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dict[str, Any]:
-    """Indicators and annex tables for one facility and month (the month in the dataset's time zone)."""
+def monthly_report(
+    s: Session, ds: Dataset, facility_id: str, month: str, *, pack: RulePack | None = None
+) -> dict[str, Any]:
+    """Indicators and annex tables for one facility and month (the month in the dataset's time zone).
+
+    ``pack``: the rule pack the facility reports under (its regency's, else the province's),
+    named in the report.
+    """
     fac = ds.facility(facility_id)
     sent, received = _month_rows(s, facility_id, month, ds.timezone)
     vol = s.get(ServiceVolume, (facility_id, month))
@@ -263,6 +270,9 @@ def monthly_report(s: Session, ds: Dataset, facility_id: str, month: str) -> dic
             _declined_by(s, facility_id, received),
         ),
         "tables": tables,
+        "rule_pack": None
+        if pack is None
+        else {"id": pack.id, "version": pack.version, "title": pack.title, "regency": pack.regency},
     }
 
 

@@ -43,7 +43,7 @@ def report(
         raise NotFoundError(f"no facility {facility_id!r}")
     if not (p.is_admin or p.has(Role.PLANNER)):
         own_facility(p, facility_id)
-    rep = monthly_report(db, rt.dataset, facility_id, month)
+    rep = monthly_report(db, rt.dataset, facility_id, month, pack=rt.matcher.pack_for(facility_id))
     if fmt == "json":
         return rep
     name = f"rujukan-{facility_id}-{month}.{fmt}"

@@ -382,6 +382,9 @@ class ReportOut(BaseModel):
     timezone: str
     indicators: dict[str, Any]
     tables: dict[str, Any]
+    #: the rule pack the facility reports under: its regency's, else the province's
+    #: (``rules.jurisdiction``); id, version, title, regency
+    rule_pack: dict[str, str] | None = None
 
 
 class MessageIn(Strict):

@@ -389,6 +389,14 @@ class Terms:
     #: facilities served by another rujuk deployment: facility id -> that deployment's name
     #: (a referral sent there is handed over through the outbox, ``service.peers``)
     peers: Mapping[str, str] | None = None
+    #: the answer time of a referral by its origin facility where the packs differ
+    #: (``rules.jurisdiction``: the origin's pack governs); else ``answer_within_min``
+    answer_within_by_origin: Mapping[str, float] | None = None
+
+    def answer_within(self, origin_id: str) -> float:
+        """Minutes the receiver has to answer a referral from this origin."""
+        by = self.answer_within_by_origin
+        return self.answer_within_min if by is None else by.get(origin_id, self.answer_within_min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,7 +539,7 @@ def _stamp(r: Referral, action: Action, to: Status, *, now: dt.datetime, terms: 
     """The timestamps, deadline and counters an action sets."""
     if to is Status.SENT or (action in (Action.SEND, Action.REDIRECT) and to is Status.ACCEPTED):
         r.sent_at = now
-        r.due_at = now + dt.timedelta(minutes=terms.answer_within_min) if to is Status.SENT else None
+        r.due_at = now + dt.timedelta(minutes=terms.answer_within(r.origin_id)) if to is Status.SENT else None
         if to is Status.ACCEPTED:  # outpatient: no acceptance needed
             r.accepted_at = now
     elif action is Action.ACCEPT:

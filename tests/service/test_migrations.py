@@ -12,10 +12,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select, text
 
 from service.database import Attachment, Base, Referral, make_engine, session_factory
-from service.migrate import alembic_config, current_revision, upgrade
+from service.migrate import HEAD, alembic_config, current_revision, upgrade
 from service.sealing import Keyring, KeyringError
 from tests.servers import scratch_database
 
@@ -34,6 +35,20 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             yield e
         finally:
             e.dispose()
+
+
+def test_the_head_known_without_alembic_is_alembics_head() -> None:
+    """``service.migrate.HEAD`` (start-up's check) is the newest revision, or a new one is skipped."""
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == HEAD
+
+
+def test_an_old_database_is_upgraded_and_one_at_head_left_alone(engine: Engine) -> None:
+    upgrade(engine, "0001")
+    assert current_revision(engine) == "0001"
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    upgrade(engine)  # at head: nothing to do, nothing fails
+    assert current_revision(engine) == HEAD
 
 
 def test_head_matches_the_models(engine: Engine) -> None:
