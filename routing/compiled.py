@@ -17,6 +17,8 @@ from scipy.sparse import csr_matrix
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import networkx as nx
 
     from geodata.roadgraph import RoadGraph
@@ -42,16 +44,37 @@ class PairWeights:
     length_m: FloatArray
 
 
+#: The arrays a compiled graph is made of (what the graph cache keeps).
+ARRAYS = (
+    "edge_order",
+    "pair_start",
+    "pair_key",
+    "pair_u",
+    "pair_v",
+    "edge_pair",
+    "base_time_s",
+    "base_length_m",
+    "forward_indptr",
+    "reverse_pair",
+    "reverse_indptr",
+    "reverse_indices",
+)
+
+
 class CompiledGraph:
     """CSR structure of a road graph; immutable once built."""
 
-    def __init__(self, graph: RoadGraph) -> None:
+    def __init__(self, graph: RoadGraph, arrays: Mapping[str, npt.NDArray[np.generic]] | None = None) -> None:
+        """Compile ``graph``, or take ``arrays`` (``to_arrays`` of this same graph, e.g. from the cache)."""
         if graph.n_edges == 0:
             msg = "the road graph has no edges"
             raise RoutingError(msg)
         self.graph = graph
         n = graph.n_nodes
         self.n_nodes = n
+        if arrays is not None:
+            self._take(arrays)
+            return
         key = graph.edge_u * n + graph.edge_v
         # order edges by pair, fastest first, edge index last (deterministic)
         order = np.lexsort((np.arange(graph.n_edges), graph.travel_time_s, key))
@@ -76,6 +99,32 @@ class CompiledGraph:
             np.int64
         )
         self.reverse_indices: IntArray = self.pair_u[rev_order]
+
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The arrays this graph is made of, by name (``ARRAYS``)."""
+        out: dict[str, npt.NDArray[np.generic]] = {
+            name: getattr(self, name) for name in ARRAYS if not name.startswith("base_")
+        }
+        out["base_time_s"], out["base_length_m"] = self.base.time_s, self.base.length_m
+        return out
+
+    def _take(self, arrays: Mapping[str, npt.NDArray[np.generic]]) -> None:
+        g = self.graph
+        missing = [name for name in ARRAYS if name not in arrays]
+        if missing:
+            msg = f"compiled graph arrays missing: {missing}"
+            raise ValueError(msg)
+        if len(arrays["edge_order"]) != g.n_edges or len(arrays["forward_indptr"]) != g.n_nodes + 1:
+            msg = "compiled graph arrays are not for this graph"
+            raise ValueError(msg)
+        for name in ARRAYS:
+            if not name.startswith("base_"):
+                setattr(self, name, np.asarray(arrays[name]))
+        self.n_pairs = len(self.pair_start)
+        self.base = PairWeights(
+            time_s=np.asarray(arrays["base_time_s"], dtype=np.float64),
+            length_m=np.asarray(arrays["base_length_m"], dtype=np.float64),
+        )
 
     def pair_weights(self, multipliers: FloatArray) -> PairWeights:
         """Pair times/lengths when each edge's time is multiplied (inf = closed)."""

@@ -265,12 +265,20 @@ Work = tuple[
 
 
 @_compiled
-def _relax(
-    work: Work, dist: FloatArray, base: int, x: int, y: int, t: float, size: int, n_touched: int
+def _relax(  # noqa: PLR0913  a compiled helper: its state passed in
+    work: Work,
+    dist: FloatArray,
+    base: int,
+    x: int,
+    y: int,
+    t: float,
+    size: int,
+    n_touched: int,
+    bound: float,
 ) -> tuple[int, int]:
-    """Take time ``t`` via next node ``y`` for node ``x`` if it beats its current time."""
+    """Take time ``t`` via next node ``y`` for node ``x`` if it beats its current time (within the bound)."""
     d_row, p_row, state, pos, heap_d, heap_i, touched = work
-    if t >= (d_row[x] if state[x] else dist[base + x]):
+    if t > bound or t >= (d_row[x] if state[x] else dist[base + x]):
         return size, n_touched
     if state[x] == 0:
         touched[n_touched] = x
@@ -293,6 +301,7 @@ def improve_rows(
     rows: IntArray,
     faster: tuple[IntArray, IntArray, FloatArray],
     prior: tuple[IntArray, FloatArray, Int32Array],
+    bound: float,
 ) -> tuple[IntArray, FloatArray, Int32Array]:
     """The entries of trees ``rows`` that faster roads improve: ``(keys, times, next nodes)``.
 
@@ -301,6 +310,7 @@ def improve_rows(
     next nodes), the current values there; ``dist`` elsewhere. In each tree the improvements
     start at the faster pairs and spread, in Dijkstra order, along the roads into improved
     entries; each improved entry is settled once, with the same sums a full Dijkstra makes.
+    Times above ``bound`` are not taken (trees bounded by reach: the search stops there).
     """
     _, _, reverse_indptr, reverse_indices, reverse_pair = g
     tails, heads, new_t = faster
@@ -336,13 +346,13 @@ def improve_rows(
         for k in range(len(tails)):
             y = heads[k]
             t = new_t[k] + (d_row[y] if state[y] else dist[base + y])
-            size, n_touched = _relax(work, dist, base, tails[k], y, t, size, n_touched)
+            size, n_touched = _relax(work, dist, base, tails[k], y, t, size, n_touched, bound)
         while size > 0:
             d, y = heap_d[0], heap_i[0]
             size = _pop(heap_d, heap_i, pos, size)
             for e in range(reverse_indptr[y], reverse_indptr[y + 1]):
                 t = time_s[reverse_pair[e]] + d
-                size, n_touched = _relax(work, dist, base, reverse_indices[e], y, t, size, n_touched)
+                size, n_touched = _relax(work, dist, base, reverse_indices[e], y, t, size, n_touched, bound)
         for i in range(n_touched):
             v = touched[i]
             if state[v] == 2:
@@ -352,6 +362,68 @@ def improve_rows(
                 used += 1
             state[v] = 0
     return out_k[:used].copy(), out_d[:used].copy(), out_p[:used].copy()
+
+
+@_compiled
+def tree_path_lengths(
+    nodes: IntArray, pred: Int32Array, parent: IntArray, forward: tuple[IntArray, IntArray, FloatArray]
+) -> FloatArray:
+    """Road length from each node of a tree to its root: its road to its parent plus its parent's.
+
+    ``parent``: local index of each node's parent (-1 at the root); ``forward``: the forward CSR
+    (``forward_indptr``, ``pair_v``) and the pair lengths, where the road to the parent is found.
+    Each node is summed once: a walk up to the first node done, then back down.
+    """
+    indptr, heads, length_m = forward
+    m = len(nodes)
+    step = np.zeros(m, np.float64)
+    for i in range(m):
+        if parent[i] >= 0:
+            v, to = nodes[i], pred[i]
+            for p in range(indptr[v], indptr[v + 1]):
+                if heads[p] == to:
+                    step[i] = length_m[p]
+                    break
+    acc = np.empty(m, np.float64)
+    done = np.zeros(m, np.bool_)
+    stack = np.empty(m, np.int64)
+    for i in range(m):
+        if done[i]:
+            continue
+        sp = 0
+        j = i
+        while j >= 0 and not done[j]:
+            stack[sp] = j
+            sp += 1
+            j = parent[j]
+        total = acc[j] if j >= 0 else 0.0
+        while sp > 0:
+            sp -= 1
+            v = stack[sp]
+            total = step[v] + total
+            acc[v] = total
+            done[v] = True
+    return acc
+
+
+@_compiled
+def scatter_rows(
+    keys: IntArray,
+    dist: FloatArray,
+    pred: Int32Array,
+    k: int,
+    where: IntArray,
+    out: tuple[FloatArray, Int32Array],
+) -> None:
+    """Write the entries (keys ``node * k + row``) of the rows with ``where[row] >= 0`` into dense
+    ``out`` arrays at row ``where[row]``: one pass over the entries, nothing made on the way."""  # noqa: D205, D209
+    out_d, out_p = out
+    for i in range(len(keys)):
+        key = keys[i]
+        local = where[key % k]
+        if local >= 0:
+            out_d[local, key // k] = dist[i]
+            out_p[local, key // k] = pred[i]
 
 
 def warm_up() -> None:
@@ -368,4 +440,7 @@ def warm_up() -> None:
     time_s, dist = np.array([1.0]), np.array([1.0, 0.0])
     d, p = repair_region(graph, time_s, dist, 2, region, -1)
     faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
-    improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p))
+    improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
+    tree_path_lengths(np.array([0, 1], np.int64), pred, np.array([1, -1], np.int64), (one_way, heads, time_s))
+    out = (np.full((1, 2), np.inf), np.full((1, 2), -1, np.int32))
+    scatter_rows(np.array([0, 1], np.int64), dist, pred, 1, np.array([0], np.int64), out)

@@ -46,6 +46,20 @@ def check_lon_lat(lon: float, lat: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapIndex:
+    """What snapping searches: one undirected segment per connected node pair (``seg_a`` <
+    ``seg_b``), points sampled along them (``tree``, each sample's segment in ``sample_seg``)
+    and the nodes (``node_tree``), in the graph's local projection. Built from the graph, or
+    read from the graph cache (``routing.graph_cache``)."""  # noqa: D205, D209
+
+    seg_a: np.ndarray
+    seg_b: np.ndarray
+    sample_seg: np.ndarray
+    tree: cKDTree
+    node_tree: cKDTree
+
+
+@dataclass(frozen=True, slots=True)
 class Snap:
     """Where a point meets the network: on segment a-b at ``fraction`` from a."""
 
@@ -70,7 +84,9 @@ class Snapper:
         max_snap_m: float = DEFAULT_MAX_SNAP_M,
         offroad_speed_kmh: float = OFFROAD_SPEED_KMH,
         sample_spacing_m: float = SAMPLE_SPACING_M,
+        index: SnapIndex | None = None,
     ) -> None:
+        """Index the graph's segments (or take ``index``, built for this graph and spacing)."""
         g = compiled.graph
         self.max_snap_m = max_snap_m
         self.offroad_speed_ms = offroad_speed_kmh / 3.6
@@ -80,23 +96,27 @@ class Snapper:
         self._ky = EARTH_RADIUS_M * math.pi / 180.0
         self.node_xy = np.column_stack(self._project(g.lon, g.lat))
         self.lon, self.lat = g.lon, g.lat
+        self.index = index if index is not None else self._build_index(compiled, sample_spacing_m)
+        self.seg_a, self.seg_b = self.index.seg_a, self.index.seg_b
+        self._sample_seg = self.index.sample_seg
+        self._tree = self.index.tree
+        self._node_tree = self.index.node_tree
+        self._cache: dict[tuple[float, float], Snap] = {}
+
+    def _build_index(self, compiled: CompiledGraph, sample_spacing_m: float) -> SnapIndex:
         # one undirected segment per connected node pair
         a = np.minimum(compiled.pair_u, compiled.pair_v)
         b = np.maximum(compiled.pair_u, compiled.pair_v)
         seg = np.unique(a * compiled.n_nodes + b)
-        self.seg_a = seg // compiled.n_nodes
-        self.seg_b = seg % compiled.n_nodes
-        pa, pb = self.node_xy[self.seg_a], self.node_xy[self.seg_b]
+        seg_a, seg_b = seg // compiled.n_nodes, seg % compiled.n_nodes
+        pa, pb = self.node_xy[seg_a], self.node_xy[seg_b]
         seg_len = np.hypot(*(pb - pa).T)
         k = np.maximum(1, np.ceil(seg_len / sample_spacing_m).astype(np.int64))
         seg_of_sample = np.repeat(np.arange(len(seg)), k + 1)
         starts = np.repeat(np.cumsum(np.r_[0, k[:-1] + 1]), k + 1)
         frac = (np.arange(len(seg_of_sample)) - starts) / k[seg_of_sample]
         samples = pa[seg_of_sample] + (pb - pa)[seg_of_sample] * frac[:, None]
-        self._sample_seg = seg_of_sample
-        self._tree = cKDTree(samples)
-        self._node_tree = cKDTree(self.node_xy)
-        self._cache: dict[tuple[float, float], Snap] = {}
+        return SnapIndex(seg_a, seg_b, seg_of_sample, cKDTree(samples), cKDTree(self.node_xy))
 
     def _project(self, lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         x = (np.asarray(lon, dtype=np.float64) - self._lon0) * self._kx

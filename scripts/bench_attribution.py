@@ -5,8 +5,9 @@
 Per round: a random origin, a road segment in the middle of its fastest route to one of 10
 facilities closed both ways; then ``conditions_on_routes`` for those 10 facilities (p50 of 50
 calls), ``conditions_on_routes_to_point`` for 50 origins to a point (first call, which makes the
-no-condition tree to the point, and again), the base overlay's size and the time spent building
-it within the update; then the closure removed. Also the no-condition call.
+no-condition tree to the point, and again), the trees the engine repaired into rows of its own
+(their entries and bytes; the no-condition trees are kept as they are); then the closure
+removed. Also the no-condition call.
 """
 
 from __future__ import annotations
@@ -43,18 +44,6 @@ def main() -> None:
     e = RoutingEngine(graph, fac, workers=args.workers, max_snap_m=5000)
     print(f"{graph.n_nodes:,} nodes, {len(fac)} facilities; engine built in {time.perf_counter() - t0:.1f} s")
     ten = list(e.facility_ids[:10])
-
-    # the overlay's share of an update
-    overlay_t: list[float] = []
-    inner = e._next_overlay
-
-    def timed_overlay(*a: object) -> object:
-        t = time.perf_counter()
-        out = inner(*a)  # type: ignore[arg-type]
-        overlay_t.append(time.perf_counter() - t)
-        return out
-
-    e._next_overlay = timed_overlay  # type: ignore[method-assign]
 
     lon0, lat0 = float(graph.lon[0]), float(graph.lat[0])
     t = time.perf_counter()
@@ -94,11 +83,12 @@ def main() -> None:
         t = time.perf_counter()
         e.conditions_on_routes_to_point(origins, px, py)
         t_pt_again = time.perf_counter() - t
+        own = e._trees.delta
         print(
-            f"round {r}: route of {len(nodes)} nodes to {fid}; apply {t_apply * 1000:.0f} ms "
-            f"(overlay {overlay_t[-1] * 1000:.1f} ms), {e.last_update_trees} trees repaired "
-            f"({e.last_update_full_trees} whole); overlay {e._base_keys.size:,} entries "
-            f"({e._base_keys.nbytes + e._base_dist.nbytes + e._base_pred.nbytes:,} bytes)"
+            f"round {r}: route of {len(nodes)} nodes to {fid}; apply {t_apply * 1000:.0f} ms, "
+            f"{e.last_update_trees} trees repaired ({e.last_update_full_trees} whole); own rows "
+            f"{int(e._trees.replaced.sum())}, {own.n_entries if own else 0:,} entries "
+            f"({own.nbytes if own else 0:,} bytes)"
         )
         print(
             f"  conditions_on_routes, 10 facilities: p50 {statistics.median(times) * 1000:.2f} ms, "
@@ -110,10 +100,7 @@ def main() -> None:
         )
         t = time.perf_counter()
         e.remove_condition("closed")
-        print(
-            f"  remove {(time.perf_counter() - t) * 1000:.0f} ms (overlay {overlay_t[-1] * 1000:.1f} ms); "
-            f"overlay {e._base_keys.size} entries"
-        )
+        print(f"  remove {(time.perf_counter() - t) * 1000:.0f} ms; own rows {int(e._trees.replaced.sum())}")
     print(f"peak rss {rss_mb():.0f} MB")
 
 

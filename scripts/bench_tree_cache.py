@@ -1,12 +1,13 @@
 """How long does a worker take to start on a province-scale graph, with and without cached trees?
 
-    nice python scripts/bench_tree_cache.py [--side 1000] [--facilities 100] [--processes 1 2]
+    nice python scripts/bench_tree_cache.py [--side 1000] [--facilities 100] [--processes 1 2] [--bound-min 600]
 
 Builds ``bench_routing.synthetic`` (a jittered side x side grid, about 1M nodes at side 1000) and
 saves it as a road-graph file. Then, for each process count, starts that many fresh Python
 processes together, each doing what a service worker does at start: load the road-graph file,
-build the routing engine with the tree cache (``routing.tree_cache``; ``--tree-workers``
-processes compute missing trees), answer one travel-time query. First with an empty cache
+build the routing engine with the tree cache (``routing.tree_cache``, trees bounded at
+``--bound-min``; ``--tree-workers`` processes compute missing trees) and the graph cache
+(``routing.graph_cache``: compiled graph and snapping index), answer one travel-time query. First with an empty cache
 (one process computes and writes, the others wait for it), then again (every process reads
 the cache). Reports per process the seconds from its start to its first answer, whether it
 computed the trees, and its RSS and PSS (PSS counts a page shared by n processes as 1/n).
@@ -27,7 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def child(graph_path: str, fac_path: str, cache_dir: str, tree_workers: int, start_at: float) -> None:
+def child(
+    graph_path: str, fac_path: str, cache_dir: str, tree_workers: int, bound_s: float, start_at: float
+) -> None:
     """One worker's start: import, load, build the engine (cached trees), answer a query."""
     time.sleep(max(0.0, start_at - time.time()))
     t0 = time.perf_counter()
@@ -38,7 +41,11 @@ def child(graph_path: str, fac_path: str, cache_dir: str, tree_workers: int, sta
 
     graph = load_road_graph(graph_path)
     fac = {k: tuple(v) for k, v in json.loads(Path(fac_path).read_text()).items()}
-    engine = RoutingEngine(graph, fac, cache_dir=Path(cache_dir), workers=tree_workers, max_snap_m=5000)
+    t_graph = time.perf_counter()
+    engine = RoutingEngine(
+        graph, fac, cache_dir=Path(cache_dir), workers=tree_workers, max_snap_m=5000, max_travel_s=bound_s
+    )
+    t_engine = time.perf_counter() - t_graph
     lon, lat = next(iter(fac.values()))
     tt = engine.travel_times(lon + 0.001, lat + 0.001)
     first = time.perf_counter() - t0
@@ -47,6 +54,9 @@ def child(graph_path: str, fac_path: str, cache_dir: str, tree_workers: int, sta
     out = {
         "first_s": first,
         "computed": engine.trees_computed,
+        "graph_built": engine.graph_built,
+        "load_s": t_graph - t0,
+        "engine_s": t_engine,
         "rss": info.rss / 2**20,
         "pss": info.pss / 2**20,
     }
@@ -73,8 +83,8 @@ def start(n: int, args: tuple[str, ...]) -> list[dict[str, float]]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        g, f, c, w, s = sys.argv[2:7]
-        child(g, f, c, int(w), float(s))
+        g, f, c, w, b, s = sys.argv[2:8]
+        child(g, f, c, int(w), float(b), float(s))
         return
     from bench_routing import git_commit, synthetic  # noqa: PLC0415
 
@@ -83,6 +93,9 @@ def main() -> None:
     ap.add_argument("--facilities", type=int, default=100)
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--tree-workers", type=int, default=2, help="processes computing missing trees")
+    ap.add_argument(
+        "--bound-min", type=float, default=600.0, help="reach of a tree (the pack's max_travel_min)"
+    )
     a = ap.parse_args()
     print(f"commit {git_commit()}")
     with tempfile.TemporaryDirectory(prefix="rujuk-treecache-") as tmp:
@@ -99,9 +112,17 @@ def main() -> None:
         for n in a.processes:
             cache = Path(tmp) / f"cache-{n}"
             for label in ("empty cache", "cached"):
-                res = start(n, (str(graph_path), str(fac_path), str(cache), str(a.tree_workers)))
+                args = (
+                    str(graph_path),
+                    str(fac_path),
+                    str(cache),
+                    str(a.tree_workers),
+                    str(a.bound_min * 60),
+                )
+                res = start(n, args)
                 per = "; ".join(
-                    f"{r['first_s']:.1f} s{' (computed)' if r['computed'] else ''}, "
+                    f"{r['first_s']:.1f} s (graph file {r['load_s']:.1f} s, engine {r['engine_s']:.1f} s)"
+                    f"{' (computed)' if r['computed'] else ''}, "
                     f"RSS {r['rss']:.0f} MB, PSS {r['pss']:.0f} MB"
                     for r in res
                 )

@@ -140,6 +140,7 @@ class Matcher:
         else:
             pack = load_rule_pack(pack_path or bundled_pack_path(), facilities=dataset.facilities)
         receiving = {f.id: (f.location.lon, f.location.lat) for f in dataset.facilities if f.receiving}
+        packs = jurisdictions.packs if jurisdictions is not None else (pack,)
         engine = RoutingEngine(
             dataset.roads,
             receiving,
@@ -147,6 +148,9 @@ class Matcher:
             cache_dir=cache_dir,
             workers=workers,
             warm=warm,
+            # a tree holds only the nodes within the longest reach of the deployment's packs: beyond
+            # it a facility is excluded anyway (out-of-reach), and reads as no road route
+            max_travel_s=60.0 * max(float(p.settings["max_travel_min"]) for p in packs),
         )
         return cls(dataset, pack, engine, jurisdictions=jurisdictions)
 
