@@ -2,9 +2,11 @@
 
 Built once from a RoadGraph and the receiving facilities: the graph is compiled to CSR, a
 snapping index is built, and a reverse shortest-path tree is computed from every facility, so
-"this origin to all facilities" is a snap plus an array lookup. Road conditions (closures,
-slowdowns) produce a new graph version; only the trees they affect are recomputed, and the
-change can be reverted.
+"this origin to all facilities" is a snap plus an array lookup. A tree holds only the nodes
+within the reach bound (``max_travel_s``), stored sparse (``routing.sparse_trees``); a node
+beyond it reads as unreachable. Road conditions (closures, slowdowns) produce a new graph
+version; only the trees whose reach holds a changed road are repaired (into rows of this
+process's own), and lifting the last condition restores the trees with none.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from routing.errors import (
 from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
-from routing.tree_cache import load_or_compute, open_trees, tree_key
-from routing.trees import NO_NODE, compute_trees
+from routing.sparse_trees import SparseTrees, TreeSet, bounded_tree, compute_sparse_trees
+from routing.tree_cache import load_or_compute, tree_key
+from routing.trees import NO_NODE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -54,9 +57,6 @@ SNAP_CHUNK = 32
 POINT_TREES_KEPT = 64
 #: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
 REPAIR_LIMIT_DIVISOR = 4
-#: Up to this many overlay entries in a tree row, a no-condition path is walked with a dict of
-#: them; above it, with a patched copy of the row.
-BASE_ROW_DICT_MAX = 20_000
 
 
 def _named(pairs: IntArray, affected: IntArray, by_pair: Mapping[int, tuple[str, ...]]) -> tuple[str, ...]:
@@ -80,14 +80,22 @@ class RoutingEngine:
         workers: int = 1,
         cache_dir: Path | None = None,
         warm: bool = True,
+        max_travel_s: float | None = None,
     ) -> None:
         """Compile the graph and build (or load from ``cache_dir``) the facility trees.
 
         ``facilities`` maps an id to its lon/lat; each is attached to its nearest road node, the
         gap counted as an off-road leg. A facility farther than ``max_snap_m`` is an error.
+        ``max_travel_s``: the reach of a tree (road time to its facility node, off-road legs not
+        counted); a node beyond it is answered as unreachable. None: no bound.
         With ``warm`` the repair kernels are compiled (or loaded) now; else call ``warm_up``
         later (the service does, once it answers), or the first road condition pays for it.
         """
+        if max_travel_s is not None and not max_travel_s > 0:
+            msg = f"max_travel_s must be positive, not {max_travel_s!r}"
+            raise ValueError(msg)
+        #: the reach of every tree (s); inf: unbounded
+        self.bound = math.inf if max_travel_s is None else float(max_travel_s)
         self.graph = graph
         self.compiled = CompiledGraph(graph)
         self.snapper = Snapper(self.compiled, max_snap_m=max_snap_m, offroad_speed_kmh=offroad_speed_kmh)
@@ -121,9 +129,9 @@ class RoutingEngine:
         self._tree_cache: tuple[Path, str] | None = None
         #: whether the trees were computed by this engine (False: read from the cache)
         self.trees_computed = False
-        dist, pred = self._load_or_compute_trees(cache_dir)
-        # C order: updates write through flat views (``reshape(-1)`` must not copy)
-        self._dist, self._pred = np.ascontiguousarray(dist), np.ascontiguousarray(pred)
+        #: the trees with no condition (memory-mapped when cached), and the trees now
+        self._base = TreeSet(self._load_or_compute_trees(cache_dir))
+        self._trees = self._base
         if warm:
             self.warm_up()
         self._reverse: tuple[str, csr_matrix] | None = None
@@ -131,11 +139,6 @@ class RoutingEngine:
         self._point_trees: dict[
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
         ] = {}
-        #: The base overlay: the no-condition values of the tree entries conditions changed,
-        #: by flat key ``row * n_nodes + node`` (sorted). An entry not in it is at its base value.
-        self._base_keys: IntArray = np.zeros(0, dtype=np.int64)
-        self._base_dist: FloatArray = np.zeros(0, dtype=np.float64)
-        self._base_pred: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._base_reverse: csr_matrix | None = None
         self._base_point_trees: dict[
             tuple[int, int, float, str], tuple[FloatArray, npt.NDArray[np.int32], FloatArray]
@@ -171,13 +174,16 @@ class RoutingEngine:
             h.update(edges.tobytes())
         return h.hexdigest()[:16]
 
-    def _load_or_compute_trees(self, cache_dir: Path | None) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    def _load_or_compute_trees(self, cache_dir: Path | None) -> SparseTrees:
         """The facility trees: computed here, or (with ``cache_dir``) memory-mapped read-only from
         the cache, computed and written there first when missing (``routing.tree_cache``)."""  # noqa: D205, D209
 
-        def compute() -> tuple[FloatArray, npt.NDArray[np.int32]]:
-            return compute_trees(
-                self.compiled.reverse_matrix(self._weights), self._tree_nodes.tolist(), workers=self.workers
+        def compute() -> SparseTrees:
+            return compute_sparse_trees(
+                self.compiled.reverse_matrix(self._weights),
+                self._tree_nodes.tolist(),
+                self.bound,
+                workers=self.workers,
             )
 
         if cache_dir is None:
@@ -185,26 +191,27 @@ class RoutingEngine:
             return compute()
         self._tree_cache = (
             Path(cache_dir),
-            tree_key(self._graph_version, self._tree_nodes, self.graph.n_nodes),
+            tree_key(self._graph_version, self._tree_nodes, self.graph.n_nodes, self.bound),
         )
         trees, self.trees_computed = load_or_compute(
-            *self._tree_cache, self._tree_nodes, self.graph.n_nodes, compute
+            *self._tree_cache, self._tree_nodes, self.graph.n_nodes, compute, self.bound
         )
         return trees
 
-    def _writable_trees(self) -> None:
-        """Before a repair writes into the trees: memory-mapped read-only ones are mapped again
-        copy-on-write, so the pages written become this process's own and the file (and every
-        other process's view of it) stays as it is."""  # noqa: D205, D209
-        if self._dist.flags.writeable and self._pred.flags.writeable:
-            return
-        trees = None
-        if self._tree_cache is not None:
-            trees = open_trees(*self._tree_cache, self._tree_nodes, self.graph.n_nodes, mode="c")
-        if trees is None:  # the files are gone or not the same any more: a copy in memory
-            trees = (np.array(self._dist), np.array(self._pred))
+    @property
+    def tree_cache(self) -> tuple[Path, str] | None:
+        """The tree cache's directory and this set's key (None: trees not cached)."""
+        return self._tree_cache
+
+    def tree_entries(self) -> int:
+        """How many (tree, node) entries the no-condition trees hold (nodes within the bound)."""
+        return self._base.base.n_entries
+
+    def tree_arrays(self, *, base: bool = False) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+        """The trees now (or with no condition) as dense ``(trees, nodes)`` arrays of times and next
+        nodes, inf / NO_NODE beyond the bound: a copy, for tests and small graphs."""  # noqa: D205, D209
         with self._lock:
-            self._dist, self._pred = trees
+            return (self._base if base else self._trees).dense()
 
     # ----- queries ----------------------------------------------------------------------------
 
@@ -247,7 +254,7 @@ class RoutingEngine:
         best_node = np.full(len(rows), NO_NODE, dtype=np.int64)
         best_off = np.zeros(len(rows))
         for node, t0, d0 in entries:
-            t = t0 + self._dist[rows, node]
+            t = t0 + self._trees.at_node(node)[0][rows]
             better = t < best_t
             best_t = np.where(better, t, best_t)
             best_node = np.where(better, node, best_node)
@@ -264,7 +271,7 @@ class RoutingEngine:
             if not active.any():
                 break
             r, c = rows[active], cur[active]
-            nxt = self._pred[r, c].astype(np.int64)
+            nxt = self._trees.get(r, c)[1].astype(np.int64)
             acc[active] += w.length_m[self.compiled.pair_index(c, nxt)]
             cur[active] = nxt
             active = (cur != targets) & (cur != NO_NODE)
@@ -335,7 +342,7 @@ class RoutingEngine:
             nodes = [int(start[0])]
             target = int(self._tree_nodes[row[0]])
             while nodes[-1] != target:
-                nodes.append(int(self._pred[row[0], nodes[-1]]))
+                nodes.append(int(self._trees.get(row, np.array(nodes[-1:]))[1][0]))
             d = self._path_lengths(row, start, self._weights)
         coords = [(lon, lat), (snap.snapped_lon, snap.snapped_lat)]
         coords += [(float(self.graph.lon[n]), float(self.graph.lat[n])) for n in nodes]
@@ -653,12 +660,13 @@ class RoutingEngine:
             return self._update(new)
 
     def _update(self, new: dict[str, tuple[RoadCondition, IntArray]]) -> str:
-        """Move to a new set of conditions: repair only what the changed pairs touch, then swap.
+        """Move to a new set of conditions: repair only the trees the changed pairs touch, then swap.
 
-        The trees are only read until the swap: the repairs collect their new entries aside
-        (a block of trees at a time), and the swap writes them in under the reader lock.
+        The trees whose bounded reach does not hold a changed pair are left as they are. The
+        others are read out dense (a block at a time), repaired and kept as rows of this
+        process's own; the cached (memory-mapped) trees are never written. With no condition
+        left the trees are the no-condition ones again.
         """
-        self._writable_trees()
         c = self.compiled
         w_old = self._weights
         m_new = multipliers(list(new.values()), self.graph.n_edges)
@@ -666,62 +674,101 @@ class RoutingEngine:
         w_new = c.pair_weights_update(w_old, m_new, changed)
         slower = changed[w_new.time_s[changed] > w_old.time_s[changed]]
         faster = changed[w_new.time_s[changed] < w_old.time_s[changed]]
-        # first only the slower pairs, then the faster ones on top
-        w_mid = w_new
-        if slower.size and faster.size:
-            mid_time = w_new.time_s.copy()
-            mid_time[faster] = w_old.time_s[faster]
-            w_mid = PairWeights(time_s=mid_time, length_m=w_new.length_m)
-        n = c.n_nodes
-        limit = max(1, n // REPAIR_LIMIT_DIVISOR)
-        dist_flat, pred_flat = self._dist.reshape(-1), self._pred.reshape(-1)
-        n_trees = len(self._tree_nodes)
-        # the subtrees below the slower pairs, in all trees at once (tree by tree, node by node)
-        region, cut = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        if slower.size:
-            hit = self._pred[:, c.pair_u[slower]] == c.pair_v[slower]  # trees whose paths use them
-            roots = (np.arange(n_trees)[:, None] * n + c.pair_u[slower])[hit]
-            region, cut = subtrees(c, pred_flat, roots, limit)
-        full_rows = cut.tolist()
-        collected: list[tuple[IntArray, FloatArray, npt.NDArray[np.int32]]] = []  # flat keys, times, next
-        block = rows_per_block(n)
-        for first in range(0, n_trees if slower.size or faster.size else 0, block):
-            stop = min(first + block, n_trees)
-            changes = TreeChanges(dist_flat, pred_flat, n, first, stop)
-            a = region[np.searchsorted(region, first * n) : np.searchsorted(region, stop * n)]
-            changes.set(a, *repair_slower(c, w_mid, dist_flat, a))
-            if faster.size:
-                rows = np.arange(first, stop)
-                repair_faster(c, w_new, changes, rows[~np.isin(rows, cut)], faster)
-            keys, d, p = changes.collect()
-            collected.append((keys, d, p))
-        full = None
-        if full_rows:
-            full = compute_trees(
-                c.reverse_matrix(w_new), self._tree_nodes[full_rows].tolist(), workers=self.workers
-            )
-        repaired = np.zeros(n_trees, dtype=bool)
-        for keys, _, _ in collected:
-            repaired[keys // n] = True
-        overlay = self._next_overlay(new, collected, full_rows, full)
+        trees, n_trees, n_full = self._base, int(self._trees.replaced.sum()), 0
+        if new:
+            # first only the slower pairs, then the faster ones on top
+            w_mid = w_new
+            if slower.size and faster.size:
+                mid_time = w_new.time_s.copy()
+                mid_time[faster] = w_old.time_s[faster]
+                w_mid = PairWeights(time_s=mid_time, length_m=w_new.length_m)
+            rows = self._rows_touched(slower, faster, w_new)
+            trees, n_trees, n_full = self._repair_rows(rows, (w_mid, w_new), slower, faster)
         with self._lock:
-            self._base_keys, self._base_dist, self._base_pred = overlay
             if not new:  # the current trees are the base again: no base point trees needed
                 self._base_point_trees = {}
                 self._base_reverse = None
-            for keys, dv, pv in collected:  # the flat views write into the tree arrays
-                dist_flat[keys] = dv
-                pred_flat[keys] = pv
-            if full is not None:
-                self._dist[full_rows] = full[0]
-                self._pred[full_rows] = full[1]
+            self._trees = trees
             self._weights = w_new
             self._multipliers = m_new
             self._conditions = new
             self._version = self._compute_version()
-            self.last_update_trees = int(repaired.sum()) + len(full_rows)
-            self.last_update_full_trees = len(full_rows)
+            self.last_update_trees = n_trees
+            self.last_update_full_trees = n_full
             return self._version
+
+    def _rows_touched(self, slower: IntArray, faster: IntArray, w_new: PairWeights) -> IntArray:
+        """Trees a change can alter: those whose paths use a slower pair, and those within whose
+        reach a faster pair gives a node a time no later than it has (and within the bound)."""  # noqa: D205, D209
+        c, cur = self.compiled, self._trees
+        hit = np.zeros(cur.k, dtype=bool)
+        for p in slower.tolist():
+            hit |= cur.at_node(int(c.pair_u[p]))[1] == c.pair_v[p]
+        for p in faster.tolist():
+            via = cur.at_node(int(c.pair_v[p]))[0] + w_new.time_s[p]
+            hit |= (via <= self.bound) & (via <= cur.at_node(int(c.pair_u[p]))[0])
+        return np.flatnonzero(hit)
+
+    def _repair_rows(
+        self, rows: IntArray, weights: tuple[PairWeights, PairWeights], slower: IntArray, faster: IntArray
+    ) -> tuple[TreeSet, int, int]:
+        """The trees with rows ``rows`` repaired: ``(new trees, trees changed, trees recomputed whole)``."""
+        n = self.compiled.n_nodes
+        trees = self._trees
+        parts = trees.rows_sparse(rows)
+        n_changed = n_full = 0
+        block = rows_per_block(n)
+        for first in range(0, len(rows), block):
+            chunk = rows[first : first + block]
+            dist = np.full((len(chunk), n), np.inf)
+            pred = np.full((len(chunk), n), NO_NODE, dtype=np.int32)
+            for i, (nodes, d, p) in enumerate(parts[first : first + block]):
+                dist[i, nodes], pred[i, nodes] = d, p
+            done, full = self._repair_block(dist, pred, self._tree_nodes[chunk], weights, slower, faster)
+            trees = trees.with_rows(chunk[done], dist[done], pred[done])
+            n_changed += int(done.sum())
+            n_full += full
+        return trees, n_changed, n_full
+
+    def _repair_block(
+        self,
+        dist: FloatArray,
+        pred: npt.NDArray[np.int32],
+        tree_nodes: IntArray,
+        weights: tuple[PairWeights, PairWeights],
+        slower: IntArray,
+        faster: IntArray,
+    ) -> tuple[npt.NDArray[np.bool_], int]:
+        """Repair dense trees ``(dist, pred)`` in place: which rows changed, how many whole.
+
+        The subtrees below the slower pairs are searched again (``routing.repair``), then the
+        improvements the faster pairs bring spread (no farther than the bound); a tree whose
+        damaged part is too large is recomputed whole.
+        """
+        c = self.compiled
+        w_mid, w_new = weights
+        kb, n = dist.shape
+        dist_flat, pred_flat = dist.reshape(-1), pred.reshape(-1)
+        region, cut = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if slower.size:
+            hit = pred[:, c.pair_u[slower]] == c.pair_v[slower]  # trees whose paths use them
+            roots = (np.arange(kb)[:, None] * n + c.pair_u[slower])[hit]
+            region, cut = subtrees(c, pred_flat, roots, max(1, n // REPAIR_LIMIT_DIVISOR))
+        changes = TreeChanges(dist_flat, pred_flat, n, 0, kb)
+        changes.set(region, *repair_slower(c, w_mid, dist_flat, region))
+        if faster.size:
+            rows = np.arange(kb)
+            repair_faster(c, w_new, changes, rows[~np.isin(rows, cut)], faster, self.bound)
+        keys, d, p = changes.collect()
+        done = np.zeros(kb, dtype=bool)
+        done[keys // n] = True
+        dist_flat[keys], pred_flat[keys] = d, p
+        if cut.size:
+            reverse = c.reverse_matrix(w_new)
+            for r in cut.tolist():
+                dist[r], pred[r] = bounded_tree(reverse, int(tree_nodes[r]), self.bound)
+            done[cut] = True
+        return done, int(cut.size)
 
     # ----- which conditions changed a route -------------------------------------------------
 
@@ -745,7 +792,7 @@ class RoutingEngine:
         if not self._conditions:
             return {}
         snap = self.snapper.snap(lon, lat)
-        c, n = self.compiled, self.compiled.n_nodes
+        c = self.compiled
         with self._lock:
             if not self._conditions:
                 return {}
@@ -756,7 +803,7 @@ class RoutingEngine:
             base_t = np.full(len(rows), np.inf)
             start = np.full(len(rows), NO_NODE, dtype=np.int64)
             for node, t0, _ in base_entries:
-                t = t0 + self._base_at(rows * n + node)[0]
+                t = t0 + self._base.at_node(node)[0][rows]
                 better = t < base_t
                 base_t = np.where(better, t, base_t)
                 start = np.where(better, node, start)
@@ -821,50 +868,18 @@ class RoutingEngine:
         return out
 
     def _base_path(self, row: int, node: int) -> list[int]:
-        """Nodes of the no-condition tree path from ``node`` to row ``row``'s facility node.
-
-        Walked in Python over the row's next nodes, the overlay's base values taking their
-        place where it holds them: a dict when the row has few of them, else a patched copy of
-        the row. Either costs far less than a step of array operations per node.
-        """
-        n = self.compiled.n_nodes
+        """Nodes of the no-condition tree path from ``node`` to row ``row``'s facility node."""
         target = int(self._tree_nodes[row])
-        lo, hi = np.searchsorted(self._base_keys, [row * n, (row + 1) * n])
-        current = self._pred[row]
+        at_row = np.array([row], dtype=np.int64)
         nodes = [node]
-        if hi - lo <= BASE_ROW_DICT_MAX:
-            held = dict(
-                zip((self._base_keys[lo:hi] - row * n).tolist(), self._base_pred[lo:hi].tolist(), strict=True)
-            )
-            for _ in range(n):
-                if node in (target, NO_NODE):
-                    break
-                nxt = held.get(node)
-                node = int(current[node]) if nxt is None else nxt
-                nodes.append(node)
-        else:
-            base = current.copy()
-            base[self._base_keys[lo:hi] - row * n] = self._base_pred[lo:hi]
-            for _ in range(n):
-                if node in (target, NO_NODE):
-                    break
-                node = int(base[node])
-                nodes.append(node)
+        for _ in range(self.compiled.n_nodes):
+            if node in (target, NO_NODE):
+                break
+            node = int(self._base.get(at_row, np.array([node], dtype=np.int64))[1][0])
+            nodes.append(node)
         if nodes[-1] == NO_NODE:  # not reachable in the base tree (not asked for then)
             nodes.pop()
         return nodes
-
-    def _base_at(self, keys: IntArray) -> tuple[FloatArray, npt.NDArray[np.int32]]:
-        """No-condition ``(time, next node)`` of tree entries by flat key: the overlay, else the trees."""
-        dist = self._dist.reshape(-1)[keys]
-        pred = self._pred.reshape(-1)[keys]
-        ok = self._base_keys
-        if ok.size:
-            pos = np.minimum(np.searchsorted(ok, keys), ok.size - 1)
-            held = ok[pos] == keys
-            dist = np.where(held, self._base_dist[pos], dist)
-            pred = np.where(held, self._base_pred[pos], pred)
-        return dist, pred
 
     def _affected_pairs(self) -> tuple[IntArray, dict[int, tuple[str, ...]]]:
         """Pairs whose time the conditions in force change (sorted), and the conditions on each.
@@ -937,63 +952,6 @@ class RoutingEngine:
         return np.asarray(
             self.compiled.pair_index(np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)),
             dtype=np.int64,
-        )
-
-    def _next_overlay(
-        self,
-        new: dict[str, tuple[RoadCondition, IntArray]],
-        collected: list[tuple[IntArray, FloatArray, npt.NDArray[np.int32]]],
-        full_rows: list[int],
-        full: tuple[FloatArray, npt.NDArray[np.int32]] | None,
-    ) -> tuple[IntArray, FloatArray, npt.NDArray[np.int32]]:
-        """The base overlay once the update's new values are in (called before they are written).
-
-        The tree arrays still hold the old values: for an entry about to change that the
-        overlay does not hold yet, the old value is its base value (nothing changed it since
-        the trees were built, or since the last time no condition was in force) and is added.
-        An entry going back to its base value leaves the overlay, so it only ever holds the
-        entries that differ now. Empty when no condition remains.
-        """
-        if not new:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32)
-        n = self.compiled.n_nodes
-        keys_l: list[IntArray] = []
-        dist_l: list[FloatArray] = []
-        pred_l: list[npt.NDArray[np.int32]] = []
-        for keys, dv, pv in collected:
-            keep = ~np.isin(keys // n, full_rows) if full_rows else slice(None)
-            keys_l.append(keys[keep])
-            dist_l.append(np.asarray(dv, dtype=np.float64)[keep])
-            pred_l.append(np.asarray(pv, dtype=np.int32)[keep])
-        if full is not None:
-            for k, r in enumerate(full_rows):
-                diff = np.flatnonzero((full[0][k] != self._dist[r]) | (full[1][k] != self._pred[r]))
-                keys_l.append(r * n + diff)
-                dist_l.append(full[0][k][diff])
-                pred_l.append(full[1][k][diff])
-        keys = np.concatenate([np.zeros(0, np.int64), *keys_l])
-        new_d = np.concatenate([np.zeros(0, np.float64), *dist_l])
-        new_p = np.concatenate([np.zeros(0, np.int32), *pred_l])
-        old_d = self._dist.reshape(-1)[keys]
-        old_p = self._pred.reshape(-1)[keys]
-        ok, od, op = self._base_keys, self._base_dist, self._base_pred
-        if ok.size:
-            pos = np.minimum(np.searchsorted(ok, keys), ok.size - 1)
-            held = ok[pos] == keys
-        else:
-            pos = np.zeros(len(keys), dtype=np.int64)
-            held = np.zeros(len(keys), dtype=bool)
-        # held entries back at their base value leave; new entries that really change come in
-        back = held & (new_d == od[pos]) & (new_p == op[pos]) if ok.size else held
-        drop = np.zeros(ok.size, dtype=bool)
-        drop[pos[back]] = True
-        add = ~held & ((new_d != old_d) | (new_p != old_p))
-        out_k = np.concatenate([ok[~drop], keys[add]])
-        order = np.argsort(out_k, kind="stable")
-        return (
-            out_k[order],
-            np.concatenate([od[~drop], old_d[add]])[order],
-            np.concatenate([op[~drop], old_p[add]])[order],
         )
 
     def to_networkx(self) -> nx.DiGraph[int]:

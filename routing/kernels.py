@@ -265,12 +265,20 @@ Work = tuple[
 
 
 @_compiled
-def _relax(
-    work: Work, dist: FloatArray, base: int, x: int, y: int, t: float, size: int, n_touched: int
+def _relax(  # noqa: PLR0913  a compiled helper: its state passed in
+    work: Work,
+    dist: FloatArray,
+    base: int,
+    x: int,
+    y: int,
+    t: float,
+    size: int,
+    n_touched: int,
+    bound: float,
 ) -> tuple[int, int]:
-    """Take time ``t`` via next node ``y`` for node ``x`` if it beats its current time."""
+    """Take time ``t`` via next node ``y`` for node ``x`` if it beats its current time (within the bound)."""
     d_row, p_row, state, pos, heap_d, heap_i, touched = work
-    if t >= (d_row[x] if state[x] else dist[base + x]):
+    if t > bound or t >= (d_row[x] if state[x] else dist[base + x]):
         return size, n_touched
     if state[x] == 0:
         touched[n_touched] = x
@@ -293,6 +301,7 @@ def improve_rows(
     rows: IntArray,
     faster: tuple[IntArray, IntArray, FloatArray],
     prior: tuple[IntArray, FloatArray, Int32Array],
+    bound: float,
 ) -> tuple[IntArray, FloatArray, Int32Array]:
     """The entries of trees ``rows`` that faster roads improve: ``(keys, times, next nodes)``.
 
@@ -301,6 +310,7 @@ def improve_rows(
     next nodes), the current values there; ``dist`` elsewhere. In each tree the improvements
     start at the faster pairs and spread, in Dijkstra order, along the roads into improved
     entries; each improved entry is settled once, with the same sums a full Dijkstra makes.
+    Times above ``bound`` are not taken (trees bounded by reach: the search stops there).
     """
     _, _, reverse_indptr, reverse_indices, reverse_pair = g
     tails, heads, new_t = faster
@@ -336,13 +346,13 @@ def improve_rows(
         for k in range(len(tails)):
             y = heads[k]
             t = new_t[k] + (d_row[y] if state[y] else dist[base + y])
-            size, n_touched = _relax(work, dist, base, tails[k], y, t, size, n_touched)
+            size, n_touched = _relax(work, dist, base, tails[k], y, t, size, n_touched, bound)
         while size > 0:
             d, y = heap_d[0], heap_i[0]
             size = _pop(heap_d, heap_i, pos, size)
             for e in range(reverse_indptr[y], reverse_indptr[y + 1]):
                 t = time_s[reverse_pair[e]] + d
-                size, n_touched = _relax(work, dist, base, reverse_indices[e], y, t, size, n_touched)
+                size, n_touched = _relax(work, dist, base, reverse_indices[e], y, t, size, n_touched, bound)
         for i in range(n_touched):
             v = touched[i]
             if state[v] == 2:
@@ -368,4 +378,4 @@ def warm_up() -> None:
     time_s, dist = np.array([1.0]), np.array([1.0, 0.0])
     d, p = repair_region(graph, time_s, dist, 2, region, -1)
     faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
-    improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p))
+    improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)

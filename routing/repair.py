@@ -205,9 +205,15 @@ def repair_slower(
 
 
 def repair_faster(
-    c: CompiledGraph, w: PairWeights, changes: TreeChanges, rows: IntArray, pairs: IntArray
+    c: CompiledGraph,
+    w: PairWeights,
+    changes: TreeChanges,
+    rows: IntArray,
+    pairs: IntArray,
+    bound: float = np.inf,
 ) -> None:
-    """Propagate the improvements that faster ``pairs`` bring to trees ``rows`` into ``changes``."""
+    """Propagate the improvements that faster ``pairs`` bring to trees ``rows`` into ``changes``
+    (no farther than ``bound`` seconds from the trees' facilities)."""  # noqa: D205, D209
     n = c.n_nodes
     if not rows.size or not pairs.size:
         return
@@ -218,7 +224,7 @@ def repair_faster(
     prior = changes.collect()  # what the slower pairs changed in these trees, sorted by row
     rows = np.asarray(rows, dtype=np.int64)
     done = _on_threads(
-        lambda part: improve_rows(graph, w.time_s, changes.tree_dist, n, part // n, faster, prior),
+        lambda part: improve_rows(graph, w.time_s, changes.tree_dist, n, part // n, faster, prior, bound),
         _by_rows(rows * n, n, len(rows) * n),
     )
     if len(done) == 1:

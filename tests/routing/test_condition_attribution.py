@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from geodata.dataset import Dataset
 from geodata.roadgraph import from_edge_list
-from routing import engine as engine_module
 from routing.conditions import RoadCondition
 from routing.engine import RoutingEngine
 from routing.errors import UnknownFacilityError
@@ -108,17 +107,17 @@ def test_the_origins_own_segment_is_named() -> None:
     assert got == {"A": ("jam",), "B": ("jam",)}
 
 
-def test_removing_conditions_names_nothing_and_empties_the_overlay() -> None:
+def test_removing_conditions_names_nothing_and_restores_the_base_trees() -> None:
     e = diamond()
     close(e, "bridge", 1, 2)
     slow(e, "jam", 0, 4, 2.0)
     assert e.conditions_on_routes(*ORIGIN, ["A", "B"]) == {"A": ("bridge",), "B": ("jam",)}
-    assert e._base_keys.size > 0
+    assert e._trees.replaced.any()  # repaired rows of its own
     e.remove_condition("bridge")
     assert e.conditions_on_routes(*ORIGIN, ["A", "B"]) == {"B": ("jam",)}
     e.remove_condition("jam")
     assert e.conditions_on_routes(*ORIGIN, ["A", "B"]) == {}
-    assert e._base_keys.size == 0 and e._base_dist.size == 0 and e._base_pred.size == 0
+    assert e._trees is e._base
 
 
 def test_to_a_point() -> None:
@@ -153,12 +152,8 @@ def _engine(ds: Dataset) -> RoutingEngine:
 
 
 def _base_trees(e: RoutingEngine) -> tuple[np.ndarray, np.ndarray]:
-    """The trees with the overlay's base values put back."""
-    dist, pred = e._dist.copy(), e._pred.copy()
-    r, c = np.divmod(e._base_keys, e.graph.n_nodes)
-    dist[r, c] = e._base_dist
-    pred[r, c] = e._base_pred
-    return dist, pred
+    """The no-condition trees the engine keeps (and reads routes with no condition from)."""
+    return e.tree_arrays(base=True)
 
 
 def _route_nodes(e: RoutingEngine, lon: float, lat: float, fid: str) -> list[int]:
@@ -196,7 +191,7 @@ def test_sambas_closure_on_a_route(sambas: Dataset, fresh: RoutingEngine) -> Non
     assert all(v == ("bridge",) for v in got.values())
     e.remove_condition("bridge")
     assert e.conditions_on_routes(lon, lat, fids) == {}
-    assert e._base_keys.size == 0
+    assert e._trees is e._base
 
 
 def _base_route_pairs(fresh: RoutingEngine, lon: float, lat: float, fid: str) -> set[int]:
@@ -209,7 +204,7 @@ def _base_route_pairs(fresh: RoutingEngine, lon: float, lat: float, fid: str) ->
     cur = int(start[0])
     pairs = {fresh._entry_pair(snap, cur)}
     while True:
-        nxt = int(fresh._pred[row[0], cur])
+        nxt = int(fresh._trees.get(row[:1], np.array([cur]))[1][0])
         if nxt == NO_NODE:
             break
         pairs.add(int(fresh.compiled.pair_index(np.array([cur]), np.array([nxt]))[0]))
@@ -217,17 +212,16 @@ def _base_route_pairs(fresh: RoutingEngine, lon: float, lat: float, fid: str) ->
     return pairs
 
 
-@pytest.mark.parametrize(("seed", "dict_max"), [(7, 20_000), (11, 20_000), (19, 20_000), (7, 0), (23, 0)])
-def test_sambas_random_conditions_overlay_is_the_base_trees(
-    sambas: Dataset, fresh: RoutingEngine, seed: int, dict_max: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("seed", [7, 11, 19, 23])
+def test_sambas_random_conditions_keep_the_base_trees(
+    sambas: Dataset, fresh: RoutingEngine, seed: int
 ) -> None:
-    monkeypatch.setattr(engine_module, "BASE_ROW_DICT_MAX", dict_max)  # 0: the patched-row walk
     rng = np.random.default_rng(seed)
     e = _engine(sambas)
     origins = _origins(sambas)
     fids = list(e.facility_ids)
     ids = sambas.roads.node_id
-    fresh_dist, fresh_pred = fresh._dist, fresh._pred
+    fresh_dist, fresh_pred = fresh.tree_arrays()
     in_force: list[str] = []
     for step in range(12):
         if in_force and (rng.random() < 0.3 or len(in_force) >= 4):
@@ -249,11 +243,11 @@ def test_sambas_random_conditions_overlay_is_the_base_trees(
         dist, pred = _base_trees(e)
         np.testing.assert_array_equal(dist, fresh_dist)
         np.testing.assert_array_equal(pred, fresh_pred)
-        # the overlay holds only entries that differ now
-        keys = e._base_keys
-        assert np.all(np.diff(keys) > 0)
-        cur_d, cur_p = e._dist.reshape(-1)[keys], e._pred.reshape(-1)[keys]
-        assert np.all((cur_d != e._base_dist) | (cur_p != e._base_pred))
+        # only the repaired rows are this engine's own; the others are read from the base
+        cur_d, cur_p = e.tree_arrays()
+        same = ~e._trees.replaced
+        np.testing.assert_array_equal(cur_d[same], fresh_dist[same])
+        np.testing.assert_array_equal(cur_p[same], fresh_pred[same])
         # attribution: exactly the facilities whose time changed, named by conditions on the base route
         for o in rng.choice(len(origins), 5, replace=False).tolist():
             lon, lat = origins[o]
@@ -268,8 +262,8 @@ def test_sambas_random_conditions_overlay_is_the_base_trees(
                     assert route & cond_pairs
     for cid in in_force:
         e.remove_condition(cid)
-    assert e._base_keys.size == 0
-    np.testing.assert_array_equal(e._dist, fresh_dist)
+    assert e._trees is e._base
+    np.testing.assert_array_equal(e.tree_arrays()[0], fresh_dist)
     assert all(e.conditions_on_routes(lon, lat, fids) == {} for lon, lat in origins[:20])
 
 
@@ -357,8 +351,9 @@ def test_random_graphs_overlay_and_attribution(data: st.DataObject) -> None:
             e.apply_condition(RoadCondition(id=f"c{step}", factor=factor, edges=edges))
             in_force.append(f"c{step}")
         dist, pred = _base_trees(e)
-        np.testing.assert_array_equal(dist, fresh_e._dist)
-        np.testing.assert_array_equal(pred, fresh_e._pred)
+        fresh_dist, fresh_pred = fresh_e.tree_arrays()
+        np.testing.assert_array_equal(dist, fresh_dist)
+        np.testing.assert_array_equal(pred, fresh_pred)
         for node in on_road(graph):
             lon, lat = float(graph.lon[node]), float(graph.lat[node])
             before, after = _times(fresh_e, lon, lat), _times(e, lon, lat)
@@ -366,7 +361,7 @@ def test_random_graphs_overlay_and_attribution(data: st.DataObject) -> None:
             assert set(got) == {f for f in e.facility_ids if before[f] != after[f]}
             assert all(named and set(named) <= set(in_force) for named in got.values())
         if not in_force:
-            assert e._base_keys.size == 0
+            assert e._trees is e._base
 
 
 def test_base_point_trees_are_dropped_with_the_last_condition() -> None:

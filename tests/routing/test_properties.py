@@ -44,9 +44,17 @@ def reference(graph: RoadGraph) -> nx.MultiDiGraph:
     return graph.to_networkx()
 
 
-def engine_for(graph: RoadGraph, facilities: list[int]) -> RoutingEngine:
+def engine_for(graph: RoadGraph, facilities: list[int], bound: float | None = None) -> RoutingEngine:
     fac = {f"F{i}": (float(graph.lon[i]), float(graph.lat[i])) for i in facilities}
-    return RoutingEngine(graph, fac, max_snap_m=1e7)
+    return RoutingEngine(graph, fac, max_snap_m=1e7, max_travel_s=bound)
+
+
+def masked(dist: np.ndarray, pred: np.ndarray, bound: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense unbounded trees cut at the bound: what bounded trees must hold exactly."""
+    if bound is None:
+        return dist, pred
+    out = dist > bound
+    return np.where(out, np.inf, dist), np.where(out, -9999, pred).astype(np.int32)
 
 
 def on_road(graph: RoadGraph) -> list[int]:
@@ -82,6 +90,44 @@ def test_times_equal_networkx_dijkstra_and_are_non_negative(case: tuple[RoadGrap
                 assert t is not None
                 assert t >= 0
                 assert t == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@PROPS
+@given(road_graphs(), st.sampled_from([100.0, 600.0, 1500.0]))
+def test_bounded_trees_answer_as_networkx_within_the_bound(
+    case: tuple[RoadGraph, list[int]], bound: float
+) -> None:
+    """Within the bound: the plain Dijkstra time and distance; beyond it: unreachable, like no road.
+
+    The bound is on the trees (road time from a node to the facility node): an origin whose
+    entry node is within it is answered in full, its leg to that node on top, so a time a little
+    over the bound may be answered; one whose every entry node is beyond it is unreachable.
+    """
+    graph, facilities = case
+    engine, plain = engine_for(graph, facilities, bound), engine_for(graph, facilities)
+    ref = reference(graph)
+    for origin in on_road(graph):
+        got = engine.travel_times(float(graph.lon[origin]), float(graph.lat[origin])).times
+        full = plain.travel_times(float(graph.lon[origin]), float(graph.lat[origin])).times
+        for ft, pt in zip(got, full, strict=True):
+            f = int(ft.facility_id[1:])
+            try:
+                expected: float | None = nx.shortest_path_length(ref, origin, f, weight="travel_time")
+            except nx.NetworkXNoPath:
+                expected = None
+            if expected is not None and expected <= bound:
+                assert ft.time_s is not None
+            if ft.time_s is None:  # unreachable, or (only) beyond the bound
+                assert ft.distance_m is None
+                assert expected is None or expected > bound * (1 - 1e-12)
+            else:  # identical to the unbounded trees, distance included
+                assert ft == pt
+                assert ft.time_s == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    d, p = plain.tree_arrays()
+    bd, bp = engine.tree_arrays()
+    md, mp = masked(d, p, bound)
+    np.testing.assert_array_equal(bd, md)
+    np.testing.assert_array_equal(bp, mp)
 
 
 @PROPS
@@ -258,12 +304,13 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     repair_module.REPAIR_THREADS = data.draw(st.sampled_from([1, 2, 3]))
     repair_module.PARALLEL_MIN_ENTRIES = data.draw(st.sampled_from([1, 100_000]))
     engine_module.REPAIR_LIMIT_DIVISOR = data.draw(st.sampled_from([1, 4]))
+    bound = data.draw(st.sampled_from([None, 300.0, 1500.0]))  # trees bounded by reach, or not
     # scratch for one tree per block .. all trees in one block
     repair_module.BLOCK_SCRATCH_BYTES = (
         data.draw(st.integers(1, 4)) * graph.n_nodes * repair_module.SCRATCH_BYTES_PER_ENTRY
     )
     try:
-        engine = engine_for(graph, facilities)
+        engine = engine_for(graph, facilities, bound)
         in_force: dict[str, tuple[tuple[int, ...], float]] = {}
         for _ in range(data.draw(st.integers(1, 6))):
             cid = data.draw(st.sampled_from(["a", "b"]))
@@ -286,11 +333,18 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
             assert np.array_equal(engine._weights.time_s, w.time_s)
             assert np.array_equal(engine._weights.length_m, w.length_m)
             edited = edited_graph(graph, factors)
+            dist, pred = engine.tree_arrays()
             if edited.n_edges:
-                fresh = engine_for(edited, facilities)
+                fresh = engine_for(edited, facilities, bound)
                 assert np.array_equal(fresh._tree_nodes, engine._tree_nodes)
-                assert np.array_equal(engine._dist, fresh._dist)
-            c, dist, pred = engine.compiled, engine._dist, engine._pred
+                fresh_dist, fresh_pred = fresh.tree_arrays()
+                np.testing.assert_array_equal(dist, fresh_dist)
+                np.testing.assert_array_equal(pred, fresh_pred)
+                # and the unbounded fresh trees, cut at the bound
+                np.testing.assert_array_equal(
+                    (dist, pred), masked(*engine_for(edited, facilities).tree_arrays(), bound)
+                )
+            c = engine.compiled
             for row, facility in enumerate(engine._tree_nodes):
                 reached = np.flatnonzero(np.isfinite(dist[row]))
                 assert np.all(
@@ -321,15 +375,17 @@ def test_slowdowns_one_below_the_other_on_a_tree_path() -> None:
         edges=edges, modelled=False, source="test",
     )  # fmt: skip
     engine = engine_for(graph, [0])
-    before = engine._dist.copy()
+    before = engine.tree_arrays()[0]
     slow = tuple(int(e) for e in np.flatnonzero((graph.edge_u == 2) & (graph.edge_v == 1)))
     slow += tuple(int(e) for e in np.flatnonzero((graph.edge_u == 4) & (graph.edge_v == 3)))
     engine.apply_condition(RoadCondition.slowdown("s", 3.0, edges=slow))
     factors = np.ones(graph.n_edges)
     factors[list(slow)] = 3.0
-    assert np.array_equal(engine._dist, engine_for(edited_graph(graph, factors), [0])._dist)
+    assert np.array_equal(
+        engine.tree_arrays()[0], engine_for(edited_graph(graph, factors), [0]).tree_arrays()[0]
+    )
     engine.remove_condition("s")
-    assert np.array_equal(engine._dist, before)
+    assert np.array_equal(engine.tree_arrays()[0], before)
 
 
 @PROPS

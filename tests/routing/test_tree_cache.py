@@ -16,6 +16,7 @@ from geodata.dataset import bundled_dataset_path, load_dataset
 from geodata.roadgraph import RoadGraph
 from routing.conditions import RoadCondition
 from routing.engine import RoutingEngine
+from routing.sparse_trees import SparseTrees, from_rows, sparse_row
 from routing.tree_cache import load_or_compute, tree_files, tree_key
 from routing.trees import NO_NODE
 
@@ -62,11 +63,12 @@ def test_miss_then_hit_read_only_mapped_and_same_answers(tmp_path: Path, sambas:
     assert len(list(tmp_path.glob("trees-*.json"))) == 1
     second = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
     assert not second.trees_computed
-    for arr in (second._dist, second._pred, first._dist, first._pred):
-        assert mapped_from_file(arr)
-        assert not arr.flags.writeable
-        with pytest.raises(ValueError, match="read-only"):
-            arr[0, 0] = 1
+    for e in (first, second):
+        for arr in (e._base.base.keys, e._base.base.dist, e._base.base.pred):
+            assert mapped_from_file(arr)
+            assert not arr.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                arr[0] = 1
     same_answers(second, RoutingEngine(sambas.roads, receiving(sambas)), sambas)
     same_answers(first, second, sambas)
 
@@ -102,7 +104,7 @@ def test_a_changed_graph_or_facility_set_is_computed_anew(tmp_path: Path, sambas
 
 
 def key_of(e: RoutingEngine) -> str:
-    return tree_key(e.graph.version, e._tree_nodes, e.graph.n_nodes)
+    return tree_key(e.graph.version, e._tree_nodes, e.graph.n_nodes, e.bound)
 
 
 def truncate(path: Path) -> None:
@@ -111,21 +113,35 @@ def truncate(path: Path) -> None:
 
 def wrong_source_entry(path: Path) -> None:
     a = np.load(path, mmap_mode="r+")
-    a[0, :] = 7.0  # row 0's own node is among them: its time would not be 0
+    a[:] = 7.0  # row 0's own node is among them: its time would not be 0
     a.flush()
     del a
 
 
 def other_shape(path: Path) -> None:
     meta = json.loads(path.read_text())
-    meta["shape"][1] += 1
+    meta["n"] += 1
     path.write_text(json.dumps(meta))
 
 
 @pytest.mark.parametrize(
     ("which", "damage"),
-    [(0, truncate), (1, truncate), (0, wrong_source_entry), (2, other_shape), (2, lambda p: p.unlink())],
-    ids=["dist truncated", "pred truncated", "dist overwritten", "manifest of another shape", "no manifest"],
+    [
+        (0, truncate),
+        (1, truncate),
+        (2, truncate),
+        (1, wrong_source_entry),
+        (3, other_shape),
+        (3, lambda p: p.unlink()),
+    ],
+    ids=[
+        "keys truncated",
+        "dist truncated",
+        "pred truncated",
+        "dist overwritten",
+        "manifest of another shape",
+        "no manifest",
+    ],
 )
 def test_a_damaged_or_unfinished_set_is_computed_again(
     tmp_path: Path, sambas: Dataset, which: int, damage: object
@@ -144,7 +160,7 @@ def _slow_compute_in_process(cache_dir: str, log: str, start_at: float) -> bool:
     """A process that computes a small set slowly, counting its computations in ``log``."""
     nodes = np.array([0, 2], dtype=np.int64)
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
+    def compute() -> SparseTrees:
         with Path(log).open("a") as f:
             f.write("computed\n")
         time.sleep(1.0)  # long enough for the other process to find nothing cached yet
@@ -152,11 +168,11 @@ def _slow_compute_in_process(cache_dir: str, log: str, start_at: float) -> bool:
         pred = np.zeros((2, 5), dtype=np.int32)
         dist[[0, 1], nodes] = 0.0
         pred[[0, 1], nodes] = NO_NODE
-        return dist, pred
+        return from_rows(2, 5, np.inf, [0, 1], [sparse_row(dist[r], pred[r], np.inf) for r in range(2)])
 
     time.sleep(max(0.0, start_at - time.time()))
-    (dist, _), computed = load_or_compute(Path(cache_dir), "k", nodes, 5, compute)
-    assert float(dist[0, 1]) == 1.0
+    trees, computed = load_or_compute(Path(cache_dir), "k", nodes, 5, compute)
+    assert float(trees.get(np.array([0]), np.array([1]))[0][0]) == 1.0
     return computed
 
 
@@ -194,7 +210,7 @@ def _engine_in_process(cache_dir: str, start_at: float) -> tuple[bool, list[floa
 def closures(e: RoutingEngine) -> RoadCondition:
     """Closures of the roads into the first tree's facility node on its paths (so times change)."""
     target = int(e._tree_nodes[0])
-    users = np.flatnonzero(np.asarray(e._pred[0]) == target)
+    users = np.flatnonzero(e.tree_arrays()[1][0] == target)
     edges: list[int] = []
     for u in users.tolist():
         edges.extend(e.edges_between(int(e.graph.node_id[u]), int(e.graph.node_id[target]), both_ways=False))
@@ -217,7 +233,8 @@ def test_a_repair_with_cached_trees_gives_the_same_times_and_leaves_the_file(
     assert cached.last_update_trees > 0
     same_answers(cached, plain, sambas)
     assert not np.array_equal(cached.matrix(origins(sambas)).time_s, base)  # the closure mattered
-    assert cached._dist.flags.writeable  # mapped copy-on-write now: the writes are this process's
+    assert cached._trees.replaced.any()  # repaired rows of this process's own
+    assert not cached._trees.base.dist.flags.writeable  # the mapped file is only read
     assert digest(files) == before
     # another process (engine) opening the cache now sees the trees without the closure
     other = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
