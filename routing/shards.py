@@ -91,8 +91,10 @@ def shard_engine(
     cache_dir: Path | None = None,
     workers: int = 1,
     warm: bool = True,
+    max_travel_s: float | None = None,
 ) -> RoutingEngine:
-    """The routing engine of a shard: its graph, trees to its hospitals only (cached on disk when asked)."""
+    """The routing engine of a shard: its graph, trees to its hospitals only (cached on disk when
+    asked), each tree bounded by ``max_travel_s`` when given (the longest a referral may travel)."""  # noqa: D205, D209
     return RoutingEngine(
         graph,
         spec.facilities,
@@ -100,4 +102,5 @@ def shard_engine(
         workers=workers,
         cache_dir=cache_dir,
         warm=warm,
+        max_travel_s=max_travel_s,
     )

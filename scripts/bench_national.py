@@ -205,6 +205,8 @@ class Cell:
     cache_dir: str
     workers: int
     requests: int
+    #: the trees' reach in minutes (0: unbounded, dense-sized)
+    max_travel_min: float
 
 
 def _matching_world(cell: Cell, spec: Any, seed: int) -> tuple[list[Any], Any]:
@@ -235,6 +237,10 @@ def _suggest_once(
     return t1 - t0, time.perf_counter() - t1, s
 
 
+def bound_s(cell: Cell) -> float | None:
+    return cell.max_travel_min * 60 if cell.max_travel_min > 0 else None
+
+
 def child_build(cell: Cell) -> dict[str, Any]:
     t0 = time.perf_counter()
     hospitals, _ = read_registry(Path(cell.registry))
@@ -245,7 +251,7 @@ def child_build(cell: Cell) -> dict[str, Any]:
     t2 = time.perf_counter()
     cache = Path(cell.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    engine = shard_engine(spec, graph, cache_dir=cache, workers=cell.workers)
+    engine = shard_engine(spec, graph, cache_dir=cache, workers=cell.workers, max_travel_s=bound_s(cell))
     t3 = time.perf_counter()
     mem_built = memory_mb()
     graph.save(cache / f"{slug(cell.origin)}.npz")
@@ -323,7 +329,9 @@ def child_start(cell: Cell) -> dict[str, Any]:
     )
     t1 = time.perf_counter()
     # as the service: the repair kernels are compiled after the first answer (``warm=False``)
-    engine = shard_engine(spec, graph, cache_dir=cache, workers=cell.workers, warm=False)
+    engine = shard_engine(
+        spec, graph, cache_dir=cache, workers=cell.workers, warm=False, max_travel_s=bound_s(cell)
+    )
     t2 = time.perf_counter()
     facilities, pack = _matching_world(cell, spec, cell.seed)
     pkm = [Puskesmas(i, cell.origin, x, y) for i, x, y in shipped["pkm"]]
@@ -385,7 +393,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the road nodes of the rule")
     ap.add_argument("--workers", type=int, default=1, help="processes computing a shard's trees")
-    ap.add_argument("--budget-gb", type=float, default=8.0, help="skip a shard whose dense trees exceed this")
+    ap.add_argument(
+        "--budget-gb", type=float, default=8.0, help="skip a shard whose trees may exceed this (at most)"
+    )
+    ap.add_argument(
+        "--max-travel-min",
+        type=float,
+        default=0.0,
+        help="bound the trees' reach, stored sparse (minutes; the pack's max_travel_min is 600); 0: dense",
+    )
     ap.add_argument(
         "--registry", type=Path, default=shared_data() / "hospitals" / "rumah_sakit_indonesia.csv"
     )
@@ -406,7 +422,8 @@ def main() -> None:
         f"registry {a.registry.name}: {len(hospitals)} hospitals, {sum(p.hospitals for p in plans.values())} "
         f"routable, {len(plans)} provinces; national synthetic network {sum(p.nodes for p in plans.values()):,} "
         f"nodes (scale {a.scale}), {sum(p.puskesmas for p in plans.values()):,} Puskesmas; seed {a.seed}; "
-        f"{len(chosen)} origin province(s); {a.requests} requests each"
+        f"{len(chosen)} origin province(s); {a.requests} requests each; trees' reach "
+        f"{f'{a.max_travel_min:.0f} min' if a.max_travel_min > 0 else 'unbounded'}"
     )
     print(
         "shard (origin) | provinces | nodes | hospitals | build s (graph + trees) | RSS/PSS MB built | "
@@ -437,6 +454,7 @@ def main() -> None:
                 str(cache_root / slug(origin)),
                 a.workers,
                 a.requests,
+                a.max_travel_min,
             )
             b = run_child("build", cell)
             s = run_child("start", cell)
