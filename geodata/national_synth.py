@@ -226,8 +226,11 @@ def province_points(
 
 def place_puskesmas(plan: ProvincePlan, points: ProvincePoints, *, seed: int = 1) -> list[Puskesmas]:
     """The province's Puskesmas, each at a distinct road node drawn uniformly (seeded)."""
+    if plan.puskesmas > len(points.lon):
+        msg = f"{plan.province}: {plan.puskesmas} Puskesmas for {len(points.lon)} road nodes"
+        raise ValueError(msg)
     rng = _rng(seed, plan.province, "puskesmas")
-    at = np.sort(rng.choice(len(points.lon), size=min(plan.puskesmas, len(points.lon)), replace=False))
+    at = np.sort(rng.choice(len(points.lon), size=plan.puskesmas, replace=False))
     slug = "".join(w[0] for w in plan.province.split())
     return [
         Puskesmas(f"PKM-{slug}-{k:04d}", plan.province, float(points.lon[i]), float(points.lat[i]))
