@@ -346,6 +346,8 @@ def child_start(cell: Cell) -> dict[str, Any]:
     (req,) = requests(np.random.default_rng(cell.seed), [origin.id], 1)
     _suggest_once(engine, pack, facilities, {}, req, origin, origin.location.lon, origin.location.lat)
     first = time.time() - psutil.Process().create_time()
+    print(json.dumps({"first_s": first}), flush=True)
+    sys.stdin.readline()  # the parent's word: every worker of the shard has answered
     return {
         "first_s": first,
         "load_s": t1 - t0,
@@ -366,6 +368,38 @@ def run_child(kind: str, cell: Cell) -> dict[str, Any]:
         msg = f"{kind} {cell.origin} failed ({p.returncode}):\n{p.stderr[-3000:]}"
         raise SystemExit(msg)
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def start_workers(cell: Cell, n: int) -> list[dict[str, Any]]:
+    """``n`` workers of a shard started together on its cached trees; their memory is read once
+    every one has answered (so PSS shares the tree pages among them, as on a host)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", "start", json.dumps(cell.__dict__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    for p in procs:  # each one's first answer
+        assert p.stdout is not None
+        if not p.stdout.readline():
+            msg = f"start {cell.origin} failed:\n{p.communicate()[1][-3000:]}"
+            raise SystemExit(msg)
+    out = []
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("mem\n")
+        p.stdin.flush()
+    for p in procs:
+        stdout, stderr = p.communicate()
+        if p.returncode:
+            msg = f"start {cell.origin} failed ({p.returncode}):\n{stderr[-3000:]}"
+            raise SystemExit(msg)
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
 
 
 # ----- the parent ------------------------------------------------------------------------------
@@ -468,7 +502,13 @@ def main() -> None:
                 a.max_travel_min,
             )
             b = run_child("build", cell)
-            s = run_child("start", cell)
+            started = start_workers(cell, a.start_workers)
+            s = {
+                "first_s": max(w["first_s"] for w in started),
+                "computed": any(w["computed"] for w in started),
+                "rss": float(np.mean([w["rss"] for w in started])),
+                "pss": float(np.mean([w["pss"] for w in started])),
+            }
             rows.append((b, s))
             print(
                 f"{origin} | {len(b['provinces'])} | {b['nodes']:,} | {b['hospitals']} | "
