@@ -25,8 +25,8 @@ from geodata.national_synth import (
     shard_graph,
 )
 from geodata.registry import read_registry
+from tests.registry_file import write_registry
 
-HEADER = '"nama","kode_rs","tempat_tidur","telepon","lokasi.lat","lokasi.lon","alamat","tipe","wilayah"\n'
 ROWS = [
     '"RSUD A","6171011",200,"",-0.03,109.33,"","","KOTA PONTIANAK, KALIMANTAN BARAT"',
     '"RSUD B","6172011",150,"",0.90,108.98,"","","KOTA SINGKAWANG, KALIMANTAN BARAT"',
@@ -39,9 +39,7 @@ ROWS = [
 
 
 def registry(tmp_path: Path) -> Path:
-    p = tmp_path / "rs.csv"
-    p.write_text(HEADER + "".join(r + "\n" for r in ROWS), encoding="utf-8")
-    return p
+    return write_registry(tmp_path, ROWS)
 
 
 def test_the_plan_follows_the_rule_and_spreads_the_puskesmas(tmp_path: Path) -> None:

@@ -7,14 +7,11 @@ from pathlib import Path
 import pytest
 
 from geodata.registry import by_province, neighbours, province_distances, read_registry, shard_of
-
-HEADER = '"nama","kode_rs","tempat_tidur","telepon","lokasi.lat","lokasi.lon","alamat","tipe","wilayah"\n'
+from tests.registry_file import write_registry
 
 
 def _write(tmp_path: Path, rows: list[str]) -> Path:
-    p = tmp_path / "rs.csv"
-    p.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
-    return p
+    return write_registry(tmp_path, rows)
 
 
 def test_rows_that_cannot_be_used_are_named_and_points_not_credible_say_why(tmp_path: Path) -> None:

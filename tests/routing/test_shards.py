@@ -12,8 +12,8 @@ from geodata.geo import haversine_m
 from geodata.national_synth import plan_provinces
 from geodata.registry import neighbours, read_registry
 from routing.shards import SHARD_MAX_SNAP_M, hospital_ids, shard_engine, shard_network, shard_spec
+from tests.registry_file import write_registry
 
-HEADER = '"nama","kode_rs","tempat_tidur","telepon","lokasi.lat","lokasi.lon","alamat","tipe","wilayah"\n'
 ROWS = [
     '"RSUD A","6171011",200,"",-0.03,109.33,"","","KOTA PONTIANAK, KALIMANTAN BARAT"',
     '"RSUD B","6172011",150,"",0.90,108.98,"","","KOTA SINGKAWANG, KALIMANTAN BARAT"',
@@ -28,8 +28,7 @@ ROWS = [
 
 
 def test_a_shard_holds_its_provinces_only_and_reaches_every_hospital(tmp_path: Path) -> None:
-    path = tmp_path / "rs.csv"
-    path.write_text(HEADER + "".join(r + "\n" for r in ROWS), encoding="utf-8")
+    path = write_registry(tmp_path, ROWS)
     hospitals, _ = read_registry(path)
     assert hospital_ids(hospitals)[3:5] == ["6271011", "6271011~2"]
     nb = neighbours(hospitals, nearest=1)
