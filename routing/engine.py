@@ -5,8 +5,9 @@ snapping index is built, and a reverse shortest-path tree is computed from every
 "this origin to all facilities" is a snap plus an array lookup. A tree holds only the nodes
 within the reach bound (``max_travel_s``), stored sparse (``routing.sparse_trees``); a node
 beyond it reads as unreachable. Road conditions (closures, slowdowns) produce a new graph
-version; only the trees whose reach holds a changed road are repaired (into rows of this
-process's own), and lifting the last condition restores the trees with none.
+version; only the trees whose reach holds a changed road are repaired, where they are stored
+(the entries that change go into an overlay of this process's own), and lifting the last
+condition restores the trees with none.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from routing.errors import (
     UnknownFacilityError,
 )
 from routing.graph_cache import load_or_build
-from routing.repair import TreeChanges, repair_faster, repair_slower, rows_per_block, subtrees
+from routing.repair import TreeChanges, repair_faster, repair_slower, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
 from routing.sparse_trees import SparseTrees, TreeSet, bounded_tree, compute_sparse_trees
@@ -669,9 +670,9 @@ class RoutingEngine:
         """Move to a new set of conditions: repair only the trees the changed pairs touch, then swap.
 
         The trees whose bounded reach does not hold a changed pair are left as they are. The
-        others are read out dense (a block at a time), repaired and kept as rows of this
-        process's own; the cached (memory-mapped) trees are never written. With no condition
-        left the trees are the no-condition ones again.
+        others are repaired where they are stored and the entries that change kept in an
+        overlay of this process's own; the cached (memory-mapped) trees are never written. With
+        no condition left the trees are the no-condition ones again.
         """
         c = self.compiled
         w_old = self._weights
@@ -724,63 +725,84 @@ class RoutingEngine:
         weights: tuple[PairWeights, PairWeights],
         pairs: tuple[IntArray, IntArray, IntArray],
     ) -> tuple[TreeSet, int, int]:
-        """The trees with rows ``rows`` repaired: ``(new trees, trees changed, trees recomputed whole)``."""
-        n = self.compiled.n_nodes
-        trees = self._trees
-        n_changed = n_full = 0
-        block = rows_per_block(n)
-        for first in range(0, len(rows), block):
-            chunk = rows[first : first + block]
-            dist, pred = self._trees.dense_block(chunk)
-            done, full = self._repair_block(dist, pred, self._tree_nodes[chunk], weights, pairs)
-            lengths = (self.compiled.forward_indptr, self.compiled.pair_v, weights[1].length_m)
-            trees = trees.with_rows(chunk[done], dist[done], pred[done], lengths)
-            n_changed += int(done.sum())
-            n_full += full
-        return trees, n_changed, n_full
-
-    def _repair_block(
-        self,
-        dist: FloatArray,
-        pred: npt.NDArray[np.int32],
-        tree_nodes: IntArray,
-        weights: tuple[PairWeights, PairWeights],
-        pairs: tuple[IntArray, IntArray, IntArray],
-    ) -> tuple[npt.NDArray[np.bool_], int]:
-        """Repair dense trees ``(dist, pred)`` in place: which rows changed, how many whole.
+        """The trees with rows ``rows`` repaired: ``(new trees, trees changed, trees recomputed whole)``.
 
         The subtrees below the slower pairs are searched again (``routing.repair``), then the
         improvements the faster pairs bring spread (no farther than the bound); a tree whose
-        damaged part is too large is recomputed whole. A tree whose paths use a pair whose length
-        changed counts as changed too (its path lengths are made again).
+        damaged part is too large is recomputed whole. The trees are read where they are stored
+        (sparse, by the compiled kernels) and only the entries that change are written, into
+        the overlay of this process; their path lengths are summed again, and those of the
+        entries below them (a path whose next node's path changed, or that uses a pair whose
+        length changed).
         """
         c = self.compiled
+        n = c.n_nodes
+        cur = self._trees
         w_mid, w_new = weights
         slower, faster, relength = pairs
-        kb, n = dist.shape
-        dist_flat, pred_flat = dist.reshape(-1), pred.reshape(-1)
+        view = cur.view()
         region, cut = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if slower.size:
-            hit = pred[:, c.pair_u[slower]] == c.pair_v[slower]  # trees whose paths use them
-            roots = (np.arange(kb)[:, None] * n + c.pair_u[slower])[hit]
-            region, cut = subtrees(c, pred_flat, roots, max(1, n // REPAIR_LIMIT_DIVISOR))
-        changes = TreeChanges(dist_flat, pred_flat, n, 0, kb)
-        changes.set(region, *repair_slower(c, w_mid, dist_flat, region))
+            roots = self._entries_using(cur, rows, slower)
+            region, cut = subtrees(c, view, roots, max(1, n // REPAIR_LIMIT_DIVISOR))
+        changes = TreeChanges()
+        changes.set(region, *repair_slower(c, w_mid, view, region))
         if faster.size:
-            rows = np.arange(kb)
-            repair_faster(c, w_new, changes, rows[~np.isin(rows, cut)], faster, self.bound)
-        keys, d, p = changes.collect()
-        done = np.zeros(kb, dtype=bool)
-        done[keys // n] = True
-        if relength.size:
-            done |= np.any(pred[:, c.pair_u[relength]] == c.pair_v[relength], axis=1)
-        dist_flat[keys], pred_flat[keys] = d, p
-        if cut.size:
+            repair_faster(c, w_new, changes, view, rows[~np.isin(rows, cut)], faster, self.bound)
+        if cut.size:  # recomputed whole: the entries that differ
             reverse = c.reverse_matrix(w_new)
-            for r in cut.tolist():
-                dist[r], pred[r] = bounded_tree(reverse, int(tree_nodes[r]), self.bound)
-            done[cut] = True
-        return done, int(cut.size)
+            old_d, old_p = cur.dense_rows(cut)
+            for i, r in enumerate(cut.tolist()):
+                d, p = bounded_tree(reverse, int(self._tree_nodes[r]), self.bound)
+                at = np.flatnonzero((d != old_d[i]) | (p != old_p[i]))
+                changes.set(r * n + at, d[at], p[at])
+        keys, d, p = changes.collect()
+        if faster.size or relength.size or cut.size:
+            # the entries below the changed ones, and below the pairs whose length changed
+            mid = cur.with_entries(keys, d, p, np.full(len(keys), np.nan), prune=False)
+            roots = np.union1d(keys, self._entries_using(mid, rows, relength))
+            keys, _ = subtrees(c, mid.view(), roots, n + 1)
+            d, p = mid.get(keys // n, keys % n)
+        length = self._entry_lengths(cur, keys, d, p, w_new)
+        trees = cur.with_entries(keys, d, p, length)
+        return trees, int(np.unique(keys // n).size), int(cut.size)
+
+    def _entries_using(self, trees: TreeSet, rows: IntArray, pairs: IntArray) -> IntArray:
+        """Keys (``row * n + node``, sorted) of the entries of trees ``rows`` whose next road is
+        one of ``pairs``."""  # noqa: D205, D209
+        c = self.compiled
+        if not rows.size or not pairs.size:
+            return np.zeros(0, dtype=np.int64)
+        r = np.repeat(rows, len(pairs))
+        u = np.tile(c.pair_u[pairs], len(rows))
+        _, nxt = trees.get(r, u)
+        hit = nxt == np.tile(c.pair_v[pairs], len(rows))
+        return np.unique(r[hit] * c.n_nodes + u[hit])
+
+    def _entry_lengths(
+        self, trees: TreeSet, keys: IntArray, d: FloatArray, p: npt.NDArray[np.int32], w: PairWeights
+    ) -> FloatArray:
+        """Path lengths of the entries ``keys`` (sorted, with new times ``d`` and next nodes ``p``):
+        summed along the new next nodes, from the length ``trees`` holds where a path leaves them."""  # noqa: D205, D209
+        from routing.kernels import tree_path_lengths  # noqa: PLC0415  numba: loaded at the first repair
+
+        n = self.compiled.n_nodes
+        out = np.full(len(keys), np.nan)
+        held = np.flatnonzero(d <= self.bound)
+        if not held.size:
+            return out
+        k_held, p_held = keys[held], p[held].astype(np.int64)
+        rows = k_held // n
+        up = p_held != NO_NODE
+        parent_key = rows * n + p_held
+        at = np.minimum(np.searchsorted(k_held, parent_key), len(k_held) - 1)
+        parent = np.where(up & (k_held[at] == parent_key), at, -1)
+        offset = np.zeros(len(held))
+        outside = np.flatnonzero(up & (parent < 0))
+        offset[outside] = trees.lengths(rows[outside], p_held[outside])
+        forward = (self.compiled.forward_indptr, self.compiled.pair_v, w.length_m)
+        out[held] = tree_path_lengths(k_held % n, p[held], parent, offset, forward)
+        return out
 
     # ----- which conditions changed a route -------------------------------------------------
 

@@ -5,8 +5,11 @@ cached on disk next to this module). A subtree walk or a heap is a loop of tiny 
 per tree entry: as NumPy calls their per-call overhead dominated (about 1,000 levels of a
 breadth-first walk per closure on a province graph), compiled they cost what the entries cost.
 
-Keys address an entry of the ``(trees, nodes)`` arrays as ``row * n + node``; ``pred`` holds
-each entry's next node towards the tree's facility (``no_node`` where none).
+Keys address an entry of the trees as ``row * n + node``. The trees are read where they are
+stored, sparse (``routing.sparse_trees``): a ``TreeView`` is the stored entries (node-major keys
+``node * k + row``, with an index of where each node's entries start) and an overlay of entries
+changed by road conditions; ``entry_at`` finds one entry by binary search (the overlay first).
+Nothing dense of size ``trees x nodes`` is ever made.
 """
 
 from __future__ import annotations
@@ -33,6 +36,45 @@ def _compiled(fn: _F) -> _F:
     return cast("_F", njit(cache=True, nogil=True)(fn))
 
 
+#: What a repair reads of the trees: ``(k, no_node, start, keys, dist, pred, over_keys,
+#: over_dist, over_pred)``. ``keys`` (sorted, ``node * k + row``) with their times and next nodes
+#: are the stored entries, ``start[v]`` the first of node ``v``'s (length n + 1); the ``over_*``
+#: arrays (sorted keys likewise) override them (a time of inf: the entry is not held).
+TreeView = tuple[
+    int, int, "IntArray", "IntArray", "FloatArray", "Int32Array", "IntArray", "FloatArray", "Int32Array"
+]
+
+
+@_compiled
+def _locate(keys: IntArray, lo: int, hi: int, q: int) -> int:
+    """Index of ``q`` in the sorted ``keys[lo:hi]``, or -1."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < q:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and keys[lo] == q:
+        return lo
+    return -1
+
+
+@_compiled
+def entry_at(view: TreeView, row: int, node: int) -> tuple[float, int]:
+    """Time and next node of tree ``row`` at ``node``: ``(inf, no_node)`` where not held."""
+    k, no_node, start, keys, dist, pred, over_keys, over_dist, over_pred = view
+    q = node * k + row
+    if len(over_keys):
+        i = _locate(over_keys, 0, len(over_keys), q)
+        if i >= 0:
+            return over_dist[i], int(over_pred[i])
+    i = _locate(keys, start[node], start[node + 1], q)
+    if i >= 0:
+        return dist[i], int(pred[i])
+    return np.inf, no_node
+
+
 @_compiled
 def _grow(a: IntArray, used: int) -> IntArray:
     bigger = np.empty(2 * len(a), np.int64)
@@ -54,7 +96,7 @@ def _row_end(keys: IntArray, i: int, n: int) -> int:
 def walk_subtrees(
     indptr: IntArray,
     indices: IntArray,
-    pred: Int32Array,
+    view: TreeView,
     n: int,
     roots: IntArray,
     limit: int,
@@ -62,6 +104,7 @@ def walk_subtrees(
     """Entries whose tree path passes through a root entry (roots included), and rows cut off.
 
     ``indptr``/``indices``: the reverse CSR (for each node, the nodes with a road into it);
+    ``view``: the trees;
     ``roots``: sorted, unique keys. A row whose part grows past ``limit`` entries is left out
     of the region and returned as cut off. The region comes row by row (rows ascending), each
     row's entries sorted. In a tree every node has one parent, so a depth-first walk reaches
@@ -96,7 +139,7 @@ def walk_subtrees(
                 used += 1
                 for e in range(indptr[v], indptr[v + 1]):
                     u = indices[e]
-                    if pred[base + u] != v:
+                    if entry_at(view, row, u)[1] != v:
                         continue
                     if j - i > 1:  # several roots in this tree: one may lie below another
                         p = np.searchsorted(row_roots, base + u)
@@ -173,7 +216,7 @@ Csr = tuple["IntArray", "IntArray", "IntArray", "IntArray", "IntArray"]
 def _search_part(
     g: Csr,
     time_s: FloatArray,
-    dist: FloatArray,
+    view: TreeView,
     part: IntArray,
     local: Int32Array,
     out: tuple[FloatArray, Int32Array],
@@ -186,6 +229,7 @@ def _search_part(
     d_new, p_new = out
     m = len(part)
     base = part[0] - part[0] % len(local)
+    row = part[0] // len(local)
     heap_d = np.empty(m, np.float64)
     heap_i = np.empty(m, np.int32)
     pos = np.full(m, -1, np.int32)  # slot in the heap; -1 never queued, -2 settled
@@ -196,7 +240,7 @@ def _search_part(
         for p in range(forward_indptr[v], forward_indptr[v + 1]):
             h = pair_v[p]
             if local[h] < 0:
-                t = time_s[p] + dist[base + h]
+                t = time_s[p] + entry_at(view, row, h)[0]
                 if t < best:
                     best, head = t, h
         if best < np.inf:
@@ -224,11 +268,11 @@ def _search_part(
 
 @_compiled
 def repair_region(
-    g: Csr, time_s: FloatArray, dist: FloatArray, n: int, region: IntArray, no_node: int
+    g: Csr, time_s: FloatArray, view: TreeView, n: int, region: IntArray, no_node: int
 ) -> tuple[FloatArray, Int32Array]:
     """New times and next nodes of the region's entries (keys grouped by row), by Dijkstra.
 
-    ``dist`` is the flat time array, valid outside the region. Each row's part is searched on
+    ``view``: the trees, valid outside the region. Each row's part is searched on
     its own: an entry's first tentative time is its fastest road out of the part to an entry
     outside it (ties to the lowest next node), then times spread inside the part along the
     roads into its entries. Times are the same sums a full Dijkstra makes (a road's time plus
@@ -244,7 +288,7 @@ def repair_region(
         hi = _row_end(region, lo, n)
         for x in range(lo, hi):
             local[region[x] - row * n] = x - lo
-        _search_part(g, time_s, dist, region[lo:hi], local, (d_new[lo:hi], p_new[lo:hi]))
+        _search_part(g, time_s, view, region[lo:hi], local, (d_new[lo:hi], p_new[lo:hi]))
         for x in range(lo, hi):
             local[region[x] - row * n] = -1
         lo = hi
@@ -267,8 +311,8 @@ Work = tuple[
 @_compiled
 def _relax(  # noqa: PLR0913  a compiled helper: its state passed in
     work: Work,
-    dist: FloatArray,
-    base: int,
+    view: TreeView,
+    row: int,
     x: int,
     y: int,
     t: float,
@@ -278,7 +322,7 @@ def _relax(  # noqa: PLR0913  a compiled helper: its state passed in
 ) -> tuple[int, int]:
     """Take time ``t`` via next node ``y`` for node ``x`` if it beats its current time (within the bound)."""
     d_row, p_row, state, pos, heap_d, heap_i, touched = work
-    if t > bound or t >= (d_row[x] if state[x] else dist[base + x]):
+    if t > bound or t >= (d_row[x] if state[x] else entry_at(view, row, x)[0]):
         return size, n_touched
     if state[x] == 0:
         touched[n_touched] = x
@@ -296,7 +340,7 @@ def _relax(  # noqa: PLR0913  a compiled helper: its state passed in
 def improve_rows(
     g: Csr,
     time_s: FloatArray,
-    dist: FloatArray,
+    view: TreeView,
     n: int,
     rows: IntArray,
     faster: tuple[IntArray, IntArray, FloatArray],
@@ -307,7 +351,7 @@ def improve_rows(
 
     ``faster``: the faster pairs' tails, heads and new times (``time_s`` holds the new times of
     every pair). ``prior``: entries already changed in these trees (keys sorted by row, times,
-    next nodes), the current values there; ``dist`` elsewhere. In each tree the improvements
+    next nodes), the current values there; ``view`` elsewhere. In each tree the improvements
     start at the faster pairs and spread, in Dijkstra order, along the roads into improved
     entries; each improved entry is settled once, with the same sums a full Dijkstra makes.
     Times above ``bound`` are not taken (trees bounded by reach: the search stops there).
@@ -345,14 +389,14 @@ def improve_rows(
         size = 0
         for k in range(len(tails)):
             y = heads[k]
-            t = new_t[k] + (d_row[y] if state[y] else dist[base + y])
-            size, n_touched = _relax(work, dist, base, tails[k], y, t, size, n_touched, bound)
+            t = new_t[k] + (d_row[y] if state[y] else entry_at(view, r, y)[0])
+            size, n_touched = _relax(work, view, r, tails[k], y, t, size, n_touched, bound)
         while size > 0:
             d, y = heap_d[0], heap_i[0]
             size = _pop(heap_d, heap_i, pos, size)
             for e in range(reverse_indptr[y], reverse_indptr[y + 1]):
                 t = time_s[reverse_pair[e]] + d
-                size, n_touched = _relax(work, dist, base, reverse_indices[e], y, t, size, n_touched, bound)
+                size, n_touched = _relax(work, view, r, reverse_indices[e], y, t, size, n_touched, bound)
         for i in range(n_touched):
             v = touched[i]
             if state[v] == 2:
@@ -366,19 +410,25 @@ def improve_rows(
 
 @_compiled
 def tree_path_lengths(
-    nodes: IntArray, pred: Int32Array, parent: IntArray, forward: tuple[IntArray, IntArray, FloatArray]
+    nodes: IntArray,
+    pred: Int32Array,
+    parent: IntArray,
+    offset: FloatArray,
+    forward: tuple[IntArray, IntArray, FloatArray],
 ) -> FloatArray:
     """Road length from each node of a tree to its root: its road to its parent plus its parent's.
 
-    ``parent``: local index of each node's parent (-1 at the root); ``forward``: the forward CSR
-    (``forward_indptr``, ``pair_v``) and the pair lengths, where the road to the parent is found.
-    Each node is summed once: a walk up to the first node done, then back down.
+    ``parent``: local index of each node's parent, -1 where the parent is not among ``nodes``
+    (at the root, or above a part of a tree), whose length is then ``offset``; ``forward``: the
+    forward CSR (``forward_indptr``, ``pair_v``) and the pair lengths, where the road to the
+    next node is found. Each node is summed once: a walk up to the first node done, then back
+    down, in the order a whole tree is summed (so a part gives the whole tree's values exactly).
     """
     indptr, heads, length_m = forward
     m = len(nodes)
     step = np.zeros(m, np.float64)
     for i in range(m):
-        if parent[i] >= 0:
+        if pred[i] >= 0:
             v, to = nodes[i], pred[i]
             for p in range(indptr[v], indptr[v + 1]):
                 if heads[p] == to:
@@ -396,7 +446,7 @@ def tree_path_lengths(
             stack[sp] = j
             sp += 1
             j = parent[j]
-        total = acc[j] if j >= 0 else 0.0
+        total = acc[j] if j >= 0 else offset[stack[sp - 1]]
         while sp > 0:
             sp -= 1
             v = stack[sp]
@@ -404,26 +454,6 @@ def tree_path_lengths(
             acc[v] = total
             done[v] = True
     return acc
-
-
-@_compiled
-def scatter_rows(
-    keys: IntArray,
-    dist: FloatArray,
-    pred: Int32Array,
-    k: int,
-    where: IntArray,
-    out: tuple[FloatArray, Int32Array],
-) -> None:
-    """Write the entries (keys ``node * k + row``) of the rows with ``where[row] >= 0`` into dense
-    ``out`` arrays at row ``where[row]``: one pass over the entries, nothing made on the way."""  # noqa: D205, D209
-    out_d, out_p = out
-    for i in range(len(keys)):
-        key = keys[i]
-        local = where[key % k]
-        if local >= 0:
-            out_d[local, key // k] = dist[i]
-            out_p[local, key // k] = pred[i]
 
 
 def warm_up() -> None:
@@ -436,11 +466,15 @@ def warm_up() -> None:
     heads = np.array([1], np.int64)
     graph = (one_way, heads, np.array([0, 0, 1], np.int64), np.array([0], np.int64), np.array([0], np.int64))
     pred = np.array([1, -1], np.int32)
-    region, _ = walk_subtrees(graph[2], graph[3], pred, 2, np.array([0], np.int64), 2)
     time_s, dist = np.array([1.0]), np.array([1.0, 0.0])
-    d, p = repair_region(graph, time_s, dist, 2, region, -1)
+    # one tree (k = 1) over the two nodes, both held; an empty overlay
+    start, keys = np.array([0, 1, 2], np.int64), np.array([0, 1], np.int64)
+    over = (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32))
+    view = (1, -1, start, keys, dist, pred, *over)
+    region, _ = walk_subtrees(graph[2], graph[3], view, 2, np.array([0], np.int64), 2)
+    d, p = repair_region(graph, time_s, view, 2, region, -1)
     faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
-    improve_rows(graph, time_s, dist, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
-    tree_path_lengths(np.array([0, 1], np.int64), pred, np.array([1, -1], np.int64), (one_way, heads, time_s))
-    out = (np.full((1, 2), np.inf), np.full((1, 2), -1, np.int32))
-    scatter_rows(np.array([0, 1], np.int64), dist, pred, 1, np.array([0], np.int64), out)
+    improve_rows(graph, time_s, view, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
+    tree_path_lengths(
+        np.array([0, 1], np.int64), pred, np.array([1, -1], np.int64), np.zeros(2), (one_way, heads, time_s)
+    )

@@ -12,7 +12,7 @@ walked for a distance), so storing sparse pays in memory when a tree reaches les
 
 ``TreeSet`` is what the engine reads: the trees with no road condition (``base``, usually
 memory-mapped from the cache and shared by the processes of a host) with, while conditions are
-in force, some rows replaced by repaired ones (``delta``, this process's own).
+in force, an overlay of the entries repairs changed (``delta``, this process's own).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from routing.trees import MIN_PARALLEL_WORK, MIN_TREES_PER_WORKER, NO_NODE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from routing.kernels import TreeView
 
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
@@ -119,43 +121,12 @@ class SparseTrees:
                 p[at] = self.pred[lo + sel]
         return d, p
 
-    def rows_sparse(self, rows: IntArray) -> list[Row]:
-        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes, lengths)`` each, in one pass."""
-        rows = np.asarray(rows, dtype=np.int64)
-        where = np.full(self.k, -1, dtype=np.int64)
-        where[rows] = np.arange(len(rows))
-        got: list[tuple[IntArray, IntArray, FloatArray, Int32Array, FloatArray]] = []
-        for lo in range(0, self.n_entries if rows.size else 0, SCAN_CHUNK):
-            keys = np.asarray(self.keys[lo : lo + SCAN_CHUNK])
-            local = where[keys % self.k]
-            sel = np.flatnonzero(local >= 0)
-            at = lo + sel
-            got.append((local[sel], keys[sel] // self.k, self.dist[at], self.pred[at], self.length[at]))
-        if not got:
-            return [_empty_row() for _ in rows]
-        local, nodes, d, p, ln = (np.concatenate(x) for x in zip(*got, strict=True))
-        order = np.argsort(local, kind="stable")  # by row; nodes stay ascending within a row
-        cuts = np.searchsorted(local[order], np.arange(len(rows) + 1))
-        nodes, d, p, ln = nodes[order], d[order], p[order], ln[order]
-        return [(nodes[a:b], d[a:b], p[a:b], ln[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
-
-    def without_rows(self, drop: npt.NDArray[np.bool_]) -> SparseTrees:
-        """The same trees with the rows marked in ``drop`` (length k) left empty."""
-        keep = ~drop[self.keys % self.k]
-        return SparseTrees(
-            self.k, self.n, self.bound, self.keys[keep], self.dist[keep], self.pred[keep], self.length[keep]
-        )
-
 
 #: One tree's entries: nodes (ascending), times, next nodes, path lengths.
 Row = tuple["IntArray", "FloatArray", "Int32Array", "FloatArray"]
 #: What path lengths are made of: the graph's forward CSR (``forward_indptr``, ``pair_v``) and
 #: its pair lengths.
 Lengths = tuple["IntArray", "IntArray", "FloatArray"]
-
-
-def _empty_row() -> Row:
-    return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32), np.zeros(0)
 
 
 def from_rows(
@@ -200,7 +171,7 @@ def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) ->
     if np.any(parent[up] < 0):
         msg = "a tree's next node is not in the tree"
         raise ValueError(msg)
-    out: FloatArray = tree_path_lengths(np.asarray(nodes, dtype=np.int64), pred, parent, lengths)
+    out: FloatArray = tree_path_lengths(np.asarray(nodes, dtype=np.int64), pred, parent, np.zeros(m), lengths)
     return out
 
 
@@ -257,23 +228,32 @@ def compute_sparse_trees(
 
 
 class TreeSet:
-    """The trees the engine reads: the no-condition ``base``, some rows replaced by ``delta``.
+    """The trees the engine reads: the no-condition ``base`` with an overlay of changed entries.
 
-    Immutable: a repair makes a new set (``with_rows``), swapped in by the engine.
+    ``delta`` (while road conditions are in force) holds the entries whose values differ from
+    the base's, this process's own: keys ``node * k + row`` like the base's, a time of inf (no
+    next node, no length) where an entry the base holds is no longer within the bound. It holds
+    only what a repair changed, never a whole tree. Immutable: a repair makes a new set
+    (``with_entries``), swapped in by the engine.
     """
 
-    __slots__ = ("base", "delta", "replaced")
+    __slots__ = ("_start", "base", "delta", "replaced")
 
     def __init__(
         self,
         base: SparseTrees,
         delta: SparseTrees | None = None,
-        replaced: npt.NDArray[np.bool_] | None = None,
+        *,
+        start: list[IntArray] | None = None,
     ) -> None:
-        """``replaced`` marks the rows ``delta`` holds (length k); the base is read for the others."""
+        """``start``: the base's node index (see ``view``), shared by the sets made from one base."""
         self.base = base
-        self.delta = delta
-        self.replaced = replaced if replaced is not None else np.zeros(base.k, dtype=bool)
+        self.delta = delta if delta is not None and delta.n_entries else None
+        #: rows with entries in the overlay
+        self.replaced = np.zeros(base.k, dtype=bool)
+        if self.delta is not None:
+            self.replaced[self.delta.keys % base.k] = True
+        self._start: list[IntArray] = start if start is not None else []
 
     @property
     def k(self) -> int:
@@ -290,14 +270,20 @@ class TreeSet:
         """The reach (s) beyond which a node is not stored."""
         return self.base.bound
 
+    def _over(self, rows: IntArray, nodes: IntArray) -> tuple[npt.NDArray[np.bool_], IntArray]:
+        """Which ``(row, node)`` the overlay holds, and where (valid where held)."""
+        assert self.delta is not None
+        keys = self.delta.keys
+        q = np.asarray(nodes, dtype=np.int64) * self.k + np.asarray(rows, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+        return keys[pos] == q, pos
+
     def get(self, rows: IntArray, nodes: IntArray) -> tuple[FloatArray, Int32Array]:
         """Time and next node of each ``(row, node)`` (inf / NO_NODE: not reachable within the bound)."""
         d, p = self.base.get(rows, nodes)
         if self.delta is not None:
-            rows = np.asarray(rows, dtype=np.int64)
-            mine = self.replaced[rows]
-            if mine.any():
-                d[mine], p[mine] = self.delta.get(rows[mine], np.asarray(nodes)[mine])
+            hit, pos = self._over(rows, nodes)
+            d[hit], p[hit] = self.delta.dist[pos[hit]], self.delta.pred[pos[hit]]
         return d, p
 
     def times_at(self, node: int) -> FloatArray:
@@ -306,7 +292,6 @@ class TreeSet:
         rows, dv, _ = self.base.node_slice(node)
         d[rows] = dv
         if self.delta is not None:
-            d[self.replaced] = np.inf
             rows, dv, _ = self.delta.node_slice(node)
             d[rows] = dv
         return d
@@ -318,85 +303,92 @@ class TreeSet:
         rows, dv, pv = self.base.node_slice(node)
         d[rows], p[rows] = dv, pv
         if self.delta is not None:
-            d[self.replaced], p[self.replaced] = np.inf, NO_NODE
             rows, dv, pv = self.delta.node_slice(node)
             d[rows], p[rows] = dv, pv
-        return d, p
-
-    def rows_sparse(self, rows: IntArray) -> list[Row]:
-        """Rows ``rows`` (unique) as ``(nodes ascending, times, next nodes, lengths)`` each."""
-        rows = np.asarray(rows, dtype=np.int64)
-        mine = self.replaced[rows]
-        out = [_empty_row()] * len(rows)
-        for sel, src in ((np.flatnonzero(~mine), self.base), (np.flatnonzero(mine), self.delta)):
-            if sel.size and src is not None:
-                for i, part in zip(sel.tolist(), src.rows_sparse(rows[sel]), strict=True):
-                    out[i] = part
-        return out
-
-    def dense_rows(self, rows: IntArray) -> tuple[FloatArray, Int32Array]:
-        """Rows as dense ``(len(rows), n)`` arrays (for repairs and tests)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        d, p = self.base.dense_rows(rows)
-        if self.delta is not None:
-            mine = np.flatnonzero(self.replaced[rows])
-            if mine.size:
-                d[mine], p[mine] = self.delta.dense_rows(rows[mine])
         return d, p
 
     def lengths(self, rows: IntArray, nodes: IntArray) -> FloatArray:
         """Road length of the tree path of each ``(row, node)`` (nan where not held)."""
         out = self.base.lengths(rows, nodes)
         if self.delta is not None:
-            rows = np.asarray(rows, dtype=np.int64)
-            mine = self.replaced[rows]
-            if mine.any():
-                out[mine] = self.delta.lengths(rows[mine], np.asarray(nodes)[mine])
+            hit, pos = self._over(rows, nodes)
+            out[hit] = self.delta.length[pos[hit]]
         return out
 
-    def with_rows(self, rows: IntArray, dist: FloatArray, pred: Int32Array, lengths: Lengths) -> TreeSet:
-        """A new set with rows ``rows`` replaced by the dense ``dist``/``pred`` (kept within the bound;
-        path lengths from ``lengths``)."""  # noqa: D205, D209
+    def dense_rows(self, rows: IntArray) -> tuple[FloatArray, Int32Array]:
+        """Rows as dense ``(len(rows), n)`` arrays (reads every entry: for tests and whole recomputes)."""
         rows = np.asarray(rows, dtype=np.int64)
-        if not rows.size:
-            return self
-        replaced = self.replaced.copy()
-        replaced[rows] = True
-        fresh = np.zeros(self.k, dtype=bool)
-        fresh[rows] = True
-        order = np.argsort(rows)  # from_rows takes rows ascending
-        parts = [sparse_row(dist[i], pred[i], self.bound, lengths) for i in order.tolist()]
-        new = from_rows(self.k, self.n, self.bound, rows[order].tolist(), parts)
-        if self.delta is not None:
-            kept = self.delta.without_rows(fresh)
-            order = np.argsort(np.concatenate([kept.keys, new.keys]), kind="stable")
-            new = SparseTrees(
-                self.k,
-                self.n,
-                self.bound,
-                np.concatenate([kept.keys, new.keys])[order],
-                np.concatenate([kept.dist, new.dist])[order],
-                np.concatenate([kept.pred, new.pred])[order],
-                np.concatenate([kept.length, new.length])[order],
-            )
-        return TreeSet(self.base, new, replaced)
-
-    def dense_block(self, rows: IntArray) -> tuple[FloatArray, Int32Array]:
-        """Rows ``rows`` (unique) as dense ``(len(rows), n)`` arrays, by a compiled pass over the
-        entries (for repairs: what ``dense_rows`` does, without its temporaries)."""  # noqa: D205, D209
-        from routing.kernels import scatter_rows  # noqa: PLC0415  numba: loaded at the first repair
-
-        rows = np.asarray(rows, dtype=np.int64)
-        d = np.full((len(rows), self.n), np.inf)
-        p = np.full((len(rows), self.n), NO_NODE, dtype=np.int32)
-        mine = self.replaced[rows]
-        for sel, src in ((~mine, self.base), (mine, self.delta)):
-            if sel.any() and src is not None:
-                where = np.full(self.k, -1, dtype=np.int64)
-                where[rows[sel]] = np.flatnonzero(sel)
-                scatter_rows(src.keys, src.dist, src.pred, self.k, where, (d, p))
+        d, p = self.base.dense_rows(rows)
+        if self.delta is not None and rows.size:
+            where = np.full(self.k, -1, dtype=np.int64)
+            where[rows] = np.arange(len(rows))
+            keys = self.delta.keys
+            local = where[keys % self.k]
+            sel = np.flatnonzero(local >= 0)
+            at = (local[sel], keys[sel] // self.k)
+            d[at], p[at] = self.delta.dist[sel], self.delta.pred[sel]
         return d, p
 
     def dense(self) -> tuple[FloatArray, Int32Array]:
         """Every tree dense, ``(k, n)`` (tests and small graphs only)."""
         return self.dense_rows(np.arange(self.k))
+
+    def view(self) -> TreeView:
+        """The trees as the repair kernels read them (``routing.kernels.TreeView``).
+
+        The base's node index (where each node's entries start) is made at the first repair
+        and kept for every set made from this one.
+        """
+        base = self.base
+        if not self._start:
+            self._start.append(np.searchsorted(base.keys, np.arange(base.n + 1, dtype=np.int64) * base.k))
+        over = self.delta if self.delta is not None else _EMPTY
+        return (
+            base.k,
+            NO_NODE,
+            self._start[0],
+            np.asarray(base.keys),
+            np.asarray(base.dist),
+            np.asarray(base.pred),
+            over.keys,
+            over.dist,
+            over.pred,
+        )
+
+    def with_entries(
+        self, keys: IntArray, dist: FloatArray, pred: Int32Array, length: FloatArray, *, prune: bool = True
+    ) -> TreeSet:
+        """A new set with the entries ``keys`` (``row * n + node``, unique) set to these values.
+
+        A time above the bound is taken as not held. With ``prune`` the overlay keeps only the
+        entries that differ from the base.
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        if not keys.size:
+            return self
+        dist = np.asarray(dist, dtype=np.float64).copy()
+        pred = np.asarray(pred, dtype=np.int32).copy()
+        length = np.asarray(length, dtype=np.float64).copy()
+        out = ~(dist <= self.bound)
+        dist[out], pred[out], length[out] = np.inf, NO_NODE, np.nan
+        mine = (keys % self.n) * self.k + keys // self.n  # node-major
+        if self.delta is not None:  # the new values override the overlay's; the rest stay
+            old = self.delta
+            keep = ~np.isin(old.keys, mine)
+            mine = np.concatenate([old.keys[keep], mine])
+            dist = np.concatenate([old.dist[keep], dist])
+            pred = np.concatenate([old.pred[keep], pred])
+            length = np.concatenate([old.length[keep], length])
+        order = np.argsort(mine)
+        mine, dist, pred, length = mine[order], dist[order], pred[order], length[order]
+        if prune:
+            rows, nodes = mine % self.k, mine // self.k
+            bd, bp = self.base.get(rows, nodes)
+            bl = self.base.lengths(rows, nodes)
+            same = (bd == dist) & (bp == pred) & ((bl == length) | (np.isnan(bl) & np.isnan(length)))
+            mine, dist, pred, length = mine[~same], dist[~same], pred[~same], length[~same]
+        delta = SparseTrees(self.k, self.n, self.bound, mine, dist, pred, length)
+        return TreeSet(self.base, delta, start=self._start)
+
+
+_EMPTY = SparseTrees(0, 0, np.inf, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32), np.zeros(0))

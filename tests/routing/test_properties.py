@@ -288,7 +288,7 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     case: tuple[RoadGraph, list[int]], data: st.DataObject
 ) -> None:
     """Every tree entry after applies, replacements (slower and faster pairs at once) and reverts,
-    repaired in blocks of any size, on one thread or several, equals a fresh build
+    repaired on one thread or several, equals a fresh build
     exactly; each next node is on a fastest path (its time is that road's plus the next node's)."""
     import routing.engine as engine_module
     import routing.repair as repair_module
@@ -296,7 +296,6 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     graph, facilities = case
     saved = (
         engine_module.REPAIR_LIMIT_DIVISOR,
-        repair_module.BLOCK_SCRATCH_BYTES,
         repair_module.REPAIR_THREADS,
         repair_module.PARALLEL_MIN_ENTRIES,
     )
@@ -305,10 +304,6 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     repair_module.PARALLEL_MIN_ENTRIES = data.draw(st.sampled_from([1, 100_000]))
     engine_module.REPAIR_LIMIT_DIVISOR = data.draw(st.sampled_from([1, 4]))
     bound = data.draw(st.sampled_from([None, 300.0, 1500.0]))  # trees bounded by reach, or not
-    # scratch for one tree per block .. all trees in one block
-    repair_module.BLOCK_SCRATCH_BYTES = (
-        data.draw(st.integers(1, 4)) * graph.n_nodes * repair_module.SCRATCH_BYTES_PER_ENTRY
-    )
     try:
         engine = engine_for(graph, facilities, bound)
         in_force: dict[str, tuple[tuple[int, ...], float]] = {}
@@ -361,7 +356,6 @@ def test_repaired_tree_arrays_are_bit_identical_to_fresh_ones(
     finally:
         (
             engine_module.REPAIR_LIMIT_DIVISOR,
-            repair_module.BLOCK_SCRATCH_BYTES,
             repair_module.REPAIR_THREADS,
             repair_module.PARALLEL_MIN_ENTRIES,
         ) = saved

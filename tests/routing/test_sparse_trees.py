@@ -131,6 +131,15 @@ def test_a_closure_repairs_only_the_trees_whose_reach_holds_it(sambas: Dataset, 
     sd, sp = TreeSet(scratch).dense()
     np.testing.assert_array_equal(d, sd)
     np.testing.assert_array_equal(p, sp)
+    # the overlay holds exactly the entries that differ from the base, not whole trees
+    over = e._trees.delta
+    assert over is not None
+    differ = (d != before_d) | (p != before_p)
+    r, v = np.nonzero(np.isfinite(d) | np.isfinite(before_d))
+    lengths_now, lengths_base = e._trees.lengths(r, v), e._base.lengths(r, v)
+    differ[r, v] |= ~((lengths_now == lengths_base) | (np.isnan(lengths_now) & np.isnan(lengths_base)))
+    assert over.n_entries == int(differ.sum()) < int(np.isfinite(before_d[sorted(repaired)]).sum())
+    assert set((over.keys % over.k).tolist()) == repaired
     # the file is only read; lifting the closure restores the no-condition trees
     assert all(f.is_file() for f in tree_files(tmp_path, e.tree_cache[1]))  # type: ignore[index]
     e.remove_condition("flood")
