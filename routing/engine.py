@@ -158,12 +158,17 @@ class RoutingEngine:
         ] = {}
         self._attribution: tuple[str, IntArray, dict[int, tuple[str, ...]]] | None = None
 
-    @staticmethod
-    def warm_up() -> None:
-        """Compile (or load from numba's disk cache) the repair kernels, not at the first road closure."""
-        from routing.kernels import warm_up  # noqa: PLC0415  numba takes a quarter of a second to import
+    def warm_up(self) -> None:
+        """Compile (or load from numba's disk cache) the repair kernels for this engine's arrays,
+        and index its trees for them, not at the first road closure."""  # noqa: D205, D209
+        from routing.kernels import warm_up, warm_up_on  # noqa: PLC0415  numba takes a quarter of a second to import
 
         warm_up()
+        c = self.compiled
+        graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
+        length_m = self._weights.length_m
+        tree_length = np.asarray(self._base.base.length)
+        warm_up_on(graph, self._base.view(), c.n_nodes, (length_m, length_m.copy()), tree_length)
 
     # ----- identity -------------------------------------------------------------------------
 
@@ -784,7 +789,7 @@ class RoutingEngine:
     ) -> FloatArray:
         """Path lengths of the entries ``keys`` (sorted, with new times ``d`` and next nodes ``p``):
         summed along the new next nodes, from the length ``trees`` holds where a path leaves them."""  # noqa: D205, D209
-        from routing.kernels import tree_path_lengths  # noqa: PLC0415  numba: loaded at the first repair
+        from routing.kernels import entry_parents, tree_path_lengths  # noqa: PLC0415  numba: at the first repair
 
         n = self.compiled.n_nodes
         out = np.full(len(keys), np.nan)
@@ -794,9 +799,7 @@ class RoutingEngine:
         k_held, p_held = keys[held], p[held].astype(np.int64)
         rows = k_held // n
         up = p_held != NO_NODE
-        parent_key = rows * n + p_held
-        at = np.minimum(np.searchsorted(k_held, parent_key), len(k_held) - 1)
-        parent = np.where(up & (k_held[at] == parent_key), at, -1)
+        parent = entry_parents(k_held, p[held], n)
         offset = np.zeros(len(held))
         outside = np.flatnonzero(up & (parent < 0))
         offset[outside] = trees.lengths(rows[outside], p_held[outside])

@@ -61,18 +61,118 @@ def _locate(keys: IntArray, lo: int, hi: int, q: int) -> int:
 
 
 @_compiled
+def _lower_bound(keys: IntArray, lo: int, hi: int, q: int) -> int:
+    """The first index in ``[lo, hi)`` whose key is at least ``q`` (``hi`` if none)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < q:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_compiled
+def node_starts(keys: IntArray, k: int, n: int) -> IntArray:
+    """Where each node's entries start in ``keys`` (sorted ``node * k + row``; length n + 1).
+
+    A node has at most ``k`` entries, so each start is searched within ``k`` of the last.
+    """
+    start = np.empty(n + 1, np.int64)
+    pos = 0
+    for v in range(n):
+        start[v] = pos
+        pos = _lower_bound(keys, pos, min(pos + k, len(keys)), (v + 1) * k)
+    start[n] = len(keys)
+    return start
+
+
+@_compiled
+def find_entry(start: IntArray, keys: IntArray, k: int, row: int, node: int) -> int:
+    """Index of tree ``row``'s entry at ``node`` in ``keys``, or -1.
+
+    A node's entries are its trees in row order, most of them there when a reach is wide: the
+    search starts where row ``row`` would be if the node's entries were spread evenly, and
+    gallops out from there (a few probes in one or two cache lines, not a whole binary search).
+    """
+    lo, hi = int(start[node]), int(start[node + 1])
+    if lo >= hi:
+        return -1
+    q = node * k + row
+    g = lo + (row * (hi - lo)) // k
+    kg = keys[g]
+    if kg == q:
+        return g
+    step = 1
+    if kg < q:  # every key before a is below q
+        a = g + 1
+        b = a
+        while b < hi and keys[b] < q:
+            a = b + 1
+            b = a + step
+            step *= 2
+        return _locate(keys, a, min(b + 1, hi), q)
+    b = g  # every key from b on is above q
+    a = b - 1
+    while a >= lo and keys[a] > q:
+        b = a
+        a = b - step
+        step *= 2
+    return _locate(keys, max(a, lo), b, q)
+
+
+@_compiled
 def entry_at(view: TreeView, row: int, node: int) -> tuple[float, int]:
     """Time and next node of tree ``row`` at ``node``: ``(inf, no_node)`` where not held."""
     k, no_node, start, keys, dist, pred, over_keys, over_dist, over_pred = view
-    q = node * k + row
     if len(over_keys):
-        i = _locate(over_keys, 0, len(over_keys), q)
+        i = _locate(over_keys, 0, len(over_keys), node * k + row)
         if i >= 0:
             return over_dist[i], int(over_pred[i])
-    i = _locate(keys, start[node], start[node + 1], q)
+    i = find_entry(start, keys, k, row, node)
     if i >= 0:
         return dist[i], int(pred[i])
     return np.inf, no_node
+
+
+@_compiled
+def entries_at(
+    view: TreeView, length: FloatArray, rows: IntArray, nodes: IntArray
+) -> tuple[FloatArray, Int32Array, FloatArray]:
+    """Times, next nodes and path lengths (``length``: the stored entries') of the stored
+    entries ``(rows, nodes)``, the overlay left aside: ``(inf, no_node, nan)`` where not held."""  # noqa: D205, D209
+    k, no_node, start, keys, dist, pred = view[0], view[1], view[2], view[3], view[4], view[5]
+    m = len(rows)
+    d = np.full(m, np.inf)
+    p = np.full(m, no_node, np.int32)
+    ln = np.full(m, np.nan)
+    for j in range(m):
+        i = find_entry(start, keys, k, rows[j], nodes[j])
+        if i >= 0:
+            d[j], p[j], ln[j] = dist[i], pred[i], length[i]
+    return d, p, ln
+
+
+@_compiled
+def entry_parents(keys: IntArray, pred: Int32Array, n: int) -> IntArray:
+    """For entries ``keys`` (sorted ``row * n + node``) with next nodes ``pred``: the index of
+    each one's next node's entry among them, -1 where it is not among them."""  # noqa: D205, D209
+    m = len(keys)
+    parent = np.full(m, -1, np.int64)
+    local = np.full(n, -1, np.int64)
+    lo = 0
+    while lo < m:
+        row = keys[lo] // n
+        hi = _row_end(keys, lo, n)
+        for i in range(lo, hi):
+            local[keys[i] - row * n] = i
+        for i in range(lo, hi):
+            if pred[i] >= 0:
+                parent[i] = local[pred[i]]
+        for i in range(lo, hi):
+            local[keys[i] - row * n] = -1
+        lo = hi
+    return parent
 
 
 @_compiled
@@ -104,61 +204,70 @@ def walk_subtrees(
     """Entries whose tree path passes through a root entry (roots included), and rows cut off.
 
     ``indptr``/``indices``: the reverse CSR (for each node, the nodes with a road into it);
-    ``view``: the trees;
-    ``roots``: sorted, unique keys. A row whose part grows past ``limit`` entries is left out
-    of the region and returned as cut off. The region comes row by row (rows ascending), each
-    row's entries sorted. In a tree every node has one parent, so a depth-first walk reaches
+    ``view``: the trees; ``roots``: sorted, unique keys. A row whose part grows past ``limit``
+    entries is left out of the region and returned as cut off. The region comes sorted (row by
+    row, each row's entries ascending). In a tree every node has one parent, so the walk reaches
     each entry once; a root lying below another root is left to its own walk.
+
+    The walk goes level by level for all trees at once, each level in node order: the entries
+    of a node's roads in are looked up for every tree walking through it one after the other,
+    where they lie together in the stored arrays (node-major), not one tree at a time across
+    the whole of them.
     """
+    k = view[0]
     n_roots = len(roots)
-    out = np.empty(max(1024, 64 * n_roots), np.int64)
-    cut = np.empty(n_roots, np.int64)
-    stack = np.empty(1024, np.int64)
-    n_cut = 0
+    out = np.empty(max(1024, 2 * n_roots), np.int64)
+    count = np.zeros(k, np.int64)
+    cut = np.zeros(k, np.bool_)
     used = 0
-    i = 0
-    while i < n_roots:
-        row = roots[i] // n
-        j = _row_end(roots, i, n)
-        base = row * n
-        row_roots = roots[i:j]
-        start = used
-        over = False
-        for r in range(i, j):
-            stack[0] = roots[r] - base
-            sp = 1
-            while sp > 0:
-                sp -= 1
-                v = stack[sp]
-                if used - start >= limit:
-                    over = True
+    level = np.empty(n_roots, np.int64)  # node * k + row: sorted, a node's trees together
+    for i in range(n_roots):
+        row, node = roots[i] // n, roots[i] % n
+        level[i] = node * k + row
+        if count[row] >= limit:
+            cut[row] = True
+        else:
+            count[row] += 1
+        if used == len(out):
+            out = _grow(out, used)
+        out[used] = roots[i]
+        used += 1
+    level.sort()
+    while len(level):
+        nxt = np.empty(max(16, len(level)), np.int64)
+        m = 0
+        for i in range(len(level)):
+            v, row = level[i] // k, level[i] % k
+            if cut[row]:
+                continue
+            for e in range(indptr[v], indptr[v + 1]):
+                u = indices[e]
+                if entry_at(view, row, u)[1] != v:
+                    continue
+                key = row * n + u
+                if _locate(roots, 0, n_roots, key) >= 0:  # a root below: walked as its own
+                    continue
+                if count[row] >= limit:
+                    cut[row] = True
                     break
+                count[row] += 1
                 if used == len(out):
                     out = _grow(out, used)
-                out[used] = base + v
+                out[used] = key
                 used += 1
-                for e in range(indptr[v], indptr[v + 1]):
-                    u = indices[e]
-                    if entry_at(view, row, u)[1] != v:
-                        continue
-                    if j - i > 1:  # several roots in this tree: one may lie below another
-                        p = np.searchsorted(row_roots, base + u)
-                        if p < j - i and row_roots[p] == base + u:
-                            continue
-                    if sp == len(stack):
-                        stack = _grow(stack, sp)
-                    stack[sp] = u
-                    sp += 1
-            if over:
-                break
-        if over:
-            used = start
-            cut[n_cut] = row
-            n_cut += 1
-        else:
-            out[start:used].sort()
-        i = j
-    return out[:used].copy(), cut[:n_cut].copy()
+                if m == len(nxt):
+                    nxt = _grow(nxt, m)
+                nxt[m] = u * k + row
+                m += 1
+        level = nxt[:m].copy()
+        level.sort()
+    region = out[:used]
+    keep = np.empty(used, np.bool_)
+    for i in range(used):
+        keep[i] = not cut[region[i] // n]
+    region = region[keep].copy()
+    region.sort()
+    return region, np.flatnonzero(cut).astype(np.int64)
 
 
 @_compiled
@@ -462,19 +571,45 @@ def warm_up() -> None:
     The first compile takes seconds; done when an engine is built, so that the first road
     closure a dispatcher puts in does not pay for it.
     """
-    one_way = np.array([0, 1, 1], np.int64)  # node 0 -> node 1, one road
-    heads = np.array([1], np.int64)
-    graph = (one_way, heads, np.array([0, 0, 1], np.int64), np.array([0], np.int64), np.array([0], np.int64))
-    pred = np.array([1, -1], np.int32)
-    time_s, dist = np.array([1.0]), np.array([1.0, 0.0])
-    # one tree (k = 1) over the two nodes, both held; an empty overlay
-    start, keys = np.array([0, 1, 2], np.int64), np.array([0, 1], np.int64)
-    over = (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32))
-    view = (1, -1, start, keys, dist, pred, *over)
-    region, _ = walk_subtrees(graph[2], graph[3], view, 2, np.array([0], np.int64), 2)
-    d, p = repair_region(graph, time_s, view, 2, region, -1)
-    faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
-    improve_rows(graph, time_s, view, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
-    tree_path_lengths(
-        np.array([0, 1], np.int64), pred, np.array([1, -1], np.int64), np.zeros(2), (one_way, heads, time_s)
-    )
+    for writeable in (True, False):  # arrays in memory, or mapped read-only from the caches
+        one_way = np.array([0, 1, 1], np.int64)  # node 0 -> node 1, one road
+        heads = np.array([1], np.int64)
+        rev = (np.array([0, 0, 1], np.int64), np.array([0], np.int64), np.array([0], np.int64))
+        # one tree (k = 1) over the two nodes, both held
+        keys, dist, pred = np.array([0, 1], np.int64), np.array([1.0, 0.0]), np.array([1, -1], np.int32)
+        for a in (one_way, heads, *rev, keys, dist, pred):
+            a.flags.writeable = writeable
+        graph = (one_way, heads, *rev)
+        time_s = np.array([1.0])
+        over = (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32))
+        view = (1, -1, node_starts(keys, 1, 2), keys, dist, pred, *over)
+        entries_at(view, dist, np.array([0], np.int64), np.array([1], np.int64))
+        region, _ = walk_subtrees(graph[2], graph[3], view, 2, np.array([0], np.int64), 2)
+        d, p = repair_region(graph, time_s, view, 2, region, -1)
+        faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
+        improve_rows(graph, time_s, view, 2, np.array([0], np.int64), faster, (region, d, p), np.inf)
+        entry_parents(keys, pred.copy(), 2)
+        tree_path_lengths(
+            keys.copy(), pred.copy(), np.array([1, -1], np.int64), np.zeros(2), (one_way, heads, time_s)
+        )
+
+
+def warm_up_on(
+    graph: Csr, view: TreeView, n: int, lengths: tuple[FloatArray, FloatArray], tree_length: FloatArray
+) -> None:
+    """Compile (or load) the kernels for the types of these arrays, on no entries.
+
+    numba compiles a kernel for each combination of array types it is called with, and an array
+    mapped read-only from a cache is a type of its own: called with an engine's own arrays
+    (``lengths``: its pair lengths, as they are and writable), the first closure compiles nothing.
+    """
+    none, none_f, none_p = np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32)
+    time_s = np.zeros(len(graph[1]))
+    node_starts(view[3][:0], view[0], 0)
+    entries_at(view, tree_length, none, none)
+    walk_subtrees(graph[2], graph[3], view, n, none, 1)
+    repair_region(graph, time_s, view, n, none, view[1])
+    improve_rows(graph, time_s, view, n, none, (none, none, none_f), (none, none_f, none_p), np.inf)
+    entry_parents(none, none_p, 0)
+    for length_m in lengths:
+        tree_path_lengths(none, none_p, none, none_f, (graph[0], graph[1], length_m))

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 BYTES_PER_ENTRY = 28
 #: Entries scanned at once when a whole row is read out of the node-major arrays.
 SCAN_CHUNK = 1 << 24
+#: Above this many entries asked at once (repairs), they are found by the compiled search
+#: through the node index rather than by a binary search of every stored key.
+MANY_ENTRIES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,9 +281,24 @@ class TreeSet:
         pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
         return keys[pos] == q, pos
 
+    def _stored(self, rows: IntArray, nodes: IntArray) -> tuple[FloatArray, Int32Array, FloatArray]:
+        """The base's time, next node and path length of each ``(row, node)``, by the compiled
+        search (through the node index: for many entries at once, in repairs)."""  # noqa: D205, D209
+        from routing.kernels import entries_at  # noqa: PLC0415  numba: loaded at the first repair
+
+        rows = np.asarray(rows, dtype=np.int64)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out: tuple[FloatArray, Int32Array, FloatArray] = entries_at(
+            self.view(), np.asarray(self.base.length), rows, nodes
+        )
+        return out
+
     def get(self, rows: IntArray, nodes: IntArray) -> tuple[FloatArray, Int32Array]:
         """Time and next node of each ``(row, node)`` (inf / NO_NODE: not reachable within the bound)."""
-        d, p = self.base.get(rows, nodes)
+        if np.size(rows) > MANY_ENTRIES:
+            d, p, _ = self._stored(rows, nodes)
+        else:
+            d, p = self.base.get(rows, nodes)
         if self.delta is not None:
             hit, pos = self._over(rows, nodes)
             d[hit], p[hit] = self.delta.dist[pos[hit]], self.delta.pred[pos[hit]]
@@ -309,7 +327,7 @@ class TreeSet:
 
     def lengths(self, rows: IntArray, nodes: IntArray) -> FloatArray:
         """Road length of the tree path of each ``(row, node)`` (nan where not held)."""
-        out = self.base.lengths(rows, nodes)
+        out = self._stored(rows, nodes)[2] if np.size(rows) > MANY_ENTRIES else self.base.lengths(rows, nodes)
         if self.delta is not None:
             hit, pos = self._over(rows, nodes)
             out[hit] = self.delta.length[pos[hit]]
@@ -339,12 +357,14 @@ class TreeSet:
         The base's node index (where each node's entries start) is made at the first repair
         and kept for every set made from this one.
         """
+        from routing.kernels import node_starts  # noqa: PLC0415  numba: loaded at the first repair
+
         base = self.base
         if not self._start:
-            self._start.append(np.searchsorted(base.keys, np.arange(base.n + 1, dtype=np.int64) * base.k))
+            self._start.append(node_starts(np.asarray(base.keys), base.k, base.n))
         over = self.delta if self.delta is not None else _EMPTY
         return (
-            base.k,
+            int(base.k),
             NO_NODE,
             self._start[0],
             np.asarray(base.keys),
@@ -379,12 +399,10 @@ class TreeSet:
             dist = np.concatenate([old.dist[keep], dist])
             pred = np.concatenate([old.pred[keep], pred])
             length = np.concatenate([old.length[keep], length])
-        order = np.argsort(mine)
+        order = np.argsort(mine, kind="stable")  # a run per tree (and the overlay's): merged, not sorted
         mine, dist, pred, length = mine[order], dist[order], pred[order], length[order]
         if prune:
-            rows, nodes = mine % self.k, mine // self.k
-            bd, bp = self.base.get(rows, nodes)
-            bl = self.base.lengths(rows, nodes)
+            bd, bp, bl = self._stored(mine % self.k, mine // self.k)
             same = (bd == dist) & (bp == pred) & ((bl == length) | (np.isnan(bl) & np.isnan(length)))
             mine, dist, pred, length = mine[~same], dist[~same], pred[~same], length[~same]
         delta = SparseTrees(self.k, self.n, self.bound, mine, dist, pred, length)

@@ -162,3 +162,49 @@ def test_the_bound_is_part_of_the_cache_key(sambas: Dataset, tmp_path: Path) -> 
 def test_a_bound_must_be_positive(sambas: Dataset, bad: float) -> None:
     with pytest.raises(ValueError, match="max_travel_s"):
         RoutingEngine(sambas.roads, receiving(sambas), max_travel_s=bad)
+
+
+def test_many_entries_are_found_through_the_node_index_alike(
+    sambas: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repairs ask for many entries at once through the compiled search: the same values as the
+    binary search of every key, with a closure's overlay on top, on trees mapped from the cache."""
+    import routing.sparse_trees as sparse_module
+
+    RoutingEngine(sambas.roads, receiving(sambas), max_travel_s=1200.0, cache_dir=tmp_path)
+    e = RoutingEngine(sambas.roads, receiving(sambas), max_travel_s=1200.0, cache_dir=tmp_path)
+    e.apply_condition(_closure_near(e, 0))
+    rows, nodes = np.meshgrid(np.arange(e._trees.k), np.arange(e._trees.n), indexing="ij")
+    rows, nodes = rows.ravel(), nodes.ravel()
+    for trees in (e._base, e._trees):
+        monkeypatch.setattr(sparse_module, "MANY_ENTRIES", 10**9)
+        d, p = trees.get(rows, nodes)
+        ln = trees.lengths(rows, nodes)
+        monkeypatch.setattr(sparse_module, "MANY_ENTRIES", 0)
+        d2, p2 = trees.get(rows, nodes)
+        np.testing.assert_array_equal(d, d2)
+        np.testing.assert_array_equal(p, p2)
+        np.testing.assert_array_equal(ln, trees.lengths(rows, nodes))
+        assert np.isfinite(d).any() and np.isinf(d).any()
+
+
+def test_the_compiled_search_finds_every_entry_and_no_other() -> None:
+    """``find_entry`` (a guess, then a gallop either way) against a plain membership test, on
+    node slices from empty to full, for every (row, node)."""
+    from routing.kernels import find_entry, node_starts
+
+    rng = np.random.default_rng(3)
+    for k, n, share in ((1, 50, 0.5), (7, 40, 0.9), (100, 30, 0.05), (100, 30, 0.97), (300, 10, 0.5)):
+        held = rng.random((n, k)) < share
+        held[0] = False  # a node no tree holds
+        held[1] = True  # a node every tree holds
+        keys = np.flatnonzero(held.ravel()).astype(np.int64)  # node * k + row, sorted
+        start = node_starts(keys, k, n)
+        np.testing.assert_array_equal(start, np.searchsorted(keys, np.arange(n + 1) * k))
+        for node in range(n):
+            for row in range(k):
+                i = find_entry(start, keys, k, row, node)
+                if held[node, row]:
+                    assert keys[i] == node * k + row
+                else:
+                    assert i == -1
