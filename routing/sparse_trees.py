@@ -47,6 +47,8 @@ SCAN_CHUNK = 1 << 24
 #: Above this many entries asked at once (repairs), they are found by the compiled search
 #: through the node index rather than by a binary search of every stored key.
 MANY_ENTRIES = 4096
+#: Tasks per worker process when trees are computed in parallel (see ``compute_sparse_trees``).
+TASKS_PER_WORKER = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +221,10 @@ def compute_sparse_trees(
     if n_workers == 1:
         parts = _rows_of(data, indices, indptr, srcs, bound, lengths)
     else:
-        bounds = np.linspace(0, k, n_workers + 1).astype(int)
+        # several small tasks per worker: a worker holds one task's rows at a time, and each
+        # result is handed over (pickled) in a buffer of that size, not one of half the trees
+        n_tasks = min(k, n_workers * TASKS_PER_WORKER)
+        bounds = np.linspace(0, k, n_tasks + 1).astype(int)
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
             futures = [
                 pool.submit(_rows_of, data, indices, indptr, srcs[a:b], bound, lengths)

@@ -208,3 +208,25 @@ def test_the_compiled_search_finds_every_entry_and_no_other() -> None:
                     assert keys[i] == node * k + row
                 else:
                     assert i == -1
+
+
+def test_sparse_trees_in_worker_processes_equal_serial(
+    sambas: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trees computed in worker processes, several small tasks each, equal the serial ones."""
+    import routing.sparse_trees as sparse_module
+
+    e = RoutingEngine(sambas.roads, receiving(sambas))
+    reverse = e.compiled.reverse_matrix(e.compiled.base)
+    lengths = (e.compiled.forward_indptr, e.compiled.pair_v, e.compiled.base.length_m)
+    sources = e._tree_nodes.tolist()
+    serial = compute_sparse_trees(reverse, sources, 1800.0, lengths, workers=1)
+    monkeypatch.setattr(sparse_module, "MIN_PARALLEL_WORK", 0)  # worker processes on this small graph
+    parallel = compute_sparse_trees(reverse, sources, 1800.0, lengths, workers=2)
+    for a, b in zip(
+        (serial.keys, serial.dist, serial.pred, serial.length),
+        (parallel.keys, parallel.dist, parallel.pred, parallel.length),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert serial.n_entries > 0
