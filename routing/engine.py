@@ -35,7 +35,7 @@ from routing.graph_cache import load_or_build
 from routing.repair import TreeChanges, repair_faster, repair_slower, subtrees
 from routing.results import Eta, FacilityTime, Matrix, Route, TravelTimes
 from routing.snapping import DEFAULT_MAX_SNAP_M, OFFROAD_SPEED_KMH, Snap, Snapper
-from routing.sparse_trees import SparseTrees, TreeSet, bounded_tree, compute_sparse_trees
+from routing.sparse_trees import SparseTrees, TreeSet, bounded_tree, compute_sparse_trees, sparse_row
 from routing.tree_cache import load_or_compute, tree_key
 from routing.trees import NO_NODE
 
@@ -59,6 +59,8 @@ SNAP_CHUNK = 32
 POINT_TREES_KEPT = 64
 #: A tree whose damaged part exceeds 1/this of the nodes is recomputed whole (faster then).
 REPAIR_LIMIT_DIVISOR = 4
+#: Above this many nodes a route's path is walked by the compiled loop (``routing.kernels``).
+PATH_KERNEL_NODES = 5000
 
 
 def _named(pairs: IntArray, affected: IntArray, by_pair: Mapping[int, tuple[str, ...]]) -> tuple[str, ...]:
@@ -351,10 +353,8 @@ class RoutingEngine:
             version = self._version
             if not math.isfinite(t[0]):
                 return Route(facility_id, None, None, (), version, self.modelled)
-            nodes = [int(start[0])]
             target = int(self._tree_nodes[row[0]])
-            while nodes[-1] != target:
-                nodes.append(int(self._trees.get(row, np.array(nodes[-1:]))[1][0]))
+            nodes = self._path(int(row[0]), int(start[0]), target)
             d = self._trees.lengths(row, start)
         coords = [(lon, lat), (snap.snapped_lon, snap.snapped_lat)]
         coords += [(float(self.graph.lon[n]), float(self.graph.lat[n])) for n in nodes]
@@ -366,6 +366,23 @@ class RoutingEngine:
             graph_version=version,
             modelled=self.modelled,
         )
+
+    def _path(self, row: int, node: int, target: int) -> list[int]:
+        """Nodes of the current tree path from ``node`` (reachable) to ``target``, row ``row``.
+
+        Walked step by step in NumPy on a small graph (no compiled loop loaded for one route);
+        by the compiled walk once the graph is larger than a few thousand nodes.
+        """
+        if self.compiled.n_nodes > PATH_KERNEL_NODES:
+            from routing.kernels import tree_path  # noqa: PLC0415  numba: loaded on the first long route
+
+            out: list[int] = tree_path(self._trees.view(), row, node, target, self.compiled.n_nodes).tolist()
+            return out
+        at_row = np.array([row], dtype=np.int64)
+        nodes = [node]
+        while nodes[-1] != target:
+            nodes.append(int(self._trees.get(at_row, np.array(nodes[-1:]))[1][0]))
+        return nodes
 
     def eta(
         self,
@@ -754,23 +771,39 @@ class RoutingEngine:
         changes.set(region, *repair_slower(c, w_mid, view, region))
         if faster.size:
             repair_faster(c, w_new, changes, view, rows[~np.isin(rows, cut)], faster, self.bound)
-        if cut.size:  # recomputed whole: the entries that differ
-            reverse = c.reverse_matrix(w_new)
-            old_d, old_p = cur.dense_rows(cut)
-            for i, r in enumerate(cut.tolist()):
-                d, p = bounded_tree(reverse, int(self._tree_nodes[r]), self.bound)
-                at = np.flatnonzero((d != old_d[i]) | (p != old_p[i]))
-                changes.set(r * n + at, d[at], p[at])
         keys, d, p = changes.collect()
-        if faster.size or relength.size or cut.size:
+        if faster.size or relength.size:
             # the entries below the changed ones, and below the pairs whose length changed
             mid = cur.with_entries(keys, d, p, np.full(len(keys), np.nan), prune=False)
-            roots = np.union1d(keys, self._entries_using(mid, rows, relength))
+            roots = np.union1d(keys, self._entries_using(mid, rows[~np.isin(rows, cut)], relength))
             keys, _ = subtrees(c, mid.view(), roots, n + 1)
             d, p = mid.get(keys // n, keys % n)
         length = self._entry_lengths(cur, keys, d, p, w_new)
+        if cut.size:  # recomputed whole: the entries that differ
+            reverse = c.reverse_matrix(w_new)
+            whole = [self._whole_row(cur, int(r), w_new, reverse) for r in cut.tolist()]
+            parts = [(keys, d, p, length), *whole]
+            keys, d, p, length = (np.concatenate(x) for x in zip(*parts, strict=True))
         trees = cur.with_entries(keys, d, p, length)
         return trees, int(np.unique(keys // n).size), int(cut.size)
+
+    def _whole_row(
+        self, trees: TreeSet, row: int, w: PairWeights, reverse: csr_matrix
+    ) -> tuple[IntArray, FloatArray, npt.NDArray[np.int32], FloatArray]:
+        """Tree ``row`` computed again on weights ``w`` (``reverse``: the reverse graph of them): the
+        entries (keys ``row * n + node``, times, next nodes, path lengths) that differ from ``trees``."""  # noqa: D205, D209
+        c = self.compiled
+        n = c.n_nodes
+        d, p = bounded_tree(reverse, int(self._tree_nodes[row]), self.bound)
+        nodes, dn, pn, ln = sparse_row(d, p, self.bound, (c.forward_indptr, c.pair_v, w.length_m))
+        new_d, new_p, new_l = np.full(n, np.inf), np.full(n, NO_NODE, dtype=np.int32), np.full(n, np.nan)
+        new_d[nodes], new_p[nodes], new_l[nodes] = dn, pn, ln
+        every, at_row = np.arange(n, dtype=np.int64), np.full(n, row, dtype=np.int64)
+        old_d, old_p = trees.get(at_row, every)
+        old_l = trees.lengths(at_row, every)
+        same = (new_d == old_d) & (new_p == old_p) & ((new_l == old_l) | (np.isnan(new_l) & np.isnan(old_l)))
+        at = np.flatnonzero(~same)
+        return row * n + at, new_d[at], new_p[at], new_l[at]
 
     def _entries_using(self, trees: TreeSet, rows: IntArray, pairs: IntArray) -> IntArray:
         """Keys (``row * n + node``, sorted) of the entries of trees ``rows`` whose next road is
@@ -900,14 +933,10 @@ class RoutingEngine:
 
     def _base_path(self, row: int, node: int) -> list[int]:
         """Nodes of the no-condition tree path from ``node`` to row ``row``'s facility node."""
+        from routing.kernels import tree_path  # noqa: PLC0415  numba: loaded by now (a condition is in force)
+
         target = int(self._tree_nodes[row])
-        at_row = np.array([row], dtype=np.int64)
-        nodes = [node]
-        for _ in range(self.compiled.n_nodes):
-            if node in (target, NO_NODE):
-                break
-            node = int(self._base.get(at_row, np.array([node], dtype=np.int64))[1][0])
-            nodes.append(node)
+        nodes: list[int] = tree_path(self._base.view(), row, node, target, self.compiled.n_nodes).tolist()
         if nodes[-1] == NO_NODE:  # not reachable in the base tree (not asked for then)
             nodes.pop()
         return nodes

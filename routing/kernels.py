@@ -176,6 +176,22 @@ def entry_parents(keys: IntArray, pred: Int32Array, n: int) -> IntArray:
 
 
 @_compiled
+def tree_path(view: TreeView, row: int, node: int, target: int, max_steps: int) -> IntArray:
+    """Nodes of tree ``row``'s path from ``node`` to ``target`` (its facility node), following
+    next nodes; it ends early at a node with none (not reachable: ``no_node`` last)."""  # noqa: D205, D209
+    out = np.empty(64, np.int64)
+    out[0] = node
+    m = 1
+    while node not in (target, view[1]) and m <= max_steps:
+        node = entry_at(view, row, node)[1]
+        if m == len(out):
+            out = _grow(out, m)
+        out[m] = node
+        m += 1
+    return out[:m].copy()
+
+
+@_compiled
 def _grow(a: IntArray, used: int) -> IntArray:
     bigger = np.empty(2 * len(a), np.int64)
     bigger[:used] = a[:used]
@@ -584,6 +600,7 @@ def warm_up() -> None:
         over = (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int32))
         view = (1, -1, node_starts(keys, 1, 2), keys, dist, pred, *over)
         entries_at(view, dist, np.array([0], np.int64), np.array([1], np.int64))
+        tree_path(view, 0, 0, 1, 2)
         region, _ = walk_subtrees(graph[2], graph[3], view, 2, np.array([0], np.int64), 2)
         d, p = repair_region(graph, time_s, view, 2, region, -1)
         faster = (np.array([0], np.int64), np.array([1], np.int64), time_s)
@@ -607,6 +624,7 @@ def warm_up_on(
     time_s = np.zeros(len(graph[1]))
     node_starts(view[3][:0], view[0], 0)
     entries_at(view, tree_length, none, none)
+    tree_path(view, 0, 0, 0, 0)
     walk_subtrees(graph[2], graph[3], view, n, none, 1)
     repair_region(graph, time_s, view, n, none, view[1])
     improve_rows(graph, time_s, view, n, none, (none, none, none_f), (none, none_f, none_p), np.inf)

@@ -5,9 +5,9 @@
 Per round: a random origin, a road segment in the middle of its fastest route to one of 10
 facilities closed both ways; then ``conditions_on_routes`` for those 10 facilities (p50 of 50
 calls), ``conditions_on_routes_to_point`` for 50 origins to a point (first call, which makes the
-no-condition tree to the point, and again), the trees the engine repaired into rows of its own
-(their entries and bytes; the no-condition trees are kept as they are); then the closure
-removed. Also the no-condition call.
+no-condition tree to the point, and again), the trees the engine repaired and the entries of
+its own overlay (and their bytes; the no-condition trees are kept as they are); then the
+closure removed. Also the no-condition call.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def main() -> None:
         own = e._trees.delta
         print(
             f"round {r}: route of {len(nodes)} nodes to {fid}; apply {t_apply * 1000:.0f} ms, "
-            f"{e.last_update_trees} trees repaired ({e.last_update_full_trees} whole); own rows "
-            f"{int(e._trees.replaced.sum())}, {own.n_entries if own else 0:,} entries "
+            f"{e.last_update_trees} trees repaired ({e.last_update_full_trees} whole); overlay in "
+            f"{int(e._trees.replaced.sum())} trees, {own.n_entries if own else 0:,} entries "
             f"({own.nbytes if own else 0:,} bytes)"
         )
         print(
@@ -100,7 +100,9 @@ def main() -> None:
         )
         t = time.perf_counter()
         e.remove_condition("closed")
-        print(f"  remove {(time.perf_counter() - t) * 1000:.0f} ms; own rows {int(e._trees.replaced.sum())}")
+        print(
+            f"  remove {(time.perf_counter() - t) * 1000:.0f} ms; overlay in {int(e._trees.replaced.sum())} trees"
+        )
     print(f"peak rss {rss_mb():.0f} MB")
 
 

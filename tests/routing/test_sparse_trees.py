@@ -230,3 +230,60 @@ def test_sparse_trees_in_worker_processes_equal_serial(
     ):
         np.testing.assert_array_equal(a, b)
     assert serial.n_entries > 0
+
+
+def test_trees_recomputed_whole_keep_only_what_differs(
+    sambas: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the damaged part's limit at one entry, every tree a closure touches is recomputed
+    whole: the same trees and path lengths as a fresh build, and an overlay of the differences."""
+    import routing.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "REPAIR_LIMIT_DIVISOR", 10**6)
+    bound = 1800.0
+    e = RoutingEngine(sambas.roads, receiving(sambas), max_travel_s=bound)
+    before_d, before_p = e.tree_arrays()
+    cond = _closure_near(e, 0)
+    e.apply_condition(cond)
+    assert e.last_update_full_trees == e.last_update_trees > 0
+    factors = np.ones(sambas.roads.n_edges)
+    factors[list(cond.edges)] = np.inf
+    w = e.compiled.pair_weights(factors)
+    fresh = TreeSet(
+        compute_sparse_trees(
+            e.compiled.reverse_matrix(w),
+            e._tree_nodes.tolist(),
+            bound,
+            (e.compiled.forward_indptr, e.compiled.pair_v, w.length_m),
+        )
+    )
+    d, p = e.tree_arrays()
+    fd, fp = fresh.dense()
+    np.testing.assert_array_equal(d, fd)
+    np.testing.assert_array_equal(p, fp)
+    r, v = np.nonzero(np.isfinite(d))
+    np.testing.assert_array_equal(e._trees.lengths(r, v), fresh.lengths(r, v))
+    over = e._trees.delta
+    assert over is not None
+    assert over.n_entries <= int(((d != before_d) | (p != before_p)).sum()) + len(r)
+    assert over.n_entries < e._trees.k * e._trees.n
+    e.remove_condition(cond.id)
+    np.testing.assert_array_equal(e.tree_arrays()[0], before_d)
+
+
+def test_a_route_walked_by_the_compiled_loop_is_the_same(
+    sambas: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A route's nodes, walked in NumPy or by the compiled loop, with a closure's overlay in force."""
+    import routing.engine as engine_module
+
+    e = RoutingEngine(sambas.roads, receiving(sambas), max_travel_s=3600.0)
+    e.apply_condition(_closure_near(e, 0))
+    origin = next(iter(origins(sambas).values()))
+    for fid in receiving(sambas):
+        monkeypatch.setattr(engine_module, "PATH_KERNEL_NODES", 10**9)
+        plain = e.route(*origin, fid)
+        monkeypatch.setattr(engine_module, "PATH_KERNEL_NODES", 0)
+        compiled = e.route(*origin, fid)
+        assert compiled == plain
+        assert plain.time_s is None or len(plain.coordinates) > 2
