@@ -377,6 +377,8 @@ class RoutingEngine:
             from routing.kernels import tree_path  # noqa: PLC0415  numba: loaded on the first long route
 
             out: list[int] = tree_path(self._trees.view(), row, node, target, self.compiled.n_nodes).tolist()
+            if out[-1] == NO_NODE:  # not reachable after all (not asked for then)
+                out.pop()
             return out
         at_row = np.array([row], dtype=np.int64)
         nodes = [node]

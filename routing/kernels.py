@@ -95,6 +95,8 @@ def find_entry(start: IntArray, keys: IntArray, k: int, row: int, node: int) -> 
     search starts where row ``row`` would be if the node's entries were spread evenly, and
     gallops out from there (a few probes in one or two cache lines, not a whole binary search).
     """
+    if node < 0 or node + 1 >= len(start):  # not a node (no next node: NO_NODE)
+        return -1
     lo, hi = int(start[node]), int(start[node + 1])
     if lo >= hi:
         return -1

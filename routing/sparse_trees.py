@@ -291,12 +291,9 @@ class TreeSet:
         search (through the node index: for many entries at once, in repairs)."""  # noqa: D205, D209
         from routing.kernels import entries_at  # noqa: PLC0415  numba: loaded at the first repair
 
-        rows = np.asarray(rows, dtype=np.int64)
-        nodes = np.asarray(nodes, dtype=np.int64)
-        out: tuple[FloatArray, Int32Array, FloatArray] = entries_at(
-            self.view(), np.asarray(self.base.length), rows, nodes
-        )
-        return out
+        rows, nodes = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(nodes, dtype=np.int64))
+        d, p, ln = entries_at(self.view(), np.asarray(self.base.length), rows.ravel(), nodes.ravel())
+        return d.reshape(rows.shape), p.reshape(rows.shape), ln.reshape(rows.shape)
 
     def get(self, rows: IntArray, nodes: IntArray) -> tuple[FloatArray, Int32Array]:
         """Time and next node of each ``(row, node)`` (inf / NO_NODE: not reachable within the bound)."""

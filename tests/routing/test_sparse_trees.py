@@ -208,6 +208,8 @@ def test_the_compiled_search_finds_every_entry_and_no_other() -> None:
                     assert keys[i] == node * k + row
                 else:
                     assert i == -1
+        for not_a_node in (NO_NODE, -1, n, n + 5):  # no next node, or out of range: not held
+            assert find_entry(start, keys, k, 0, not_a_node) == -1
 
 
 def test_sparse_trees_in_worker_processes_equal_serial(
