@@ -551,7 +551,9 @@ def _rank(
     The score is minutes: travel time times its weight, plus every demotion, minus every boost
     (per-unit weights times the candidate's units; a boost or demotion of zero units is dropped).
     """
-    ranked: list[tuple[float, float, str, tuple[_Admitted, float, ReferralType, tuple[Reason, ...]]]] = []
+    #: (score, travel time, facility id, k): the order, ties kept in screening order by ``k``
+    ranked: list[tuple[float, float, str, int]] = []
+    made: list[tuple[ReferralType, tuple[Reason, ...]]] = []
     lowest = min((ranks[a.facility.id] for a in admitted), default=0)
     travel_weight = pack.weights["travel"]
     within = need.preferred_within_min
@@ -581,26 +583,31 @@ def _rank(
         else:
             rtype = ReferralType.VERTICAL
         score = round(score, 3)
-        ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(kept))))
-    ranked.sort(key=lambda t: t[:3])
-    return tuple(
-        _new(
-            RankedCandidate,
-            (
-                a.facility.id,
-                a.facility.name,
-                i,
-                score,
-                a.time_s,
-                a.distance_m,
-                rtype,
-                reasons,
-                a.status_age_s,
-                a.stale,
-            ),
+        ranked.append((score, a.time_s, a.facility.id, len(made)))
+        made.append((rtype, tuple(kept)))
+    ranked.sort()
+    out = []
+    for i, (score, _, _, k) in enumerate(ranked, start=1):
+        a = admitted[k]
+        rtype, reasons = made[k]
+        out.append(
+            _new(
+                RankedCandidate,
+                (
+                    a.facility.id,
+                    a.facility.name,
+                    i,
+                    score,
+                    a.time_s,
+                    a.distance_m,
+                    rtype,
+                    reasons,
+                    a.status_age_s,
+                    a.stale,
+                ),
+            )
         )
-        for i, (score, _, _, (a, _, rtype, reasons)) in enumerate(ranked, start=1)
-    )
+    return tuple(out)
 
 
 def suggest(
