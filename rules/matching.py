@@ -519,8 +519,9 @@ def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
     """Every candidate, in facility-id order: admitted (with its reasons) or excluded; and ranks.
 
     One pass: each candidate's facts are written over the previous one's (the same keys for
-    every candidate), and every candidate rule the request leaves active is tested once. Nothing
-    is kept between requests: real requests all differ (origin, point, diagnosis, age, status).
+    every candidate), and every candidate rule the request leaves active is tested once (by
+    tests compiled per set of request gates, ``_compiled_tests``: few sets recur). No answer is
+    kept between requests: real requests all differ (origin, point, diagnosis, age, status).
     Reason texts are formatted only when read (``Reason.values``).
     """
     static = _static(facilities)
