@@ -190,18 +190,21 @@ def condition_source(raw: Mapping[str, Any], consts: list[object]) -> str:
 
 def compile_conditions(
     items: list[tuple[T, Mapping[str, Any] | None]],
+    *,
+    gated: bool = True,
 ) -> Callable[[Facts, list[bool]], list[T]]:
     """One function testing many checked conditions: ``held(facts, on)`` lists, in order, the tag
     of each condition that is on and holds (None is a condition that always holds).
 
     Written as Python source and compiled once (``condition_source``): one call per candidate
-    instead of one closure call per condition and per leaf, the engine's hottest loop.
+    instead of one closure call per condition and per leaf, the engine's hottest loop. Not
+    ``gated``: every condition is on, and ``on`` is not read.
     """  # noqa: D205
     consts: list[object] = []
     lines = ["def held(f, on):", "    h = []"]
     for i, (_, raw) in enumerate(items):
         cond = condition_source(raw, consts) if raw is not None else "True"
-        lines.append(f"    if on[{i}] and {cond}:")
+        lines.append(f"    if on[{i}] and {cond}:" if gated else f"    if {cond}:")
         lines.append(f"        h.append(_t{i})")
     lines.append("    return h")
     namespace: dict[str, Any] = {f"_k{i}": v for i, v in enumerate(consts)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from geodata.models import (
     BED_NAMES,
@@ -95,7 +95,7 @@ class _CandidateContext(_Context):
         on_call_min: float | None,
         occupancy: float,
     ) -> None:
-        super().__init__(facility=facility)
+        self["facility"] = facility  # not ``super().__init__(facility=...)``: one per candidate
         self._base = base
         self._raw = (travel_min, age_s, on_call_min, occupancy)
 
@@ -122,6 +122,8 @@ class _StaticRows:
     facilities: Sequence[Facility]
     rows: list[tuple[Facility, int, bool]]
     ids: tuple[str, ...]
+    #: facility id -> name
+    names: dict[str, str]
     by_need: dict[tuple[object, ...], list[tuple[bool, bool, bool, bool]]]
 
 
@@ -134,7 +136,9 @@ def _static(facilities: Sequence[Facility]) -> _StaticRows:
     if hit is not None and hit.facilities is facilities:
         return hit
     rows = [(f, level_rank(f), f.is_hospital) for f in sorted(facilities, key=lambda f: f.id)]
-    out = _StaticRows(facilities, rows, tuple(f.id for f, _, _ in rows), {})
+    out = _StaticRows(
+        facilities, rows, tuple(f.id for f, _, _ in rows), {f.id: f.name for f in facilities}, {}
+    )
     if isinstance(facilities, tuple):
         if len(_STATIC) > 64:
             _STATIC.clear()
@@ -163,39 +167,107 @@ def _capability(st: _StaticRows, need: ClinicalNeed) -> list[tuple[bool, bool, b
     return out
 
 
+class _CandidateRule(NamedTuple):
+    """A candidate rule with what its reasons and its score read, worked out once per pack."""
+
+    rule: Rule
+    #: the first four fields of its ``Reason`` (id, effect, the two templates)
+    head: tuple[str, str, str, str]
+    references: tuple[str, ...]
+    #: +1 for a demotion, -1 for a boost, 0 for any other effect
+    sign: int
+    #: the pack's weight of a boost or demotion (0 for any other effect)
+    weight: float
+    #: the candidate unit the weight is per (``_PER_UNIT``), "" for none
+    unit: str
+    #: a boost for preferred equipment: worth the need's ``preferred_within_min`` when it has one
+    preferred: bool
+
+
+def _candidate_rule(rule: Rule, pack: RulePack) -> _CandidateRule:
+    d = rule.description
+    sign = {"demote": 1, "boost": -1}.get(rule.effect, 0)
+    return _CandidateRule(
+        rule,
+        (rule.id, rule.effect, d.id, d.en),
+        rule.references,
+        sign,
+        pack.weights[rule.param] if sign else 0.0,
+        _PER_UNIT.get(rule.param, "") if sign else "",
+        sign != 0 and rule.param == "preferred_equipment",
+    )
+
+
+#: ``held(candidate facts, [])``: each of a set of candidate rules that holds, in the pack's order
+_Held: TypeAlias = "Callable[[dict[str, Any], list[bool]], list[_CandidateRule]]"
+
+
 class _CandidateRules(NamedTuple):
-    """A pack's candidate rules: the exclusions and the others, each tested by one compiled function."""
+    """A pack's candidate rules: the exclusions and the others, and their compiled tests."""
 
     exclude: Sequence[Rule]
     other: Sequence[Rule]
-    #: ``excluded_by(candidate facts, on)``: each exclusion rule that is on (its request gate
-    #: held) and holds, in the pack's order; ``held_by`` the same for the other rules
-    excluded_by: Callable[[dict[str, Any], list[bool]], list[Rule]]
-    held_by: Callable[[dict[str, Any], list[bool]], list[Rule]]
+    #: per request gates (which exclusion rules, which others, are on): ``(excluded_by,
+    #: held_by)``, each testing only the rules that are on. Real requests open few distinct
+    #: sets of gates (6 in ``bench_matching``'s mix of 5,000), so each is compiled once.
+    compiled: dict[tuple[tuple[bool, ...], tuple[bool, ...]], tuple[_Held, _Held]]
 
 
 _CANDIDATE_RULES: dict[int, tuple[RulePack, _CandidateRules]] = {}
+#: at most this many sets of gates compiled per pack (then they are compiled afresh)
+_GATE_SETS_MAX = 64
 
 
 def _candidate_rules(pack: RulePack) -> _CandidateRules:
-    """The pack's candidate rules compiled once (``rules.facts.compile_conditions``)."""
+    """The pack's candidate rules, split once per pack."""
 
     def build() -> _CandidateRules:
         exclude = [r for r in pack.candidate_rules if r.effect == "exclude"]
         other = [r for r in pack.candidate_rules if r.effect != "exclude"]
-        return _CandidateRules(
-            exclude,
-            other,
-            compile_conditions([(r, r.candidate_when) for r in exclude]),
-            compile_conditions([(r, r.candidate_when) for r in other]),
-        )
+        return _CandidateRules(exclude, other, {})
 
     return per_pack(_CANDIDATE_RULES, pack, build)
 
 
+def _compiled_tests(
+    pack: RulePack, rules: _CandidateRules, on: tuple[tuple[bool, ...], tuple[bool, ...]]
+) -> tuple[_Held, _Held]:
+    """The tests of the exclusion and other rules that are ``on`` (``rules.facts.compile_conditions``)."""
+    hit = rules.compiled.get(on)
+    if hit is None:
+        on_exclude, on_other = on
+        hit = (
+            compile_conditions(
+                [
+                    (_candidate_rule(r, pack), r.candidate_when)
+                    for r, o in zip(rules.exclude, on_exclude, strict=True)
+                    if o
+                ],
+                gated=False,
+            ),
+            compile_conditions(
+                [
+                    (_candidate_rule(r, pack), r.candidate_when)
+                    for r, o in zip(rules.other, on_other, strict=True)
+                    if o
+                ],
+                gated=False,
+            ),
+        )
+        if len(rules.compiled) >= _GATE_SETS_MAX:
+            rules.compiled.clear()
+        rules.compiled[on] = hit
+    return hit
+
+
+#: a named tuple made from a tuple of its fields, all given, in C (``Reason(...)``, ``_make`` run
+#: Python code): the engine makes hundreds of reasons per request
+_new = tuple.__new__
+
+
 def _reason(rule: Rule, ctx: _Context) -> Reason:
     d = rule.description
-    return Reason(rule.id, rule.effect, d.id, d.en, ctx, rule.references)
+    return _new(Reason, (rule.id, rule.effect, d.id, d.en, ctx, rule.references))
 
 
 @dataclass(slots=True)
@@ -204,7 +276,7 @@ class _Admitted:
     occupancy: float
     same_level: bool
     #: the rules that held, and the values their reason texts read
-    rules: list[Rule]
+    rules: list[_CandidateRule]
     ctx: _Context | None
     time_s: float
     distance_m: float | None
@@ -216,105 +288,124 @@ class _Admitted:
 _BED_FIGURE = {b: f"beds_available.{b.value}" for b in BedType}
 
 
-def _status_facts(
-    cf: dict[str, Any],
-    st: FacilityStatus | None,
-    need: ClinicalNeed,
-    capability: tuple[bool, bool, bool, bool],
-    settings: Mapping[str, Any],
-    now: datetime,
-) -> None:
-    """Write a candidate's live-status facts into ``cf`` (the same keys for every candidate).
+def _status_reader(  # noqa: C901  one branch per figure, kept together to read as one rule
+    need: ClinicalNeed, settings: Mapping[str, Any], now: datetime
+) -> Callable[[dict[str, Any], FacilityStatus | None, tuple[bool, bool, bool, bool]], None]:
+    """``read(cf, status, capability)``: write a candidate's live-status facts into ``cf`` (the
+    same keys for every candidate), for one request's need and time.
 
     Each figure the need relies on is judged by its own age (``FacilityStatus.figure_times``);
     the status's age is the oldest of them (the facility's newest figure when it relied on none).
-    """
-    on_call_min: float | None = None
+    What depends only on the request (the need's beds, equipment, specialty, the limits) is read
+    once here, not once per candidate.
+    """  # noqa: D205
     nbeds = need.beds
+    bed_keys = tuple(_BED_FIGURE[b] for b in nbeds)
     neq = need.equipment
-    has_eq, registered_zero, _, preferred_registered = capability
-    if st is None:
-        age_s = None
-        status = StatusAge.NONE
-        specialist = Specialist.NOT_NEEDED if need.specialty is None else Specialist.UNKNOWN
-        beds = Tri.YES if not nbeds else (Tri.NO if registered_zero else Tri.UNKNOWN)
-        eq = Tri.NO if not has_eq else (Tri.YES if not neq else Tri.UNKNOWN)
-        preferred = preferred_registered
-        accepting = True
-        occupancy = 0.0
-    else:
-        limit_s = settings["stale_after_min"] * 60
-        times = st.figure_times
-        updated = st.updated_at
-        oldest = -math.inf  # the oldest figure relied on so far
-        # the needed specialist, judged by the age of the figure that says it
-        spec = need.specialty
-        if spec is None:
-            specialist = Specialist.NOT_NEEDED
-        elif not st.specialists_on_duty and not st.specialists_on_call:
-            specialist = Specialist.UNKNOWN
-        elif spec in st.specialists_on_duty:
-            specialist = Specialist.ON_DUTY
-            oldest = (now - times.get("specialists_on_duty", updated)).total_seconds()
-        else:
-            m = st.specialists_on_call.get(spec)
-            if m is not None and m <= settings["on_call_max_min"]:
-                specialist = Specialist.ON_CALL
-                on_call_min = float(m)
-                oldest = (now - times.get("specialists_on_call", updated)).total_seconds()
-            else:
-                oldest = max(
-                    (now - times.get("specialists_on_duty", updated)).total_seconds(),
-                    (now - times.get("specialists_on_call", updated)).total_seconds(),
-                )
-                specialist = Specialist.UNKNOWN if oldest > limit_s else Specialist.ABSENT
-        # beds: a stale "none free" is not trusted (beds may have freed); a stale "free" is used
-        # with a penalty; each bed type by its own figure's age
-        free = st.beds_available
-        if not nbeds:
-            beds = Tri.YES
-        elif registered_zero:
-            beds = Tri.NO
-        elif any(b not in free for b in nbeds):
-            beds = Tri.UNKNOWN  # not reported
-        else:
-            beds_age = max((now - times.get(_BED_FIGURE[b], updated)).total_seconds() for b in nbeds)
-            oldest = max(oldest, beds_age)
-            if all(free[b] > 0 for b in nbeds):
-                beds = Tri.YES
-            else:
-                beds = Tri.UNKNOWN if beds_age > limit_s else Tri.NO
-        eq_age = (now - times.get("equipment_out_of_order", updated)).total_seconds()
-        stale_eq = eq_age > limit_s
-        broken = st.equipment_out_of_order
-        if not has_eq:
-            eq = Tri.NO
-        elif not neq:
-            eq = Tri.YES
-        else:
-            oldest = max(oldest, eq_age)
-            eq = (Tri.UNKNOWN if stale_eq else Tri.NO) if any(e in broken for e in neq) else Tri.YES
-        preferred = preferred_registered and (
-            stale_eq or not broken or not any(e in broken for e in need.preferred_equipment)
-        )
-        accepting = st.not_accepting_until is None or st.not_accepting_until <= now
-        if st.occupancy is not None:
-            occupancy = float(st.occupancy)
-            oldest = max(oldest, (now - times.get("occupancy", updated)).total_seconds())
-        else:
+    npreferred = need.preferred_equipment
+    spec = need.specialty
+    limit_s = settings["stale_after_min"] * 60
+    on_call_max = settings["on_call_max_min"]
+    no_specialist = Specialist.NOT_NEEDED if spec is None else Specialist.UNKNOWN
+
+    def read(
+        cf: dict[str, Any], st: FacilityStatus | None, capability: tuple[bool, bool, bool, bool]
+    ) -> None:
+        on_call_min: float | None = None
+        has_eq, registered_zero, _, preferred_registered = capability
+        if st is None:
+            age_s = None
+            status = StatusAge.NONE
+            specialist = no_specialist
+            beds = Tri.YES if not nbeds else (Tri.NO if registered_zero else Tri.UNKNOWN)
+            eq = Tri.NO if not has_eq else (Tri.YES if not neq else Tri.UNKNOWN)
+            preferred = preferred_registered
+            accepting = True
             occupancy = 0.0
-        age_s = oldest if oldest != -math.inf else (now - updated).total_seconds()
-        status = StatusAge.STALE if age_s > limit_s else StatusAge.FRESH
-    cf["candidate_status"] = status  # StrEnum members compare and hash as their strings
-    cf["candidate_specialist"] = specialist
-    cf["candidate_bed_available"] = beds
-    cf["candidate_has_equipment"] = has_eq
-    cf["candidate_equipment_working"] = eq
-    cf["candidate_has_preferred_equipment"] = preferred
-    cf["candidate_accepting"] = accepting
-    cf["candidate_occupancy"] = occupancy
-    cf["_age_s"] = age_s
-    cf["_on_call_min"] = on_call_min
+        else:
+            times = st.figure_times
+            updated = st.updated_at
+            # a figure without a time of its own dates from ``updated_at``: its age is this one
+            updated_age = (now - updated).total_seconds()
+            oldest = -math.inf  # the oldest figure relied on so far
+            # the needed specialist, judged by the age of the figure that says it
+            if spec is None:
+                specialist = Specialist.NOT_NEEDED
+            elif not st.specialists_on_duty and not st.specialists_on_call:
+                specialist = Specialist.UNKNOWN
+            elif spec in st.specialists_on_duty:
+                specialist = Specialist.ON_DUTY
+                t = times.get("specialists_on_duty")
+                oldest = updated_age if t is None else (now - t).total_seconds()
+            else:
+                m = st.specialists_on_call.get(spec)
+                t = times.get("specialists_on_call")
+                call_age = updated_age if t is None else (now - t).total_seconds()
+                if m is not None and m <= on_call_max:
+                    specialist = Specialist.ON_CALL
+                    on_call_min = float(m)
+                    oldest = call_age
+                else:
+                    t = times.get("specialists_on_duty")
+                    oldest = updated_age if t is None else (now - t).total_seconds()
+                    oldest = max(oldest, call_age)
+                    specialist = Specialist.UNKNOWN if oldest > limit_s else Specialist.ABSENT
+            # beds: a stale "none free" is not trusted (beds may have freed); a stale "free" is
+            # used with a penalty; each bed type by its own figure's age
+            free = st.beds_available
+            if not nbeds:
+                beds = Tri.YES
+            elif registered_zero:
+                beds = Tri.NO
+            elif not all(b in free for b in nbeds):
+                beds = Tri.UNKNOWN  # not reported
+            else:
+                beds_age = -math.inf
+                for key in bed_keys:
+                    t = times.get(key)
+                    a = updated_age if t is None else (now - t).total_seconds()
+                    beds_age = max(beds_age, a)
+                oldest = max(oldest, beds_age)
+                if all(free[b] > 0 for b in nbeds):
+                    beds = Tri.YES
+                else:
+                    beds = Tri.UNKNOWN if beds_age > limit_s else Tri.NO
+            t = times.get("equipment_out_of_order")
+            eq_age = updated_age if t is None else (now - t).total_seconds()
+            stale_eq = eq_age > limit_s
+            broken = st.equipment_out_of_order
+            if not has_eq:
+                eq = Tri.NO
+            elif not neq:
+                eq = Tri.YES
+            else:
+                oldest = max(oldest, eq_age)
+                eq = (Tri.UNKNOWN if stale_eq else Tri.NO) if any(e in broken for e in neq) else Tri.YES
+            preferred = preferred_registered and (
+                stale_eq or not broken or not any(e in broken for e in npreferred)
+            )
+            accepting = st.not_accepting_until is None or st.not_accepting_until <= now
+            if st.occupancy is not None:
+                occupancy = float(st.occupancy)
+                t = times.get("occupancy")
+                a = updated_age if t is None else (now - t).total_seconds()
+                oldest = max(oldest, a)
+            else:
+                occupancy = 0.0
+            age_s = oldest if oldest != -math.inf else updated_age
+            status = StatusAge.STALE if age_s > limit_s else StatusAge.FRESH
+        cf["candidate_status"] = status  # StrEnum members compare and hash as their strings
+        cf["candidate_specialist"] = specialist
+        cf["candidate_bed_available"] = beds
+        cf["candidate_has_equipment"] = has_eq
+        cf["candidate_equipment_working"] = eq
+        cf["candidate_has_preferred_equipment"] = preferred
+        cf["candidate_accepting"] = accepting
+        cf["candidate_occupancy"] = occupancy
+        cf["_age_s"] = age_s
+        cf["_on_call_min"] = on_call_min
+
+    return read
 
 
 def _checked_origin(
@@ -338,7 +429,6 @@ def _request_context(
 ) -> _Context:
     """The request's placeholder values for reason texts (need, region, regional hospital, codes)."""
     regional_hospital = region.hospital if region is not None else None
-    names = {f.id: f.name for f in facilities}
     return _Context(
         specialty=SERVICE_LABELS[need.specialty] if need.specialty else "-",
         beds=", ".join(b.value for b in need.beds) or "-",
@@ -349,7 +439,7 @@ def _request_context(
             for lang, said in EQUIPMENT_NAMES.items()
         },
         region=region.name if region else "-",
-        hospital=names.get(regional_hospital or "", "-"),
+        hospital=_static(facilities).names.get(regional_hospital, "-") if regional_hospital else "-",
         codes=", ".join(request.icd10) or "-",
     )
 
@@ -429,17 +519,21 @@ def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
     """Every candidate, in facility-id order: admitted (with its reasons) or excluded; and ranks.
 
     One pass: each candidate's facts are written over the previous one's (the same keys for
-    every candidate), and every candidate rule the request leaves active is tested once. Nothing
-    is kept between requests: real requests all differ (origin, point, diagnosis, age, status).
+    every candidate), and every candidate rule the request leaves active is tested once (by
+    tests compiled per set of request gates, ``_compiled_tests``: few sets recur). No answer is
+    kept between requests: real requests all differ (origin, point, diagnosis, age, status).
     Reason texts are formatted only when read (``Reason.values``).
     """
     static = _static(facilities)
     origin_rank = level_rank(origin)
-    compiled = _candidate_rules(pack)
-    excluded_by, held_by = compiled.excluded_by, compiled.held_by
-    on_exclude = [r.gate_holds(facts) for r in compiled.exclude]
-    on_other = [r.gate_holds(facts) for r in compiled.other]
-    settings = pack.settings
+    rules = _candidate_rules(pack)
+    on = (
+        tuple([r.gate_holds(facts) for r in rules.exclude]),
+        tuple([r.gate_holds(facts) for r in rules.other]),
+    )
+    excluded_by, held_by = _compiled_tests(pack, rules, on)
+    gates: list[bool] = []  # not read: the compiled tests hold only the rules that are on
+    status_facts = _status_reader(need, pack.settings, now)
     admitted: list[_Admitted] = []
     excluded: list[ExcludedFacility] = []
     ranks: dict[str, int] = {}
@@ -451,7 +545,7 @@ def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
         ranks[fid] = rank
         vs = Level.SAME if rank == origin_rank else (Level.HIGHER if rank > origin_rank else Level.LOWER)
         travel_min = tr[0] / 60 if tr is not None else math.inf
-        _status_facts(cf, statuses.get(fid), need, cap, settings, now)
+        status_facts(cf, statuses.get(fid), cap)
         cf["candidate_is_origin"] = fid == origin_id
         cf["candidate_referred_the_patient"] = fid == referred_from
         cf["candidate_receiving"] = f.receiving
@@ -463,12 +557,13 @@ def _screen(  # noqa: PLR0913  a request's inputs, each read once per candidate
         cf["candidate_travel_min"] = travel_min
         age_s = cf["_age_s"]
         occupancy = cf["candidate_occupancy"]
-        out = excluded_by(cf, on_exclude)
+        out = excluded_by(cf, gates)
         if out:  # every exclusion reason, in the pack's order
             why = _CandidateContext(base, f.name, travel_min, age_s, cf["_on_call_min"], occupancy)
-            excluded.append(ExcludedFacility(fid, f.name, tuple([_reason(r, why) for r in out])))
+            reasons = tuple([_new(Reason, (*r.head, why, r.references)) for r in out])
+            excluded.append(_new(ExcludedFacility, (fid, f.name, reasons)))
             continue
-        held = held_by(cf, on_other)
+        held = held_by(cf, gates)
         ctx = (
             _CandidateContext(base, f.name, travel_min, age_s, cf["_on_call_min"], occupancy)
             if held
@@ -492,24 +587,31 @@ def _rank(
     The score is minutes: travel time times its weight, plus every demotion, minus every boost
     (per-unit weights times the candidate's units; a boost or demotion of zero units is dropped).
     """
-    ranked: list[tuple[float, float, str, tuple[_Admitted, float, ReferralType, tuple[Reason, ...]]]] = []
+    #: (score, travel time, facility id, k): the order, ties kept in screening order by ``k``
+    ranked: list[tuple[float, float, str, int]] = []
+    made: list[tuple[ReferralType, tuple[Reason, ...]]] = []
     lowest = min((ranks[a.facility.id] for a in admitted), default=0)
+    travel_weight = pack.weights["travel"]
+    within = need.preferred_within_min
     for a in admitted:
-        units = {"level_steps": ranks[a.facility.id] - lowest, "occupancy": a.occupancy}
-        score = a.time_s / 60 * pack.weights["travel"]
+        score = a.time_s / 60 * travel_weight
         kept: list[Reason] = []
         rctx = a.ctx
-        for rule in a.rules:
-            if rule.effect in ("boost", "demote"):
-                w = pack.weights[rule.param]
-                if rule.param == "preferred_equipment" and need.preferred_within_min > 0:
-                    w = need.preferred_within_min  # worth this many extra minutes on the road
-                unit = units.get(_PER_UNIT.get(rule.param, ""), 1.0)
+        for r in a.rules:
+            if r.sign:
+                # worth this many extra minutes on the road
+                w = within if r.preferred and within > 0 else r.weight
+                if r.unit == "level_steps":
+                    unit: float = ranks[a.facility.id] - lowest
+                elif r.unit == "occupancy":
+                    unit = a.occupancy
+                else:
+                    unit = 1.0
                 if unit == 0:
                     continue
-                score += (w * unit) if rule.effect == "demote" else -(w * unit)
+                score += (w * unit) if r.sign > 0 else -(w * unit)
             assert rctx is not None  # a candidate with rules that held has their values
-            kept.append(_reason(rule, rctx))
+            kept.append(_new(Reason, (*r.head, rctx, r.references)))
         if back_referral:
             rtype = ReferralType.BACK_REFERRAL
         elif a.same_level:
@@ -517,23 +619,31 @@ def _rank(
         else:
             rtype = ReferralType.VERTICAL
         score = round(score, 3)
-        ranked.append((score, a.time_s, a.facility.id, (a, score, rtype, tuple(kept))))
-    ranked.sort(key=lambda t: t[:3])
-    return tuple(
-        RankedCandidate(
-            a.facility.id,
-            a.facility.name,
-            i,
-            score,
-            a.time_s,
-            a.distance_m,
-            rtype,
-            reasons,
-            a.status_age_s,
-            a.stale,
+        ranked.append((score, a.time_s, a.facility.id, len(made)))
+        made.append((rtype, tuple(kept)))
+    ranked.sort()
+    out = []
+    for i, (score, _, _, k) in enumerate(ranked, start=1):
+        a = admitted[k]
+        rtype, reasons = made[k]
+        out.append(
+            _new(
+                RankedCandidate,
+                (
+                    a.facility.id,
+                    a.facility.name,
+                    i,
+                    score,
+                    a.time_s,
+                    a.distance_m,
+                    rtype,
+                    reasons,
+                    a.status_age_s,
+                    a.stale,
+                ),
+            )
         )
-        for i, (score, _, _, (a, _, rtype, reasons)) in enumerate(ranked, start=1)
-    )
+    return tuple(out)
 
 
 def suggest(

@@ -97,8 +97,12 @@ class GcWatch:
 
 
 def jittered(travel: dict[str, tuple[float, float] | None], rng: np.random.Generator) -> dict[str, Any]:
-    """The road times from a point near the origin: each time and distance within +-15 %."""
-    f = rng.uniform(0.85, 1.15, size=len(travel))
+    """The road times from a point near the origin: each time and distance within +-15 %.
+
+    Python floats, as the routing engine gives them (``routing.engine``): a numpy scalar would
+    make every score's ``round`` numpy's, ten times slower and not the service's.
+    """
+    f = rng.uniform(0.85, 1.15, size=len(travel)).tolist()
     return {
         k: (v[0] * x, v[1] * x) if v is not None else None
         for (k, v), x in zip(travel.items(), f, strict=True)

@@ -42,6 +42,11 @@ def test_the_bundled_packs_rules_compiled_hold_where_their_closures_do(pack: Rul
     assert held(facts, on) == [r for r in rules if r.predicate(facts)]
     # a rule whose gate does not hold is not tested
     assert held(facts, [False] * len(rules)) == []
+    # compiled with only the rules whose gate holds (as the engine does per set of gates): the same
+    active = compile_conditions(
+        [(r, r.candidate_when) for r, o in zip(rules, on, strict=True) if o], gated=False
+    )
+    assert active(facts, []) == [r for r in rules if r.predicate(facts)]
 
 
 LEAVES = [
