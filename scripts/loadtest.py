@@ -344,6 +344,28 @@ def token(url: str, user: str) -> str:
         return json.loads(r.read())["access_token"]
 
 
+async def closed_runs(
+    a: argparse.Namespace, host: str, port: int, suggestion: callable, ping: callable
+) -> None:
+    """(b): the ping ceiling and the suggestions' throughput, closed loop, and their ratio."""
+    if shutil.which("wrk"):
+        base = wrk_run(a.url, "(b) GET /api/ping [wrk]", None, a.clients, a.closed_seconds)
+        wrk_run(
+            a.url, "(b) GET /api/ping-sync [wrk]", None, a.clients, a.closed_seconds, path="/api/ping-sync"
+        )
+        bodies = [suggestion(i) for i in range(120)]
+        sug = wrk_run(
+            a.url, "(b) suggestions [wrk]", bodies, a.clients, a.closed_seconds, ">= 50% of the ping ceiling"
+        )
+    else:
+        lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
+        base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
+        lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
+        sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
+    ratio = round(sug["throughput_rps"] / base["throughput_rps"], 3)
+    print(json.dumps({"run": "(b) ratio", "suggestions_vs_ping": ratio}))
+
+
 async def main_async(a: argparse.Namespace) -> None:
     u = urllib.parse.urlparse(a.url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
@@ -382,38 +404,25 @@ async def main_async(a: argparse.Namespace) -> None:
     # warm-up: every worker loads its engines before the runs
     pool = Pool(host, port)
     await open_loop(pool, suggestion, 50, 2)
-    lat, err, el, lag = await open_loop(pool, suggestion, a.rate, a.seconds)
-    results.append(
-        report(f"(a) suggestions open-loop {a.rate:g}/s", lat, err, el, "p99 <= 25 ms, 0 errors", lag)
-    )
-    if shutil.which("wrk"):
-        base = wrk_run(a.url, "(b) GET /api/ping [wrk]", None, a.clients, a.closed_seconds)
-        wrk_run(
-            a.url, "(b) GET /api/ping-sync [wrk]", None, a.clients, a.closed_seconds, path="/api/ping-sync"
+    if "a" in a.only:
+        lat, err, el, lag = await open_loop(pool, suggestion, a.rate, a.seconds)
+        results.append(
+            report(f"(a) suggestions open-loop {a.rate:g}/s", lat, err, el, "p99 <= 25 ms, 0 errors", lag)
         )
-        bodies = [suggestion(i) for i in range(120)]
-        sug = wrk_run(
-            a.url, "(b) suggestions [wrk]", bodies, a.clients, a.closed_seconds, ">= 50% of the ping ceiling"
+    if "b" in a.only:
+        await closed_runs(a, host, port, suggestion, ping)
+    if "c" in a.only:
+        lat, err, el, lag = await open_loop(Pool(host, port), create, a.create_rate, a.closed_seconds)
+        results.append(
+            report(
+                f"(c) referral creates open-loop {a.create_rate:g}/s",
+                lat,
+                err,
+                el,
+                "p99 <= 30 ms, 0 errors",
+                lag,
+            )
         )
-    else:
-        lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
-        base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
-        lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
-        sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
-    print(
-        json.dumps(
-            {
-                "run": "(b) ratio",
-                "suggestions_vs_ping": round(sug["throughput_rps"] / base["throughput_rps"], 3),
-            }
-        )
-    )
-    lat, err, el, lag = await open_loop(Pool(host, port), create, a.create_rate, a.closed_seconds)
-    results.append(
-        report(
-            f"(c) referral creates open-loop {a.create_rate:g}/s", lat, err, el, "p99 <= 30 ms, 0 errors", lag
-        )
-    )
 
 
 def raise_priority(nice: int) -> str:
@@ -440,8 +449,13 @@ def main() -> None:
     ap.add_argument("--closed-seconds", type=float, default=20)
     ap.add_argument("--create-rate", type=float, default=50)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--only", default="abc", help="which runs, e.g. 'c' or 'ac' (default: all three, in order)"
+    )
     ap.add_argument("--nice", type=int, default=-10, help="the generator's niceness (below 0: root only)")
     a = ap.parse_args()
+    if not a.only or set(a.only) - set("abc"):
+        ap.error("--only takes some of the letters a, b, c")
     print(json.dumps({"setup": raise_priority(a.nice)}))
     ensure_users(a.data_dir)
     asyncio.run(main_async(a))
