@@ -183,9 +183,10 @@ def report(
     return out
 
 
-#: how long before a request is due the open-loop scheduler stops sleeping and polls (seconds): a
-#: margin for the time the kernel takes to wake it
-SPIN = 0.0005
+#: how long before a request is due the open-loop scheduler stops sleeping and polls (seconds), at
+#: most a tenth of the interval: a margin for the time it takes to be woken (on this virtual
+#: machine up to a millisecond or two when the host is busy)
+SPIN = 0.001
 
 
 async def open_loop(
@@ -195,13 +196,14 @@ async def open_loop(
 
     One scheduler starts each request's task at its time (a task per request made then, not all
     up front: thousands of waiting tasks made the first second's requests 200-300 ms late). It
-    sleeps to ``SPIN`` before the next time (the loop's timer is precise to well under that: see
+    sleeps to ``SPIN`` (at most a tenth of the interval) before the next time (the loop's timer is precise to well under that: see
     ``event_loop``) and yields to the running requests until then. Latency counts from the
     scheduled time; the send lag (when the request was handed to its connection, minus its
     scheduled time) is returned so a run can show it measured the server, not itself.
     """
     n = int(rate * seconds)
     raws = [make(i) for i in range(n)]  # made before the clock starts
+    spin = min(SPIN, 0.1 / rate)
     lat: list[float] = []
     lag: list[float] = []
     errors = 0
@@ -227,8 +229,8 @@ async def open_loop(
     for i, raw in enumerate(raws):
         scheduled = t0 + i / rate
         while (delay := scheduled - time.perf_counter()) > 0:  # noqa: ASYNC110  a clock, not an event
-            # sleep to SPIN before, then yield to the requests in flight until it is time
-            await asyncio.sleep(delay - SPIN if delay > SPIN else 0)
+            # sleep to `spin` before, then yield to the requests in flight until it is time
+            await asyncio.sleep(delay - spin if delay > spin else 0)
         task = asyncio.ensure_future(one(raw, scheduled))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
