@@ -16,10 +16,21 @@ Three runs, each bounded in count and time:
 (c) referral creates at an open-loop 50/s (20 s), each with its own Idempotency-Key.
 
 The generator is asyncio over raw HTTP/1.1 keep-alive connections in one process (cheap enough
-at these rates); it prints p50/p90/p99/max, throughput and the error count of each run. It shares
-the machine's cores with the server, so it runs ahead of it in the CPU queue (``--nice``, -10 by
-default, when run as root; wrk keeps the server's priority) with its garbage collector off during
-an open-loop run: a generator waiting for a core, or collecting, sends late and measures itself.
+at these rates); it prints p50/p90/p99/max, throughput and the error count of each run, and for
+an open-loop run its send lag. It shares the machine's cores with the server, and a generator
+that wakes late sends late and measures itself, so:
+
+- it runs ahead of the server in the CPU queue: real-time ``SCHED_FIFO`` (``--realtime``, priority
+  1, as root; its children, wrk and ``rujuk``, go back to normal), else ``--nice`` (-10). A nice
+  value alone left it waiting a few milliseconds for a core once it was woken (it only weighs
+  against the tasks of its own session's autogroup, and the kernel's EEVDF does not always
+  preempt for it);
+- its event loop waits on ``select()``, whose timeout is in microseconds, not on asyncio's default
+  epoll, whose timeout is whole milliseconds rounded up (and on CPython 3.11 sometimes rounded up
+  twice, e.g. 18 ms sleeps 19): a sleep of about 19 ms, (c)'s, woke up to 2 ms late, past the
+  millisecond of margin the scheduler kept;
+- its garbage collector is off during an open-loop run.
+
 Set-up (users) is done with ``rujuk users create`` against the same data directory.
 """
 
@@ -27,10 +38,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import json
 import os
+import selectors
 import shutil
 import subprocess
 import sys
@@ -39,6 +52,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
@@ -84,24 +101,48 @@ class Conn:
         return status, await self.r.readexactly(length)
 
 
+#: connections the generator keeps open at most (``select()`` takes descriptors below 1,024): more
+#: requests than this in flight at once means a stalled server, and each one past it is an error
+MAX_OPEN = 900
+
+
 class Pool:
+    #: connections open in all pools (each a descriptor in the event loop's ``select()``)
+    open = 0
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.idle: list[Conn] = []
 
+    async def connect(self) -> Conn:
+        if Pool.open >= MAX_OPEN:
+            raise ConnectionError(f"{MAX_OPEN} connections already open: the server has stalled")
+        conn = Conn(*await asyncio.open_connection(self.host, self.port))
+        Pool.open += 1
+        return conn
+
+    @staticmethod
+    def close(conn: Conn) -> None:
+        conn.w.close()
+        Pool.open -= 1
+
     async def request(self, raw: bytes) -> tuple[int, bytes]:
         reused = bool(self.idle)
-        conn = self.idle.pop() if reused else Conn(*await asyncio.open_connection(self.host, self.port))
+        conn = self.idle.pop() if reused else await self.connect()
         try:
             out = await conn.request(raw)
         except (asyncio.IncompleteReadError, ConnectionError):
-            conn.w.close()
+            self.close(conn)
             if not reused:
                 raise
             # the server closed an idle keep-alive connection: retry once on a new one, as HTTP
             # clients do (safe here: suggestions are reads, creates carry an Idempotency-Key)
-            conn = Conn(*await asyncio.open_connection(self.host, self.port))
-            out = await conn.request(raw)
+            conn = await self.connect()
+            try:
+                out = await conn.request(raw)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.close(conn)
+                raise
         self.idle.append(conn)
         return out
 
@@ -142,6 +183,12 @@ def report(
     return out
 
 
+#: how long before a request is due the open-loop scheduler stops sleeping and polls (seconds), at
+#: most a tenth of the interval: a margin for the time it takes to be woken (on this virtual
+#: machine up to a millisecond or two when the host is busy)
+SPIN = 0.001
+
+
 async def open_loop(
     pool: Pool, make: callable, rate: float, seconds: float
 ) -> tuple[list[float], int, float, list[float]]:
@@ -149,13 +196,14 @@ async def open_loop(
 
     One scheduler starts each request's task at its time (a task per request made then, not all
     up front: thousands of waiting tasks made the first second's requests 200-300 ms late). It
-    sleeps to about a millisecond before the next time and yields to the running requests until
-    then. Latency counts from the scheduled time; the send lag (when the request was handed to
-    its connection, minus its scheduled time) is returned so a run can show it measured the
-    server, not itself.
+    sleeps to ``SPIN`` (at most a tenth of the interval) before the next time (the loop's timer is precise to well under that: see
+    ``event_loop``) and yields to the running requests until then. Latency counts from the
+    scheduled time; the send lag (when the request was handed to its connection, minus its
+    scheduled time) is returned so a run can show it measured the server, not itself.
     """
     n = int(rate * seconds)
     raws = [make(i) for i in range(n)]  # made before the clock starts
+    spin = min(SPIN, 0.1 / rate)
     lat: list[float] = []
     lag: list[float] = []
     errors = 0
@@ -181,8 +229,8 @@ async def open_loop(
     for i, raw in enumerate(raws):
         scheduled = t0 + i / rate
         while (delay := scheduled - time.perf_counter()) > 0:  # noqa: ASYNC110  a clock, not an event
-            # sleep to a millisecond before, then yield to the requests in flight until it is time
-            await asyncio.sleep(delay - 0.001 if delay > 0.002 else 0)
+            # sleep to `spin` before, then yield to the requests in flight until it is time
+            await asyncio.sleep(delay - spin if delay > spin else 0)
         task = asyncio.ensure_future(one(raw, scheduled))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -344,6 +392,30 @@ def token(url: str, user: str) -> str:
         return json.loads(r.read())["access_token"]
 
 
+async def closed_runs(
+    a: argparse.Namespace, host: str, port: int, suggestion: callable, ping: callable
+) -> None:
+    """(b): the ping ceiling and the suggestions' throughput, closed loop, and their ratio."""
+    if shutil.which("wrk"):
+        base = wrk_run(a.url, "(b) GET /api/ping [wrk]", None, a.clients, a.closed_seconds)
+        wrk_run(
+            a.url, "(b) GET /api/ping-sync [wrk]", None, a.clients, a.closed_seconds, path="/api/ping-sync"
+        )
+        bodies = [suggestion(i) for i in range(120)]
+        sug = wrk_run(
+            a.url, "(b) suggestions [wrk]", bodies, a.clients, a.closed_seconds, ">= 50% of the ping ceiling"
+        )
+    else:
+        # a closed loop keeps the generator busy: real-time, it would take a core from the server
+        with ordinary_priority():
+            lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
+            base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
+            lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
+            sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
+    ratio = round(sug["throughput_rps"] / base["throughput_rps"], 3)
+    print(json.dumps({"run": "(b) ratio", "suggestions_vs_ping": ratio}))
+
+
 async def main_async(a: argparse.Namespace) -> None:
     u = urllib.parse.urlparse(a.url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
@@ -382,50 +454,76 @@ async def main_async(a: argparse.Namespace) -> None:
     # warm-up: every worker loads its engines before the runs
     pool = Pool(host, port)
     await open_loop(pool, suggestion, 50, 2)
-    lat, err, el, lag = await open_loop(pool, suggestion, a.rate, a.seconds)
-    results.append(
-        report(f"(a) suggestions open-loop {a.rate:g}/s", lat, err, el, "p99 <= 25 ms, 0 errors", lag)
-    )
-    if shutil.which("wrk"):
-        base = wrk_run(a.url, "(b) GET /api/ping [wrk]", None, a.clients, a.closed_seconds)
-        wrk_run(
-            a.url, "(b) GET /api/ping-sync [wrk]", None, a.clients, a.closed_seconds, path="/api/ping-sync"
+    if "a" in a.only:
+        lat, err, el, lag = await open_loop(pool, suggestion, a.rate, a.seconds)
+        results.append(
+            report(f"(a) suggestions open-loop {a.rate:g}/s", lat, err, el, "p99 <= 25 ms, 0 errors", lag)
         )
-        bodies = [suggestion(i) for i in range(120)]
-        sug = wrk_run(
-            a.url, "(b) suggestions [wrk]", bodies, a.clients, a.closed_seconds, ">= 50% of the ping ceiling"
+    if "b" in a.only:
+        await closed_runs(a, host, port, suggestion, ping)
+    if "c" in a.only:
+        lat, err, el, lag = await open_loop(Pool(host, port), create, a.create_rate, a.closed_seconds)
+        results.append(
+            report(
+                f"(c) referral creates open-loop {a.create_rate:g}/s",
+                lat,
+                err,
+                el,
+                "p99 <= 30 ms, 0 errors",
+                lag,
+            )
         )
-    else:
-        lat, err, el = await closed_loop(host, port, ping, a.clients, a.closed_seconds)
-        base = report(f"(b) GET /api/ping, {a.clients} clients", lat, err, el)
-        lat, err, el = await closed_loop(host, port, suggestion, a.clients, a.closed_seconds)
-        sug = report(f"(b) suggestions, {a.clients} clients", lat, err, el, ">= 50% of the ping ceiling")
-    print(
-        json.dumps(
-            {
-                "run": "(b) ratio",
-                "suggestions_vs_ping": round(sug["throughput_rps"] / base["throughput_rps"], 3),
-            }
-        )
-    )
-    lat, err, el, lag = await open_loop(Pool(host, port), create, a.create_rate, a.closed_seconds)
-    results.append(
-        report(
-            f"(c) referral creates open-loop {a.create_rate:g}/s", lat, err, el, "p99 <= 30 ms, 0 errors", lag
-        )
-    )
 
 
-def raise_priority(nice: int) -> str:
+def raise_priority(nice: int, realtime: int = 0) -> str:
     """The generator ahead of the server in the CPU queue (they share this machine's cores): a
-    generator waiting for a core sends late and measures itself. ``nice`` below 0 needs root."""
+    generator waiting for a core sends late and measures itself.
+
+    ``realtime`` above 0: ``SCHED_FIFO`` at that priority, which runs as soon as it is woken ahead
+    of every normal task; its children (wrk, ``rujuk users``) start at normal priority
+    (``SCHED_RESET_ON_FORK``). Otherwise, or without the right to, ``nice`` (below 0 needs root).
+    """
+    why = ""
+    if realtime > 0:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(realtime))
+        except (PermissionError, AttributeError) as exc:  # not root, or not Linux
+            why = f"; SCHED_FIFO refused ({type(exc).__name__})"
+        else:
+            return f"generator at SCHED_FIFO priority {realtime} (the server at its own)"
     if nice == 0:
-        return "generator priority unchanged (--nice 0)"
+        return "generator priority unchanged (--nice 0)" + why
     try:
         os.nice(nice)
     except PermissionError:
-        return f"generator priority unchanged: nice {nice} needs root"
-    return f"generator at nice {os.nice(0)} (the server at its own)"
+        return f"generator priority unchanged: nice {nice} needs root" + why
+    return f"generator at nice {os.nice(0)} (the server at its own)" + why
+
+
+@contextlib.contextmanager
+def ordinary_priority() -> Iterator[None]:
+    """The generator at normal priority within, if it was real-time (see ``raise_priority``)."""
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
+    if policy is None or policy & ~os.SCHED_RESET_ON_FORK != os.SCHED_FIFO:
+        yield
+        return
+    param = os.sched_getparam(0)
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """asyncio over ``select()``: timers to the microsecond.
+
+    asyncio's default epoll waits whole milliseconds, rounded up (on CPython 3.11 sometimes twice:
+    a timeout of 18 ms waits 19), so a sleep meant to end ``SPIN`` before a request is due could end
+    up to 2 ms late; ``select()`` takes its timeout in microseconds. It watches at most 1,024
+    descriptors, hence ``MAX_OPEN``.
+    """
+    return asyncio.SelectorEventLoop(selectors.SelectSelector())
 
 
 def main() -> None:
@@ -440,11 +538,28 @@ def main() -> None:
     ap.add_argument("--closed-seconds", type=float, default=20)
     ap.add_argument("--create-rate", type=float, default=50)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--nice", type=int, default=-10, help="the generator's niceness (below 0: root only)")
+    ap.add_argument(
+        "--only", default="abc", help="which runs, e.g. 'c' or 'ac' (default: all three, in order)"
+    )
+    ap.add_argument(
+        "--realtime",
+        type=int,
+        default=1,
+        help="the generator's SCHED_FIFO priority (root only; 0: none, use --nice)",
+    )
+    ap.add_argument(
+        "--nice",
+        type=int,
+        default=-10,
+        help="the generator's niceness without --realtime (below 0: root only)",
+    )
     a = ap.parse_args()
-    print(json.dumps({"setup": raise_priority(a.nice)}))
+    if not a.only or set(a.only) - set("abc"):
+        ap.error("--only takes some of the letters a, b, c")
+    print(json.dumps({"setup": raise_priority(a.nice, a.realtime)}))
     ensure_users(a.data_dir)
-    asyncio.run(main_async(a))
+    with asyncio.Runner(loop_factory=event_loop) as runner:
+        runner.run(main_async(a))
 
 
 if __name__ == "__main__":
