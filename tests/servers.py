@@ -182,11 +182,13 @@ def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _free_cluster_port() -> int:
-    """A free loopback port whose cluster bus port (+10000) is free too."""
+def _free_cluster_port(taken: set[int] | None = None) -> int:
+    """A free loopback port whose cluster bus port (+10000) is free too, neither of them among
+    ``taken`` (the ports, and bus ports, of the other nodes)."""
+    taken = taken or set()
     for _ in range(200):
         port = free_port()
-        if port + 10000 > 65535:
+        if port + 10000 > 65535 or {port, port + 10000} & taken:
             continue
         with contextlib.suppress(OSError), socket.socket() as s:
             s.bind(("127.0.0.1", port + 10000))
@@ -208,7 +210,10 @@ class RedisClusterProcesses:
         self.server, self.cli = server, cli
         self.node_timeout_ms = node_timeout_ms
         self.replicas = replicas
-        self.ports = [_free_cluster_port() for _ in range(masters * (1 + replicas))]
+        self.ports: list[int] = []
+        for _ in range(masters * (1 + replicas)):
+            taken = {q for p in self.ports for q in (p, p + 10000)}
+            self.ports.append(_free_cluster_port(taken))
         self.tmp = tempfile.mkdtemp(prefix="rujuk-redis-cluster-")
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -239,8 +244,20 @@ class RedisClusterProcesses:
     def start(self, *, timeout_s: float = 60.0) -> None:
         for port in self.ports:
             self._launch(port)
-        for port in self.ports:
-            _wait_for_port(port, self.procs[port], f"redis-server (cluster node {port})")
+        for i in range(len(self.ports)):
+            for attempt in range(3):
+                port = self.ports[i]
+                try:
+                    _wait_for_port(port, self.procs[port], f"redis-server (cluster node {port})")
+                    break
+                except RuntimeError:
+                    # its port (or bus port) taken by another process since it was chosen: a new pair
+                    if attempt == 2 or self.procs[port].poll() is None:
+                        raise
+                    del self.procs[port]
+                    taken = {q for p in self.ports for q in (p, p + 10000)}
+                    self.ports[i] = _free_cluster_port(taken)
+                    self._launch(self.ports[i])
         subprocess.run(
             [self.cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
              "--cluster-replicas", str(self.replicas), "--cluster-yes"],
