@@ -46,21 +46,6 @@ TreeView = tuple[
 
 
 @_compiled
-def _locate(keys: IntArray, lo: int, hi: int, q: int) -> int:
-    """Index of ``q`` in the sorted ``keys[lo:hi]``, or -1."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < q:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and keys[lo] == q:
-        return lo
-    return -1
-
-
-@_compiled
 def _lower_bound(keys: IntArray, lo: int, hi: int, q: int) -> int:
     """The first index in ``[lo, hi)`` whose key is at least ``q`` (``hi`` if none)."""
     while lo < hi:
@@ -70,6 +55,15 @@ def _lower_bound(keys: IntArray, lo: int, hi: int, q: int) -> int:
         else:
             hi = mid
     return lo
+
+
+@_compiled
+def _locate(keys: IntArray, lo: int, hi: int, q: int) -> int:
+    """Index of ``q`` in the sorted ``keys[lo:hi]``, or -1."""
+    i = _lower_bound(keys, lo, hi, q)
+    if i < hi and keys[i] == q:
+        return i
+    return -1
 
 
 @_compiled
