@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from shapely import prepared
 from shapely.geometry import Point
 
@@ -206,12 +203,17 @@ def _check_kecamatan(
     return out
 
 
+#: Up to this many road nodes (and node-point pairs for the distances) the road checks run in
+#: NumPy; above, in SciPy, which takes 0.5 s to import: a small dataset starts without it.
+SCAN_NODES = 50_000
+SCAN_PAIRS = 5_000_000
+
+
 def _check_roads(roads: RoadGraph, facilities: list[Facility], snap_max_m: float, file: str) -> list[Problem]:
     out = []
     if roads.n_nodes == 0 or roads.n_edges == 0:
         return [Problem(file, "road network has no edges")]
-    adj = csr_matrix((np.ones(roads.n_edges), (roads.edge_u, roads.edge_v)), shape=(roads.n_nodes,) * 2)
-    n_comp, _ = connected_components(adj, directed=True, connection="strong")
+    n_comp = strong_components(roads)
     if n_comp > 1:
         out.append(Problem(file, f"road network is not strongly connected ({n_comp} components)"))
     if facilities:
@@ -224,6 +226,42 @@ def _check_roads(roads: RoadGraph, facilities: list[Facility], snap_max_m: float
     return out
 
 
+def strong_components(roads: RoadGraph) -> int:
+    """How many strongly connected components the road network has (1: every node reaches every
+    other). A small network that is strongly connected is shown so by two breadth-first searches
+    from node 0 (forward and backward) in NumPy; otherwise SciPy counts."""  # noqa: D205, D209
+    n = roads.n_nodes
+    if (
+        n <= SCAN_NODES
+        and _reaches_all(n, roads.edge_u, roads.edge_v)
+        and _reaches_all(n, roads.edge_v, roads.edge_u)
+    ):
+        return 1
+    from scipy.sparse import csr_matrix  # noqa: PLC0415  see SCAN_NODES
+    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+
+    adj = csr_matrix((np.ones(roads.n_edges), (roads.edge_u, roads.edge_v)), shape=(n, n))
+    n_comp, _ = connected_components(adj, directed=True, connection="strong")
+    return int(n_comp)
+
+
+def _reaches_all(n: int, src: np.ndarray, dst: np.ndarray) -> bool:
+    """Whether every node is reached from node 0 along the edges ``src[i] -> dst[i]``."""
+    order = np.argsort(src, kind="stable")
+    heads = np.asarray(dst)[order]
+    indptr = np.searchsorted(np.asarray(src)[order], np.arange(n + 1))
+    seen = np.zeros(n, dtype=bool)
+    seen[0] = True
+    frontier = np.zeros(1, dtype=np.int64)
+    while frontier.size:
+        starts, counts = indptr[frontier], indptr[frontier + 1] - indptr[frontier]
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        nxt = heads[np.repeat(starts, counts) + offsets]
+        frontier = np.unique(nxt[~seen[nxt]])
+        seen[frontier] = True
+    return bool(seen.all())
+
+
 def nearest_node_distance_m(roads: RoadGraph, points: list[tuple[float, float]]) -> list[float]:
     """Distance (chord on the sphere, metres) from each lon/lat point to its nearest road node."""
 
@@ -231,7 +269,13 @@ def nearest_node_distance_m(roads: RoadGraph, points: list[tuple[float, float]])
         lo, la = np.radians(lon), np.radians(lat)
         return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
-    tree = cKDTree(unit(roads.lon, roads.lat))
-    pts = np.array(points, dtype=np.float64)
-    d, _ = tree.query(unit(pts[:, 0], pts[:, 1]))
+    nodes = unit(roads.lon, roads.lat)
+    pts = np.array(points, dtype=np.float64).reshape(-1, 2)
+    q = unit(pts[:, 0], pts[:, 1])
+    if len(nodes) * len(q) <= SCAN_PAIRS:
+        d = np.array([np.sqrt(np.min(((nodes - p) ** 2).sum(axis=1))) for p in q])
+    else:
+        from scipy.spatial import cKDTree  # noqa: PLC0415  see SCAN_NODES
+
+        d, _ = cKDTree(nodes).query(q)
     return [float(x) * 6_371_008.8 for x in d]

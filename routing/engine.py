@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
 from geodata.geo import haversine_m
 from routing.compiled import CompiledGraph, PairWeights
@@ -162,9 +161,13 @@ class RoutingEngine:
 
     def warm_up(self) -> None:
         """Compile (or load from numba's disk cache) the repair kernels for this engine's arrays,
-        and index its trees for them, not at the first road closure."""  # noqa: D205, D209
+        and index its trees for them, not at the first road closure; make the snapping index's
+        KD-trees (SciPy's import), not at the first point snapped."""  # noqa: D205, D209
+        from scipy.sparse.csgraph import dijkstra  # noqa: F401, PLC0415  imported here, not by the first request
+
         from routing.kernels import warm_up, warm_up_on  # noqa: PLC0415  numba takes a quarter of a second to import
 
+        _ = self.snapper.index.tree
         warm_up()
         c = self.compiled
         graph = (c.forward_indptr, c.pair_v, c.reverse_indptr, c.reverse_indices, c.reverse_pair)
@@ -489,6 +492,8 @@ class RoutingEngine:
         sources = [n for n in (a, b) if math.isfinite(last[n])]
         if not sources:
             return np.full(self.graph.n_nodes, np.inf), np.full(self.graph.n_nodes, NO_NODE, np.int32), last
+        from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415  SciPy's import is 0.2-0.5 s: not on a cached start
+
         d, p = dijkstra(reverse, directed=True, indices=sources, return_predecessors=True)
         total = d + last[sources][:, None]
         best = np.argmin(total, axis=0)

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock
-from scipy.spatial import cKDTree
 
 from routing.compiled import ARRAYS, CompiledGraph
 from routing.snapping import SAMPLE_SPACING_M, SnapIndex, Snapper
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    from scipy.spatial import cKDTree
 
     from geodata.roadgraph import RoadGraph
 
@@ -63,8 +63,20 @@ def _kd_save(tree: cKDTree, name: str, out: Path) -> dict[str, int]:
     return {part: int(state[i]) for part, i in _KD_SCALARS.items()}
 
 
-def _kd_load(name: str, src: Path, scalars: dict[str, int]) -> cKDTree:
+def _kd_arrays(
+    name: str, src: Path, scalars: dict[str, int], rows: int
+) -> dict[str, npt.NDArray[np.generic]]:
+    """A KD-tree's arrays, memory-mapped, checked against its scalars and the rows it indexes."""
     a = {part: np.load(src / f"{name}.{part}.npy", mmap_mode="r", allow_pickle=False) for part in _KD_ARRAYS}
+    if scalars["n"] != rows or a["data"].shape != (rows, scalars["m"]) or a["indices"].shape != (rows,):
+        msg = f"KD-tree {name} does not fit"
+        raise ValueError(msg)
+    return a
+
+
+def _kd_load(a: dict[str, npt.NDArray[np.generic]], scalars: dict[str, int]) -> cKDTree:
+    from scipy.spatial import cKDTree  # noqa: PLC0415  0.5 s to import: when the index is first used
+
     state = (
         np.asarray(a["buffer"]),
         a["data"],
@@ -130,11 +142,16 @@ def _open(
             raise ValueError(msg)  # noqa: TRY301  one path for every kind of damage
         names = [*ARRAYS, "seg_a", "seg_b", "sample_seg"]
         arrays = {name: np.load(src / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names}
-        trees = {name: _kd_load(name, src, meta["trees"][name]) for name in ("tree", "node_tree")}
-        index = SnapIndex(arrays.pop("seg_a"), arrays.pop("seg_b"), arrays.pop("sample_seg"), **trees)
-        if index.tree.n != len(index.sample_seg) or index.node_tree.n != graph.n_nodes:
-            msg = "snapping index does not fit"
-            raise ValueError(msg)  # noqa: TRY301
+        rows = {"tree": len(arrays["sample_seg"]), "node_tree": graph.n_nodes}
+        kd = {
+            name: (_kd_arrays(name, src, meta["trees"][name], rows[name]), meta["trees"][name])
+            for name in rows
+        }
+
+        def trees() -> tuple[cKDTree, cKDTree]:
+            return _kd_load(*kd["tree"]), _kd_load(*kd["node_tree"])
+
+        index = SnapIndex(arrays.pop("seg_a"), arrays.pop("seg_b"), arrays.pop("sample_seg"), trees)
     except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
         log.warning("compiled graph %s in %s is damaged (%s): building it again", key, cache_dir, exc)
         return None

@@ -10,17 +10,19 @@ never a silent wrong time.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from geodata.geo import EARTH_RADIUS_M, haversine_m
 from routing.errors import InvalidCoordinateError, TooFarFromRoadError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from scipy.spatial import cKDTree
 
     from routing.compiled import CompiledGraph
 
@@ -33,6 +35,9 @@ SAMPLE_SPACING_M = 100.0
 _CANDIDATES = 16
 #: Snapped points kept (a few megabytes).
 SNAP_CACHE_SIZE = 50_000
+#: Up to this many nodes, ``nearest_node`` scans them all (NumPy) instead of asking the KD-tree,
+#: so a small graph starts without importing SciPy's spatial package (0.5 s of CPU).
+NEAREST_SCAN_NODES = 50_000
 
 
 def check_lon_lat(lon: float, lat: float) -> None:
@@ -45,18 +50,56 @@ def check_lon_lat(lon: float, lat: float) -> None:
         raise InvalidCoordinateError(msg)
 
 
-@dataclass(frozen=True, slots=True)
 class SnapIndex:
     """What snapping searches: one undirected segment per connected node pair (``seg_a`` <
     ``seg_b``), points sampled along them (``tree``, each sample's segment in ``sample_seg``)
     and the nodes (``node_tree``), in the graph's local projection. Built from the graph, or
-    read from the graph cache (``routing.graph_cache``)."""  # noqa: D205, D209
+    read from the graph cache (``routing.graph_cache``).
 
-    seg_a: np.ndarray
-    seg_b: np.ndarray
-    sample_seg: np.ndarray
-    tree: cKDTree
-    node_tree: cKDTree
+    The two KD-trees may be given as a function that makes them: they are then made when first
+    asked for (once, under a lock), so a process that reads the index from the cache imports
+    SciPy's spatial package only when it first snaps a point, not while it starts.
+    """  # noqa: D205
+
+    __slots__ = ("_lock", "_make", "_trees", "sample_seg", "seg_a", "seg_b")
+
+    def __init__(
+        self,
+        seg_a: np.ndarray,
+        seg_b: np.ndarray,
+        sample_seg: np.ndarray,
+        trees: tuple[cKDTree, cKDTree] | Callable[[], tuple[cKDTree, cKDTree]],
+    ) -> None:
+        """``trees``: the samples' and the nodes' KD-trees, or a function that makes them."""
+        self.seg_a, self.seg_b, self.sample_seg = seg_a, seg_b, sample_seg
+        self._trees: tuple[cKDTree, cKDTree] | None = None if callable(trees) else trees
+        self._make = trees if callable(trees) else None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> tuple[cKDTree, cKDTree]:
+        trees = self._trees
+        if trees is None:
+            with self._lock:
+                if self._trees is None:
+                    assert self._make is not None
+                    self._trees = self._make()
+                trees = self._trees
+        return trees
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the KD-trees have been made."""
+        return self._trees is not None
+
+    @property
+    def tree(self) -> cKDTree:
+        """The KD-tree of the points sampled along the segments."""
+        return self._loaded()[0]
+
+    @property
+    def node_tree(self) -> cKDTree:
+        """The KD-tree of the nodes."""
+        return self._loaded()[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +142,6 @@ class Snapper:
         self.index = index if index is not None else self._build_index(compiled, sample_spacing_m)
         self.seg_a, self.seg_b = self.index.seg_a, self.index.seg_b
         self._sample_seg = self.index.sample_seg
-        self._tree = self.index.tree
-        self._node_tree = self.index.node_tree
         self._cache: dict[tuple[float, float], Snap] = {}
 
     def _build_index(self, compiled: CompiledGraph, sample_spacing_m: float) -> SnapIndex:
@@ -116,7 +157,9 @@ class Snapper:
         starts = np.repeat(np.cumsum(np.r_[0, k[:-1] + 1]), k + 1)
         frac = (np.arange(len(seg_of_sample)) - starts) / k[seg_of_sample]
         samples = pa[seg_of_sample] + (pb - pa)[seg_of_sample] * frac[:, None]
-        return SnapIndex(seg_a, seg_b, seg_of_sample, cKDTree(samples), cKDTree(self.node_xy))
+        from scipy.spatial import cKDTree  # noqa: PLC0415  0.5 s to import: only where a tree is made
+
+        return SnapIndex(seg_a, seg_b, seg_of_sample, (cKDTree(samples), cKDTree(self.node_xy)))
 
     def _project(self, lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         x = (np.asarray(lon, dtype=np.float64) - self._lon0) * self._kx
@@ -163,8 +206,9 @@ class Snapper:
         lat = np.array([points[i][1] for i in todo], dtype=np.float64)
         x, y = self._project(lon, lat)
         p = np.column_stack((x, y))  # (n, 2)
-        k = min(_CANDIDATES, self._tree.n)
-        _, idx = self._tree.query(p, k=k)
+        tree = self.index.tree
+        k = min(_CANDIDATES, tree.n)
+        _, idx = tree.query(p, k=k)
         seg = self._sample_seg[np.asarray(idx).reshape(len(todo), k)]  # (n, k), repeats allowed
         pa, pb = self.node_xy[self.seg_a[seg]], self.node_xy[self.seg_b[seg]]  # (n, k, 2)
         d = pb - pa
@@ -206,8 +250,9 @@ class Snapper:
         check_lon_lat(lon, lat)
         x, y = self._project(lon, lat)
         p = np.array([float(x), float(y)])
-        k = min(_CANDIDATES, self._tree.n)
-        _, idx = self._tree.query(p, k=k)
+        tree = self.index.tree
+        k = min(_CANDIDATES, tree.n)
+        _, idx = tree.query(p, k=k)
         cand = np.unique(self._sample_seg[np.atleast_1d(idx)])
         pa, pb = self.node_xy[self.seg_a[cand]], self.node_xy[self.seg_b[cand]]
         d = pb - pa
@@ -237,11 +282,23 @@ class Snapper:
         )
 
     def nearest_node(self, lon: float, lat: float) -> tuple[int, float]:
-        """The nearest node and its distance in metres (haversine)."""
+        """The nearest node (in the local projection; ties: the lowest index) and its distance in
+        metres (haversine). Up to :data:`NEAREST_SCAN_NODES` nodes every node is measured; above,
+        the KD-tree gives the nodes as near as its nearest, and the same measure picks one."""  # noqa: D205, D209
         check_lon_lat(lon, lat)
-        x, y = self._project(lon, lat)
-        _, i = self._node_tree.query([float(x), float(y)])
-        node = int(i)
+        px, py = self._project(lon, lat)
+        x, y = float(px), float(py)
+        near: np.ndarray | None = None
+        if len(self.node_xy) > NEAREST_SCAN_NODES:
+            tree = self.index.node_tree
+            d, _ = tree.query([x, y])
+            near = np.sort(
+                np.asarray(tree.query_ball_point([x, y], r=float(d) * (1 + 1e-9) + 1e-9), dtype=np.int64)
+            )
+        xy = self.node_xy if near is None else self.node_xy[near]
+        d2 = (xy[:, 0] - x) ** 2 + (xy[:, 1] - y) ** 2
+        i = int(np.argmin(d2))  # the first of the nearest: the lowest index
+        node = i if near is None else int(near[i])
         return node, float(haversine_m(lon, lat, self.lon[node], self.lat[node]))
 
     def bearing_deg(self, a: int, b: int) -> float:

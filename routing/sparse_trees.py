@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from routing.trees import MIN_PARALLEL_WORK, MIN_TREES_PER_WORKER, NO_NODE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from scipy.sparse import csr_matrix
 
     from routing.kernels import TreeView
 
@@ -189,6 +189,8 @@ def sparse_row(d: FloatArray, p: Int32Array, bound: float, lengths: Lengths) -> 
 
 def bounded_tree(m: csr_matrix, source: int, bound: float) -> tuple[FloatArray, Int32Array]:
     """One dense tree, searched no farther than ``bound`` (inf / NO_NODE beyond it)."""
+    from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415  SciPy's import is 0.2-0.5 s: not on a cached start
+
     limit = bound if math.isfinite(bound) else np.inf
     d, p = dijkstra(m, directed=True, indices=int(source), return_predecessors=True, limit=limit)
     return d, p.astype(np.int32)
@@ -197,6 +199,8 @@ def bounded_tree(m: csr_matrix, source: int, bound: float) -> tuple[FloatArray, 
 def _rows_of(
     data: FloatArray, indices: IntArray, indptr: IntArray, sources: list[int], bound: float, lengths: Lengths
 ) -> list[Row]:
+    from scipy.sparse import csr_matrix  # noqa: PLC0415  SciPy's import is 0.2-0.5 s: not on a cached start
+
     n = len(indptr) - 1
     m = csr_matrix((data, indices, indptr), shape=(n, n))
     return [sparse_row(*bounded_tree(m, s, bound), bound, lengths) for s in sources]

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from scipy.sparse import csr_matrix
 
 NO_NODE = -9999
 #: Below this many trees per worker, or this much work (trees x edges), starting worker
@@ -39,6 +39,9 @@ def _trees_into(
     dist_out: npt.NDArray[np.float64],
     pred_out: npt.NDArray[np.int32],
 ) -> None:
+    from scipy.sparse import csr_matrix  # noqa: PLC0415  SciPy's import is 0.2-0.5 s: not on a cached start
+    from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415  SciPy's import is 0.2-0.5 s: not on a cached start
+
     n = len(indptr) - 1
     m = csr_matrix((data, indices, indptr), shape=(n, n))
     for row, s in enumerate(sources):

@@ -16,7 +16,6 @@ import typer
 from geodata.dataset import bundled_dataset_path, check_dataset
 from geodata.errors import OsmImportError, Problem
 from geodata.models import BedType, Service
-from geodata.osm import import_road_file
 from geodata.roadgraph import load_road_graph
 from rules.model import FacilityStatus, ServiceType, Sex
 from service.planning.cli import plan
@@ -78,7 +77,10 @@ def data_import_osm(
 ) -> None:
     """Import the drivable road network of an OSM file into rujuk's road-graph format."""
     out = output or source.with_name(source.name.split(".")[0] + ".roads.npz")
+    from geodata.osm import import_road_file  # noqa: PLC0415  SciPy: not imported by `rujuk serve`
+
     t0 = time.perf_counter()
+
     try:
         graph, report = import_road_file(source)
     except OsmImportError as exc:

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from geodata.dataset import bundled_dataset_path, check_dataset, load_dataset
+from geodata.dataset import (
+    bundled_dataset_path,
+    check_dataset,
+    load_dataset,
+    nearest_node_distance_m,
+    strong_components,
+)
 from geodata.errors import DatasetError
-from geodata.roadgraph import load_road_graph
+from geodata.roadgraph import RoadGraph, load_road_graph
 from service.cli import app
 
 
@@ -171,3 +177,57 @@ def test_the_time_zone_is_the_manifests_or_the_provinces(copy: Path) -> None:
     manifest["timezone"] = "WIB"
     (copy / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert problems(copy) == ["dataset.json: field 'timezone': 'WIB' is not a time zone of the tz database"]
+
+
+def random_roads(rng: np.random.Generator, n: int, m: int, *, ring: bool) -> RoadGraph:
+    """A random directed network of n nodes; with ``ring`` a cycle through all of them first."""
+    base = load_road_graph(bundled_dataset_path() / "roads.npz")
+    u = rng.integers(0, n, m)
+    v = rng.integers(0, n, m)
+    if ring:
+        u = np.r_[np.arange(n), u]
+        v = np.r_[np.roll(np.arange(n), -1), v]
+    keep = u != v
+    u, v = u[keep], v[keep]
+    k = len(u)
+    return RoadGraph(
+        node_id=np.arange(n, dtype=base.node_id.dtype),
+        lon=rng.uniform(108.9, 109.6, n),
+        lat=rng.uniform(0.9, 2.0, n),
+        edge_u=u.astype(base.edge_u.dtype),
+        edge_v=v.astype(base.edge_v.dtype),
+        length_m=np.full(k, 100.0),
+        travel_time_s=np.full(k, 9.0),
+        edge_class=np.zeros(k, dtype=base.edge_class.dtype),
+        class_names=base.class_names,
+        modelled=True,
+        source="test",
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_strong_components_in_numpy_agree_with_scipy(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 300))
+    roads = random_roads(rng, n, int(rng.integers(1, 4 * n)), ring=bool(seed % 2))
+    adj = csr_matrix((np.ones(roads.n_edges), (roads.edge_u, roads.edge_v)), shape=(n, n))
+    want = connected_components(adj, directed=True, connection="strong")[0]
+    assert strong_components(roads) == want
+    if seed % 2:
+        assert want == 1  # the ring makes it strongly connected: NumPy alone answered
+    monkeypatch.setattr("geodata.dataset.SCAN_NODES", 0)
+    assert strong_components(roads) == want
+
+
+def test_nearest_node_distance_by_scan_and_by_kd_tree_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    roads = load_road_graph(bundled_dataset_path() / "roads.npz")
+    rng = np.random.default_rng(3)
+    pts = list(zip(rng.uniform(108.5, 110.0, 200).tolist(), rng.uniform(0.5, 2.5, 200).tolist(), strict=True))
+    pts += list(zip(roads.lon[:20].tolist(), roads.lat[:20].tolist(), strict=True))
+    scanned = nearest_node_distance_m(roads, pts)
+    assert scanned[-20:] == [0.0] * 20
+    monkeypatch.setattr("geodata.dataset.SCAN_PAIRS", 0)
+    np.testing.assert_allclose(nearest_node_distance_m(roads, pts), scanned, rtol=1e-9, atol=1e-6)

@@ -66,3 +66,51 @@ def test_a_damaged_one_is_built_again(tmp_path: Path, sambas: Dataset, victim: s
     same_answers(e, plain, sambas)
     snaps_equal(e, plain, sambas)
     assert not RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path).graph_built
+
+
+def test_the_snapping_trees_are_made_when_first_needed(tmp_path: Path, sambas: Dataset) -> None:
+    RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
+    cached = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)
+    assert not cached.graph_built and not cached.snapper.index.loaded  # the facilities were attached
+    f = sambas.facilities[0].location
+    cached.snapper.snap(f.lon, f.lat)
+    assert cached.snapper.index.loaded
+    cached.warm_up()  # the service's warm-up makes them too
+    again = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)
+    again.warm_up()
+    assert again.snapper.index.loaded
+
+
+def test_nearest_node_by_scan_and_by_kd_tree_agree(
+    tmp_path: Path, sambas: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)  # writes the cache
+    e = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)
+    rng = np.random.default_rng(11)
+    lon = rng.uniform(sambas.roads.lon.min(), sambas.roads.lon.max(), 300)
+    lat = rng.uniform(sambas.roads.lat.min(), sambas.roads.lat.max(), 300)
+    pts = [
+        *zip(lon.tolist(), lat.tolist(), strict=True),
+        *zip(sambas.roads.lon, sambas.roads.lat, strict=True),
+    ]
+    scanned = [e.snapper.nearest_node(float(x), float(y)) for x, y in pts]
+    assert not e.snapper.index.loaded
+    monkeypatch.setattr("routing.snapping.NEAREST_SCAN_NODES", 0)
+    assert [e.snapper.nearest_node(float(x), float(y)) for x, y in pts] == scanned
+    assert e.snapper.index.loaded
+    # a node's own position gives the node, or the lowest-numbered node at the same place
+    n = sambas.roads.n_nodes
+    own = [node for node, _ in scanned[-n:]]
+    xy = np.column_stack([sambas.roads.lon, sambas.roads.lat])
+    for i, node in enumerate(own):
+        assert node <= i and np.array_equal(xy[node], xy[i])
+
+
+def test_a_kd_tree_that_does_not_fit_is_built_again(tmp_path: Path, sambas: Dataset) -> None:
+    RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
+    src = graph_dir(tmp_path, graph_key(sambas.roads.version))
+    data = np.load(src / "node_tree.data.npy")
+    np.save(src / "node_tree.data.npy", data[:-1])  # a readable array of the wrong size
+    e = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
+    assert e.graph_built
+    same_answers(e, RoutingEngine(sambas.roads, receiving(sambas)), sambas)

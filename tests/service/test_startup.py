@@ -45,3 +45,39 @@ def test_the_collector_is_off_during_start_up_and_on_once_serving(tmp_path: Path
     assert run(tmp_path, {**env, GC_OFF_UNTIL_STARTED: "1"}) == "True True True"
     # without the variable (tests, the other commands) the service leaves the collector alone
     assert run(tmp_path, env) == "False False True"
+
+
+LAZY_CHILD = """
+import sys
+import service.app
+service.app.WARM_AFTER_S = 600.0  # the warm-ups import some of these on purpose, later
+from fastapi.testclient import TestClient
+from service.app import create_app
+from service.settings import Settings
+cfg = Settings(data_dir=sys.argv[1], secret_key="test-secret-key-that-is-long-enough-for-hs256")
+with TestClient(create_app(cfg)) as c:
+    assert c.get("/health").status_code == 200
+    assert c.get("/api/network").status_code == 200
+    heavy = ("scipy", "numba", "ortools", "pandas", "networkx", "geopandas", "httpx", "jinja2", "pydicom")
+    print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & set(heavy))) or "none")
+"""
+
+
+def test_a_start_on_cached_trees_imports_none_of_the_heavy_packages(tmp_path: Path) -> None:
+    """Each of these takes 0.1-0.5 s to import; a start that reads the caches needs none of them
+    before its first answer (the warm-ups and the first request that needs one import it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
+
+    def start() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", LAZY_CHILD, str(tmp_path / "var")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=180,
+        )
+        return out.stdout.strip()
+
+    start()  # computes and writes the tree and graph caches (SciPy builds them)
+    assert start() == "none"
