@@ -2,6 +2,20 @@
 
 import gc
 import os
+import warnings
+
+from pydantic import BaseModel
+from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+#: Every pydantic model (ours, FastAPI's, the FHIR resources') builds its validator when first
+#: used, not when its class is made: building all of them, and the adapters of every route's
+#: parameters, took 0.4 s of the start-up's CPU. The warm-up after start-up builds the routes'
+#: (``service.app.warm_up``: the OpenAPI document needs every one of them).
+BaseModel.model_config["defer_build"] = True
+#: FastAPI gives a route's parameter adapters the ``Field`` they were declared with, ``alias``
+#: included, and silences pydantic's warning about it while it builds them at start-up. Built
+#: later, at the first request, the warning would escape: silenced here as FastAPI does.
+warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
 
 #: Set by ``rujuk serve`` for itself and its workers: the garbage collector is off until the
 #: app has started (``service.app`` turns it on again once the start-up objects are frozen).

@@ -150,11 +150,12 @@ def warm_up(rt: Runtime) -> None:
     rt.matcher.engine.warm_up()
 
 
-async def _after_start(rt: Runtime) -> None:
+async def _after_start(rt: Runtime, app: FastAPI) -> None:
     """Once the worker has had a moment to answer its first requests: the warm-ups, one after
     the other (each holds the GIL most of its time; run during start-up they delayed it)."""  # noqa: D205, D209
     await asyncio.sleep(WARM_AFTER_S)
     try:
+        await run_in_threadpool(app.openapi)  # builds every route's models (``service``: deferred)
         await run_in_threadpool(warm_up, rt)
     except Exception:
         log.exception("start-up: warming up failed (the first letter or road condition loads it)")
@@ -201,7 +202,7 @@ def _lifespan(
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request
         tasks = [asyncio.create_task(escalation_loop(rt)), asyncio.create_task(notifier_loop(rt, notifier)),
                  asyncio.create_task(road_sync_loop(rt)), asyncio.create_task(delivery_loop(rt)),
-                 asyncio.create_task(_after_start(rt))]  # fmt: skip
+                 asyncio.create_task(_after_start(rt, app))]  # fmt: skip
         try:
             yield
         finally:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING
+
+import pytest
 
 from service import GC_OFF_UNTIL_STARTED
 
@@ -81,3 +84,44 @@ def test_a_start_on_cached_trees_imports_none_of_the_heavy_packages(tmp_path: Pa
 
     start()  # computes and writes the tree and graph caches (SciPy builds them)
     assert start() == "none"
+
+
+def _subclasses(cls: type) -> set[type]:
+    out = set(cls.__subclasses__())
+    for sub in list(out):
+        out |= _subclasses(sub)
+    return out
+
+
+def test_every_model_of_ours_builds() -> None:
+    """Models build when first used (``service``: ``defer_build``), so a broken one would not fail
+    the start: build each here."""
+    from pydantic import BaseModel
+
+    import service.app  # noqa: F401  every route and its models
+
+    ours = [
+        m for m in _subclasses(BaseModel) if m.__module__.split(".")[0] in {"service", "rules", "routing"}
+    ]
+    assert len(ours) > 50
+    for model in ours:
+        model.model_rebuild(force=True)
+        assert model.__pydantic_complete__, model
+
+
+def test_the_warm_up_builds_every_route_s_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import service.app
+    from service.settings import Settings
+
+    monkeypatch.setattr(service.app, "WARM_AFTER_S", 0.0)
+    cfg = Settings(data_dir=tmp_path / "var", secret_key="test-secret-key-that-is-long-enough-for-hs256")
+    app = service.app.create_app(cfg)
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
+        deadline = time.monotonic() + 60
+        while app.openapi_schema is None:
+            assert time.monotonic() < deadline, "the warm-up did not build the OpenAPI document"
+            time.sleep(0.05)
+        assert "/api/suggestions" in app.openapi_schema["paths"]
