@@ -208,6 +208,7 @@ class RoutingEngine:
                 self.bound,
                 (self.compiled.forward_indptr, self.compiled.pair_v, self._weights.length_m),
                 workers=self.workers,
+                scratch_dir=None if cache_dir is None else Path(cache_dir),  # beside the cache it fills
             )
 
         if cache_dir is None:

@@ -17,11 +17,14 @@ in force, an overlay of the entries repairs changed (``delta``, this process's o
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import multiprocessing as mp
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +33,7 @@ import numpy.typing as npt
 from routing.trees import MIN_PARALLEL_WORK, MIN_TREES_PER_WORKER, NO_NODE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from scipy.sparse import csr_matrix
 
@@ -49,6 +52,13 @@ SCAN_CHUNK = 1 << 24
 MANY_ENTRIES = 4096
 #: Tasks per worker process when trees are computed in parallel (see ``compute_sparse_trees``).
 TASKS_PER_WORKER = 8
+#: Above this many bytes of entries at most (every tree reaching every node), the computed rows
+#: are handed over through files in a scratch directory and placed one task's file at a time,
+#: so the build never holds the rows and the node-major arrays in memory together (it peaked at
+#: twice what it keeps).
+SPILL_BYTES = 256 << 20
+#: Tasks the trees are computed in, when spilled, per worker process (or in all, serially).
+SPILL_TASKS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +153,35 @@ def from_rows(
 ) -> SparseTrees:
     """Trees from per-row entries ``(nodes ascending, times, next nodes, lengths)`` of rows ``rows``
     (ascending): placed node-major by counting, no sort."""  # noqa: D205, D209
-    total = sum(len(p[0]) for p in parts)
-    keys = np.empty(total, np.int64)
-    dist = np.empty(total, np.float64)
-    pred = np.empty(total, np.int32)
-    length = np.empty(total, np.float64)
-    if total:
-        counts = np.zeros(n, np.int64)
-        for p in parts:
-            counts[p[0]] += 1
-        fill = np.cumsum(counts) - counts  # where each node's entries start
-        for r, (nodes, d, pr, ln) in zip(rows, parts, strict=True):
-            pos = fill[nodes]
-            fill[nodes] += 1
-            keys[pos] = nodes * k + r
-            dist[pos], pred[pos], length[pos] = d, pr, ln
-    return SparseTrees(k, n, bound, keys, dist, pred, length)
+    counts = np.zeros(n, np.int64)
+    for p in parts:
+        counts[p[0]] += 1
+    out = _Placer(k, n, bound, counts)
+    for r, part in zip(rows, parts, strict=True):
+        out.place(r, *part)
+    return out.trees()
+
+
+class _Placer:
+    """Node-major arrays filled one row at a time, each node's entries in the order placed."""
+
+    def __init__(self, k: int, n: int, bound: float, counts: IntArray) -> None:
+        total = int(counts.sum())
+        self.k, self.n, self.bound = k, n, bound
+        self.keys = np.empty(total, np.int64)
+        self.dist = np.empty(total, np.float64)
+        self.pred = np.empty(total, np.int32)
+        self.length = np.empty(total, np.float64)
+        self.fill = np.cumsum(counts) - counts  # where each node's next entry goes
+
+    def place(self, row: int, nodes: IntArray, d: FloatArray, pr: Int32Array, ln: FloatArray) -> None:
+        pos = self.fill[nodes]
+        self.fill[nodes] += 1
+        self.keys[pos] = nodes * self.k + row
+        self.dist[pos], self.pred[pos], self.length[pos] = d, pr, ln
+
+    def trees(self) -> SparseTrees:
+        return SparseTrees(self.k, self.n, self.bound, self.keys, self.dist, self.pred, self.length)
 
 
 def path_lengths(nodes: IntArray, pred: Int32Array, lengths: Lengths, n: int) -> FloatArray:
@@ -206,13 +229,44 @@ def _rows_of(
     return [sparse_row(*bounded_tree(m, s, bound), bound, lengths) for s in sources]
 
 
+_PARTS = ("nodes", "dist", "pred", "length")
+
+
+def _rows_to_files(
+    data: FloatArray,
+    indices: IntArray,
+    indptr: IntArray,
+    sources: list[int],
+    bound: float,
+    lengths: Lengths,
+    stem: str,
+) -> tuple[list[int], IntArray]:
+    """``_rows_of``, written to ``<stem>.<part>.npy`` (the rows one after the other): each row's
+    entry count, and every node's."""  # noqa: D205, D209
+    parts = _rows_of(data, indices, indptr, sources, bound, lengths)
+    for j, name in enumerate(_PARTS):
+        empty = np.zeros(0, dtype=np.int64 if j == 0 else np.int32 if j == 2 else np.float64)
+        np.save(f"{stem}.{name}.npy", np.concatenate([p[j] for p in parts]) if parts else empty)
+    nodes = [p[0] for p in parts]
+    counts = np.bincount(np.concatenate(nodes), minlength=len(indptr) - 1) if nodes else np.zeros(0)
+    return [len(x) for x in nodes], counts.astype(np.int64)
+
+
 def compute_sparse_trees(
-    reverse: csr_matrix, sources: Sequence[int], bound: float, lengths: Lengths, *, workers: int = 1
+    reverse: csr_matrix,
+    sources: Sequence[int],
+    bound: float,
+    lengths: Lengths,
+    *,
+    workers: int = 1,
+    scratch_dir: Path | None = None,
 ) -> SparseTrees:
     """Bounded Dijkstra from each source on the reverse graph, kept sparse.
 
     With several workers the rows are computed in worker processes (SciPy holds the GIL) and
-    handed back sparse: no process ever holds a dense ``(k, n)`` array.
+    handed back sparse: no process ever holds a dense ``(k, n)`` array. Above
+    :data:`SPILL_BYTES` they are handed back through files in ``scratch_dir`` (default: the
+    system's temporary directory) and placed a task at a time.
     """
     k, n = len(sources), reverse.shape[0]
     data = np.asarray(reverse.data, dtype=np.float64)
@@ -222,6 +276,8 @@ def compute_sparse_trees(
     n_workers = max(1, min(workers, k // MIN_TREES_PER_WORKER))
     if k * len(data) < MIN_PARALLEL_WORK:
         n_workers = 1
+    if k * n * BYTES_PER_ENTRY > SPILL_BYTES:
+        return _spilled(data, indices, indptr, srcs, bound, lengths, n_workers, scratch_dir)
     if n_workers == 1:
         parts = _rows_of(data, indices, indptr, srcs, bound, lengths)
     else:
@@ -237,6 +293,57 @@ def compute_sparse_trees(
             ]
             parts = [part for f in futures for part in f.result()]
     return from_rows(k, n, bound, range(k), parts)
+
+
+def _spilled(
+    data: FloatArray,
+    indices: IntArray,
+    indptr: IntArray,
+    srcs: list[int],
+    bound: float,
+    lengths: Lengths,
+    n_workers: int,
+    scratch_dir: Path | None,
+) -> SparseTrees:
+    """``compute_sparse_trees`` through files: each task's rows are written by whoever computed
+    them; then placed, a task's file at a time, read memory-mapped and deleted."""  # noqa: D205, D209
+    k, n = len(srcs), len(indptr) - 1
+    n_tasks = min(k, SPILL_TASKS * n_workers)
+    bounds = [
+        (int(a), int(b)) for a, b in itertools.pairwise(np.linspace(0, k, n_tasks + 1).astype(int)) if b > a
+    ]
+    if scratch_dir is not None:
+        Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".rujuk-trees-", dir=scratch_dir) as tmp:
+        stems = [str(Path(tmp) / f"task{i}") for i in range(len(bounds))]
+        args = [
+            (data, indices, indptr, srcs[a:b], bound, lengths, stem)
+            for (a, b), stem in zip(bounds, stems, strict=True)
+        ]
+        counts = np.zeros(n, np.int64)
+        sizes_of: list[list[int]] = []
+        with contextlib.ExitStack() as stack:
+            if n_workers == 1:
+                results: Iterator[tuple[list[int], IntArray]] = itertools.starmap(_rows_to_files, args)
+            else:
+                pool = stack.enter_context(ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")))
+                results = pool.map(_rows_to_files, *zip(*args, strict=True))  # each result dropped once read
+            for sizes, c in results:
+                counts[: len(c)] += c
+                sizes_of.append(sizes)
+        out = _Placer(k, n, bound, counts)
+        for (first, _), stem, sizes in zip(bounds, stems, sizes_of, strict=True):
+            files = [Path(f"{stem}.{name}.npy") for name in _PARTS]
+            nodes, d, pr, ln = (np.load(f, mmap_mode="r") for f in files)
+            at = 0
+            for j, m in enumerate(sizes):
+                cut = slice(at, at + m)
+                out.place(first + j, np.asarray(nodes[cut]), d[cut], pr[cut], ln[cut])
+                at += m
+            del nodes, d, pr, ln
+            for f in files:
+                f.unlink()
+    return out.trees()
 
 
 class TreeSet:

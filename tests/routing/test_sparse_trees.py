@@ -234,6 +234,35 @@ def test_sparse_trees_in_worker_processes_equal_serial(
     assert serial.n_entries > 0
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("bound", [1800.0, math.inf])
+def test_trees_handed_over_through_files_equal_those_in_memory(
+    sambas: Dataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int, bound: float
+) -> None:
+    """Above ``SPILL_BYTES`` the rows go through files in the scratch directory, a task's at a
+    time: the same trees, and nothing left behind."""
+    import routing.sparse_trees as sparse_module
+
+    e = RoutingEngine(sambas.roads, receiving(sambas))
+    reverse = e.compiled.reverse_matrix(e.compiled.base)
+    lengths = (e.compiled.forward_indptr, e.compiled.pair_v, e.compiled.base.length_m)
+    sources = e._tree_nodes.tolist()
+    kept = compute_sparse_trees(reverse, sources, bound, lengths, workers=1)
+    monkeypatch.setattr(sparse_module, "SPILL_BYTES", 0)
+    monkeypatch.setattr(sparse_module, "MIN_PARALLEL_WORK", 0)
+    spilled = compute_sparse_trees(
+        reverse, sources, bound, lengths, workers=workers, scratch_dir=tmp_path / "s"
+    )
+    for a, b in zip(
+        (kept.keys, kept.dist, kept.pred, kept.length),
+        (spilled.keys, spilled.dist, spilled.pred, spilled.length),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert kept.n_entries > 0 and (kept.k, kept.n, kept.bound) == (spilled.k, spilled.n, spilled.bound)
+    assert list((tmp_path / "s").iterdir()) == []
+
+
 def test_trees_recomputed_whole_keep_only_what_differs(
     sambas: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
