@@ -147,11 +147,13 @@ def _open(
             name: (_kd_arrays(name, src, meta["trees"][name], rows[name]), meta["trees"][name])
             for name in rows
         }
-
-        def trees() -> tuple[cKDTree, cKDTree]:
-            return _kd_load(*kd["tree"]), _kd_load(*kd["node_tree"])
-
-        index = SnapIndex(arrays.pop("seg_a"), arrays.pop("seg_b"), arrays.pop("sample_seg"), trees)
+        index = SnapIndex(
+            arrays.pop("seg_a"),
+            arrays.pop("seg_b"),
+            arrays.pop("sample_seg"),
+            lambda: _kd_load(*kd["tree"]),
+            lambda: _kd_load(*kd["node_tree"]),
+        )
     except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
         log.warning("compiled graph %s in %s is damaged (%s): building it again", key, cache_dir, exc)
         return None

@@ -50,56 +50,76 @@ def check_lon_lat(lon: float, lat: float) -> None:
         raise InvalidCoordinateError(msg)
 
 
+class _Lazy:
+    """A value made by a function when first asked for (once, under a lock), or given made."""
+
+    __slots__ = ("_lock", "_make", "_value")
+
+    def __init__(self, value: cKDTree | Callable[[], cKDTree]) -> None:
+        self._value: cKDTree | None = None if callable(value) else value
+        self._make = value if callable(value) else None
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        return self._value is not None
+
+    def get(self) -> cKDTree:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    assert self._make is not None
+                    self._value = self._make()
+                value = self._value
+        return value
+
+
 class SnapIndex:
     """What snapping searches: one undirected segment per connected node pair (``seg_a`` <
     ``seg_b``), points sampled along them (``tree``, each sample's segment in ``sample_seg``)
     and the nodes (``node_tree``), in the graph's local projection. Built from the graph, or
     read from the graph cache (``routing.graph_cache``).
 
-    The two KD-trees may be given as a function that makes them: they are then made when first
-    asked for (once, under a lock), so a process that reads the index from the cache imports
-    SciPy's spatial package only when it first snaps a point, not while it starts.
+    Each KD-tree may be given as a function that makes it: it is then made when first asked for,
+    so a process that reads the index from the cache imports SciPy's spatial package only when
+    it first snaps a point (or, on a graph above ``NEAREST_SCAN_NODES``, attaches a facility),
+    not while it starts, and makes the samples' tree, the big one, only to snap.
     """  # noqa: D205
 
-    __slots__ = ("_lock", "_make", "_trees", "sample_seg", "seg_a", "seg_b")
+    __slots__ = ("_node_tree", "_tree", "sample_seg", "seg_a", "seg_b")
 
     def __init__(
         self,
         seg_a: np.ndarray,
         seg_b: np.ndarray,
         sample_seg: np.ndarray,
-        trees: tuple[cKDTree, cKDTree] | Callable[[], tuple[cKDTree, cKDTree]],
+        tree: cKDTree | Callable[[], cKDTree],
+        node_tree: cKDTree | Callable[[], cKDTree],
     ) -> None:
-        """``trees``: the samples' and the nodes' KD-trees, or a function that makes them."""
+        """``tree``, ``node_tree``: the samples' and the nodes' KD-trees, or functions that make them."""
         self.seg_a, self.seg_b, self.sample_seg = seg_a, seg_b, sample_seg
-        self._trees: tuple[cKDTree, cKDTree] | None = None if callable(trees) else trees
-        self._make = trees if callable(trees) else None
-        self._lock = threading.Lock()
-
-    def _loaded(self) -> tuple[cKDTree, cKDTree]:
-        trees = self._trees
-        if trees is None:
-            with self._lock:
-                if self._trees is None:
-                    assert self._make is not None
-                    self._trees = self._make()
-                trees = self._trees
-        return trees
+        self._tree, self._node_tree = _Lazy(tree), _Lazy(node_tree)
 
     @property
-    def loaded(self) -> bool:
-        """Whether the KD-trees have been made."""
-        return self._trees is not None
+    def tree_made(self) -> bool:
+        """Whether the samples' KD-tree has been made."""
+        return self._tree.made
+
+    @property
+    def node_tree_made(self) -> bool:
+        """Whether the nodes' KD-tree has been made."""
+        return self._node_tree.made
 
     @property
     def tree(self) -> cKDTree:
         """The KD-tree of the points sampled along the segments."""
-        return self._loaded()[0]
+        return self._tree.get()
 
     @property
     def node_tree(self) -> cKDTree:
         """The KD-tree of the nodes."""
-        return self._loaded()[1]
+        return self._node_tree.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +179,7 @@ class Snapper:
         samples = pa[seg_of_sample] + (pb - pa)[seg_of_sample] * frac[:, None]
         from scipy.spatial import cKDTree  # noqa: PLC0415  0.5 s to import: only where a tree is made
 
-        return SnapIndex(seg_a, seg_b, seg_of_sample, (cKDTree(samples), cKDTree(self.node_xy)))
+        return SnapIndex(seg_a, seg_b, seg_of_sample, cKDTree(samples), cKDTree(self.node_xy))
 
     def _project(self, lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         x = (np.asarray(lon, dtype=np.float64) - self._lon0) * self._kx

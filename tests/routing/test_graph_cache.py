@@ -71,14 +71,14 @@ def test_a_damaged_one_is_built_again(tmp_path: Path, sambas: Dataset, victim: s
 def test_the_snapping_trees_are_made_when_first_needed(tmp_path: Path, sambas: Dataset) -> None:
     RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path)
     cached = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)
-    assert not cached.graph_built and not cached.snapper.index.loaded  # the facilities were attached
+    index = cached.snapper.index
+    assert not cached.graph_built and not index.tree_made and not index.node_tree_made  # facilities attached
     f = sambas.facilities[0].location
     cached.snapper.snap(f.lon, f.lat)
-    assert cached.snapper.index.loaded
-    cached.warm_up()  # the service's warm-up makes them too
+    assert index.tree_made and not index.node_tree_made
     again = RoutingEngine(sambas.roads, receiving(sambas), cache_dir=tmp_path, warm=False)
-    again.warm_up()
-    assert again.snapper.index.loaded
+    again.warm_up()  # the service's warm-up makes the samples' tree, the one snapping needs
+    assert again.snapper.index.tree_made
 
 
 def test_nearest_node_by_scan_and_by_kd_tree_agree(
@@ -94,10 +94,10 @@ def test_nearest_node_by_scan_and_by_kd_tree_agree(
         *zip(sambas.roads.lon, sambas.roads.lat, strict=True),
     ]
     scanned = [e.snapper.nearest_node(float(x), float(y)) for x, y in pts]
-    assert not e.snapper.index.loaded
+    assert not e.snapper.index.node_tree_made
     monkeypatch.setattr("routing.snapping.NEAREST_SCAN_NODES", 0)
     assert [e.snapper.nearest_node(float(x), float(y)) for x, y in pts] == scanned
-    assert e.snapper.index.loaded
+    assert e.snapper.index.node_tree_made and not e.snapper.index.tree_made
     # a node's own position gives the node, or the lowest-numbered node at the same place
     n = sambas.roads.n_nodes
     own = [node for node, _ in scanned[-n:]]
