@@ -31,8 +31,8 @@ def _check_link(link: Any, display: str, tel: str) -> None:
     """A call link: the number to read, tel:+62... to dial, large enough to tap (44 x 44 px)."""
     assert link.get_attribute("href") == tel
     assert link.text_content() == f"Telepon {display}"
-    # shown, not only in the page: the status card is drawn again when the live stream brings the
-    # letter's own event, and a box read in between is none (seen once in CI, under load)
+    # shown, not only in the page: CI once found the status card's link with its number but no box
+    # (not shown at that moment, under load); the card is drawn again on each live update
     link.wait_for(state="visible", timeout=10_000)
     box = link.bounding_box()
     assert box is not None
