@@ -31,14 +31,14 @@ print(off_at_import, still_off, on_when_serving)
 """
 
 
-def run(tmp_path: Path, env: dict[str, str]) -> str:
+def run(tmp_path: Path, env: dict[str, str], child: str = CHILD) -> str:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path / "var")],
+        [sys.executable, "-c", child, str(tmp_path / "var")],
         env=env,
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=180,
     )
     return out.stdout.strip()
 
@@ -70,20 +70,8 @@ def test_a_start_on_cached_trees_imports_none_of_the_heavy_packages(tmp_path: Pa
     """Each of these takes 0.1-0.5 s to import; a start that reads the caches needs none of them
     before its first answer (the warm-ups and the first request that needs one import it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
-
-    def start() -> str:
-        out = subprocess.run(
-            [sys.executable, "-c", LAZY_CHILD, str(tmp_path / "var")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=180,
-        )
-        return out.stdout.strip()
-
-    start()  # computes and writes the tree and graph caches (SciPy builds them)
-    assert start() == "none"
+    run(tmp_path, env, LAZY_CHILD)  # computes and writes the tree and graph caches (SciPy builds them)
+    assert run(tmp_path, env, LAZY_CHILD) == "none"
 
 
 def _subclasses(cls: type) -> set[type]:
