@@ -6,6 +6,7 @@ accepting marked required and its error shown next to it in Bahasa Indonesia."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -31,10 +32,15 @@ def _check_link(link: Any, display: str, tel: str) -> None:
     """A call link: the number to read, tel:+62... to dial, large enough to tap (44 x 44 px)."""
     assert link.get_attribute("href") == tel
     assert link.text_content() == f"Telepon {display}"
-    # shown, not only in the page: CI once found the status card's link with its number but no box
-    # (not shown at that moment, under load); the card is drawn again on each live update
-    link.wait_for(state="visible", timeout=10_000)
-    box = link.bounding_box()
+    # shown, not only in the page. A list's card is drawn again on each live update, and the link
+    # found may be detached by then (no box): it is found again, for up to 10 s
+    box = None
+    for _ in range(100):
+        link.wait_for(state="visible", timeout=10_000)
+        box = link.bounding_box()
+        if box is not None:
+            break
+        time.sleep(0.1)
     assert box is not None
     assert box["height"] >= 44 and box["width"] >= 44, box
 
@@ -191,9 +197,14 @@ def test_each_suggested_destination_can_be_called_from_its_card(site: Site, brow
     assert status.get_attribute("data-contact") == PEMANGKAT
     assert status.locator(".who").text_content() == "Tujuan:"
     _check_link(status.locator("a.call"), *TEL[PEMANGKAT])
+    # the answer redraws the status card live; the call link stays the same element, so a finger
+    # about to tap it does not lose the tap to the redraw (CI once caught it detached mid-check)
+    status.locator("a.call").evaluate("a => { a.keptAcrossRedraw = true; }")
     with site.api("pemangkat") as c:  # answered, so the next tests find an empty inbox
         rid = c.get("/api/referrals?box=inbox&status=sent").json()[0]["id"]
         assert c.post(f"/api/referrals/{rid}/decline", json={"reason": "Uji telepon"}).status_code == 200
+    page.wait_for_selector("#referral-status[data-status='declined']")
+    assert status.locator("a.call").evaluate("a => a.keptAcrossRedraw === true")
     v.close()
 
 

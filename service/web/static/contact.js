@@ -23,3 +23,11 @@ export function contactLine(f, who = "") {
     callLink(f),
     p && p.kind !== "igd" ? el("span", { class: "muted phone-note" }, t(`contact.kind.${p.kind}`)) : null);
 }
+
+/** The contact line of ``f`` already in ``box`` when it would be drawn the same, else a new one: a
+ * live update that redraws a card then never swaps the call link under a finger about to tap it. */
+export function keptContactLine(box, f, who = "") {
+  const fresh = contactLine(f, who);
+  const old = fresh && box.querySelector(`.contact[data-contact="${CSS.escape(f.id)}"]`);
+  return old && old.isEqualNode(fresh) ? old : fresh;
+}

@@ -7,7 +7,7 @@ import {
 } from "/static/common.js";
 import { TEXT } from "/static/i18n.js";
 import { followStation } from "/static/station.js";
-import { contactLine } from "/static/contact.js";
+import { contactLine, keptContactLine } from "/static/contact.js";
 import { facilityLatLng, makeMap, numberMarker, webConfig } from "/static/map.js";
 import { drawRoads, roadsText } from "/static/roads.js";
 import { diagnosisCell, fmtWhen, patientCell, referralList } from "/static/lists.js";
@@ -466,7 +466,7 @@ async function main(who) {
         " ", t("status.to", { f: dest }), r.emergency ? el("span", { class: "badge emergency" }, t("refer.emergency")) : null),
       r.number ? el("p", { class: "muted", id: "letter-number" }, t("status.number", { n: r.number })) : null,
       identityLine(r.patient?.identity),
-      contactLine(fac.get(r.destination_id), t("contact.destination")),
+      keptContactLine(box, fac.get(r.destination_id), t("contact.destination")),
       r.status === "declined"
         ? el("p", { class: "notice bad", id: "answer" }, t("status.declined_by", { f: dest, reason: r.decline_reason ?? "–" })) : null,
       r.status === "accepted" ? el("p", { class: "notice ok", id: "answer" }, t("status.accepted", { f: dest })) : null,
