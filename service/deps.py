@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-import jwt
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from service.auth import Principal, Role, read_token
+from service.auth import Principal, Role, TokenError, read_token
 from service.database import Referral
 from service.errors import ForbiddenError, UnauthorizedError
 from service.referrals.queries import get_referral
@@ -62,12 +61,12 @@ def authenticate(rt: Runtime, authorization: str | None) -> Principal:
     if hit is not None and hit[1] > now.timestamp():
         return hit[0]
     try:
-        p = read_token(token, key=rt.secret, now=now)
-    except jwt.InvalidTokenError as exc:
+        p, expires = read_token(token, key=rt.secret, now=now)
+    except TokenError as exc:
         raise UnauthorizedError(f"invalid token: {exc}") from None
     if len(rt.token_cache) > 10_000:
         rt.token_cache.clear()
-    rt.token_cache[token] = (p, float(jwt.decode(token, options={"verify_signature": False})["exp"]))
+    rt.token_cache[token] = (p, float(expires))
     return p
 
 

