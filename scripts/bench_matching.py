@@ -12,8 +12,10 @@ and live statuses change as they do in service (re-drawn every 50 requests).
 1. One request against N candidate hospitals with travel times given: the Sambas facilities
    plus synthetic hospitals (copies of the real ones with new ids, shuffled services, beds and
    live statuses, some stale, some full, some not accepting) up to N receiving candidates.
-   Reports p50/p99/max latency over ``--repeat`` requests (after ``gc.freeze()``, as the service
-   does once its data is loaded), and the garbage collector's runs and pauses during them.
+   Reports p50/p99/max latency over ``--repeat`` requests (after ``gc.freeze()`` and with the
+   collector's thresholds at ``service.GC_THRESHOLD``, as the service has once its data is
+   loaded; ``--gc-default`` keeps Python's 700, 10, 10), and the garbage collector's runs and
+   pauses during them.
 2. A batch of ``--batch`` requests through ``Matcher.suggest`` on the bundled data, each from a
    phone's position near its Puskesmas (on a road within about 5 km, then up to 50 m off it):
    snapping, road travel and matching,
@@ -42,6 +44,7 @@ from rules.errors import RulesError
 from rules.matching import suggest
 from rules.model import FacilityStatus
 from rules.pack import bundled_pack_path, load_rule_pack
+from service import GC_THRESHOLD
 from service.matcher import Matcher
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -142,7 +145,7 @@ def statuses_for(facilities: Sequence[Facility], rng: np.random.Generator) -> di
     return out
 
 
-def bench_single(n_candidates: int, repeat: int, seed: int) -> None:
+def bench_single(n_candidates: int, repeat: int, seed: int, threshold: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(seed)
     ds = load_dataset(bundled_dataset_path())
     base = list(ds.facilities)
@@ -157,6 +160,7 @@ def bench_single(n_candidates: int, repeat: int, seed: int) -> None:
     reqs = requests(rng, origins, repeat + 50)
     gc.collect()
     gc.freeze()  # as `rujuk serve` does after loading: start-up objects leave the collector's scans
+    gc.set_threshold(*threshold)
     statuses = statuses_for(facilities, rng)
     for r in reqs[:50]:  # warm up (ICD lookups are cached)
         tr = jittered(travel[r.origin_id], rng)
@@ -187,7 +191,7 @@ def bench_single(n_candidates: int, repeat: int, seed: int) -> None:
     print(f"  {watch.report()}")
 
 
-def bench_batch(n: int, seed: int) -> None:
+def bench_batch(n: int, seed: int, threshold: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(seed)
     ds = load_dataset(bundled_dataset_path())
     t0 = time.perf_counter()
@@ -201,6 +205,7 @@ def bench_batch(n: int, seed: int) -> None:
     lat: list[float] = []
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*threshold)
     with GcWatch() as watch:
         t2 = time.perf_counter()
         for r, (lon, la) in zip(reqs, where, strict=True):
@@ -230,9 +235,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--gc-default", action="store_true", help="Python's collector thresholds, not the service's"
+    )
     a = ap.parse_args()
-    bench_single(a.candidates, a.repeat, a.seed)
-    bench_batch(a.batch, a.seed)
+    threshold = (700, 10, 10) if a.gc_default else GC_THRESHOLD
+    print(f"collector thresholds {threshold}")
+    bench_single(a.candidates, a.repeat, a.seed, threshold)
+    bench_batch(a.batch, a.seed, threshold)
 
 
 if __name__ == "__main__":

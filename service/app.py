@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from geodata.dataset import Dataset, load_dataset
 from rules import icd
+from service import GC_THRESHOLD
 from service.accounts import routes as accounts
 from service.accounts import routes_stations
 from service.accounts.throttle import Throttle
@@ -201,6 +202,7 @@ def _lifespan(
         # No collection first: it took 0.3 s of the start (every object made by the imports is
         # still in the youngest generation) and found ~2,000 unreachable objects to free.
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLD)  # a request's short-lived objects do not set it off
         gc.enable()  # off during start-up under ``rujuk serve`` (``service.GC_OFF_UNTIL_STARTED``)
         rt.notifier = notifier = await run_in_threadpool(build_notifier, rt)
         await run_in_threadpool(sync_once, rt)  # the roads as they are before the first request

@@ -1,4 +1,5 @@
-"""Start-up: the garbage collector is off while ``rujuk serve`` starts and on again once it has."""
+"""Start-up: the garbage collector is off while ``rujuk serve`` starts and on again, with the
+service's thresholds, once it has."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ still_off = not gc.isenabled()
 with TestClient(create_app(cfg)) as c:
     assert c.get("/health").status_code == 200
     on_when_serving = gc.isenabled()
-print(off_at_import, still_off, on_when_serving)
+    tuned = gc.get_threshold() == service.GC_THRESHOLD != (700, 10, 10)
+print(off_at_import, still_off, on_when_serving, tuned)
 """
 
 
@@ -45,9 +47,10 @@ def run(tmp_path: Path, env: dict[str, str], child: str = CHILD) -> str:
 
 def test_the_collector_is_off_during_start_up_and_on_once_serving(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUJUK_")}
-    assert run(tmp_path, {**env, GC_OFF_UNTIL_STARTED: "1"}) == "True True True"
-    # without the variable (tests, the other commands) the service leaves the collector alone
-    assert run(tmp_path, env) == "False False True"
+    assert run(tmp_path, {**env, GC_OFF_UNTIL_STARTED: "1"}) == "True True True True"
+    # without the variable (tests, the other commands) the collector stays on during start-up;
+    # once started, the service's thresholds hold either way (``service.GC_THRESHOLD``)
+    assert run(tmp_path, env) == "False False True True"
 
 
 LAZY_CHILD = """
