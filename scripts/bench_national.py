@@ -280,7 +280,7 @@ def child_build(cell: Cell) -> dict[str, Any]:
     lo = sum(plans[p].nodes for p in spec.provinces[:own])
     in_province = np.arange(lo, lo + plans[cell.origin].nodes)
     gc.collect()
-    gc.freeze()  # as `rujuk serve` does once its data is loaded
+    gc.freeze()  # as `rujuk serve` does once its data is loaded (its thresholds stay Python's 700/10/10)
     st = statuses(facilities, rng)
     route_t, match_t, total_t = [], [], []
     decisions: dict[str, int] = {}

@@ -308,10 +308,12 @@ def test_reading_while_conditions_change_is_consistent(sambas: Dataset) -> None:
     assert expected
     e.remove_condition("c")
     stop = threading.Event()
+    reading = threading.Event()  # the flips start once the reader reads (CI once saw none read)
     errors: list[BaseException] = []
 
     def flip() -> None:
         try:
+            assert reading.wait(timeout=30)
             for _ in range(6):
                 e.apply_condition(RoadCondition.closure("c", edges=edges))
                 e.remove_condition("c")
@@ -327,6 +329,7 @@ def test_reading_while_conditions_change_is_consistent(sambas: Dataset) -> None:
         got = e.conditions_on_routes(lon, lat, fids)
         assert got in ({}, expected)
         seen += 1
+        reading.set()
     t.join()
     assert not errors and seen > 0
 
