@@ -61,7 +61,13 @@ def main() -> None:
             assert r is not None
             cols = {k: getattr(r, k) for k in Referral.__table__.columns.keys()}  # noqa: SIM118
             for i in range(a.rows - 1):
-                row = {**cols, "id": str(uuid.uuid4()), "idempotency_key": None}
+                # each letter its own number (the numbers are unique: ``uq_referrals_number``)
+                row = {
+                    **cols,
+                    "id": str(uuid.uuid4()),
+                    "idempotency_key": None,
+                    "number": f"{i + 2:05d}/BENCH",
+                }
                 row["created_at"] = r.created_at - dt.timedelta(minutes=i + 1)
                 row["patient"] = {**r.patient, "name": f"Pasien {i}"}
                 s.add(Referral(**row))
