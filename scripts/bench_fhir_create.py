@@ -83,6 +83,10 @@ def main() -> None:
         for fid in puskesmas:
             tok = c.post("/api/token", data={"username": f"u-{fid.lower()}", "password": PASSWORD}).json()
             heads[fid] = {"Authorization": f"Bearer {tok['access_token']}"}
+        # past the service's warm-ups (1 s after start-up, then 1-3 s holding the GIL: the routes'
+        # models, region codes, the dummy hash, numba), which put 150-320 ms into the first
+        # seconds' requests: not the cost of a letter
+        time.sleep(6.0)
         times: dict[str, list[float]] = {"json": [], "fhir": []}
         for i in range(args.requests + 2):
             origin = str(rng.choice(puskesmas))
