@@ -106,7 +106,9 @@ def raw_baseline(redis_url: str, seconds: float) -> tuple[float, float]:
         pipe = r.pipeline(transaction=False)
         for _ in range(20):  # 20 batches of 100 fixes per round trip
             amb = f"R{rng.randrange(N_AMB)}"
-            args = [amb, "86400", str(now_ms - 86_400_000), str(now_ms), prefix + "events"]
+            # the script's fixed arguments as ``service.tracking.tracker`` passes them: member,
+            # track length, oldest fix kept, received, channel, publish command, confirm (no WAIT)
+            args = [amb, "86400", str(now_ms - 86_400_000), str(now_ms), prefix + "events", "PUBLISH", "0"]
             for _ in range(BATCH):
                 seq += 1
                 lon, lat = rand_point(rng)
@@ -117,6 +119,7 @@ def raw_baseline(redis_url: str, seconds: float) -> tuple[float, float]:
                 f"{prefix}amb:track:{amb}",
                 f"{prefix}amb:seen:{amb}",
                 f"{prefix}amb:pos:{amb}",
+                prefix + "sync",
             ]
             script(keys=keys, args=args, client=pipe)
             n += BATCH
