@@ -97,6 +97,8 @@ def _read_cache(path: Path, key: list[object]) -> _Codes | None:
             return None
         if len(parent) != len(title) or not all(c in parent for c in order):
             return None
+        if not all(p == "" or p in parent for p in parent.values()):
+            return None  # a parent that is no code: a lineage would break on it
         return _Codes(parent, title, tuple(order))
     except (OSError, orjson.JSONDecodeError, KeyError):
         return None  # missing, from another version of the package, or damaged: made again

@@ -97,15 +97,20 @@ def test_a_damaged_or_stale_cache_file_is_made_again(fresh_table: Path, content:
     assert fresh_table.read_bytes() != content  # written again, whole
 
 
-def test_a_cache_file_with_a_code_missing_is_made_again(fresh_table: Path) -> None:
+@pytest.mark.parametrize("damage", ["code missing", "parent unknown"])
+def test_a_cache_file_that_does_not_hold_together_is_made_again(fresh_table: Path, damage: str) -> None:
     import orjson
 
     expected = icd._codes()
     raw = orjson.loads(fresh_table.read_bytes())
-    del raw["parent"]["O72.1"]
+    if damage == "code missing":
+        del raw["parent"]["O72.1"]
+    else:
+        raw["parent"]["O72.1"] = "O99-X"
     fresh_table.write_bytes(orjson.dumps(raw))
     icd._codes_table = None
     assert icd._codes() == expected
+    assert icd.lineage("O72.1")[-1] == "XV"
 
 
 def test_an_unwritable_cache_directory_still_gives_the_table(tmp_path: Path) -> None:
